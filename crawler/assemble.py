@@ -1,0 +1,126 @@
+"""Decide what to store: pure functions that turn feed entries and extracted pages into records."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from crawler.jobs import SourceJob
+from crawler.textnorm import clean_text, content_hash
+from crawler.urls import UnusableURL, canonical_url, host_of, registered_domain
+from db.records import ArticleRecord, ExtractedPage, FeedEntry
+
+_URL_GUID_PREFIXES = ("http://", "https://")
+_TITLE_FROM_TEXT_CHARS = 120
+
+
+def guid_key(guid: str | None, feed_url: str) -> str | None:
+    """A GUID that is a URL names itself; any other GUID is only unique within its outlet."""
+    if not guid:
+        return None
+    if guid.startswith(_URL_GUID_PREFIXES):
+        try:
+            return canonical_url(guid)
+        except UnusableURL:
+            return None
+    return f"{host_of(feed_url)}|{guid}"
+
+
+def entry_lookup_keys(entry: FeedEntry, feed_url: str) -> list[tuple[str, str]]:
+    """The keys by which an entry may already be in the archive (before its page is fetched)."""
+    keys: list[tuple[str, str]] = []
+    try:
+        keys.append(("url", canonical_url(entry.url)))
+    except UnusableURL:
+        pass
+    if (key := guid_key(entry.guid, feed_url)) is not None:
+        keys.append(("guid", key))
+    return keys
+
+
+@dataclass(frozen=True, slots=True)
+class Known:
+    updated_at: datetime
+
+
+def entries_to_fetch(
+    entries: Sequence[FeedEntry], feed_url: str, known: Mapping[tuple[str, str], Known]
+) -> tuple[list[FeedEntry], int]:
+    """Entries that are new, or that the feed says changed since we stored them.
+
+    Returns them and the number of entries skipped as already stored.
+    """
+    todo: list[FeedEntry] = []
+    for entry in entries:
+        hits = [known[k] for k in entry_lookup_keys(entry, feed_url) if k in known]
+        if not hits:
+            todo.append(entry)
+        elif entry.updated is not None and entry.updated > max(h.updated_at for h in hits):
+            todo.append(entry)
+    return todo, len(entries) - len(todo)
+
+
+def build_record(
+    job: SourceJob,
+    entry: FeedEntry,
+    page: ExtractedPage | None = None,
+    final_url: str | None = None,
+) -> ArticleRecord | None:
+    """Merge what the feed said with what the page said. None when nothing usable remains."""
+    fetched_url = final_url or entry.url
+    page_text = clean_text(page.text) if page else ""
+    feed_text = clean_text(entry.summary)
+    text, origin = (page_text, "page") if page_text else (feed_text, "feed")
+    title = _title(entry, page, text)
+    if not title and not text:
+        return None
+    try:
+        primary, aliases = _urls(entry.url, fetched_url, page.canonical_url if page else None)
+    except UnusableURL:
+        return None
+    return ArticleRecord(
+        source=job.name,
+        url=fetched_url,
+        canonical_url=primary,
+        alias_urls=aliases,
+        title=title or primary,
+        text=text,
+        text_origin=origin,
+        guid=entry.guid,
+        guid_key=guid_key(entry.guid, job.url),
+        content_hash=content_hash(text),
+        outlet=registered_domain(fetched_url),
+        authors=(page.authors if page and page.authors else entry.authors),
+        published=entry.published or (page.published if page else None),
+        language=(page.language if page else None) or entry.language or job.language,
+        summary=feed_text or None,
+    )
+
+
+def _title(entry: FeedEntry, page: ExtractedPage | None, text: str) -> str:
+    # The feed's title is what the outlet chose to announce; the page's <title> often has
+    # the site name appended, so it comes second.
+    for candidate in (entry.title, page.title if page else None):
+        if candidate and (cleaned := clean_text(candidate)):
+            return " ".join(cleaned.split())
+    first_line = text.split("\n", 1)[0]
+    return first_line[:_TITLE_FROM_TEXT_CHARS].strip()
+
+
+def _urls(entry_url: str, fetched_url: str, page_canonical: str | None) -> tuple[str, tuple[str, ...]]:
+    """The article's canonical URL and the other URLs it is known by.
+
+    A page's declared canonical URL is trusted only within the same outlet: a hostile page
+    must not be able to claim another outlet's article.
+    """
+    candidates = [canonical_url(fetched_url), canonical_url(entry_url)]
+    if page_canonical:
+        try:
+            declared = canonical_url(page_canonical)
+        except UnusableURL:
+            declared = None
+        if declared and registered_domain(declared) == registered_domain(fetched_url):
+            candidates.insert(0, declared)
+    unique = list(dict.fromkeys(candidates))
+    return unique[0], tuple(unique[1:])

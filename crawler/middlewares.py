@@ -1,0 +1,83 @@
+"""Scrapy downloader middlewares: robots.txt (fixed), private-address guard, Retry-After."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+from urllib.parse import urlsplit
+
+from scrapy.crawler import Crawler
+from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
+from scrapy.exceptions import IgnoreRequest
+from scrapy.http import Request, Response
+from scrapy.utils.defer import maybe_deferred_to_future
+from scrapy.utils.httpobj import urlparse_cached
+from twisted.internet.defer import Deferred
+
+from crawler.netguard import host_is_literal_forbidden, resolve_forbidden
+
+
+class ConcurrentSafeRobotsTxtMiddleware(RobotsTxtMiddleware):
+    """Scrapy's RobotsTxtMiddleware with the concurrent-waiters bug fixed.
+
+    While robots.txt for a host is downloading, Scrapy 2.19 makes every waiting request await the
+    same Deferred; the first waiter's callback returns None down the chain, so all later waiters
+    see "no parser" and are allowed. Each waiter gets its own Deferred here.
+    """
+
+    async def robot_parser(self, request: Request) -> Any:
+        pending = self._parsers.get(urlparse_cached(request).netloc)
+        if isinstance(pending, Deferred):
+            mine: Deferred[Any] = Deferred()
+
+            def hand_over(parser: Any) -> Any:
+                mine.callback(parser)
+                return parser  # keep the parser flowing to the next waiter
+
+            pending.addBoth(hand_over)
+            return await maybe_deferred_to_future(mine)
+        return await super().robot_parser(request)
+
+
+class PrivateAddressGuard:
+    """Refuse requests to private, loopback and link-local addresses (redirects included).
+
+    Links in feeds and pages are untrusted. A request may go to such a host only when a
+    configured source itself lives there (the spider's ``private_hosts``); robots.txt and
+    redirects pass through here too.
+    """
+
+    def __init__(self, crawler: Crawler) -> None:
+        self._crawler = crawler
+        self._verdicts: dict[str, str | None] = {}
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> PrivateAddressGuard:
+        return cls(crawler)
+
+    async def process_request(self, request: Request, spider: Any = None) -> None:
+        host = urlsplit(request.url).hostname or ""
+        if host in getattr(self._crawler.spider, "private_hosts", ()):
+            return
+        if host_is_literal_forbidden(host):
+            raise IgnoreRequest(f"refused: {host} is a private or loopback address")
+        if host not in self._verdicts:
+            try:
+                self._verdicts[host] = await asyncio.to_thread(resolve_forbidden, host)
+            except OSError:
+                self._verdicts[host] = None  # let the download report the DNS error itself
+        if (bad := self._verdicts[host]) is not None:
+            raise IgnoreRequest(f"refused: {host} resolves to private address {bad}")
+
+
+class RetryAfterMiddleware:
+    """A 429/503 that says Retry-After is not retried now; the source waits as it was told.
+
+    Scrapy's RetryMiddleware ignores Retry-After (scrapy/scrapy#3849) and retries at once.
+    Runs before RetryMiddleware (higher order number: process_response goes high to low).
+    """
+
+    def process_response(self, request: Request, response: Response, spider: Any = None) -> Response:
+        if response.status in (429, 503) and response.headers.get(b"Retry-After"):
+            request.meta["dont_retry"] = True
+        return response

@@ -1,0 +1,166 @@
+"""Stage records passed between crawler, store and service.
+
+Stdlib only, frozen, slotted. Datetimes are timezone-aware UTC. Conversions happen at the
+boundaries (feed parser, extractor, Store); everything in between passes these around.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class FetchOutcome(StrEnum):
+    OK = "ok"
+    NOT_MODIFIED = "not_modified"
+    ERROR = "error"
+
+
+class ArticleOutcome(StrEnum):
+    NEW = "new"
+    DUPLICATE = "duplicate"
+    UPDATED = "updated"
+
+
+@dataclass(frozen=True, slots=True)
+class FeedEntry:
+    """One item as a feed (or other listing) describes it, before the page is fetched."""
+
+    url: str
+    guid: str | None = None
+    title: str | None = None
+    summary: str | None = None
+    authors: tuple[str, ...] = ()
+    published: datetime | None = None
+    updated: datetime | None = None
+    language: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedFeed:
+    title: str | None
+    entries: tuple[FeedEntry, ...]
+    language: str | None = None
+    #: Problems worth recording on the source although entries were read (bozo, skipped items).
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ExtractedPage:
+    """What the article extractor found on a page."""
+
+    title: str | None
+    text: str | None
+    authors: tuple[str, ...] = ()
+    published: datetime | None = None
+    language: str | None = None
+    canonical_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleRecord:
+    """An article ready to store: feed entry and extracted page merged, keys computed."""
+
+    source: str
+    url: str
+    canonical_url: str
+    title: str
+    text: str
+    text_origin: str  # "page" or "feed"
+    #: Other canonical URLs this article is known by (the feed's link when the page declared
+    #: another canonical URL of the same outlet).
+    alias_urls: tuple[str, ...] = ()
+    #: GUID scoped so that short GUIDs ("123") of different outlets do not collide.
+    guid_key: str | None = None
+    #: Hash of the normalised text (None when too short to identify an article).
+    content_hash: str | None = None
+    #: The outlet (registered domain) the hash is scoped to: the same text at another URL of
+    #: the same outlet is the same article; at another outlet it is a copy in the same story.
+    outlet: str | None = None
+    guid: str | None = None
+    authors: tuple[str, ...] = ()
+    published: datetime | None = None
+    language: str | None = None
+    summary: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Validators:
+    """HTTP validators remembered per source for conditional GET."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResult:
+    """The outcome of fetching and parsing one source once."""
+
+    source: str
+    url: str
+    started: datetime
+    duration_ms: int
+    outcome: FetchOutcome
+    http_status: int | None = None
+    error: str | None = None
+    bytes_received: int = 0
+    items_found: int = 0
+    validators: Validators = field(default_factory=Validators)
+    retry_after: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SourceHealth:
+    name: str
+    kind: str
+    url: str
+    status: str  # "ok", "failing", "never"
+    last_success: datetime | None
+    last_error_at: datetime | None
+    last_error: str | None
+    consecutive_failures: int
+    articles: int
+    fetches: int
+    next_due: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredArticle:
+    """An article as read back from the archive (export, search, alerts)."""
+
+    id: int
+    url: str
+    canonical_url: str
+    title: str
+    source: str
+    published: datetime | None
+    language: str | None
+    text: str
+    first_seen: datetime
+    last_updated: datetime
+    revisions: int
+    story: int | None = None
+    authors: tuple[str, ...] = ()
+    rules: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
+class CrawlTotals:
+    """Counts for one crawl pass, printed as its summary. Mutable: accumulated as the pass runs."""
+
+    sources_ok: int = 0
+    sources_failed: int = 0
+    sources_not_modified: int = 0
+    new: int = 0
+    duplicate: int = 0
+    updated: int = 0
+    failed_sources: list[str] = field(default_factory=list)
+
+    def count(self, outcome: ArticleOutcome) -> None:
+        if outcome is ArticleOutcome.NEW:
+            self.new += 1
+        elif outcome is ArticleOutcome.UPDATED:
+            self.updated += 1
+        else:
+            self.duplicate += 1

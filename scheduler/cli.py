@@ -1,0 +1,195 @@
+"""The `haitiwatch` command line."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from db.errors import HaitiwatchError
+from db.records import CrawlTotals, SourceHealth
+from db.store import Store
+from scheduler.config import CONFIG_ENV, LoadedConfig, default_config_text, load_config
+from scheduler.export import FORMATS, write_export
+
+app = typer.Typer(
+    help="haitiwatch: monitor news coverage of the security mission in Haiti.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True)
+out = Console()
+
+
+class State:
+    config_path: str | None = None
+
+
+state = State()
+
+
+@app.callback()
+def main_options(
+    config: Annotated[str | None, typer.Option(
+        "--config", "-c", envvar=CONFIG_ENV,
+        help="Config file (TOML). Default: $HAITIWATCH_CONFIG, else the built-in default.")] = None,
+    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True,
+                                         help="More log output (-v info, -vv debug).")] = 0,
+) -> None:
+    state.config_path = config
+    level = {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        stream=sys.stderr)
+
+
+def _load() -> LoadedConfig:
+    return load_config(state.config_path)
+
+
+@contextmanager
+def _store(loaded: LoadedConfig) -> Iterator[Store]:
+    store = Store.open(loaded.database_url)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+@app.command()
+def init(
+    path: Annotated[Path, typer.Argument(help="Where to write the config file.")],
+    force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write the default configuration (curated sources and rules) for editing."""
+    if path.exists() and not force:
+        raise HaitiwatchError(f"{path} exists; use --force to overwrite it")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(default_config_text(), "utf-8")
+    err.print(f"wrote {path}; edit it, then run: haitiwatch --config {path} crawl")
+
+
+@app.command()
+def crawl(
+    source: Annotated[list[str] | None, typer.Option(
+        "--source", "-s", help="Only this source (repeatable).")] = None,
+    strict: Annotated[bool, typer.Option(help="Exit 1 if any source failed.")] = False,
+    workers: Annotated[int, typer.Option(
+        help="Processes for parsing and text extraction (0: threads only).")] = 2,
+) -> None:
+    """Run one crawl pass over the sources and print a summary."""
+    from crawler.runner import run_reactor
+    from scheduler.crawling import crawl_pass, select_sources
+
+    loaded = _load()
+    sources = select_sources(loaded.config, source or [])
+    with _store(loaded) as store, _progress(len(sources)) as advance:
+        totals, deferred = run_reactor(
+            lambda: crawl_pass(store, loaded.config, sources, workers, advance))
+    _print_totals(totals, deferred)
+    if strict and totals.sources_failed:
+        raise typer.Exit(1)
+
+
+@contextmanager
+def _progress(total: int) -> Iterator[Any]:
+    if not err.is_terminal:
+        yield None
+        return
+    columns = (TextColumn("crawling"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err, transient=True) as progress:
+        task = progress.add_task("sources", total=total)
+        yield lambda _name: progress.advance(task)
+
+
+def _print_totals(totals: CrawlTotals, deferred: list[str]) -> None:
+    sources = f"sources: {totals.sources_ok} ok ({totals.sources_not_modified} not modified), " \
+              f"{totals.sources_failed} failed"
+    if deferred:
+        sources += f", {len(deferred)} waiting (Retry-After): {', '.join(deferred)}"
+    out.print(sources, highlight=False)
+    out.print(f"articles: {totals.new} new, {totals.duplicate} duplicate, "
+              f"{totals.updated} updated", highlight=False)
+    if totals.failed_sources:
+        out.print("failed: " + ", ".join(sorted(totals.failed_sources)), highlight=False)
+
+
+@app.command()
+def sources(
+    format: Annotated[str, typer.Option("--format", "-f", help="table or json")] = "table",
+) -> None:
+    """Show each source's health: status, last success, last error, counts."""
+    from scheduler.crawling import sync_sources
+
+    if format not in ("table", "json"):
+        raise HaitiwatchError(f"--format: expected table or json, got {format!r}")
+    loaded = _load()
+    with _store(loaded) as store:
+        sync_sources(store, loaded.config.sources)
+        health = store.source_health()
+    if format == "json":
+        out.print_json(json.dumps([_health_json(h) for h in health]))
+        return
+    out.print(_health_table(health))
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.astimezone(UTC).isoformat(timespec="seconds") if moment else None
+
+
+def _health_json(h: SourceHealth) -> dict[str, Any]:
+    return {
+        "name": h.name, "kind": h.kind, "url": h.url, "status": h.status,
+        "last_success": _iso(h.last_success), "last_error_at": _iso(h.last_error_at),
+        "last_error": h.last_error, "consecutive_failures": h.consecutive_failures,
+        "articles": h.articles, "fetches": h.fetches, "next_due": _iso(h.next_due),
+    }
+
+
+def _health_table(health: list[SourceHealth]) -> Table:
+    table = Table("name", "status", "last success", "failures", "articles", "last error")
+    colour = {"ok": "green", "failing": "red", "never": "yellow"}
+    for h in health:
+        table.add_row(
+            h.name, f"[{colour[h.status]}]{h.status}[/]",
+            _iso(h.last_success) or "-", str(h.consecutive_failures), str(h.articles),
+            (h.last_error or "")[:80] if h.status == "failing" else "",
+        )
+    return table
+
+
+@app.command()
+def export(
+    format: Annotated[str, typer.Option("--format", "-f", help="jsonl or csv")] = "jsonl",
+    output: Annotated[Path | None, typer.Option("--output", "-o",
+                                                help="File to write (default: stdout).")] = None,
+) -> None:
+    """Stream every stored article as JSON Lines or CSV (constant memory)."""
+    if format not in FORMATS:
+        raise HaitiwatchError(f"--format: expected one of {', '.join(FORMATS)}, got {format!r}")
+    loaded = _load()
+    with _store(loaded) as store:
+        if output is None:
+            count = write_export(store.iter_articles(), format, sys.stdout)
+        else:
+            with output.open("w", encoding="utf-8", newline="") as stream:
+                count = write_export(store.iter_articles(), format, stream)
+    err.print(f"exported {count} articles", highlight=False)
+
+
+def main() -> None:
+    try:
+        app()
+    except HaitiwatchError as e:
+        err.print(f"haitiwatch: error: {e}", highlight=False, markup=False)
+        sys.exit(2)

@@ -1,0 +1,80 @@
+"""From configuration to crawl jobs: the service-side half of a crawl pass."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+from crawler.jobs import CrawlSettings, SourceJob
+from crawler.netguard import host_is_literal_forbidden, resolve_forbidden
+from crawler.runner import crawl, worker_pools
+from db.records import CrawlTotals
+from db.store import SourceSpec, Store
+from scheduler.config import Config, CrawlConfig, SourceConfig
+
+
+def crawl_settings(crawl_config: CrawlConfig, cpu_workers: int = 2) -> CrawlSettings:
+    return CrawlSettings(
+        user_agent=crawl_config.user_agent,
+        download_delay=crawl_config.download_delay,
+        concurrent_requests_per_domain=crawl_config.concurrent_requests_per_domain,
+        concurrent_requests=crawl_config.concurrent_requests,
+        timeout=crawl_config.timeout,
+        max_response_bytes=crawl_config.max_response_bytes,
+        obey_robots_txt=crawl_config.obey_robots_txt,
+        retries=crawl_config.retries,
+        max_retry_after_s=crawl_config.max_retry_after.total_seconds(),
+        cpu_workers=cpu_workers,
+    )
+
+
+def lives_on_private_address(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    if host_is_literal_forbidden(host):
+        return True
+    try:
+        return resolve_forbidden(host) is not None
+    except OSError:
+        return False
+
+
+def sync_sources(store: Store, sources: Sequence[SourceConfig]) -> None:
+    store.sync_sources([SourceSpec(s.name, s.kind, s.url) for s in sources], datetime.now(UTC))
+
+
+def make_jobs(store: Store, sources: Sequence[SourceConfig], now: datetime
+              ) -> tuple[list[SourceJob], list[str]]:
+    """Jobs for the sources, minus those a server told to wait (Retry-After), which are named."""
+    jobs, deferred = [], []
+    for source in sources:
+        validators, wait_until = store.validators(source.name)
+        if wait_until is not None and wait_until > now:
+            deferred.append(source.name)
+            continue
+        jobs.append(SourceJob(
+            name=source.name, kind=source.kind, url=source.url,
+            fetch_articles=source.fetch_articles, language=source.language,
+            download_delay=source.download_delay, validators=validators,
+            allow_private=lives_on_private_address(source.url),
+        ))
+    return jobs, deferred
+
+
+def select_sources(config: Config, names: Sequence[str]) -> list[SourceConfig]:
+    if names:
+        return [config.source(name) for name in names]
+    return [s for s in config.sources if s.enabled]
+
+
+async def crawl_pass(store: Store, config: Config, sources: Sequence[SourceConfig],
+                     cpu_workers: int = 2,
+                     on_source_done: Callable[[str], None] | None = None
+                     ) -> tuple[CrawlTotals, list[str]]:
+    """One pass over the sources; returns the totals and the sources deferred by Retry-After."""
+    sync_sources(store, config.sources)
+    jobs, deferred = make_jobs(store, sources, datetime.now(UTC))
+    settings = crawl_settings(config.crawl, cpu_workers)
+    with worker_pools(settings.cpu_workers) as pools:
+        totals = await crawl(jobs, settings, store, pools, on_source_done)
+    return totals, deferred

@@ -1,0 +1,49 @@
+"""Streaming export of the archive as JSON Lines or CSV."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any, TextIO
+
+from db.records import StoredArticle
+
+FORMATS = ("jsonl", "csv")
+FIELDS = ("id", "url", "title", "source", "published", "language", "text", "first_seen",
+          "last_updated", "revisions", "story", "authors", "rules", "original_url")
+
+
+def article_row(article: StoredArticle) -> dict[str, Any]:
+    def iso(moment: datetime | None) -> str | None:
+        return moment.isoformat() if moment else None
+
+    return {
+        "id": article.id, "url": article.canonical_url, "title": article.title,
+        "source": article.source, "published": iso(article.published),
+        "language": article.language, "text": article.text,
+        "first_seen": iso(article.first_seen), "last_updated": iso(article.last_updated),
+        "revisions": article.revisions, "story": article.story,
+        "authors": list(article.authors), "rules": list(article.rules),
+        "original_url": article.url,
+    }
+
+
+def write_export(articles: Iterable[StoredArticle], format: str, stream: TextIO) -> int:
+    """Write rows as they come; nothing is held beyond one row. Returns the count."""
+    count = 0
+    if format == "jsonl":
+        for article in articles:
+            stream.write(json.dumps(article_row(article), ensure_ascii=False) + "\n")
+            count += 1
+        return count
+    writer = csv.DictWriter(stream, fieldnames=FIELDS, extrasaction="raise")
+    writer.writeheader()
+    for article in articles:
+        row = article_row(article)
+        row["authors"] = "; ".join(row["authors"])
+        row["rules"] = "; ".join(row["rules"])
+        writer.writerow(row)
+        count += 1
+    return count
