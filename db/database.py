@@ -7,7 +7,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -17,7 +17,13 @@ from db.errors import StorageError
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
+#: Execution option that makes a SQLite transaction take the write lock at BEGIN.
+WRITE_OPTION = "haitiwatch_write"
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+    # Let SQLAlchemy's "begin" event emit BEGIN itself (pysqlite's own BEGIN is deferred).
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")  # durable with WAL except on power loss
@@ -46,7 +52,16 @@ def create_db_engine(url: str) -> Engine:
         raise StorageError(f"database.url: cannot use {parsed.drivername}: {e}") from e
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
     return engine
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    """Writers BEGIN IMMEDIATE: a deferred transaction that reads, then writes, fails at once
+    with "database is locked" when another process wrote meanwhile (WAL snapshot); IMMEDIATE
+    waits for the lock (busy_timeout) instead."""
+    write = connection.get_execution_options().get(WRITE_OPTION)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
 def migrate(engine: Engine) -> None:

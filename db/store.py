@@ -15,7 +15,7 @@ from sqlalchemy import ColumnElement, Engine, func, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from db.database import create_db_engine, migrate
+from db.database import WRITE_OPTION, create_db_engine, migrate
 from db.records import (
     ArticleOutcome,
     ArticleRecord,
@@ -87,6 +87,8 @@ class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._session = sessionmaker(engine, expire_on_commit=False)
+        self._write = sessionmaker(engine.execution_options(**{WRITE_OPTION: True}),
+                                   expire_on_commit=False)
         self._source_ids: dict[str, int] = {}
 
     @classmethod
@@ -102,7 +104,7 @@ class Store:
 
     def sync_sources(self, specs: Iterable[SourceSpec], now: datetime) -> None:
         """Create or update the configured sources. A changed URL forgets its validators."""
-        with self._session.begin() as session:
+        with self._write.begin() as session:
             existing = {s.name: s for s in session.scalars(select(Source))}
             for spec in specs:
                 row = existing.get(spec.name)
@@ -158,9 +160,9 @@ class Store:
     def source_health(self) -> list[SourceHealth]:
         with self._session() as session:
             articles = dict(session.execute(
-                select(Article.source_id, func.count()).group_by(Article.source_id)).tuples().all())
+                select(Article.source_id, func.count()).group_by(Article.source_id)).all())
             fetches = dict(session.execute(
-                select(Fetch.source_id, func.count()).group_by(Fetch.source_id)).tuples().all())
+                select(Fetch.source_id, func.count()).group_by(Fetch.source_id)).all())
             return [
                 SourceHealth(
                     name=s.name, kind=s.kind, url=s.url,
@@ -198,7 +200,7 @@ class Store:
 
         ``seen_again`` counts entries the crawler skipped because they were already stored.
         """
-        with self._session.begin() as session:
+        with self._write.begin() as session:
             outcomes = [self._save_article(session, record, now) for record in records]
             counts = ArticleCounts(
                 new=outcomes.count(ArticleOutcome.NEW),
@@ -214,7 +216,7 @@ class Store:
         column = {ArticleOutcome.NEW: Fetch.articles_new,
                   ArticleOutcome.DUPLICATE: Fetch.articles_duplicate,
                   ArticleOutcome.UPDATED: Fetch.articles_updated}
-        with self._session.begin() as session:
+        with self._write.begin() as session:
             outcome = self._save_article(session, record, now)
             if fetch_id is not None:
                 col = column[outcome]
@@ -306,7 +308,7 @@ class Store:
             return
         taken = set(session.execute(
             select(ArticleKey.kind, ArticleKey.value)
-            .where(_key_in(keys))).tuples())
+            .where(_key_in(keys))).all())
         for kind, value in dict.fromkeys(keys):
             if (kind, value) not in taken:
                 try:

@@ -1,0 +1,150 @@
+"""The Store on real SQLite and PostgreSQL: stored once, updates counted, health, export order."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import inspect
+
+from db.database import create_db_engine, migrate
+from db.records import ArticleOutcome, ArticleRecord, FetchOutcome, FetchResult, Validators
+from db.store import SourceSpec, Store
+
+NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+TEXT = ("Kenyan police officers arrived in Port-au-Prince on Tuesday as the first contingent of "
+        "the multinational security support mission, officials said. " * 4)
+
+
+def record(**changes: object) -> ArticleRecord:
+    base = ArticleRecord(
+        source="outlet", url="https://outlet.example/news/kenya-haiti",
+        canonical_url="https://outlet.example/news/kenya-haiti", title="Kenyan police land in Haiti",
+        text=TEXT, text_origin="page", guid="42", guid_key="outlet.example|42",
+        content_hash="a" * 32, outlet="outlet.example", published=NOW - timedelta(hours=1),
+        language="en",
+    )
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+def fetch(outcome: FetchOutcome = FetchOutcome.OK, **changes: object) -> FetchResult:
+    base = FetchResult(source="outlet", url="https://outlet.example/feed", started=NOW,
+                       duration_ms=12, outcome=outcome, http_status=200)
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+def with_sources(store: Store, *names: str) -> Store:
+    store.sync_sources([SourceSpec(n, "feed", f"https://{n}.example/feed") for n in names], NOW)
+    return store
+
+
+def test_migrations_are_idempotent_and_complete(db_url: str) -> None:
+    engine = create_db_engine(db_url)
+    migrate(engine)
+    migrate(engine)
+    tables = set(inspect(engine).get_table_names())
+    assert {"sources", "fetches", "articles", "article_keys", "stories"} <= tables
+    engine.dispose()
+
+
+def test_same_article_is_stored_once_and_counted_duplicate(store: Store) -> None:
+    with_sources(store, "outlet")
+    first = store.save_article(record(), NOW)
+    again = store.save_article(record(), NOW + timedelta(minutes=5))
+    by_guid = store.save_article(record(canonical_url="https://outlet.example/amp-copy"), NOW)
+    assert (first, again, by_guid) == (ArticleOutcome.NEW, ArticleOutcome.DUPLICATE,
+                                       ArticleOutcome.DUPLICATE)
+    assert store.count_articles() == 1
+
+
+def test_same_text_at_another_url_of_the_same_outlet_is_the_same_article(store: Store) -> None:
+    with_sources(store, "outlet")
+    store.save_article(record(), NOW)
+    slug_changed = record(canonical_url="https://outlet.example/news/new-slug", guid=None,
+                          guid_key=None)
+    assert store.save_article(slug_changed, NOW) is ArticleOutcome.DUPLICATE
+    assert store.count_articles() == 1
+
+
+def test_same_text_at_another_outlet_is_a_new_article_in_the_same_story(store: Store) -> None:
+    with_sources(store, "outlet", "wire")
+    store.save_article(record(), NOW)
+    copy = record(source="wire", canonical_url="https://wire.example/x", guid_key=None,
+                  outlet="wire.example")
+    assert store.save_article(copy, NOW) is ArticleOutcome.NEW
+    stories = {a.story for a in store.iter_articles()}
+    assert store.count_articles() == 2 and len(stories) == 1
+
+
+def test_changed_text_at_same_url_is_an_update_with_revision(store: Store) -> None:
+    with_sources(store, "outlet")
+    store.save_article(record(), NOW)
+    edited = record(text=TEXT + " Updated with a statement.", content_hash="b" * 32)
+    assert store.save_article(edited, NOW + timedelta(hours=1)) is ArticleOutcome.UPDATED
+    [article] = list(store.iter_articles())
+    assert article.revisions == 2 and article.text.endswith("statement.")
+    assert article.last_updated == NOW + timedelta(hours=1)
+
+
+def test_feed_summary_never_replaces_page_text(store: Store) -> None:
+    with_sources(store, "outlet")
+    store.save_article(record(), NOW)
+    summary = record(text="Short feed summary.", text_origin="feed", content_hash=None)
+    assert store.save_article(summary, NOW) is ArticleOutcome.DUPLICATE
+    assert next(store.iter_articles()).text == TEXT
+
+
+def test_fetch_health_and_validators(store: Store) -> None:
+    with_sources(store, "outlet")
+    store.save_fetch(fetch(validators=Validators('"v1"', "Sun, 01 Nov 2026 10:00:00 GMT")),
+                     [record()], NOW)
+    assert store.validators("outlet")[0] == Validators('"v1"', "Sun, 01 Nov 2026 10:00:00 GMT")
+    for _ in range(2):
+        store.save_fetch(fetch(FetchOutcome.ERROR, error="HTTP 500", http_status=500), [], NOW)
+    [health] = store.source_health()
+    assert (health.status, health.consecutive_failures, health.articles, health.fetches) == (
+        "failing", 2, 1, 3)
+    assert health.last_error == "HTTP 500"
+    store.save_fetch(fetch(FetchOutcome.NOT_MODIFIED, http_status=304), [], NOW)
+    [health] = store.source_health()
+    assert (health.status, health.consecutive_failures) == ("ok", 0)
+    assert store.validators("outlet")[0].etag == '"v1"'  # a 304 keeps the validators
+
+
+def test_changing_a_source_url_forgets_its_validators(store: Store) -> None:
+    with_sources(store, "outlet")
+    store.save_fetch(fetch(validators=Validators('"v1"', None)), [], NOW)
+    store.sync_sources([SourceSpec("outlet", "feed", "https://outlet.example/other-feed")], NOW)
+    assert store.validators("outlet")[0] == Validators(None, None)
+
+
+def test_export_iterates_in_batches_in_id_order(store: Store) -> None:
+    with_sources(store, "outlet")
+    records = [record(canonical_url=f"https://outlet.example/{i}", guid_key=f"outlet|{i}",
+                      content_hash=f"{i:032d}") for i in range(23)]
+    store.save_fetch(fetch(), records, NOW)
+    ids = [a.id for a in store.iter_articles(batch_size=5)]
+    assert len(ids) == 23 and ids == sorted(ids)
+
+
+def test_concurrent_writers_store_one_article(db_url: str) -> None:
+    """Two Stores (as two workers would) racing on the same article: one row, no error."""
+    stores = [Store.open(db_url) for _ in range(2)]
+    with_sources(stores[0], "outlet")
+    outcomes: list[ArticleOutcome] = []
+    barrier = threading.Barrier(2)
+
+    def write(s: Store) -> None:
+        barrier.wait()
+        outcomes.append(s.save_article(record(), NOW))
+
+    threads = [threading.Thread(target=write, args=(s,)) for s in stores]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == sorted([ArticleOutcome.NEW, ArticleOutcome.DUPLICATE])
+    assert stores[0].count_articles() == 1
+    for s in stores:
+        s.close()
