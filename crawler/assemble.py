@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -30,10 +31,8 @@ def guid_key(guid: str | None, feed_url: str) -> str | None:
 def entry_lookup_keys(entry: FeedEntry, feed_url: str) -> list[tuple[str, str]]:
     """The keys by which an entry may already be in the archive (before its page is fetched)."""
     keys: list[tuple[str, str]] = []
-    try:
+    with suppress(UnusableURL):
         keys.append(("url", canonical_url(entry.url)))
-    except UnusableURL:
-        pass
     if (key := guid_key(entry.guid, feed_url)) is not None:
         keys.append(("guid", key))
     return keys
@@ -54,9 +53,10 @@ def entries_to_fetch(
     todo: list[FeedEntry] = []
     for entry in entries:
         hits = [known[k] for k in entry_lookup_keys(entry, feed_url) if k in known]
-        if not hits:
-            todo.append(entry)
-        elif entry.updated is not None and entry.updated > max(h.updated_at for h in hits):
+        changed = entry.updated is not None and entry.updated > max(
+            (h.updated_at for h in hits), default=entry.updated
+        )
+        if not hits or changed:
             todo.append(entry)
     return todo, len(entries) - len(todo)
 
@@ -108,7 +108,9 @@ def _title(entry: FeedEntry, page: ExtractedPage | None, text: str) -> str:
     return first_line[:_TITLE_FROM_TEXT_CHARS].strip()
 
 
-def _urls(entry_url: str, fetched_url: str, page_canonical: str | None) -> tuple[str, tuple[str, ...]]:
+def _urls(
+    entry_url: str, fetched_url: str, page_canonical: str | None
+) -> tuple[str, tuple[str, ...]]:
     """The article's canonical URL and the other URLs it is known by.
 
     A page's declared canonical URL is trusted only within the same outlet: a hostile page

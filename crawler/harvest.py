@@ -67,9 +67,15 @@ class FeedPlan:
 
 
 class Harvester:
-    def __init__(self, store: Store, cpu: Executor, db: Executor, retry_after_cap: timedelta,
-                 clock: Callable[[], datetime] = utcnow,
-                 on_source_done: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        cpu: Executor,
+        db: Executor,
+        retry_after_cap: timedelta,
+        clock: Callable[[], datetime] = utcnow,
+        on_source_done: Callable[[str], None] | None = None,
+    ) -> None:
         self.store = store
         self._on_source_done = on_source_done or (lambda _name: None)
         self.totals = CrawlTotals()
@@ -82,11 +88,18 @@ class Harvester:
 
     # -- feeds -----------------------------------------------------------------------------
 
-    async def feed_fetched(self, job: SourceJob, got: FetchedBody, started: datetime,
-                           duration_ms: int) -> FeedPlan:
+    async def feed_fetched(
+        self, job: SourceJob, got: FetchedBody, started: datetime, duration_ms: int
+    ) -> FeedPlan:
         """Parse a feed response, store what needs no page fetch, and say which pages to fetch."""
-        base = dict(source=job.name, url=job.url, started=started, duration_ms=duration_ms,
-                    http_status=got.status, bytes_received=len(got.body))
+        base = dict(
+            source=job.name,
+            url=job.url,
+            started=started,
+            duration_ms=duration_ms,
+            http_status=got.status,
+            bytes_received=len(got.body),
+        )
         if got.status == 304:
             result = FetchResult(outcome=FetchOutcome.NOT_MODIFIED, **base)  # type: ignore[arg-type]
             await self._run(self._db, self.store.save_fetch, result, [], self._clock())
@@ -95,8 +108,9 @@ class Harvester:
             self._on_source_done(job.name)
             return FeedPlan(None, [])
         try:
-            parsed: ParsedFeed = await self._run(self._cpu, parse_feed, got.body, got.url,
-                                                 got.content_type)
+            parsed: ParsedFeed = await self._run(
+                self._cpu, parse_feed, got.body, got.url, got.content_type
+            )
         except FeedError as e:
             await self.feed_failed(job, started, duration_ms, str(e), got.status, len(got.body))
             return FeedPlan(None, [])
@@ -108,12 +122,15 @@ class Harvester:
         todo, seen_again = entries_to_fetch(parsed.entries, job.url, known)
         records = [] if job.fetch_articles else self._feed_records(job, todo)
         result = FetchResult(
-            outcome=FetchOutcome.OK, items_found=len(parsed.entries),
+            outcome=FetchOutcome.OK,
+            items_found=len(parsed.entries),
             error="; ".join(parsed.warnings[:5]) or None,
-            validators=Validators(got.etag, got.last_modified), **base,  # type: ignore[arg-type]
+            validators=Validators(got.etag, got.last_modified),
+            **base,  # type: ignore[arg-type]
         )
         outcomes, _counts, fetch_id = await self._run(
-            self._db, self.store.save_fetch, result, records, self._clock(), seen_again)
+            self._db, self.store.save_fetch, result, records, self._clock(), seen_again
+        )
         self.totals.sources_ok += 1
         self._on_source_done(job.name)
         self.totals.duplicate += seen_again
@@ -124,13 +141,25 @@ class Harvester:
     def _feed_records(self, job: SourceJob, entries: list[FeedEntry]) -> list[ArticleRecord]:
         return [r for e in entries if (r := build_record(job, e)) is not None]
 
-    async def feed_failed(self, job: SourceJob, started: datetime, duration_ms: int, error: str,
-                          http_status: int | None = None, bytes_received: int = 0,
-                          retry_after: str | None = None) -> None:
+    async def feed_failed(
+        self,
+        job: SourceJob,
+        started: datetime,
+        duration_ms: int,
+        error: str,
+        http_status: int | None = None,
+        bytes_received: int = 0,
+        retry_after: str | None = None,
+    ) -> None:
         now = self._clock()
         result = FetchResult(
-            source=job.name, url=job.url, started=started, duration_ms=duration_ms,
-            outcome=FetchOutcome.ERROR, http_status=http_status, error=error,
+            source=job.name,
+            url=job.url,
+            started=started,
+            duration_ms=duration_ms,
+            outcome=FetchOutcome.ERROR,
+            http_status=http_status,
+            error=error,
             bytes_received=bytes_received,
             retry_after=retry_after_until(retry_after, now, self._retry_after_cap),
         )
@@ -142,22 +171,31 @@ class Harvester:
 
     # -- article pages ---------------------------------------------------------------------
 
-    async def page_fetched(self, job: SourceJob, entry: FeedEntry, fetch_id: int | None,
-                           got: FetchedBody) -> ArticleOutcome | None:
+    async def page_fetched(
+        self, job: SourceJob, entry: FeedEntry, fetch_id: int | None, got: FetchedBody
+    ) -> ArticleOutcome | None:
         page = await self._run(self._cpu, extract_page, got.body, got.url, got.encoding)
         return await self._store(build_record(job, entry, page, final_url=got.url), fetch_id)
 
-    async def page_failed(self, job: SourceJob, entry: FeedEntry, fetch_id: int | None,
-                          reason: str) -> ArticleOutcome | None:
+    async def page_failed(
+        self, job: SourceJob, entry: FeedEntry, fetch_id: int | None, reason: str
+    ) -> ArticleOutcome | None:
         """No page: keep the item with the feed's own text rather than lose it."""
-        log.info("source %s: page %s not fetched (%s); using the feed summary",
-                 job.name, entry.url, reason)
+        log.info(
+            "source %s: page %s not fetched (%s); using the feed summary",
+            job.name,
+            entry.url,
+            reason,
+        )
         return await self._store(build_record(job, entry), fetch_id)
 
-    async def _store(self, record: ArticleRecord | None, fetch_id: int | None) -> ArticleOutcome | None:
+    async def _store(
+        self, record: ArticleRecord | None, fetch_id: int | None
+    ) -> ArticleOutcome | None:
         if record is None:
             return None
-        outcome = await self._run(self._db, self.store.save_article, record, self._clock(),
-                                  fetch_id)
+        outcome = await self._run(
+            self._db, self.store.save_article, record, self._clock(), fetch_id
+        )
         self.totals.count(outcome)
         return outcome

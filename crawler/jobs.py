@@ -1,8 +1,8 @@
-"""What the crawler is asked to do, as plain records (the service converts its config into these)."""
+"""What the crawler is asked to do, as plain records (the service turns its config into these)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from db.records import Validators
@@ -31,7 +31,7 @@ class SourceJob:
     fetch_articles: bool = True
     language: str | None = None
     download_delay: float | None = None
-    validators: Validators = Validators()
+    validators: Validators = field(default_factory=Validators)
     #: The configured source lives on a private or loopback address, so its host is allowed.
     allow_private: bool = False
 

@@ -77,7 +77,9 @@ class RetryAfterMiddleware:
     Runs before RetryMiddleware (higher order number: process_response goes high to low).
     """
 
-    def process_response(self, request: Request, response: Response, spider: Any = None) -> Response:
+    def process_response(
+        self, request: Request, response: Response, spider: Any = None
+    ) -> Response:
         if response.status in (429, 503) and response.headers.get(b"Retry-After"):
             request.meta["dont_retry"] = True
         return response

@@ -43,11 +43,11 @@ def run_reactor(main: Callable[[], Awaitable[T]]) -> T:
 
     def start() -> None:
         task = asyncio.ensure_future(main())
-        task.add_done_callback(lambda _t: reactor.stop())  # type: ignore[attr-defined]
+        task.add_done_callback(lambda _t: reactor.stop())  # type: ignore[misc]
         done.append(task)
 
-    reactor.callWhenRunning(start)  # type: ignore[attr-defined]
-    reactor.run()  # type: ignore[attr-defined]
+    reactor.callWhenRunning(start)
+    reactor.run()  # type: ignore[misc]
     return done[0].result()
 
 
@@ -68,17 +68,24 @@ def worker_pools(cpu_workers: int) -> Iterator[tuple[Executor, Executor]]:
         cpu.shutdown(wait=True, cancel_futures=True)
 
 
-async def crawl(jobs: list[SourceJob], settings: CrawlSettings, store: Store,
-                pools: tuple[Executor, Executor],
-                on_source_done: Callable[[str], None] | None = None) -> CrawlTotals:
+async def crawl(
+    jobs: list[SourceJob],
+    settings: CrawlSettings,
+    store: Store,
+    pools: tuple[Executor, Executor],
+    on_source_done: Callable[[str], None] | None = None,
+) -> CrawlTotals:
     """One pass over ``jobs``: every feed fetched once, new article pages fetched and stored."""
     from scrapy.crawler import AsyncCrawlerRunner
 
     from crawler.spider import SourceSpider
 
-    harvester = Harvester(store, *pools,
-                          retry_after_cap=timedelta(seconds=settings.max_retry_after_s),
-                          on_source_done=on_source_done)
+    harvester = Harvester(
+        store,
+        *pools,
+        retry_after_cap=timedelta(seconds=settings.max_retry_after_s),
+        on_source_done=on_source_done,
+    )
     if jobs:
         runner = AsyncCrawlerRunner(scrapy_settings(settings, jobs))
         await runner.crawl(SourceSpider, jobs=jobs, harvester=harvester, timeout=settings.timeout)

@@ -49,6 +49,8 @@ def _slots(settings: CrawlSettings, jobs: list[SourceJob]) -> dict[str, dict[str
     for job in jobs:
         if job.download_delay is not None:
             host = urlsplit(job.url).hostname or ""
-            slots[host] = {"delay": job.download_delay,
-                           "concurrency": settings.concurrent_requests_per_domain}
+            slots[host] = {
+                "delay": job.download_delay,
+                "concurrency": settings.concurrent_requests_per_domain,
+            }
     return slots

@@ -28,8 +28,10 @@ from crawler.jobs import FetchedBody, SourceJob
 from crawler.urls import UnusableURL, fetch_url
 from db.records import FeedEntry
 
-FEED_ACCEPT = ("application/rss+xml, application/atom+xml, application/feed+json, "
-               "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5")
+FEED_ACCEPT = (
+    "application/rss+xml, application/atom+xml, application/feed+json, "
+    "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
+)
 
 
 def _header(response: Response, name: str) -> str | None:
@@ -40,9 +42,13 @@ def _header(response: Response, name: str) -> str | None:
 def to_fetched(response: Response) -> FetchedBody:
     encoding = response.encoding if isinstance(response, TextResponse) else None
     return FetchedBody(
-        url=response.url, status=response.status, body=response.body,
-        content_type=_header(response, "Content-Type"), encoding=encoding,
-        etag=_header(response, "ETag"), last_modified=_header(response, "Last-Modified"),
+        url=response.url,
+        status=response.status,
+        body=response.body,
+        content_type=_header(response, "Content-Type"),
+        encoding=encoding,
+        etag=_header(response, "ETag"),
+        last_modified=_header(response, "Last-Modified"),
         retry_after=_header(response, "Retry-After"),
     )
 
@@ -52,8 +58,11 @@ def describe_failure(failure: Failure, timeout: float) -> tuple[str, int | None,
     exc = failure.value
     if isinstance(exc, HttpError):
         response = exc.response
-        return (f"HTTP {response.status} from {response.url}", response.status,
-                _header(response, "Retry-After"))
+        return (
+            f"HTTP {response.status} from {response.url}",
+            response.status,
+            _header(response, "Retry-After"),
+        )
     if isinstance(exc, DNSLookupError):
         return f"DNS lookup failed: {exc}", None, None
     if isinstance(exc, TimeoutError | TCPTimedOutError):
@@ -69,8 +78,9 @@ def describe_failure(failure: Failure, timeout: float) -> tuple[str, int | None,
 class SourceSpider(scrapy.Spider):
     name = "haitiwatch"
 
-    def __init__(self, jobs: list[SourceJob], harvester: Harvester, timeout: float,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, jobs: list[SourceJob], harvester: Harvester, timeout: float, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self.jobs = jobs
         self.harvester = harvester
@@ -89,10 +99,18 @@ class SourceSpider(scrapy.Spider):
         if job.validators.last_modified:
             headers["If-Modified-Since"] = job.validators.last_modified
         return Request(
-            job.url, headers=headers, callback=self.parse_feed, errback=self.feed_failed,
-            dont_filter=True, priority=10,
-            meta={"job": job, "started": datetime.now(UTC), "t0": time.monotonic(),
-                  "handle_httpstatus_list": [304]},
+            job.url,
+            headers=headers,
+            callback=self.parse_feed,
+            errback=self.feed_failed,
+            dont_filter=True,
+            priority=10,
+            meta={
+                "job": job,
+                "started": datetime.now(UTC),
+                "t0": time.monotonic(),
+                "handle_httpstatus_list": [304],
+            },
         )
 
     @staticmethod
@@ -102,7 +120,8 @@ class SourceSpider(scrapy.Spider):
     async def parse_feed(self, response: Response) -> AsyncIterator[Request]:
         job: SourceJob = response.meta["job"]
         plan = await self.harvester.feed_fetched(
-            job, to_fetched(response), response.meta["started"], self._elapsed_ms(response.meta))
+            job, to_fetched(response), response.meta["started"], self._elapsed_ms(response.meta)
+        )
         for entry in plan.entries:
             request = self.page_request(job, entry, plan.fetch_id)
             if request is not None:
@@ -114,27 +133,39 @@ class SourceSpider(scrapy.Spider):
         request = failure.request  # type: ignore[attr-defined]
         message, status, retry_after = describe_failure(failure, self.timeout)
         await self.harvester.feed_failed(
-            request.meta["job"], request.meta["started"], self._elapsed_ms(request.meta),
-            message, status, retry_after=retry_after)
+            request.meta["job"],
+            request.meta["started"],
+            self._elapsed_ms(request.meta),
+            message,
+            status,
+            retry_after=retry_after,
+        )
 
-    def page_request(self, job: SourceJob, entry: FeedEntry, fetch_id: int | None) -> Request | None:
+    def page_request(
+        self, job: SourceJob, entry: FeedEntry, fetch_id: int | None
+    ) -> Request | None:
         try:
             url = fetch_url(entry.url)
         except UnusableURL:
             return None
         return Request(
-            url, callback=self.parse_page, errback=self.page_failed, dont_filter=True,
+            url,
+            callback=self.parse_page,
+            errback=self.page_failed,
+            dont_filter=True,
             meta={"job": job, "entry": entry, "fetch_id": fetch_id},
         )
 
     async def parse_page(self, response: Response) -> None:
         meta = response.meta
         if not isinstance(response, TextResponse):
-            await self.harvester.page_failed(meta["job"], meta["entry"], meta["fetch_id"],
-                                             "not an HTML page")
+            await self.harvester.page_failed(
+                meta["job"], meta["entry"], meta["fetch_id"], "not an HTML page"
+            )
             return
-        await self.harvester.page_fetched(meta["job"], meta["entry"], meta["fetch_id"],
-                                          to_fetched(response))
+        await self.harvester.page_fetched(
+            meta["job"], meta["entry"], meta["fetch_id"], to_fetched(response)
+        )
 
     async def page_failed(self, failure: Failure) -> None:
         meta = failure.request.meta  # type: ignore[attr-defined]

@@ -87,8 +87,9 @@ class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._session = sessionmaker(engine, expire_on_commit=False)
-        self._write = sessionmaker(engine.execution_options(**{WRITE_OPTION: True}),
-                                   expire_on_commit=False)
+        self._write = sessionmaker(
+            engine.execution_options(**{WRITE_OPTION: True}), expire_on_commit=False
+        )
         self._source_ids: dict[str, int] = {}
 
     @classmethod
@@ -109,8 +110,15 @@ class Store:
             for spec in specs:
                 row = existing.get(spec.name)
                 if row is None:
-                    session.add(Source(name=spec.name, kind=spec.kind, url=spec.url,
-                                       consecutive_failures=0, created_at=now))
+                    session.add(
+                        Source(
+                            name=spec.name,
+                            kind=spec.kind,
+                            url=spec.url,
+                            consecutive_failures=0,
+                            created_at=now,
+                        )
+                    )
                 elif (row.url, row.kind) != (spec.url, spec.kind):
                     row.url, row.kind = spec.url, spec.kind
                     row.etag = row.last_modified = None
@@ -126,7 +134,7 @@ class Store:
         return self._source_ids[name]
 
     def validators(self, name: str) -> tuple[Validators, datetime | None]:
-        """The source's stored ETag/Last-Modified, and the time before which it must not be asked."""
+        """The source's ETag/Last-Modified, and the time before which it must not be asked."""
         with self._session() as session:
             row = session.get_one(Source, self.source_id(name))
             return Validators(row.etag, row.last_modified), row.retry_after_until
@@ -134,10 +142,16 @@ class Store:
     def _record_fetch(self, session: Session, result: FetchResult, counts: ArticleCounts) -> int:
         source = session.get_one(Source, self.source_id(result.source), with_for_update=True)
         fetch = Fetch(
-            source_id=source.id, started_at=result.started, duration_ms=result.duration_ms,
-            outcome=result.outcome.value, http_status=result.http_status, error=result.error,
-            bytes_received=result.bytes_received, items_found=result.items_found,
-            articles_new=counts.new, articles_duplicate=counts.duplicate,
+            source_id=source.id,
+            started_at=result.started,
+            duration_ms=result.duration_ms,
+            outcome=result.outcome.value,
+            http_status=result.http_status,
+            error=result.error,
+            bytes_received=result.bytes_received,
+            items_found=result.items_found,
+            articles_new=counts.new,
+            articles_duplicate=counts.duplicate,
             articles_updated=counts.updated,
         )
         session.add(fetch)
@@ -159,18 +173,34 @@ class Store:
 
     def source_health(self) -> list[SourceHealth]:
         with self._session() as session:
-            articles = dict(session.execute(
-                select(Article.source_id, func.count()).group_by(Article.source_id)).all())
-            fetches = dict(session.execute(
-                select(Fetch.source_id, func.count()).group_by(Fetch.source_id)).all())
+            articles = dict(
+                session.execute(
+                    select(Article.source_id, func.count()).group_by(Article.source_id)
+                ).all()
+            )
+            fetches = dict(
+                session.execute(
+                    select(Fetch.source_id, func.count()).group_by(Fetch.source_id)
+                ).all()
+            )
             return [
                 SourceHealth(
-                    name=s.name, kind=s.kind, url=s.url,
-                    status=("never" if s.last_fetch_at is None
-                            else "failing" if s.consecutive_failures else "ok"),
-                    last_success=s.last_success_at, last_error_at=s.last_error_at,
-                    last_error=s.last_error, consecutive_failures=s.consecutive_failures,
-                    articles=articles.get(s.id, 0), fetches=fetches.get(s.id, 0),
+                    name=s.name,
+                    kind=s.kind,
+                    url=s.url,
+                    status=(
+                        "never"
+                        if s.last_fetch_at is None
+                        else "failing"
+                        if s.consecutive_failures
+                        else "ok"
+                    ),
+                    last_success=s.last_success_at,
+                    last_error_at=s.last_error_at,
+                    last_error=s.last_error,
+                    consecutive_failures=s.consecutive_failures,
+                    articles=articles.get(s.id, 0),
+                    fetches=fetches.get(s.id, 0),
                     next_due=s.next_due_at,
                 )
                 for s in session.scalars(select(Source).order_by(Source.name))
@@ -178,22 +208,29 @@ class Store:
 
     # -- articles --------------------------------------------------------------------------
 
-    def known_articles(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], KnownArticle]:
+    def known_articles(
+        self, keys: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], KnownArticle]:
         """Which of these (kind, value) keys the archive already has, to skip page fetches."""
         wanted = {(kind, key_value(value)): (kind, value) for kind, value in keys}
         found: dict[tuple[str, str], KnownArticle] = {}
         with self._session() as session:
             for chunk in _chunks(list(wanted), 400):
-                stmt = (select(ArticleKey.kind, ArticleKey.value, Article.id, Article.updated_at)
-                        .join(Article, Article.id == ArticleKey.article_id)
-                        .where(_key_in(chunk)))
+                stmt = (
+                    select(ArticleKey.kind, ArticleKey.value, Article.id, Article.updated_at)
+                    .join(Article, Article.id == ArticleKey.article_id)
+                    .where(_key_in(chunk))
+                )
                 for kind, value, id_, updated in session.execute(stmt):
                     if (kind, value) in wanted:
                         found[wanted[(kind, value)]] = KnownArticle(id_, updated)
         return found
 
     def save_fetch(
-        self, result: FetchResult, records: Sequence[ArticleRecord], now: datetime,
+        self,
+        result: FetchResult,
+        records: Sequence[ArticleRecord],
+        now: datetime,
         seen_again: int = 0,
     ) -> tuple[list[ArticleOutcome], ArticleCounts, int]:
         """Store one fetched source's articles and its fetch record in one transaction.
@@ -210,21 +247,25 @@ class Store:
             fetch_id = self._record_fetch(session, result, counts)
         return outcomes, counts, fetch_id
 
-    def save_article(self, record: ArticleRecord, now: datetime, fetch_id: int | None = None
-                     ) -> ArticleOutcome:
+    def save_article(
+        self, record: ArticleRecord, now: datetime, fetch_id: int | None = None
+    ) -> ArticleOutcome:
         """Store one article (from a fetched page) and count it on the fetch that found it."""
-        column = {ArticleOutcome.NEW: Fetch.articles_new,
-                  ArticleOutcome.DUPLICATE: Fetch.articles_duplicate,
-                  ArticleOutcome.UPDATED: Fetch.articles_updated}
+        column = {
+            ArticleOutcome.NEW: Fetch.articles_new,
+            ArticleOutcome.DUPLICATE: Fetch.articles_duplicate,
+            ArticleOutcome.UPDATED: Fetch.articles_updated,
+        }
         with self._write.begin() as session:
             outcome = self._save_article(session, record, now)
             if fetch_id is not None:
                 col = column[outcome]
-                session.execute(update(Fetch).where(Fetch.id == fetch_id)
-                                .values({col: col + 1}))
+                session.execute(update(Fetch).where(Fetch.id == fetch_id).values({col: col + 1}))
         return outcome
 
-    def _save_article(self, session: Session, record: ArticleRecord, now: datetime) -> ArticleOutcome:
+    def _save_article(
+        self, session: Session, record: ArticleRecord, now: datetime
+    ) -> ArticleOutcome:
         keys = record_keys(record)
         for _attempt in range(3):
             existing = self._match(session, keys)
@@ -240,8 +281,7 @@ class Store:
 
     def _match(self, session: Session, keys: list[tuple[str, str]]) -> Article | None:
         rows = session.execute(
-            select(ArticleKey.kind, ArticleKey.value, ArticleKey.article_id)
-            .where(_key_in(keys))
+            select(ArticleKey.kind, ArticleKey.value, ArticleKey.article_id).where(_key_in(keys))
         ).all()
         by_key = {(kind, value): article_id for kind, value, article_id in rows}
         for key in keys:  # strongest identity wins
@@ -249,8 +289,14 @@ class Store:
                 return session.get(Article, by_key[key])
         return None
 
-    def _merge(self, session: Session, article: Article, record: ArticleRecord,
-               keys: list[tuple[str, str]], now: datetime) -> ArticleOutcome:
+    def _merge(
+        self,
+        session: Session,
+        article: Article,
+        record: ArticleRecord,
+        keys: list[tuple[str, str]],
+        now: datetime,
+    ) -> ArticleOutcome:
         self._add_keys(session, article.id, keys)
         if not decide_update(article, record):
             return ArticleOutcome.DUPLICATE
@@ -263,19 +309,32 @@ class Store:
         article.updated_at = now
         article.revisions += 1
         if article.story_id is not None:
-            session.execute(update(Story).where(Story.id == article.story_id).values(updated_at=now))
+            session.execute(
+                update(Story).where(Story.id == article.story_id).values(updated_at=now)
+            )
         return ArticleOutcome.UPDATED
 
-    def _insert(self, session: Session, record: ArticleRecord, keys: list[tuple[str, str]],
-                now: datetime) -> None:
+    def _insert(
+        self, session: Session, record: ArticleRecord, keys: list[tuple[str, str]], now: datetime
+    ) -> None:
         story_id = self._story_for(session, record, now)
         article = Article(
-            source_id=self.source_id(record.source), story_id=story_id, url=record.url,
-            canonical_url=record.canonical_url, guid=record.guid, title=record.title,
-            text=record.text, summary=record.summary, text_origin=record.text_origin,
-            authors=list(record.authors), published_at=record.published,
-            language=record.language, content_hash=record.content_hash,
-            first_seen_at=now, updated_at=now, revisions=1,
+            source_id=self.source_id(record.source),
+            story_id=story_id,
+            url=record.url,
+            canonical_url=record.canonical_url,
+            guid=record.guid,
+            title=record.title,
+            text=record.text,
+            summary=record.summary,
+            text_origin=record.text_origin,
+            authors=list(record.authors),
+            published_at=record.published,
+            language=record.language,
+            content_hash=record.content_hash,
+            first_seen_at=now,
+            updated_at=now,
+            revisions=1,
         )
         session.add(article)
         session.flush()
@@ -291,11 +350,17 @@ class Store:
         """Exact copies (same text hash, another outlet) join the first copy's story."""
         if record.content_hash:
             story_id = session.scalar(
-                select(Article.story_id).where(Article.content_hash == record.content_hash)
-                .order_by(Article.id).limit(1))
+                select(Article.story_id)
+                .where(Article.content_hash == record.content_hash)
+                .order_by(Article.id)
+                .limit(1)
+            )
             if story_id is not None:
-                session.execute(update(Story).where(Story.id == story_id).values(
-                    article_count=Story.article_count + 1, updated_at=now))
+                session.execute(
+                    update(Story)
+                    .where(Story.id == story_id)
+                    .values(article_count=Story.article_count + 1, updated_at=now)
+                )
                 return story_id
         story = Story(created_at=now, updated_at=now, article_count=1)
         session.add(story)
@@ -306,9 +371,9 @@ class Store:
         """Remember further identities; one already owned by another article stays with it."""
         if not keys:
             return
-        taken = set(session.execute(
-            select(ArticleKey.kind, ArticleKey.value)
-            .where(_key_in(keys))).all())
+        taken = set(
+            session.execute(select(ArticleKey.kind, ArticleKey.value).where(_key_in(keys))).all()
+        )
         for kind, value in dict.fromkeys(keys):
             if (kind, value) not in taken:
                 try:
@@ -329,8 +394,11 @@ class Store:
         while True:
             with self._session() as session:
                 rows = session.execute(
-                    select(Article, Source.name).join(Source, Source.id == Article.source_id)
-                    .where(Article.id > last_id).order_by(Article.id).limit(batch_size)
+                    select(Article, Source.name)
+                    .join(Source, Source.id == Article.source_id)
+                    .where(Article.id > last_id)
+                    .order_by(Article.id)
+                    .limit(batch_size)
                 ).all()
                 batch = [_to_stored(article, source) for article, source in rows]
             if not batch:
@@ -341,10 +409,18 @@ class Store:
 
 def _to_stored(article: Article, source: str) -> StoredArticle:
     return StoredArticle(
-        id=article.id, url=article.url, canonical_url=article.canonical_url,
-        title=article.title, source=source, published=article.published_at,
-        language=article.language, text=article.text, first_seen=article.first_seen_at,
-        last_updated=article.updated_at, revisions=article.revisions, story=article.story_id,
+        id=article.id,
+        url=article.url,
+        canonical_url=article.canonical_url,
+        title=article.title,
+        source=source,
+        published=article.published_at,
+        language=article.language,
+        text=article.text,
+        first_seen=article.first_seen_at,
+        last_updated=article.updated_at,
+        revisions=article.revisions,
+        story=article.story_id,
         authors=tuple(article.authors or ()),
     )
 
@@ -356,4 +432,4 @@ def _key_in(keys: Sequence[tuple[str, str]]) -> ColumnElement[bool]:
 
 def _chunks(items: list[tuple[str, str]], size: int) -> Iterator[list[tuple[str, str]]]:
     for start in range(0, len(items), size):
-        yield items[start:start + size]
+        yield items[start : start + size]

@@ -41,16 +41,25 @@ state = State()
 
 @app.callback()
 def main_options(
-    config: Annotated[str | None, typer.Option(
-        "--config", "-c", envvar=CONFIG_ENV,
-        help="Config file (TOML). Default: $HAITIWATCH_CONFIG, else the built-in default.")] = None,
-    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True,
-                                         help="More log output (-v info, -vv debug).")] = 0,
+    config: Annotated[
+        str | None,
+        typer.Option(
+            "--config",
+            "-c",
+            envvar=CONFIG_ENV,
+            help="Config file (TOML). Default: $HAITIWATCH_CONFIG, else the built-in default.",
+        ),
+    ] = None,
+    verbose: Annotated[
+        int,
+        typer.Option("--verbose", "-v", count=True, help="More log output (-v info, -vv debug)."),
+    ] = 0,
 ) -> None:
     state.config_path = config
     level = {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG)
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        stream=sys.stderr)
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
 
 
 def _load() -> LoadedConfig:
@@ -81,11 +90,13 @@ def init(
 
 @app.command()
 def crawl(
-    source: Annotated[list[str] | None, typer.Option(
-        "--source", "-s", help="Only this source (repeatable).")] = None,
+    source: Annotated[
+        list[str] | None, typer.Option("--source", "-s", help="Only this source (repeatable).")
+    ] = None,
     strict: Annotated[bool, typer.Option(help="Exit 1 if any source failed.")] = False,
-    workers: Annotated[int, typer.Option(
-        help="Processes for parsing and text extraction (0: threads only).")] = 2,
+    workers: Annotated[
+        int, typer.Option(help="Processes for parsing and text extraction (0: threads only).")
+    ] = 2,
 ) -> None:
     """Run one crawl pass over the sources and print a summary."""
     from crawler.runner import run_reactor
@@ -95,7 +106,8 @@ def crawl(
     sources = select_sources(loaded.config, source or [])
     with _store(loaded) as store, _progress(len(sources)) as advance:
         totals, deferred = run_reactor(
-            lambda: crawl_pass(store, loaded.config, sources, workers, advance))
+            lambda: crawl_pass(store, loaded.config, sources, workers, advance)
+        )
     _print_totals(totals, deferred)
     if strict and totals.sources_failed:
         raise typer.Exit(1)
@@ -113,13 +125,17 @@ def _progress(total: int) -> Iterator[Any]:
 
 
 def _print_totals(totals: CrawlTotals, deferred: list[str]) -> None:
-    sources = f"sources: {totals.sources_ok} ok ({totals.sources_not_modified} not modified), " \
-              f"{totals.sources_failed} failed"
+    sources = (
+        f"sources: {totals.sources_ok} ok ({totals.sources_not_modified} not modified), "
+        f"{totals.sources_failed} failed"
+    )
     if deferred:
         sources += f", {len(deferred)} waiting (Retry-After): {', '.join(deferred)}"
     out.print(sources, highlight=False)
-    out.print(f"articles: {totals.new} new, {totals.duplicate} duplicate, "
-              f"{totals.updated} updated", highlight=False)
+    out.print(
+        f"articles: {totals.new} new, {totals.duplicate} duplicate, {totals.updated} updated",
+        highlight=False,
+    )
     if totals.failed_sources:
         out.print("failed: " + ", ".join(sorted(totals.failed_sources)), highlight=False)
 
@@ -149,10 +165,17 @@ def _iso(moment: datetime | None) -> str | None:
 
 def _health_json(h: SourceHealth) -> dict[str, Any]:
     return {
-        "name": h.name, "kind": h.kind, "url": h.url, "status": h.status,
-        "last_success": _iso(h.last_success), "last_error_at": _iso(h.last_error_at),
-        "last_error": h.last_error, "consecutive_failures": h.consecutive_failures,
-        "articles": h.articles, "fetches": h.fetches, "next_due": _iso(h.next_due),
+        "name": h.name,
+        "kind": h.kind,
+        "url": h.url,
+        "status": h.status,
+        "last_success": _iso(h.last_success),
+        "last_error_at": _iso(h.last_error_at),
+        "last_error": h.last_error,
+        "consecutive_failures": h.consecutive_failures,
+        "articles": h.articles,
+        "fetches": h.fetches,
+        "next_due": _iso(h.next_due),
     }
 
 
@@ -161,8 +184,11 @@ def _health_table(health: list[SourceHealth]) -> Table:
     colour = {"ok": "green", "failing": "red", "never": "yellow"}
     for h in health:
         table.add_row(
-            h.name, f"[{colour[h.status]}]{h.status}[/]",
-            _iso(h.last_success) or "-", str(h.consecutive_failures), str(h.articles),
+            h.name,
+            f"[{colour[h.status]}]{h.status}[/]",
+            _iso(h.last_success) or "-",
+            str(h.consecutive_failures),
+            str(h.articles),
             (h.last_error or "")[:80] if h.status == "failing" else "",
         )
     return table
@@ -171,8 +197,9 @@ def _health_table(health: list[SourceHealth]) -> Table:
 @app.command()
 def export(
     format: Annotated[str, typer.Option("--format", "-f", help="jsonl or csv")] = "jsonl",
-    output: Annotated[Path | None, typer.Option("--output", "-o",
-                                                help="File to write (default: stdout).")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="File to write (default: stdout).")
+    ] = None,
 ) -> None:
     """Stream every stored article as JSON Lines or CSV (constant memory)."""
     if format not in FORMATS:

@@ -1,7 +1,7 @@
 """Typed configuration: one TOML file, validated once at start-up, then passed down.
 
 This is the only module that reads the environment. Errors name the file, the key and what was
-expected, e.g. ``haitiwatch.toml: sources[3].interval: expected a duration like "30s", "15m", "2h"``.
+expected, e.g. ``hw.toml: sources[3].interval: expected a duration like "30s", "15m", "2h"``.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 
 
 def parse_duration(value: object) -> timedelta:
-    """"30s", "15m", "2h", "1d" (or a number of seconds) -> timedelta."""
+    """ "30s", "15m", "2h", "1d" (or a number of seconds) -> timedelta."""
     if isinstance(value, timedelta):
         return value
     if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:

@@ -43,8 +43,9 @@ def sync_sources(store: Store, sources: Sequence[SourceConfig]) -> None:
     store.sync_sources([SourceSpec(s.name, s.kind, s.url) for s in sources], datetime.now(UTC))
 
 
-def make_jobs(store: Store, sources: Sequence[SourceConfig], now: datetime
-              ) -> tuple[list[SourceJob], list[str]]:
+def make_jobs(
+    store: Store, sources: Sequence[SourceConfig], now: datetime
+) -> tuple[list[SourceJob], list[str]]:
     """Jobs for the sources, minus those a server told to wait (Retry-After), which are named."""
     jobs, deferred = [], []
     for source in sources:
@@ -52,12 +53,18 @@ def make_jobs(store: Store, sources: Sequence[SourceConfig], now: datetime
         if wait_until is not None and wait_until > now:
             deferred.append(source.name)
             continue
-        jobs.append(SourceJob(
-            name=source.name, kind=source.kind, url=source.url,
-            fetch_articles=source.fetch_articles, language=source.language,
-            download_delay=source.download_delay, validators=validators,
-            allow_private=lives_on_private_address(source.url),
-        ))
+        jobs.append(
+            SourceJob(
+                name=source.name,
+                kind=source.kind,
+                url=source.url,
+                fetch_articles=source.fetch_articles,
+                language=source.language,
+                download_delay=source.download_delay,
+                validators=validators,
+                allow_private=lives_on_private_address(source.url),
+            )
+        )
     return jobs, deferred
 
 
@@ -67,10 +74,13 @@ def select_sources(config: Config, names: Sequence[str]) -> list[SourceConfig]:
     return [s for s in config.sources if s.enabled]
 
 
-async def crawl_pass(store: Store, config: Config, sources: Sequence[SourceConfig],
-                     cpu_workers: int = 2,
-                     on_source_done: Callable[[str], None] | None = None
-                     ) -> tuple[CrawlTotals, list[str]]:
+async def crawl_pass(
+    store: Store,
+    config: Config,
+    sources: Sequence[SourceConfig],
+    cpu_workers: int = 2,
+    on_source_done: Callable[[str], None] | None = None,
+) -> tuple[CrawlTotals, list[str]]:
     """One pass over the sources; returns the totals and the sources deferred by Retry-After."""
     sync_sources(store, config.sources)
     jobs, deferred = make_jobs(store, sources, datetime.now(UTC))

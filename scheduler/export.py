@@ -11,8 +11,22 @@ from typing import Any, TextIO
 from db.records import StoredArticle
 
 FORMATS = ("jsonl", "csv")
-FIELDS = ("id", "url", "title", "source", "published", "language", "text", "first_seen",
-          "last_updated", "revisions", "story", "authors", "rules", "original_url")
+FIELDS = (
+    "id",
+    "url",
+    "title",
+    "source",
+    "published",
+    "language",
+    "text",
+    "first_seen",
+    "last_updated",
+    "revisions",
+    "story",
+    "authors",
+    "rules",
+    "original_url",
+)
 
 
 def article_row(article: StoredArticle) -> dict[str, Any]:
@@ -20,12 +34,19 @@ def article_row(article: StoredArticle) -> dict[str, Any]:
         return moment.isoformat() if moment else None
 
     return {
-        "id": article.id, "url": article.canonical_url, "title": article.title,
-        "source": article.source, "published": iso(article.published),
-        "language": article.language, "text": article.text,
-        "first_seen": iso(article.first_seen), "last_updated": iso(article.last_updated),
-        "revisions": article.revisions, "story": article.story,
-        "authors": list(article.authors), "rules": list(article.rules),
+        "id": article.id,
+        "url": article.canonical_url,
+        "title": article.title,
+        "source": article.source,
+        "published": iso(article.published),
+        "language": article.language,
+        "text": article.text,
+        "first_seen": iso(article.first_seen),
+        "last_updated": iso(article.last_updated),
+        "revisions": article.revisions,
+        "story": article.story,
+        "authors": list(article.authors),
+        "rules": list(article.rules),
         "original_url": article.url,
     }
 

@@ -8,7 +8,9 @@ from db.schema import Base
 
 connection = context.config.attributes.get("connection")
 if connection is None:
-    raise RuntimeError("run migrations through `haitiwatch` (db.database.migrate), not bare alembic")
+    raise RuntimeError(
+        "run migrations through `haitiwatch` (db.database.migrate), not bare alembic"
+    )
 
 context.configure(
     connection=connection,

@@ -13,24 +13,39 @@ from db.records import ArticleOutcome, ArticleRecord, FetchOutcome, FetchResult,
 from db.store import SourceSpec, Store
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
-TEXT = ("Kenyan police officers arrived in Port-au-Prince on Tuesday as the first contingent of "
-        "the multinational security support mission, officials said. " * 4)
+TEXT = (
+    "Kenyan police officers arrived in Port-au-Prince on Tuesday as the first contingent of "
+    "the multinational security support mission, officials said. " * 4
+)
 
 
 def record(**changes: object) -> ArticleRecord:
     base = ArticleRecord(
-        source="outlet", url="https://outlet.example/news/kenya-haiti",
-        canonical_url="https://outlet.example/news/kenya-haiti", title="Kenyan police land in Haiti",
-        text=TEXT, text_origin="page", guid="42", guid_key="outlet.example|42",
-        content_hash="a" * 32, outlet="outlet.example", published=NOW - timedelta(hours=1),
+        source="outlet",
+        url="https://outlet.example/news/kenya-haiti",
+        canonical_url="https://outlet.example/news/kenya-haiti",
+        title="Kenyan police land in Haiti",
+        text=TEXT,
+        text_origin="page",
+        guid="42",
+        guid_key="outlet.example|42",
+        content_hash="a" * 32,
+        outlet="outlet.example",
+        published=NOW - timedelta(hours=1),
         language="en",
     )
     return replace(base, **changes)  # type: ignore[arg-type]
 
 
 def fetch(outcome: FetchOutcome = FetchOutcome.OK, **changes: object) -> FetchResult:
-    base = FetchResult(source="outlet", url="https://outlet.example/feed", started=NOW,
-                       duration_ms=12, outcome=outcome, http_status=200)
+    base = FetchResult(
+        source="outlet",
+        url="https://outlet.example/feed",
+        started=NOW,
+        duration_ms=12,
+        outcome=outcome,
+        http_status=200,
+    )
     return replace(base, **changes)  # type: ignore[arg-type]
 
 
@@ -53,16 +68,20 @@ def test_same_article_is_stored_once_and_counted_duplicate(store: Store) -> None
     first = store.save_article(record(), NOW)
     again = store.save_article(record(), NOW + timedelta(minutes=5))
     by_guid = store.save_article(record(canonical_url="https://outlet.example/amp-copy"), NOW)
-    assert (first, again, by_guid) == (ArticleOutcome.NEW, ArticleOutcome.DUPLICATE,
-                                       ArticleOutcome.DUPLICATE)
+    assert (first, again, by_guid) == (
+        ArticleOutcome.NEW,
+        ArticleOutcome.DUPLICATE,
+        ArticleOutcome.DUPLICATE,
+    )
     assert store.count_articles() == 1
 
 
 def test_same_text_at_another_url_of_the_same_outlet_is_the_same_article(store: Store) -> None:
     with_sources(store, "outlet")
     store.save_article(record(), NOW)
-    slug_changed = record(canonical_url="https://outlet.example/news/new-slug", guid=None,
-                          guid_key=None)
+    slug_changed = record(
+        canonical_url="https://outlet.example/news/new-slug", guid=None, guid_key=None
+    )
     assert store.save_article(slug_changed, NOW) is ArticleOutcome.DUPLICATE
     assert store.count_articles() == 1
 
@@ -70,8 +89,9 @@ def test_same_text_at_another_url_of_the_same_outlet_is_the_same_article(store: 
 def test_same_text_at_another_outlet_is_a_new_article_in_the_same_story(store: Store) -> None:
     with_sources(store, "outlet", "wire")
     store.save_article(record(), NOW)
-    copy = record(source="wire", canonical_url="https://wire.example/x", guid_key=None,
-                  outlet="wire.example")
+    copy = record(
+        source="wire", canonical_url="https://wire.example/x", guid_key=None, outlet="wire.example"
+    )
     assert store.save_article(copy, NOW) is ArticleOutcome.NEW
     stories = {a.story for a in store.iter_articles()}
     assert store.count_articles() == 2 and len(stories) == 1
@@ -97,14 +117,19 @@ def test_feed_summary_never_replaces_page_text(store: Store) -> None:
 
 def test_fetch_health_and_validators(store: Store) -> None:
     with_sources(store, "outlet")
-    store.save_fetch(fetch(validators=Validators('"v1"', "Sun, 01 Nov 2026 10:00:00 GMT")),
-                     [record()], NOW)
+    store.save_fetch(
+        fetch(validators=Validators('"v1"', "Sun, 01 Nov 2026 10:00:00 GMT")), [record()], NOW
+    )
     assert store.validators("outlet")[0] == Validators('"v1"', "Sun, 01 Nov 2026 10:00:00 GMT")
     for _ in range(2):
         store.save_fetch(fetch(FetchOutcome.ERROR, error="HTTP 500", http_status=500), [], NOW)
     [health] = store.source_health()
     assert (health.status, health.consecutive_failures, health.articles, health.fetches) == (
-        "failing", 2, 1, 3)
+        "failing",
+        2,
+        1,
+        3,
+    )
     assert health.last_error == "HTTP 500"
     store.save_fetch(fetch(FetchOutcome.NOT_MODIFIED, http_status=304), [], NOW)
     [health] = store.source_health()
@@ -121,8 +146,14 @@ def test_changing_a_source_url_forgets_its_validators(store: Store) -> None:
 
 def test_export_iterates_in_batches_in_id_order(store: Store) -> None:
     with_sources(store, "outlet")
-    records = [record(canonical_url=f"https://outlet.example/{i}", guid_key=f"outlet|{i}",
-                      content_hash=f"{i:032d}") for i in range(23)]
+    records = [
+        record(
+            canonical_url=f"https://outlet.example/{i}",
+            guid_key=f"outlet|{i}",
+            content_hash=f"{i:032d}",
+        )
+        for i in range(23)
+    ]
     store.save_fetch(fetch(), records, NOW)
     ids = [a.id for a in store.iter_articles(batch_size=5)]
     assert len(ids) == 23 and ids == sorted(ids)

@@ -1,0 +1,106 @@
+"""Record assembly: keys, which entries to fetch, merging feed and page."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from crawler.assemble import Known, build_record, entries_to_fetch, entry_lookup_keys, guid_key
+from crawler.harvest import retry_after_until
+from crawler.jobs import SourceJob
+from db.records import ExtractedPage, FeedEntry
+
+FEED = "https://www.haitiantimes.com/feed/"
+JOB = SourceJob(name="haitian-times", kind="feed", url=FEED, language="en")
+NOW = datetime(2026, 11, 1, tzinfo=UTC)
+BODY = "Kenyan police officers patrolled Port-au-Prince on Tuesday. " * 10
+
+
+def entry(**kw: object) -> FeedEntry:
+    base: dict[str, object] = {
+        "url": "https://haitiantimes.com/2026/11/01/kenya-police/?utm_source=rss",
+        "guid": "https://haitiantimes.com/?p=123",
+        "title": "Kenyan police",
+        "summary": "Short summary.",
+    }
+    base.update(kw)
+    return FeedEntry(**base)  # type: ignore[arg-type]
+
+
+def test_guid_keys_are_scoped_unless_they_are_urls() -> None:
+    assert guid_key("123", FEED) == "www.haitiantimes.com|123"
+    assert guid_key("http://www.haitiantimes.com/?p=123", FEED) == guid_key(
+        "https://haitiantimes.com/?p=123", "https://other.example/feed"
+    )
+    assert guid_key(None, FEED) is None
+
+
+def test_tracking_parameters_do_not_make_a_new_lookup_key() -> None:
+    a = entry_lookup_keys(entry(), FEED)
+    b = entry_lookup_keys(entry(url="http://www.haitiantimes.com/2026/11/01/kenya-police"), FEED)
+    assert a == b
+
+
+def test_known_entries_are_skipped_unless_the_feed_says_they_changed() -> None:
+    old, new, changed = (
+        entry(),
+        entry(url="https://haitiantimes.com/new", guid="n1"),
+        entry(updated=NOW + timedelta(hours=2)),
+    )
+    known = {k: Known(NOW) for k in entry_lookup_keys(old, FEED)}
+    todo, skipped = entries_to_fetch([old, new], FEED, known)
+    assert todo == [new] and skipped == 1
+    todo, skipped = entries_to_fetch([changed], FEED, known)
+    assert todo == [changed] and skipped == 0
+
+
+def test_page_text_wins_and_canonical_urls_are_recorded() -> None:
+    page = ExtractedPage(
+        title="Kenyan police - The Haitian Times",
+        text=BODY,
+        language="en",
+        canonical_url="https://haitiantimes.com/2026/11/01/kenya-police-on-patrol/",
+    )
+    record = build_record(
+        JOB, entry(), page, final_url="https://haitiantimes.com/2026/11/01/kenya-police/"
+    )
+    assert record is not None
+    assert record.text_origin == "page" and record.text.startswith("Kenyan police officers")
+    assert record.canonical_url == "https://haitiantimes.com/2026/11/01/kenya-police-on-patrol"
+    assert "https://haitiantimes.com/2026/11/01/kenya-police" in record.alias_urls
+    assert record.title == "Kenyan police"  # the feed's title, without the site suffix
+    assert record.outlet == "haitiantimes.com" and record.content_hash
+
+
+def test_a_page_cannot_claim_another_outlets_canonical_url() -> None:
+    page = ExtractedPage(title="t", text=BODY, canonical_url="https://nation.africa/kenya/story")
+    record = build_record(JOB, entry(), page)
+    assert record is not None and "nation.africa" not in record.canonical_url
+
+
+def test_feed_fallback_and_untitled_items() -> None:
+    record = build_record(JOB, entry(title=None, summary=BODY))
+    assert record is not None
+    assert record.text_origin == "feed" and record.title.startswith("Kenyan police officers")
+    assert record.language == "en"  # the source's hint
+    assert build_record(JOB, entry(title=None, summary=None)) is None
+
+
+def test_retry_after_seconds_dates_and_cap() -> None:
+    cap = timedelta(hours=1)
+    assert retry_after_until("120", NOW, cap) == NOW + timedelta(seconds=120)
+    assert retry_after_until("Sun, 01 Nov 2026 00:10:00 GMT", NOW, cap) == NOW + timedelta(
+        minutes=10
+    )
+    assert retry_after_until("999999", NOW, cap) == NOW + cap
+    assert retry_after_until("soon", NOW, cap) is None
+    assert retry_after_until(None, NOW, cap) is None
+
+
+@given(st.text(max_size=300), st.text(max_size=300))
+def test_build_record_never_raises_on_arbitrary_feed_text(title: str, summary: str) -> None:
+    record = build_record(JOB, entry(title=title, summary=summary))
+    if record is not None:
+        assert record.title and record.canonical_url.startswith("https://")

@@ -1,0 +1,115 @@
+"""Config validation: errors name the file, the key and what was expected."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from db.errors import ConfigError
+from scheduler.config import (
+    default_config_text,
+    load_config,
+    parse_config,
+    parse_duration,
+    resolve_database_url,
+)
+
+GOOD = """
+[database]
+url = "sqlite:///hw.db"
+[crawl]
+download_delay = 0.5
+[[sources]]
+name = "haitian-times"
+url = "https://haitiantimes.com/feed/"
+interval = "15m"
+"""
+
+
+def test_the_shipped_default_config_is_valid_and_real() -> None:
+    config = parse_config(default_config_text(), "default")
+    names = {s.name for s in config.sources}
+    assert len(config.sources) >= 30
+    assert any("haitiantimes.com" in s.url for s in config.sources)
+    assert any("news.google.com/rss/search" in s.url for s in config.sources)
+    assert "mission" in {r.name for r in config.rules}
+    assert len(names) == len(config.sources)
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "expected"),
+    [
+        (GOOD.replace("0.5", '"fast"'), "crawl.download_delay", "valid number"),
+        (GOOD.replace('"15m"', '"15 minutes"'), "sources[0].interval", "duration"),
+        (GOOD.replace('url = "https://haitiantimes.com/feed/"', ""), "sources[0].url", "required"),
+        (
+            GOOD.replace('url = "https://haitiantimes.com/feed/"', 'url = "ftp://x/y"'),
+            "sources[0].url",
+            "http",
+        ),
+        (GOOD + "\n[crawl2]\nx = 1\n", "crawl2", "Extra inputs"),
+        (
+            GOOD.replace('name = "haitian-times"', 'name = "Haitian Times!"'),
+            "sources[0].name",
+            "lowercase",
+        ),
+        (
+            GOOD + '[[rules]]\nname = "m"\nquery = "x"\nchannels = ["nope"]\n',
+            "channel 'nope'",
+            "not defined",
+        ),
+    ],
+)
+def test_errors_name_file_key_and_expectation(
+    tmp_path: Path, text: str, key: str, expected: str
+) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    message = str(info.value)
+    assert str(path) in message and key in message and expected in message
+
+
+def test_invalid_toml_and_missing_file_are_clear(tmp_path: Path) -> None:
+    path = tmp_path / "broken.toml"
+    path.write_text("[database\nurl=1")
+    with pytest.raises(ConfigError, match=r"broken\.toml: not valid TOML"):
+        load_config(path)
+    with pytest.raises(ConfigError, match="cannot read config file"):
+        load_config(tmp_path / "absent.toml")
+
+
+def test_relative_sqlite_path_is_relative_to_the_config_file(tmp_path: Path) -> None:
+    path = tmp_path / "conf" / "hw.toml"
+    path.parent.mkdir()
+    path.write_text(GOOD)
+    assert load_config(path).database_url == f"sqlite:///{tmp_path / 'conf' / 'hw.db'}"
+    assert resolve_database_url("sqlite:////abs/x.db", tmp_path) == "sqlite:////abs/x.db"
+    assert resolve_database_url("postgresql://h/db", tmp_path) == "postgresql://h/db"
+
+
+def test_environment_overrides(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "hw.toml"
+    path.write_text(GOOD)
+    monkeypatch.setenv("HAITIWATCH_CONFIG", str(path))
+    monkeypatch.setenv("HAITIWATCH_DATABASE_URL", "postgresql://db.internal/hw")
+    loaded = load_config()
+    assert loaded.origin == str(path)
+    assert loaded.database_url == "postgresql://db.internal/hw"
+
+
+@given(st.integers(min_value=1, max_value=10_000), st.sampled_from("smhd"))
+def test_durations_parse(n: int, unit: str) -> None:
+    seconds = {"s": 1, "m": 60, "h": 3600, "d": 86400}[unit]
+    assert parse_duration(f"{n}{unit}") == timedelta(seconds=n * seconds)
+
+
+@pytest.mark.parametrize("bad", ["", "15", "15 minutes", "0s", "-5m", "1w", True, None])
+def test_bad_durations_are_refused(bad: object) -> None:
+    with pytest.raises(ValueError, match="duration"):
+        parse_duration(bad)
