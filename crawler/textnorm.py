@@ -1,0 +1,138 @@
+"""Text normalisation: clean text for storage, fold it for matching, hash it for dedupe.
+
+``fold`` is length-preserving (character i of the result comes from character i of the
+input) so that keyword matches found in folded text point at the same offsets in the
+original, for highlighting and snippets.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from functools import cache
+from typing import Final
+
+__all__ = ["clean_text", "content_hash", "fold", "normalise_for_hash"]
+
+_BMP_END: Final = 0x10000
+_SURROGATES: Final = range(0xD800, 0xE000)
+_LINE_BREAKS: Final = "\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+_KEPT_CONTROLS: Final = "\n\t"
+# Invisible format characters that only split words (zero-width space, soft hyphen, BOM...).
+_INVISIBLE: Final = "\u00ad\u180e\u200b\u2060\ufeff"
+_SPACE_RUN_RE: Final = re.compile(r"[ \t]+")
+_BLANK_LINES_RE: Final = re.compile(r"\n{3,}")
+# Typographic variants that fold to their ASCII form, so "m’ap" matches "m'ap".
+_PUNCTUATION_FOLDS: Final = {
+    "\u2018": "'", "\u2019": "'", "\u201b": "'", "\u02bc": "'", "\u2032": "'", "\uff07": "'",
+    "\u201c": '"', "\u201d": '"', "\u201f": '"', "\uff02": '"',
+    "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-", "\u2212": "-",
+    "\ufe63": "-", "\uff0d": "-",
+}  # fmt: skip
+
+
+def clean_text(text: str | None) -> str:
+    """Text for storage: NFC, no control characters, plain spaces, tidy lines and paragraphs.
+
+    Tabs count as spaces: a run of spaces and tabs becomes one space.
+    """
+    if not text:
+        return ""
+    text = text.replace("\r\n", "\n").translate(_clean_table())
+    text = unicodedata.normalize("NFC", text)
+    lines = (_SPACE_RUN_RE.sub(" ", line).strip(" ") for line in text.split("\n"))
+    return _BLANK_LINES_RE.sub("\n\n", "\n".join(lines)).strip("\n")
+
+
+def fold(text: str) -> str:
+    """Case- and accent-folded ``text`` of the same length: fold("Haïti") == "haiti".
+
+    A character whose fold is longer than one character ("ß" -> "ss") is only lowercased.
+    Spaces become " ", typographic apostrophes "'" and dashes "-". Characters outside the
+    Basic Multilingual Plane are left unchanged.
+    """
+    return text.translate(_fold_table())
+
+
+def normalise_for_hash(text: str) -> str:
+    """Folded text without punctuation, symbols or invisible characters; single spaces."""
+    stripped = fold(text).translate(_strip_table())
+    if stripped and max(stripped) >= chr(_BMP_END):  # rare: emoji and other astral symbols
+        stripped = "".join(ch for ch in stripped if not _is_stripped(ch))
+    return " ".join(stripped.split())
+
+
+def content_hash(text: str | None, min_chars: int = 200) -> str | None:
+    """32 hex digits of sha256 over the normalised text; None when it is shorter than
+    ``min_chars`` (too short to show that two pages carry the same article)."""
+    if not text:
+        return None
+    normalised = normalise_for_hash(text)
+    if len(normalised) < min_chars:
+        return None
+    return hashlib.sha256(normalised.encode("utf-8")).hexdigest()[:32]
+
+
+# -- tables, built once on first use --------------------------------------------------------
+
+
+def _bmp_chars() -> list[str]:
+    return [chr(code) for code in range(_BMP_END) if code not in _SURROGATES]
+
+
+@cache
+def _clean_table() -> dict[int, str | None]:
+    table: dict[int, str | None] = {}
+    for char in _bmp_chars():
+        category = unicodedata.category(char)
+        if char in _LINE_BREAKS:
+            table[ord(char)] = "\n"
+        elif category == "Zs" and char != " ":
+            table[ord(char)] = " "
+        elif (category == "Cc" and char not in _KEPT_CONTROLS) or char in _INVISIBLE:
+            table[ord(char)] = None
+    return table
+
+
+@cache
+def _fold_table() -> dict[int, str]:
+    table: dict[int, str] = {}
+    for char in _bmp_chars():
+        folded = _fold_char(char)
+        if folded != char:
+            table[ord(char)] = folded
+    return table
+
+
+def _fold_char(char: str) -> str:
+    """One character's fold, iterated to a fixed point so that fold is idempotent."""
+    seen = {char}
+    current = _fold_once(char)
+    while current not in seen:
+        seen.add(current)
+        current = _fold_once(current)
+    return current
+
+
+def _fold_once(char: str) -> str:
+    if char in _PUNCTUATION_FOLDS:
+        return _PUNCTUATION_FOLDS[char]
+    if unicodedata.category(char) == "Zs":
+        return " "
+    base = "".join(c for c in unicodedata.normalize("NFD", char) if not unicodedata.combining(c))
+    folded = base.casefold()
+    if len(folded) == 1:
+        return folded
+    lowered = char.lower()
+    return lowered if len(lowered) == 1 else char
+
+
+def _is_stripped(char: str) -> bool:
+    category = unicodedata.category(char)
+    return category[0] in "PS" or category == "Cf" or (category == "Cc" and not char.isspace())
+
+
+@cache
+def _strip_table() -> dict[int, None]:
+    return {ord(char): None for char in _bmp_chars() if _is_stripped(char)}
