@@ -92,7 +92,8 @@ def build_record(
         content_hash=content_hash(text),
         outlet=registered_domain(fetched_url),
         authors=(page.authors if page and page.authors else entry.authors),
-        published=entry.published or (page.published if page else None),
+        # Atom entries may carry only <updated>: better than nothing, after the page's own date.
+        published=entry.published or (page.published if page else None) or entry.updated,
         language=(page.language if page else None) or entry.language or job.language,
         summary=feed_text or None,
     )

@@ -3,6 +3,9 @@
 The spider calls these coroutines; CPU work (feedparser, trafilatura) runs in a process or
 thread pool so downloads keep flowing, and all database writes go through ONE thread, so
 SQLite never sees two writers from this process and each write is one short transaction.
+
+A ``Poll`` is one fetch of one source with the article pages it leads to; it completes when
+the feed and every page request it started are done, whatever their outcome.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from functools import partial
@@ -60,10 +63,27 @@ def retry_after_until(value: str | None, now: datetime, cap: timedelta) -> datet
     return min(until, now + cap) if until > now else None
 
 
-@dataclass(frozen=True, slots=True)
-class FeedPlan:
-    fetch_id: int | None
-    entries: list[FeedEntry]
+@dataclass(eq=False)
+class Poll:
+    """One source fetched once, and the pages it leads to. Completes ``done`` at the end."""
+
+    job: SourceJob
+    done: asyncio.Future[Poll]
+    started: datetime = field(default_factory=utcnow)
+    totals: CrawlTotals = field(default_factory=CrawlTotals)
+    fetch_id: int | None = None
+    failed: bool = False
+    error: str | None = None
+    retry_after: datetime | None = None
+    _pending: int = 1  # the feed request itself
+
+    def add_step(self) -> None:
+        self._pending += 1
+
+    def finish_step(self) -> None:
+        self._pending -= 1
+        if self._pending <= 0 and not self.done.done():
+            self.done.set_result(self)
 
 
 class Harvester:
@@ -74,11 +94,8 @@ class Harvester:
         db: Executor,
         retry_after_cap: timedelta,
         clock: Callable[[], datetime] = utcnow,
-        on_source_done: Callable[[str], None] | None = None,
     ) -> None:
         self.store = store
-        self._on_source_done = on_source_done or (lambda _name: None)
-        self.totals = CrawlTotals()
         self._cpu, self._db = cpu, db
         self._retry_after_cap = retry_after_cap
         self._clock = clock
@@ -88,32 +105,22 @@ class Harvester:
 
     # -- feeds -----------------------------------------------------------------------------
 
-    async def feed_fetched(
-        self, job: SourceJob, got: FetchedBody, started: datetime, duration_ms: int
-    ) -> FeedPlan:
+    async def feed_fetched(self, poll: Poll, got: FetchedBody, duration_ms: int) -> list[FeedEntry]:
         """Parse a feed response, store what needs no page fetch, and say which pages to fetch."""
-        base = dict(
-            source=job.name,
-            url=job.url,
-            started=started,
-            duration_ms=duration_ms,
-            http_status=got.status,
-            bytes_received=len(got.body),
-        )
+        job, totals = poll.job, poll.totals
         if got.status == 304:
-            result = FetchResult(outcome=FetchOutcome.NOT_MODIFIED, **base)  # type: ignore[arg-type]
+            result = self._result(poll, got, duration_ms, FetchOutcome.NOT_MODIFIED)
             await self._run(self._db, self.store.save_fetch, result, [], self._clock())
-            self.totals.sources_not_modified += 1
-            self.totals.sources_ok += 1
-            self._on_source_done(job.name)
-            return FeedPlan(None, [])
+            totals.sources_ok += 1
+            totals.sources_not_modified += 1
+            return []
         try:
             parsed: ParsedFeed = await self._run(
                 self._cpu, parse_feed, got.body, got.url, got.content_type
             )
         except FeedError as e:
-            await self.feed_failed(job, started, duration_ms, str(e), got.status, len(got.body))
-            return FeedPlan(None, [])
+            await self.feed_failed(poll, duration_ms, str(e), got.status, len(got.body))
+            return []
         for warning in parsed.warnings:
             log.info("source %s: %s", job.name, warning)
         keys = [k for entry in parsed.entries for k in entry_lookup_keys(entry, job.url)]
@@ -121,30 +128,44 @@ class Harvester:
         known = {k: Known(v.updated_at) for k, v in found.items()}
         todo, seen_again = entries_to_fetch(parsed.entries, job.url, known)
         records = [] if job.fetch_articles else self._feed_records(job, todo)
-        result = FetchResult(
-            outcome=FetchOutcome.OK,
+        result = self._result(
+            poll,
+            got,
+            duration_ms,
+            FetchOutcome.OK,
             items_found=len(parsed.entries),
             error="; ".join(parsed.warnings[:5]) or None,
             validators=Validators(got.etag, got.last_modified),
-            **base,  # type: ignore[arg-type]
         )
-        outcomes, _counts, fetch_id = await self._run(
+        outcomes, _counts, poll.fetch_id = await self._run(
             self._db, self.store.save_fetch, result, records, self._clock(), seen_again
         )
-        self.totals.sources_ok += 1
-        self._on_source_done(job.name)
-        self.totals.duplicate += seen_again
+        totals.sources_ok += 1
+        totals.duplicate += seen_again
         for outcome in outcomes:
-            self.totals.count(outcome)
-        return FeedPlan(fetch_id, todo if job.fetch_articles else [])
+            totals.count(outcome)
+        return todo if job.fetch_articles else []
+
+    def _result(
+        self, poll: Poll, got: FetchedBody, duration_ms: int, outcome: FetchOutcome, **extra: object
+    ) -> FetchResult:
+        return FetchResult(
+            source=poll.job.name,
+            url=poll.job.url,
+            started=poll.started,
+            duration_ms=duration_ms,
+            outcome=outcome,
+            http_status=got.status,
+            bytes_received=len(got.body),
+            **extra,  # type: ignore[arg-type]
+        )
 
     def _feed_records(self, job: SourceJob, entries: list[FeedEntry]) -> list[ArticleRecord]:
         return [r for e in entries if (r := build_record(job, e)) is not None]
 
     async def feed_failed(
         self,
-        job: SourceJob,
-        started: datetime,
+        poll: Poll,
         duration_ms: int,
         error: str,
         http_status: int | None = None,
@@ -152,50 +173,44 @@ class Harvester:
         retry_after: str | None = None,
     ) -> None:
         now = self._clock()
+        poll.failed, poll.error = True, error
+        poll.retry_after = retry_after_until(retry_after, now, self._retry_after_cap)
         result = FetchResult(
-            source=job.name,
-            url=job.url,
-            started=started,
+            source=poll.job.name,
+            url=poll.job.url,
+            started=poll.started,
             duration_ms=duration_ms,
             outcome=FetchOutcome.ERROR,
             http_status=http_status,
             error=error,
             bytes_received=bytes_received,
-            retry_after=retry_after_until(retry_after, now, self._retry_after_cap),
+            retry_after=poll.retry_after,
         )
-        log.warning("source %s failed: %s", job.name, error)
+        log.warning("source %s failed: %s", poll.job.name, error)
         await self._run(self._db, self.store.save_fetch, result, [], now)
-        self.totals.sources_failed += 1
-        self.totals.failed_sources.append(job.name)
-        self._on_source_done(job.name)
+        poll.totals.sources_failed += 1
+        poll.totals.failed_sources.append(poll.job.name)
 
     # -- article pages ---------------------------------------------------------------------
 
-    async def page_fetched(
-        self, job: SourceJob, entry: FeedEntry, fetch_id: int | None, got: FetchedBody
-    ) -> ArticleOutcome | None:
+    async def page_fetched(self, poll: Poll, entry: FeedEntry, got: FetchedBody) -> None:
         page = await self._run(self._cpu, extract_page, got.body, got.url, got.encoding)
-        return await self._store(build_record(job, entry, page, final_url=got.url), fetch_id)
+        await self._store(poll, build_record(poll.job, entry, page, final_url=got.url))
 
-    async def page_failed(
-        self, job: SourceJob, entry: FeedEntry, fetch_id: int | None, reason: str
-    ) -> ArticleOutcome | None:
+    async def page_failed(self, poll: Poll, entry: FeedEntry, reason: str) -> None:
         """No page: keep the item with the feed's own text rather than lose it."""
         log.info(
             "source %s: page %s not fetched (%s); using the feed summary",
-            job.name,
+            poll.job.name,
             entry.url,
             reason,
         )
-        return await self._store(build_record(job, entry), fetch_id)
+        await self._store(poll, build_record(poll.job, entry))
 
-    async def _store(
-        self, record: ArticleRecord | None, fetch_id: int | None
-    ) -> ArticleOutcome | None:
+    async def _store(self, poll: Poll, record: ArticleRecord | None) -> None:
         if record is None:
-            return None
-        outcome = await self._run(
-            self._db, self.store.save_article, record, self._clock(), fetch_id
+            return
+        outcome: ArticleOutcome = await self._run(
+            self._db, self.store.save_article, record, self._clock(), poll.fetch_id
         )
-        self.totals.count(outcome)
-        return outcome
+        poll.totals.count(outcome)

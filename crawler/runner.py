@@ -1,26 +1,34 @@
-"""Run crawls: Scrapy's AsyncCrawlerRunner on the asyncio reactor, with CPU and DB pools.
+"""Run crawls: one long-lived Scrapy crawler on the asyncio reactor, fed with source polls.
 
-One process, one reactor: the long-lived service (issue: background service) awaits
-``crawl()`` from APScheduler jobs on the same loop; the one-shot CLI uses ``run_reactor``.
+One crawler for the whole process means one downloader: per-host delay and concurrency hold
+across all sources on a host, there is no start-up cost per poll, and memory stays flat. The
+one-shot ``crawl`` command and the long-lived service both use ``CrawlEngine``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import multiprocessing
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import timedelta
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from crawler.harvest import Harvester
+from crawler.harvest import Harvester, Poll
 from crawler.jobs import CrawlSettings, SourceJob
 from crawler.settings import ASYNCIO_REACTOR, scrapy_settings
 from db.records import CrawlTotals
 from db.store import Store
 
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+
+    from crawler.spider import SourceSpider
+
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 def install_asyncio_reactor() -> None:
@@ -35,7 +43,7 @@ def install_asyncio_reactor() -> None:
 
 
 def run_reactor(main: Callable[[], Awaitable[T]]) -> T:
-    """Run one coroutine on the asyncio reactor and return its result (one-shot commands)."""
+    """Run one coroutine on the asyncio reactor and return its result."""
     install_asyncio_reactor()
     from twisted.internet import reactor
 
@@ -47,7 +55,8 @@ def run_reactor(main: Callable[[], Awaitable[T]]) -> T:
         done.append(task)
 
     reactor.callWhenRunning(start)
-    reactor.run()  # type: ignore[misc]
+    # Signals are the caller's business (the service installs its own handlers).
+    reactor.run(installSignalHandlers=False)  # type: ignore[call-arg,misc]
     return done[0].result()
 
 
@@ -68,6 +77,61 @@ def worker_pools(cpu_workers: int) -> Iterator[tuple[Executor, Executor]]:
         cpu.shutdown(wait=True, cancel_futures=True)
 
 
+class CrawlEngine:
+    """A running Scrapy crawler that takes polls (one source each) and says when each is done."""
+
+    def __init__(
+        self, settings: CrawlSettings, store: Store, pools: tuple[Executor, Executor]
+    ) -> None:
+        self.settings = settings
+        self.harvester = Harvester(
+            store, *pools, retry_after_cap=timedelta(seconds=settings.max_retry_after_s)
+        )
+        self._crawler: Crawler | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self, jobs: Sequence[SourceJob]) -> None:
+        """Open the spider. ``jobs`` give the per-source politeness overrides."""
+        from scrapy.crawler import AsyncCrawlerRunner
+
+        from crawler.spider import SourceSpider
+
+        runner = AsyncCrawlerRunner(scrapy_settings(self.settings, list(jobs)))
+        self._crawler = runner.create_crawler(SourceSpider)
+        self._task = runner.crawl(
+            self._crawler, harvester=self.harvester, timeout=self.settings.timeout
+        )
+        while (
+            self._crawler.spider is None
+            or self._crawler.engine is None
+            or self._crawler.engine.spider is None
+        ):
+            if self._task.done():
+                self._task.result()  # raises the start-up error
+                raise RuntimeError("the crawler stopped during start-up")
+            await asyncio.sleep(0.01)
+
+    @property
+    def _spider(self) -> SourceSpider:
+        assert self._crawler is not None and self._crawler.spider is not None, "not started"
+        return self._crawler.spider  # type: ignore[return-value]
+
+    def submit(self, job: SourceJob) -> Poll:
+        """Start polling a source; await ``poll.done`` for the outcome."""
+        poll = Poll(job=job, done=asyncio.get_running_loop().create_future())
+        self._spider.enqueue(poll)
+        return poll
+
+    async def poll(self, job: SourceJob, deadline_s: float | None = None) -> Poll:
+        poll = self.submit(job)
+        return await asyncio.wait_for(asyncio.shield(poll.done), deadline_s)
+
+    async def stop(self) -> None:
+        if self._crawler is not None and self._task is not None and not self._task.done():
+            await self._crawler.stop_async()
+            await self._task
+
+
 async def crawl(
     jobs: list[SourceJob],
     settings: CrawlSettings,
@@ -76,17 +140,18 @@ async def crawl(
     on_source_done: Callable[[str], None] | None = None,
 ) -> CrawlTotals:
     """One pass over ``jobs``: every feed fetched once, new article pages fetched and stored."""
-    from scrapy.crawler import AsyncCrawlerRunner
-
-    from crawler.spider import SourceSpider
-
-    harvester = Harvester(
-        store,
-        *pools,
-        retry_after_cap=timedelta(seconds=settings.max_retry_after_s),
-        on_source_done=on_source_done,
-    )
-    if jobs:
-        runner = AsyncCrawlerRunner(scrapy_settings(settings, jobs))
-        await runner.crawl(SourceSpider, jobs=jobs, harvester=harvester, timeout=settings.timeout)
-    return harvester.totals
+    totals = CrawlTotals()
+    if not jobs:
+        return totals
+    engine = CrawlEngine(settings, store, pools)
+    await engine.start(jobs)
+    try:
+        polls = [engine.submit(job) for job in jobs]
+        for finished in asyncio.as_completed([p.done for p in polls]):
+            poll = await finished
+            totals.merge(poll.totals)
+            if on_source_done is not None:
+                on_source_done(poll.job.name)
+    finally:
+        await engine.stop()
+    return totals

@@ -6,12 +6,15 @@ crawler.harvest and crawler.assemble.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from typing import Any
 
 import scrapy
+from scrapy import signals
+from scrapy.crawler import Crawler
+from scrapy.exceptions import DontCloseSpider
 from scrapy.http import Request, Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.internet.defer import CancelledError
@@ -23,15 +26,31 @@ from twisted.internet.error import (
 )
 from twisted.python.failure import Failure
 
-from crawler.harvest import Harvester
-from crawler.jobs import FetchedBody, SourceJob
+from crawler.harvest import Harvester, Poll
+from crawler.jobs import FetchedBody
 from crawler.urls import UnusableURL, fetch_url
 from db.records import FeedEntry
+
+log = logging.getLogger(__name__)
 
 FEED_ACCEPT = (
     "application/rss+xml, application/atom+xml, application/feed+json, "
     "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
 )
+
+
+def _scrapy_errors(name: str) -> tuple[type[Exception], ...]:
+    found = getattr(scrapy.exceptions, name, None)
+    return (found,) if isinstance(found, type) and issubclass(found, Exception) else ()
+
+
+# Scrapy 2.19 raises its own download errors where older versions raised Twisted's.
+_TIMEOUTS: tuple[type[Exception], ...] = (TimeoutError, TCPTimedOutError, *_scrapy_errors("DownloadTimeoutError"))
+_REFUSED: tuple[type[Exception], ...] = (ConnectionRefusedError, *_scrapy_errors("DownloadConnectionRefusedError"))
+_CANCELLED: tuple[type[Exception], ...] = (CancelledError, *_scrapy_errors("DownloadCancelledError"))
+# Also what a body without Content-Length that outgrows DOWNLOAD_MAXSIZE ends as (Scrapy aborts
+# the connection, and the abort is reported before the cancellation).
+_DATA_LOSS = _scrapy_errors("ResponseDataLossError")
 
 
 def _header(response: Response, name: str) -> str | None:
@@ -65,34 +84,55 @@ def describe_failure(failure: Failure, timeout: float) -> tuple[str, int | None,
         )
     if isinstance(exc, DNSLookupError):
         return f"DNS lookup failed: {exc}", None, None
-    if isinstance(exc, TimeoutError | TCPTimedOutError):
+    if isinstance(exc, _TIMEOUTS):
         return f"timed out (no complete response within {timeout:g} s)", None, None
-    if isinstance(exc, ConnectionRefusedError):
+    if isinstance(exc, _REFUSED):
         return "connection refused", None, None
-    if isinstance(exc, CancelledError):
+    if isinstance(exc, _CANCELLED):
         return "download cancelled: response larger than the size cap", None, None
+    if isinstance(exc, _DATA_LOSS):
+        message = "response cut off: connection closed early, or body larger than the size cap"
+        return message, None, None
     text = str(exc) or type(exc).__name__
     return f"{type(exc).__name__}: {text}" if type(exc).__name__ not in text else text, None, None
 
 
 class SourceSpider(scrapy.Spider):
+    """Stays open until told to close; polls are fed in with ``enqueue``."""
+
     name = "haitiwatch"
 
-    def __init__(
-        self, jobs: list[SourceJob], harvester: Harvester, timeout: float, **kwargs: Any
-    ) -> None:
+    def __init__(self, harvester: Harvester, timeout: float, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.jobs = jobs
         self.harvester = harvester
         self.timeout = timeout
         #: Hosts of configured sources that live on private addresses: allowed for them only.
-        self.private_hosts = frozenset(j.url_host for j in jobs if j.allow_private)
+        self.private_hosts: set[str] = set()
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> SourceSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        crawler.signals.connect(spider.keep_open, signal=signals.spider_idle)
+        crawler.signals.connect(spider.log_error, signal=signals.spider_error)
+        return spider
+
+    def keep_open(self) -> None:
+        raise DontCloseSpider
+
+    def log_error(self, failure: Failure, response: Response, spider: Any) -> None:
+        log.error("error handling %s: %s", response.url, failure.getTraceback())
 
     async def start(self) -> AsyncIterator[Any]:
-        for job in self.jobs:
-            yield self.feed_request(job)
+        return
+        yield  # an async generator that yields nothing: polls arrive through enqueue()
 
-    def feed_request(self, job: SourceJob) -> Request:
+    def enqueue(self, poll: Poll) -> None:
+        if poll.job.allow_private:
+            self.private_hosts.add(poll.job.url_host)
+        self.crawler.engine.crawl(self.feed_request(poll))
+
+    def feed_request(self, poll: Poll) -> Request:
+        job = poll.job
         headers = {"Accept": FEED_ACCEPT}
         if job.validators.etag:
             headers["If-None-Match"] = job.validators.etag
@@ -105,12 +145,7 @@ class SourceSpider(scrapy.Spider):
             errback=self.feed_failed,
             dont_filter=True,
             priority=10,
-            meta={
-                "job": job,
-                "started": datetime.now(UTC),
-                "t0": time.monotonic(),
-                "handle_httpstatus_list": [304],
-            },
+            meta={"poll": poll, "t0": time.monotonic(), "handle_httpstatus_list": [304]},
         )
 
     @staticmethod
@@ -118,32 +153,32 @@ class SourceSpider(scrapy.Spider):
         return int((time.monotonic() - meta["t0"]) * 1000)
 
     async def parse_feed(self, response: Response) -> AsyncIterator[Request]:
-        job: SourceJob = response.meta["job"]
-        plan = await self.harvester.feed_fetched(
-            job, to_fetched(response), response.meta["started"], self._elapsed_ms(response.meta)
-        )
-        for entry in plan.entries:
-            request = self.page_request(job, entry, plan.fetch_id)
-            if request is not None:
+        poll: Poll = response.meta["poll"]
+        try:
+            entries = await self.harvester.feed_fetched(
+                poll, to_fetched(response), self._elapsed_ms(response.meta)
+            )
+            for entry in entries:
+                request = self.page_request(poll, entry)
+                if request is None:
+                    await self.harvester.page_failed(poll, entry, "unusable URL")
+                    continue
+                poll.add_step()
                 yield request
-            else:
-                await self.harvester.page_failed(job, entry, plan.fetch_id, "unusable URL")
+        finally:
+            poll.finish_step()
 
     async def feed_failed(self, failure: Failure) -> None:
-        request = failure.request  # type: ignore[attr-defined]
+        meta = failure.request.meta  # type: ignore[attr-defined]
         message, status, retry_after = describe_failure(failure, self.timeout)
-        await self.harvester.feed_failed(
-            request.meta["job"],
-            request.meta["started"],
-            self._elapsed_ms(request.meta),
-            message,
-            status,
-            retry_after=retry_after,
-        )
+        try:
+            await self.harvester.feed_failed(
+                meta["poll"], self._elapsed_ms(meta), message, status, retry_after=retry_after
+            )
+        finally:
+            meta["poll"].finish_step()
 
-    def page_request(
-        self, job: SourceJob, entry: FeedEntry, fetch_id: int | None
-    ) -> Request | None:
+    def page_request(self, poll: Poll, entry: FeedEntry) -> Request | None:
         try:
             url = fetch_url(entry.url)
         except UnusableURL:
@@ -153,21 +188,25 @@ class SourceSpider(scrapy.Spider):
             callback=self.parse_page,
             errback=self.page_failed,
             dont_filter=True,
-            meta={"job": job, "entry": entry, "fetch_id": fetch_id},
+            meta={"poll": poll, "entry": entry},
         )
 
     async def parse_page(self, response: Response) -> None:
-        meta = response.meta
-        if not isinstance(response, TextResponse):
-            await self.harvester.page_failed(
-                meta["job"], meta["entry"], meta["fetch_id"], "not an HTML page"
-            )
-            return
-        await self.harvester.page_fetched(
-            meta["job"], meta["entry"], meta["fetch_id"], to_fetched(response)
-        )
+        poll: Poll = response.meta["poll"]
+        try:
+            if isinstance(response, TextResponse):
+                await self.harvester.page_fetched(
+                    poll, response.meta["entry"], to_fetched(response)
+                )
+            else:
+                await self.harvester.page_failed(poll, response.meta["entry"], "not an HTML page")
+        finally:
+            poll.finish_step()
 
     async def page_failed(self, failure: Failure) -> None:
         meta = failure.request.meta  # type: ignore[attr-defined]
         message, _status, _retry_after = describe_failure(failure, self.timeout)
-        await self.harvester.page_failed(meta["job"], meta["entry"], meta["fetch_id"], message)
+        try:
+            await self.harvester.page_failed(meta["poll"], meta["entry"], message)
+        finally:
+            meta["poll"].finish_step()

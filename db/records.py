@@ -157,6 +157,15 @@ class CrawlTotals:
     updated: int = 0
     failed_sources: list[str] = field(default_factory=list)
 
+    def merge(self, other: CrawlTotals) -> None:
+        self.sources_ok += other.sources_ok
+        self.sources_failed += other.sources_failed
+        self.sources_not_modified += other.sources_not_modified
+        self.new += other.new
+        self.duplicate += other.duplicate
+        self.updated += other.updated
+        self.failed_sources.extend(other.failed_sources)
+
     def count(self, outcome: ArticleOutcome) -> None:
         if outcome is ArticleOutcome.NEW:
             self.new += 1
