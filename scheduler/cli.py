@@ -29,7 +29,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 err = Console(stderr=True)
-out = Console()
+out = Console(soft_wrap=True)
 
 
 class State:
@@ -218,5 +218,6 @@ def main() -> None:
     try:
         app()
     except HaitiwatchError as e:
-        err.print(f"haitiwatch: error: {e}", highlight=False, markup=False)
+        # soft_wrap: no line breaks inserted, so file paths and keys stay whole and greppable
+        err.print(f"haitiwatch: error: {e}", highlight=False, markup=False, soft_wrap=True)
         sys.exit(2)
