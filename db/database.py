@@ -71,7 +71,7 @@ def migrate(engine: Engine) -> None:
     try:
         with engine.begin() as connection:
             cfg.attributes["connection"] = connection
-            command.upgrade(cfg, "head")
+            command.upgrade(cfg, "heads")  # feature branches may add their own heads
     except OperationalError as e:
         raise StorageError(f"cannot open database {engine.url!r}: {e.orig}") from e
     except SQLAlchemyError as e:

@@ -10,6 +10,7 @@ import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import ColumnElement, Engine, func, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
@@ -30,6 +31,20 @@ from db.schema import Article, ArticleKey, Fetch, Source, Story
 #: Longer key values are stored as their hash (index entries have a size limit on PostgreSQL).
 MAX_KEY_CHARS = 512
 _TEXT_RANK = {"feed": 1, "page": 2}
+
+
+class ArticleHook(Protocol):
+    """Runs inside the transaction that stores an article (NEW or UPDATED), so what it writes
+    (story links, rule matches, outbox rows) commits or rolls back with the article."""
+
+    def __call__(
+        self,
+        session: Session,
+        article: Article,
+        record: ArticleRecord,
+        outcome: ArticleOutcome,
+        now: datetime,
+    ) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,8 +99,9 @@ def decide_update(existing: Article, record: ArticleRecord) -> bool:
 
 
 class Store:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, hooks: Sequence[ArticleHook] = ()) -> None:
         self.engine = engine
+        self.hooks = list(hooks)
         self._session = sessionmaker(engine, expire_on_commit=False)
         self._write = sessionmaker(
             engine.execution_options(**{WRITE_OPTION: True}), expire_on_commit=False
@@ -93,10 +109,10 @@ class Store:
         self._source_ids: dict[str, int] = {}
 
     @classmethod
-    def open(cls, url: str) -> Store:
+    def open(cls, url: str, hooks: Sequence[ArticleHook] = ()) -> Store:
         engine = create_db_engine(url)
         migrate(engine)
-        return cls(engine)
+        return cls(engine, hooks)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -270,14 +286,23 @@ class Store:
         for _attempt in range(3):
             existing = self._match(session, keys)
             if existing is not None:
-                return self._merge(session, existing, record, keys, now)
+                outcome = self._merge(session, existing, record, keys, now)
+                if outcome is ArticleOutcome.UPDATED:
+                    self._run_hooks(session, existing, record, outcome, now)
+                return outcome
             try:
                 with session.begin_nested():
-                    self._insert(session, record, keys, now)
-                return ArticleOutcome.NEW
+                    article = self._insert(session, record, keys, now)
             except IntegrityError:
                 continue  # another writer stored it between our lookup and insert: look again
+            self._run_hooks(session, article, record, ArticleOutcome.NEW, now)
+            return ArticleOutcome.NEW
         raise RuntimeError(f"could not store {record.canonical_url}: keys keep conflicting")
+
+    def _run_hooks(self, session: Session, article: Article, record: ArticleRecord,
+                   outcome: ArticleOutcome, now: datetime) -> None:
+        for hook in self.hooks:
+            hook(session, article, record, outcome, now)
 
     def _match(self, session: Session, keys: list[tuple[str, str]]) -> Article | None:
         rows = session.execute(
@@ -316,7 +341,7 @@ class Store:
 
     def _insert(
         self, session: Session, record: ArticleRecord, keys: list[tuple[str, str]], now: datetime
-    ) -> None:
+    ) -> Article:
         story_id = self._story_for(session, record, now)
         article = Article(
             source_id=self.source_id(record.source),
@@ -345,6 +370,7 @@ class Store:
         story = session.get_one(Story, story_id)
         if story.origin_article_id is None:
             story.origin_article_id = article.id
+        return article
 
     def _story_for(self, session: Session, record: ArticleRecord, now: datetime) -> int:
         """Exact copies (same text hash, another outlet) join the first copy's story."""

@@ -21,6 +21,7 @@ from db.records import CrawlTotals, SourceHealth
 from db.store import Store
 from scheduler.config import CONFIG_ENV, LoadedConfig, default_config_text, load_config
 from scheduler.export import FORMATS, write_export
+from scheduler.wiring import open_store
 
 app = typer.Typer(
     help="haitiwatch: monitor news coverage of the security mission in Haiti.",
@@ -68,7 +69,7 @@ def _load() -> LoadedConfig:
 
 @contextmanager
 def _store(loaded: LoadedConfig) -> Iterator[Store]:
-    store = Store.open(loaded.database_url)
+    store = open_store(loaded)
     try:
         yield store
     finally:
@@ -212,6 +213,9 @@ def export(
             with output.open("w", encoding="utf-8", newline="") as stream:
                 count = write_export(store.iter_articles(), format, stream)
     err.print(f"exported {count} articles", highlight=False)
+
+
+# Sub-commands of other features register here.
 
 
 def main() -> None:
