@@ -1,0 +1,440 @@
+"""Rule matches and the alert outbox: written in the article transaction, drained by senders.
+
+Delivery guarantees, and how:
+- Never lost: outbox rows commit with the article (``RuleMatchHook`` runs inside the Store's
+  article transaction). A sender *claims* rows (status ``sending`` until a lease ends); if it
+  dies, the lease runs out and another sender claims the rows again.
+- Never twice: a unique index on (rule, story, channel) means a re-crawl, an update or
+  another outlet's copy of the same story adds no row. A claim is exclusive: a conditional
+  UPDATE on SQLite (writers are serialised by BEGIN IMMEDIATE), ``FOR UPDATE SKIP LOCKED`` on
+  PostgreSQL. Outcomes are written only by the claim holder.
+- The one unavoidable window: a process killed after a server accepted a message but before
+  the outcome was written re-sends that message once its lease ends (at-least-once).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, Select, delete, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, sessionmaker
+
+from db.database import WRITE_OPTION
+from db.records import ArticleOutcome, ArticleRecord
+from db.schema import AlertRow, Article, RuleMatchRow, Source
+
+PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
+STATUSES = (PENDING, SENDING, SENT, FAILED)
+IMMEDIATE, DIGEST = "immediate", "digest"
+
+
+@dataclass(frozen=True, slots=True)
+class RuleHit:
+    """A rule that matched an article, with what to do about it."""
+
+    rule: str
+    mode: str  # immediate | digest
+    channels: tuple[str, ...] = ()
+    terms: tuple[str, ...] = ()
+
+
+#: (title, text) -> the rules that match. Supplied by the scheduler (db imports no matcher).
+MatchFn = Callable[[str, str], Sequence[RuleHit]]
+
+
+class RuleMatchHook:
+    """Store hook: match the rules against each new or updated article; record matches and
+    outbox rows in the same transaction."""
+
+    def __init__(self, match: MatchFn) -> None:
+        self.match = match
+
+    def __call__(
+        self,
+        session: Session,
+        article: Article,
+        record: ArticleRecord,
+        outcome: ArticleOutcome,
+        now: datetime,
+    ) -> None:
+        record_matches(session, article, self.match(article.title, article.text), now)
+
+
+def story_key(article: Article) -> str:
+    return f"story:{article.story_id}" if article.story_id is not None else f"article:{article.id}"
+
+
+def record_matches(
+    session: Session, article: Article, hits: Sequence[RuleHit], now: datetime
+) -> None:
+    """Make ``rule_matches`` say which rules the article matches now; add one outbox row per
+    (rule, story, channel) unless that alert exists already."""
+    names = [hit.rule for hit in hits]
+    session.execute(
+        delete(RuleMatchRow).where(
+            RuleMatchRow.article_id == article.id, RuleMatchRow.rule.not_in(names)
+        )
+    )
+    if not hits:
+        return
+    insert = _insert_for(session)
+    matches = [
+        {
+            "article_id": article.id,
+            "rule": h.rule,
+            "story_id": article.story_id,
+            "terms": list(h.terms),
+            "matched_at": now,
+        }
+        for h in hits
+    ]
+    session.execute(
+        insert(RuleMatchRow).on_conflict_do_nothing(index_elements=["article_id", "rule"]),
+        matches,
+    )
+    alerts = [
+        {
+            "rule": h.rule,
+            "channel": channel,
+            "story_key": story_key(article),
+            "article_id": article.id,
+            "mode": h.mode,
+            "status": PENDING,
+            "created_at": now,
+            "next_attempt_at": now,
+            "attempts": 0,
+            "targets": {},
+        }
+        for h in hits
+        for channel in dict.fromkeys(h.channels)
+    ]
+    if alerts:
+        session.execute(
+            insert(AlertRow).on_conflict_do_nothing(
+                index_elements=["rule", "story_key", "channel"]
+            ),
+            alerts,
+        )
+
+
+def _insert_for(session: Session) -> Any:
+    name = session.get_bind().dialect.name
+    return postgresql.insert if name == "postgresql" else sqlite.insert
+
+
+# -- reading and claiming ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """An outbox row with what a message needs to show about its article."""
+
+    id: int
+    rule: str
+    channel: str
+    mode: str
+    status: str
+    attempts: int
+    created_at: datetime
+    next_attempt_at: datetime
+    sent_at: datetime | None
+    last_error: str | None
+    targets: dict[str, str]
+    article_id: int
+    title: str
+    url: str
+    outlet: str
+    published: datetime | None
+    first_seen: datetime
+    language: str | None
+    text: str
+    story_id: int | None
+    #: How many outlets (sources) carry the story, this one included.
+    story_outlets: int = 1
+    terms: tuple[str, ...] = field(default=())
+
+
+def new_worker_id() -> str:
+    """A claim token unique to one sender run (host, process, random)."""
+    return f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+
+
+class Outbox:
+    """The alert outbox on the Store's engine; opens its own short transactions."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._read = sessionmaker(engine, expire_on_commit=False)
+        self._write = sessionmaker(
+            engine.execution_options(**{WRITE_OPTION: True}), expire_on_commit=False
+        )
+
+    def claim_immediate(
+        self, worker: str, now: datetime, lease: timedelta, limit: int = 50
+    ) -> list[Alert]:
+        """Claim due immediate alerts: pending and due, or 'sending' with an expired lease."""
+        due = (AlertRow.mode == IMMEDIATE,)
+        return self._claim(due, worker, now, lease, limit)
+
+    def claim_digest(
+        self,
+        rule: str,
+        channel: str,
+        before: datetime,
+        worker: str,
+        now: datetime,
+        lease: timedelta,
+        limit: int = 500,
+    ) -> list[Alert]:
+        """Claim the digest rows of (rule, channel) created before ``before`` (the boundary)."""
+        due = (
+            AlertRow.mode == DIGEST,
+            AlertRow.rule == rule,
+            AlertRow.channel == channel,
+            AlertRow.created_at < before,
+        )
+        return self._claim(due, worker, now, lease, limit)
+
+    def _claim(
+        self, where: tuple[Any, ...], worker: str, now: datetime, lease: timedelta, limit: int
+    ) -> list[Alert]:
+        claimable = or_(
+            (AlertRow.status == PENDING) & (AlertRow.next_attempt_at <= now),
+            (AlertRow.status == SENDING) & (AlertRow.claimed_until < now),
+        )
+        pick = select(AlertRow.id).where(claimable, *where).order_by(AlertRow.id).limit(limit)
+        with self._write.begin() as session:
+            if session.get_bind().dialect.name == "postgresql":
+                # Rows another sender has locked are skipped, not waited for.
+                ids = list(session.scalars(pick.with_for_update(skip_locked=True)))
+                target: Any = AlertRow.id.in_(ids)
+            else:
+                ids, target = [], AlertRow.id.in_(pick.scalar_subquery())
+            if session.get_bind().dialect.name == "postgresql" and not ids:
+                return []
+            session.execute(
+                update(AlertRow)
+                .where(target, claimable)  # re-checked: the claim is conditional
+                .values(
+                    status=SENDING,
+                    claimed_by=worker,
+                    claimed_until=now + lease,
+                    attempts=AlertRow.attempts + 1,
+                )
+                .execution_options(synchronize_session=False)
+            )
+            stmt = _alert_query().where(AlertRow.claimed_by == worker, AlertRow.status == SENDING)
+            return _alerts(session, stmt)
+
+    def finish(
+        self,
+        ids: Sequence[int],
+        worker: str,
+        status: str,
+        now: datetime,
+        targets: dict[str, str],
+        error: str | None = None,
+        retry_at: datetime | None = None,
+    ) -> int:
+        """Record an outcome for rows this worker still holds: ``sent``, ``failed``, or
+        ``pending`` again (a transient failure, retried at ``retry_at``). Returns rows changed."""
+        values: dict[str, Any] = {
+            "status": status,
+            "targets": targets,
+            "last_error": error,
+            "claimed_by": None,
+            "claimed_until": None,
+        }
+        if status == SENT:
+            values["sent_at"] = now
+        if status == PENDING:
+            values["next_attempt_at"] = retry_at or now
+        with self._write.begin() as session:
+            result = session.execute(
+                update(AlertRow)
+                .where(
+                    AlertRow.id.in_(list(ids)),
+                    AlertRow.claimed_by == worker,
+                    AlertRow.status == SENDING,
+                )
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
+            return int(getattr(result, "rowcount", 0) or 0)
+
+    def release(self, ids: Sequence[int], worker: str) -> None:
+        """Give claimed rows back untouched (shutting down before sending them)."""
+        with self._write.begin() as session:
+            session.execute(
+                update(AlertRow)
+                .where(
+                    AlertRow.id.in_(list(ids)),
+                    AlertRow.claimed_by == worker,
+                    AlertRow.status == SENDING,
+                )
+                .values(
+                    status=PENDING,
+                    claimed_by=None,
+                    claimed_until=None,
+                    attempts=AlertRow.attempts - 1,
+                )
+                .execution_options(synchronize_session=False)
+            )
+
+    def list_alerts(self, status: str | None = None, limit: int = 200) -> list[Alert]:
+        """Newest first; ``status`` filters (pending includes rows being sent)."""
+        stmt = _alert_query().order_by(AlertRow.id.desc()).limit(limit)
+        if status == PENDING:
+            stmt = stmt.where(AlertRow.status.in_((PENDING, SENDING)))
+        elif status is not None:
+            stmt = stmt.where(AlertRow.status == status)
+        with self._read() as session:
+            return _alerts(session, stmt)
+
+    def digest_groups(self, before: datetime) -> list[tuple[str, str]]:
+        """(rule, channel) pairs with digest rows waiting from before ``before``."""
+        with self._read() as session:
+            rows = session.execute(
+                select(AlertRow.rule, AlertRow.channel)
+                .where(
+                    AlertRow.mode == DIGEST,
+                    AlertRow.status.in_((PENDING, SENDING)),
+                    AlertRow.created_at < before,
+                )
+                .distinct()
+            ).all()
+        return [(rule, channel) for rule, channel in rows]
+
+    def count(self, status: str) -> int:
+        with self._read() as session:
+            return (
+                session.scalar(
+                    select(func.count()).select_from(AlertRow).where(AlertRow.status == status)
+                )
+                or 0
+            )
+
+
+_AlertSelect = Select[AlertRow, Article, str, list[str]]
+
+
+def _alert_query() -> _AlertSelect:
+    return (
+        select(AlertRow, Article, Source.name, RuleMatchRow.terms)
+        .join(Article, Article.id == AlertRow.article_id)
+        .join(Source, Source.id == Article.source_id)
+        .outerjoin(
+            RuleMatchRow,
+            (RuleMatchRow.article_id == AlertRow.article_id) & (RuleMatchRow.rule == AlertRow.rule),
+        )
+    )
+
+
+def _alerts(session: Session, stmt: _AlertSelect) -> list[Alert]:
+    rows = session.execute(stmt).all()
+    outlets = _story_outlets(session, {a.story_id for _, a, _, _ in rows if a.story_id})
+    return [_to_alert(row, a, source, terms, outlets) for row, a, source, terms in rows]
+
+
+def _story_outlets(session: Session, story_ids: set[int]) -> dict[int, int]:
+    if not story_ids:
+        return {}
+    stmt = (
+        select(Article.story_id, func.count(func.distinct(Article.source_id)))
+        .where(Article.story_id.in_(story_ids))
+        .group_by(Article.story_id)
+    )
+    return {story: count for story, count in session.execute(stmt).all() if story is not None}
+
+
+def _to_alert(
+    row: AlertRow, article: Article, source: str, terms: list[str] | None, outlets: dict[int, int]
+) -> Alert:
+    return Alert(
+        id=row.id,
+        rule=row.rule,
+        channel=row.channel,
+        mode=row.mode,
+        status=row.status,
+        attempts=row.attempts,
+        created_at=row.created_at,
+        next_attempt_at=row.next_attempt_at,
+        sent_at=row.sent_at,
+        last_error=row.last_error,
+        targets=dict(row.targets or {}),
+        article_id=article.id,
+        title=article.title,
+        url=article.url,
+        outlet=source,
+        published=article.published_at,
+        first_seen=article.first_seen_at,
+        language=article.language,
+        text=article.text,
+        story_id=article.story_id,
+        story_outlets=outlets.get(article.story_id or -1, 1),
+        terms=tuple(terms or ()),
+    )
+
+
+# -- the archive, for rule backtests and the export -------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ArchivedText:
+    id: int
+    source: str
+    title: str
+    text: str
+    first_seen: datetime
+    published: datetime | None
+
+
+def iter_texts_since(
+    engine: Engine, since: datetime | None, batch_size: int = 500
+) -> Iterator[ArchivedText]:
+    """Articles first seen since ``since`` (all when None), in id order, in batches."""
+    read = sessionmaker(engine)
+    last_id = 0
+    while True:
+        stmt = (
+            select(
+                Article.id,
+                Source.name,
+                Article.title,
+                Article.text,
+                Article.first_seen_at,
+                Article.published_at,
+            )
+            .join(Source, Source.id == Article.source_id)
+            .where(Article.id > last_id)
+            .order_by(Article.id)
+            .limit(batch_size)
+        )
+        if since is not None:
+            stmt = stmt.where(Article.first_seen_at >= since)
+        with read() as session:
+            batch = [ArchivedText(*row) for row in session.execute(stmt).all()]
+        if not batch:
+            return
+        yield from batch
+        last_id = batch[-1].id
+
+
+def rules_by_article(session: Session, article_ids: Sequence[int]) -> dict[int, tuple[str, ...]]:
+    """The rule names each article matched (for the export)."""
+    out: dict[int, list[str]] = {}
+    stmt = (
+        select(RuleMatchRow.article_id, RuleMatchRow.rule)
+        .where(RuleMatchRow.article_id.in_(list(article_ids)))
+        .order_by(RuleMatchRow.article_id, RuleMatchRow.rule)
+    )
+    for article_id, rule in session.execute(stmt).all():
+        out.setdefault(article_id, []).append(rule)
+    return {k: tuple(v) for k, v in out.items()}

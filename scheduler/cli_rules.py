@@ -1,0 +1,220 @@
+"""`haitiwatch rules check|test` and `haitiwatch alerts [test]`.
+
+Importing this module registers the commands on the main typer app (scheduler/cli.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import Counter
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from crawler.rules import Mark, RuleSet, compile_rule, make_snippet
+from crawler.rules.ast import leaves
+from db.alerts import STATUSES, Alert, ArchivedText, Outbox, iter_texts_since
+from db.errors import HaitiwatchError
+from scheduler.cli import _load, _store, app, err, out
+from scheduler.config import LoadedConfig, RuleConfig, parse_duration
+from scheduler.notify import Notifier, send_test
+
+rules_app = typer.Typer(help="Check and backtest alert rules.", no_args_is_help=True)
+alerts_app = typer.Typer(help="The alert outbox: list alerts, test a channel.")
+app.add_typer(rules_app, name="rules")
+app.add_typer(alerts_app, name="alerts")
+
+
+@rules_app.command("check")
+def rules_check() -> None:
+    """Validate every rule (query syntax, channels, schedules) and show what each does."""
+    loaded = _load()  # a query syntax error stops here, naming the rule, line and column
+    notifier = Notifier.from_config(loaded)
+    table = Table("rule", "mode", "channels", "terms", "note")
+    problems = 0
+    for rule in loaded.config.rules:
+        compiled = compile_rule(rule.name, rule.query)
+        notes = [
+            f"channel {c}: {notifier.errors[c]}" for c in rule.channels if c in notifier.errors
+        ]
+        problems += len(notes)
+        if compiled.triggers is None:
+            notes.append("no required word: checked against every article")
+        mode = rule.mode + (f" ({rule.digest})" if rule.digest else "")
+        words = len({leaf for leaf, _ in leaves(compiled.node)})
+        table.add_row(
+            rule.name, mode, ", ".join(rule.channels) or "-", str(words), escape("; ".join(notes))
+        )
+    out.print(table)
+    out.print(
+        f"{len(loaded.config.rules)} rules OK" if not problems else f"{problems} problem(s)",
+        highlight=False,
+    )
+    if problems:
+        raise typer.Exit(1)
+
+
+@rules_app.command("test")
+def rules_test(
+    name: Annotated[str, typer.Argument(help="A rule name from the config.")],
+    since: Annotated[str, typer.Option(help='How far back: "30d", "12h"; "all" for all.')] = "30d",
+    query: Annotated[
+        str | None, typer.Option(help="Test this query instead of the rule's (name is a label).")
+    ] = None,
+    samples: Annotated[int, typer.Option(help="Sample titles to show.")] = 10,
+) -> None:
+    """Backtest a rule on the archive: matches by day and by source, sample highlights."""
+    loaded = _load()
+    rule = RuleSet([compile_rule(name, query or _rule(loaded, name).query)])
+    start = None if since == "all" else datetime.now(UTC) - _duration(since)
+    by_day: Counter[str] = Counter()
+    by_source: Counter[str] = Counter()
+    shown: list[tuple[ArchivedText, tuple[Mark, ...]]] = []
+    total = 0
+    with _store(loaded) as store:
+        for article in iter_texts_since(store.engine, start):
+            total += 1
+            found = rule.match(article.title, article.text)
+            if not found:
+                continue
+            by_day[(article.published or article.first_seen).date().isoformat()] += 1
+            by_source[article.source] += 1
+            if len(shown) < samples:
+                shown.append((article, found[0].marks))
+    _print_backtest(name, since, total, by_day, by_source, shown)
+
+
+def _rule(loaded: LoadedConfig, name: str) -> RuleConfig:
+    for rule in loaded.config.rules:
+        if rule.name == name:
+            return rule
+    known = ", ".join(r.name for r in loaded.config.rules) or "none"
+    raise HaitiwatchError(f"no rule named {name!r} (known: {known})")
+
+
+def _duration(text: str) -> Any:
+    try:
+        return parse_duration(text)
+    except ValueError as e:
+        raise HaitiwatchError(f"--since: {e}, or all") from None
+
+
+def _print_backtest(
+    name: str,
+    since: str,
+    total: int,
+    by_day: Counter[str],
+    by_source: Counter[str],
+    shown: list[Any],
+) -> None:
+    matches = sum(by_source.values())
+    out.print(f"rule {name}: {matches} of {total} articles match (since: {since})", highlight=False)
+    if not matches:
+        return
+    days = Table("day", "matches")
+    for day, count in sorted(by_day.items()):
+        days.add_row(day, str(count))
+    sources = Table("source", "matches")
+    for source, count in by_source.most_common():
+        sources.add_row(source, str(count))
+    out.print(days, sources)
+    out.print("samples (matched terms highlighted):", highlight=False)
+    for article, marks in shown:
+        out.print("- " + _highlight(article.title, marks, "title"), highlight=False)
+        snippet = make_snippet(article.text, marks, width=200)
+        if snippet.spans:
+            out.print("    " + snippet.render(escape, "[bold yellow]", "[/]"), highlight=False)
+
+
+def _highlight(text: str, marks: tuple[Mark, ...], field: str) -> str:
+    spans = make_snippet(text, marks, field=field, width=len(text) + 1)
+    return spans.render(escape, "[bold yellow]", "[/]")
+
+
+# -- alerts --------------------------------------------------------------------------------
+
+
+@alerts_app.callback(invoke_without_command=True)
+def alerts_list(
+    ctx: typer.Context,
+    status: Annotated[str | None, typer.Option(help="pending, sending, sent or failed")] = None,
+    limit: Annotated[int, typer.Option(help="Show at most this many (newest first).")] = 50,
+    format: Annotated[str, typer.Option("--format", "-f", help="table or json")] = "table",
+) -> None:
+    """List the alert outbox, newest first."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if status is not None and status not in STATUSES:
+        raise HaitiwatchError(f"--status: expected one of {', '.join(STATUSES)}, got {status!r}")
+    loaded = _load()
+    with _store(loaded) as store:
+        alerts = Outbox(store.engine).list_alerts(status, limit)
+    if format == "json":
+        out.print_json(json.dumps([_alert_json(a) for a in alerts]))
+        return
+    table = Table(
+        "id", "status", "rule", "channel", "tries", "created", "sent / next", "article", "error"
+    )
+    for a in alerts:
+        when = a.sent_at if a.status == "sent" else a.next_attempt_at
+        table.add_row(
+            str(a.id),
+            a.status,
+            a.rule,
+            a.channel,
+            str(a.attempts),
+            _t(a.created_at),
+            _t(when) if a.status != "failed" else "-",
+            escape(f"{a.outlet}: {a.title[:60]}"),
+            escape(a.last_error or ""),
+        )
+    out.print(table)
+
+
+def _t(moment: datetime | None) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") if moment else "-"
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat(timespec="seconds") if moment else None
+
+
+def _alert_json(a: Alert) -> dict[str, Any]:
+    return {
+        "id": a.id,
+        "status": a.status,
+        "mode": a.mode,
+        "rule": a.rule,
+        "channel": a.channel,
+        "attempts": a.attempts,
+        "created_at": _iso(a.created_at),
+        "sent_at": _iso(a.sent_at),
+        "next_attempt_at": _iso(a.next_attempt_at),
+        "error": a.last_error,
+        "article_id": a.article_id,
+        "title": a.title,
+        "url": a.url,
+        "outlet": a.outlet,
+        "story_outlets": a.story_outlets,
+        "terms": list(a.terms),
+    }
+
+
+@alerts_app.command("test")
+def alerts_test(
+    channel: Annotated[str, typer.Argument(help="A channel name from the config.")],
+) -> None:
+    """Send a test message to a channel and show each target's result."""
+    notifier = Notifier.from_config(_load())
+    delivery = asyncio.run(send_test(notifier, channel))
+    for target, outcome in sorted(delivery.targets.items()):
+        out.print(f"channel {channel} target {target}: {outcome}", highlight=False)
+    if not delivery.ok:
+        err.print(
+            f"channel {channel}: not delivered: {delivery.error}", highlight=False, markup=False
+        )
+        raise typer.Exit(1)

@@ -1,0 +1,146 @@
+"""Digests: alerts of ``mode = "digest"`` rules, sent together at the rule's schedule.
+
+A digest due at 07:00 (in the rule's time zone, else [service] timezone) holds every waiting
+alert of that rule and channel created before 07:00, grouped by story, newest first, in one
+message. Alerts created after 07:00 wait for the next digest. Nothing else is stored: what
+was sent is marked sent, so a late or repeated run never sends an alert twice, and a
+service that was down at 07:00 sends the overdue digest when it next runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from db.alerts import SENT, Alert, new_worker_id
+from db.store import Store
+from scheduler.config import RuleConfig, digest_times
+from scheduler.notify import (
+    LEASE,
+    Message,
+    Notifier,
+    item_html,
+    item_markdown,
+    item_text,
+    md_escape,
+    outbox_for,
+    send_claimed,
+)
+
+#: Stories shown in full in one digest; the rest are listed by title.
+MAX_DETAILED = 25
+
+
+def scheduled_times(schedule: str, zone: ZoneInfo, day: date) -> list[datetime]:
+    """The digest times of a local ``day`` as aware UTC datetimes."""
+    out = []
+    for hour, minute in digest_times(schedule):
+        local = datetime.combine(day, time(hour, minute), tzinfo=zone)
+        out.append(local.astimezone(UTC))  # a time skipped by DST lands just after the gap
+    return out
+
+
+def last_due(schedule: str, zone: ZoneInfo, now: datetime) -> datetime:
+    """The latest scheduled digest time at or before ``now``."""
+    today = now.astimezone(zone).date()
+    candidates = [
+        t
+        for d in (today - timedelta(days=1), today)
+        for t in scheduled_times(schedule, zone, d)
+        if t <= now
+    ]
+    return max(candidates)
+
+
+def next_due(schedule: str, zone: ZoneInfo, now: datetime) -> datetime:
+    """The first scheduled digest time after ``now`` (for a service that sleeps until then)."""
+    today = now.astimezone(zone).date()
+    return min(
+        t
+        for d in (today, today + timedelta(days=1))
+        for t in scheduled_times(schedule, zone, d)
+        if t > now
+    )
+
+
+def rule_zone(rule: RuleConfig, notifier: Notifier) -> ZoneInfo:
+    return ZoneInfo(rule.timezone) if rule.timezone else notifier.zone
+
+
+def group_by_story(alerts: Sequence[Alert]) -> list[list[Alert]]:
+    """Alerts grouped by story; groups and their members newest first."""
+    groups: dict[str, list[Alert]] = {}
+    for alert in alerts:
+        key = f"s{alert.story_id}" if alert.story_id is not None else f"a{alert.article_id}"
+        groups.setdefault(key, []).append(alert)
+    ordered = [sorted(g, key=_moment, reverse=True) for g in groups.values()]
+    return sorted(ordered, key=lambda g: _moment(g[0]), reverse=True)
+
+
+def _moment(alert: Alert) -> datetime:
+    return alert.published or alert.first_seen
+
+
+def digest_message(
+    rule: str, alerts: Sequence[Alert], notifier: Notifier, due: datetime
+) -> Message:
+    """One message for a whole digest: every story, newest first."""
+    groups = group_by_story(alerts)
+    shown, rest = groups[:MAX_DETAILED], groups[MAX_DETAILED:]
+    when = due.astimezone(notifier.zone).strftime("%Y-%m-%d %H:%M %Z")
+    count = f"{len(groups)} {'story' if len(groups) == 1 else 'stories'}"
+    title = f"[{rule}] digest {when}: {count}"
+    text, markdown, html_parts = [title], [md_escape(title)], [f"<h2>{html.escape(title)}</h2>"]
+    for group in shown:
+        also = _also(group)
+        text += ["", item_text(group[0], notifier), *([also] if also else [])]
+        markdown += ["", item_markdown(group[0], notifier), *([md_escape(also)] if also else [])]
+        html_parts += [item_html(group[0], notifier), f"<p>{html.escape(also)}</p>" if also else ""]
+    if rest:
+        more = f"…and {len(rest)} more: " + "; ".join(g[0].title[:100] for g in rest)
+        text.append(more)
+        markdown.append(md_escape(more))
+        html_parts.append(f"<p>{html.escape(more)}</p>")
+    body = "<html><body>" + "<hr>".join(html_parts) + "</body></html>"
+    return Message(title, "\n".join(text), "\n".join(markdown), body)
+
+
+def _also(group: Sequence[Alert]) -> str:
+    others = [f"{a.outlet}: {a.title[:100]}" for a in group[1:]]
+    return ("Also: " + "; ".join(others)) if others else ""
+
+
+async def run_due_digests(
+    store_or_engine: Store | Any,
+    notifier: Notifier,
+    now: datetime | None = None,
+    *,
+    lease: timedelta = LEASE,
+) -> int:
+    """Send every digest whose scheduled time has passed and that has alerts waiting; return
+    how many digest messages were sent. Call it every minute (and at start-up, to catch up).
+
+    Each (digest rule, channel) gets one message holding its waiting alerts created before
+    the last scheduled time; failures are retried with backoff on later calls.
+    """
+    at = now or datetime.now(UTC)
+    outbox = outbox_for(store_or_engine)
+    sent = 0
+    for rule in notifier.rules:
+        if rule.mode != "digest" or not rule.digest or not rule.channels:
+            continue
+        boundary = last_due(rule.digest, rule_zone(rule, notifier), at)
+        for channel in rule.channels:
+            worker = new_worker_id()
+            alerts = await asyncio.to_thread(
+                outbox.claim_digest, rule.name, channel, boundary, worker, at, lease
+            )
+            if alerts:
+                message = digest_message(rule.name, alerts, notifier, boundary)
+                status = await send_claimed(outbox, worker, alerts, message, notifier, at)
+                sent += status == SENT
+    return sent
