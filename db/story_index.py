@@ -1,0 +1,259 @@
+"""The durable story index: LSH band keys of recent articles in an indexed table.
+
+Each article in the window has one row per band key (and one for its title key) in
+``story_bands (band_key, article_id, created_at)``. Placing a new article is one indexed
+lookup of its ~20 keys, restricted to the window, then a verification of the few candidates
+found. The cost does not grow with the archive, the index lives in the database (no rebuild
+after a restart, shared by every worker), and rows older than the window are pruned.
+
+This module knows nothing of shingles or hashes: a ``Matcher`` (crawler/stories.py) computes
+the keys and verifies candidates; it is injected by scheduler/wiring.py (db imports neither
+crawler nor scheduler). Without a matcher only exact copies (same text hash) share a story.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from sqlalchemy import Engine, column, delete, func, insert, inspect, select, table, update
+from sqlalchemy.orm import Session
+
+from db.records import ArticleRecord
+from db.schema import Article, Source, Story, StoryBand
+
+DEFAULT_WINDOW = timedelta(days=30)
+#: Candidates verified per new article, most shared keys first (bounds the cost).
+MAX_CANDIDATES = 20
+#: Expired rows are deleted every this many indexed articles (per process).
+PRUNE_EVERY = 1000
+
+
+class Matcher(Protocol):
+    def keys(self, record: ArticleRecord) -> list[int]:
+        """Signed 64-bit index keys of the record (band keys of its text, its title key)."""
+        ...
+
+    def score(self, record: ArticleRecord, title: str, text: str) -> float | None:
+        """How surely the record is a copy of the article (title, text); None if it is not."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Where a new article goes: an existing story (or None: a new one), and its index keys."""
+
+    story_id: int | None
+    keys: tuple[int, ...]
+
+
+class StoryIndex:
+    def __init__(self, matcher: Matcher | None = None, window: timedelta = DEFAULT_WINDOW) -> None:
+        self.matcher = matcher
+        self.window = window
+        self._added = 0
+
+    def place(self, session: Session, record: ArticleRecord, now: datetime) -> Placement:
+        """The story a new article belongs to. Exact copies first, then verified near-copies."""
+        keys = tuple(dict.fromkeys(self.matcher.keys(record))) if self.matcher else ()
+        story_id = exact_copy_story(session, record.content_hash)
+        if story_id is None and keys:
+            story_id = self._near_copy_story(session, record, keys, now)
+        return Placement(story_id, keys)
+
+    def _near_copy_story(
+        self, session: Session, record: ArticleRecord, keys: Sequence[int], now: datetime
+    ) -> int | None:
+        assert self.matcher is not None
+        best: tuple[float, int] | None = None
+        for title, text, story_id in candidates(session, keys, now - self.window):
+            score = self.matcher.score(record, title, text)
+            if score is not None and (best is None or score > best[0]):
+                best = (score, story_id)
+        return best[1] if best else None
+
+    def add(self, session: Session, article_id: int, keys: Sequence[int], now: datetime) -> None:
+        """Index a stored article under its keys (call in the article's transaction)."""
+        add_keys(session, article_id, keys, now)
+        self._added += 1
+        if self._added % PRUNE_EVERY == 0:
+            prune(session, now - self.window)
+
+    def reindex(
+        self, session: Session, article: Article, record: ArticleRecord, now: datetime
+    ) -> None:
+        """An article updated in place is also found under its new text's keys."""
+        if self.matcher is not None:
+            add_keys(session, article.id, self.matcher.keys(record), now)
+
+
+def exact_copy_story(session: Session, content_hash: str | None) -> int | None:
+    """The story of the first stored article with the same text hash (another outlet's copy)."""
+    if not content_hash:
+        return None
+    return session.scalar(
+        select(Article.story_id)
+        .where(Article.content_hash == content_hash, Article.story_id.is_not(None))
+        .order_by(Article.id)
+        .limit(1)
+    )
+
+
+def candidates(
+    session: Session, keys: Sequence[int], since: datetime
+) -> list[tuple[str, str, int]]:
+    """(title, text, story_id) of the articles sharing most keys, indexed since ``since``."""
+    hits = func.count().label("hits")
+    shared = (
+        select(StoryBand.article_id, hits)
+        .where(StoryBand.band_key.in_(list(keys)), StoryBand.created_at >= since)
+        .group_by(StoryBand.article_id)
+        .order_by(hits.desc(), StoryBand.article_id)
+        .limit(MAX_CANDIDATES)
+        .subquery()
+    )
+    rows = session.execute(
+        select(Article.title, Article.text, Article.story_id)
+        .join(shared, shared.c.article_id == Article.id)
+        .where(Article.story_id.is_not(None))
+        .order_by(shared.c.hits.desc(), Article.id)
+    ).all()
+    return [(title, text, story_id) for title, text, story_id in rows if story_id is not None]
+
+
+def add_keys(session: Session, article_id: int, keys: Sequence[int], now: datetime) -> None:
+    wanted = list(dict.fromkeys(keys))
+    if not wanted:
+        return
+    have = set(
+        session.scalars(
+            select(StoryBand.band_key).where(
+                StoryBand.band_key.in_(wanted), StoryBand.article_id == article_id
+            )
+        )
+    )
+    rows = [
+        {"band_key": key, "article_id": article_id, "created_at": now}
+        for key in wanted
+        if key not in have
+    ]
+    if rows:
+        session.execute(insert(StoryBand), rows)
+
+
+def join_story(session: Session, story_id: int, now: datetime) -> None:
+    session.execute(
+        update(Story)
+        .where(Story.id == story_id)
+        .values(article_count=Story.article_count + 1, updated_at=now)
+    )
+
+
+def prune(session: Session, before: datetime) -> int:
+    """Delete index rows older than ``before`` (articles and stories stay). Returns the count."""
+    result = session.execute(
+        delete(StoryBand)
+        .where(StoryBand.created_at < before)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+# -- reading (the `stories` and `story` commands) ---------------------------------------------
+
+#: The alerts feature's table; read by name so that stories work with or without it.
+RULE_MATCHES = table("rule_matches", column("article_id"), column("rule"))
+
+
+@dataclass(frozen=True, slots=True)
+class StoryCopy:
+    article_id: int
+    source: str
+    url: str
+    title: str
+    first_seen: datetime
+    published: datetime | None
+    revisions: int
+    is_origin: bool
+
+
+@dataclass(frozen=True, slots=True)
+class StorySummary:
+    id: int
+    created_at: datetime
+    updated_at: datetime
+    article_count: int
+    origin: StoryCopy | None
+    #: Every copy's canonical URL (the caller derives the outlets from them).
+    urls: tuple[str, ...]
+
+
+def has_rule_matches(engine: Engine) -> bool:
+    return inspect(engine).has_table("rule_matches")
+
+
+def list_stories(
+    engine: Engine, since: datetime, rule: str | None = None, limit: int = 200
+) -> list[StorySummary]:
+    """Stories updated since ``since``, newest first; with ``rule``, only those it matched."""
+    stmt = select(Story).where(Story.updated_at >= since)
+    if rule is not None:
+        matched = (
+            select(Article.story_id)
+            .join(RULE_MATCHES, RULE_MATCHES.c.article_id == Article.id)
+            .where(RULE_MATCHES.c.rule == rule)
+        )
+        stmt = stmt.where(Story.id.in_(matched))
+    stmt = stmt.order_by(Story.updated_at.desc(), Story.id.desc()).limit(limit)
+    with Session(engine) as session:
+        stories = list(session.scalars(stmt))
+        copies = _copies(session, [s.id for s in stories])
+    return [
+        StorySummary(
+            id=s.id,
+            created_at=s.created_at,
+            updated_at=s.updated_at,
+            article_count=s.article_count,
+            origin=next((c for c in copies.get(s.id, []) if c.is_origin), None),
+            urls=tuple(c.url for c in copies.get(s.id, [])),
+        )
+        for s in stories
+    ]
+
+
+def story_copies(engine: Engine, story_id: int) -> list[StoryCopy] | None:
+    """Every copy of a story in first-seen order, the origin marked; None: no such story."""
+    with Session(engine) as session:
+        if session.get(Story, story_id) is None:
+            return None
+        return _copies(session, [story_id]).get(story_id, [])
+
+
+def _copies(session: Session, story_ids: list[int]) -> dict[int, list[StoryCopy]]:
+    if not story_ids:
+        return {}
+    rows = session.execute(
+        select(Article, Source.name, Story.origin_article_id)
+        .join(Source, Source.id == Article.source_id)
+        .join(Story, Story.id == Article.story_id)
+        .where(Article.story_id.in_(story_ids))
+        .order_by(Article.first_seen_at, Article.id)
+    ).all()
+    out: dict[int, list[StoryCopy]] = {}
+    for article, source, origin_id in rows:
+        assert article.story_id is not None
+        out.setdefault(article.story_id, []).append(
+            StoryCopy(
+                article_id=article.id,
+                source=source,
+                url=article.canonical_url,
+                title=article.title,
+                first_seen=article.first_seen_at,
+                published=article.published_at,
+                revisions=article.revisions,
+                is_origin=article.id == origin_id,
+            )
+        )
+    return out

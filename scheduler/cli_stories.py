@@ -1,0 +1,128 @@
+"""`haitiwatch stories` and `haitiwatch story ID`: copies of one article grouped as a story.
+
+Importing this module registers the commands on the main typer app (scheduler/cli.py).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from crawler.urls import registered_domain
+from db.errors import HaitiwatchError
+from db.story_index import StoryCopy, StorySummary, has_rule_matches, list_stories, story_copies
+from scheduler.cli import _load, _store, app, out
+from scheduler.config import parse_duration
+
+
+def outlets(urls: tuple[str, ...] | list[str]) -> list[str]:
+    """The distinct outlets (registered domains) carrying a story, in first-seen order."""
+    return list(dict.fromkeys(registered_domain(url) for url in urls))
+
+
+@app.command("stories")
+def stories_command(
+    since: Annotated[str, typer.Option(help='Updated within this long: "7d", "12h".')] = "7d",
+    rule: Annotated[
+        str | None, typer.Option(help="Only stories with an article this alert rule matched.")
+    ] = None,
+    format: Annotated[str, typer.Option("--format", "-f", help="table or json")] = "table",
+    limit: Annotated[int, typer.Option(help="At most this many stories.")] = 200,
+) -> None:
+    """Stories (an article and its copies at other outlets), newest first, with outlet counts."""
+    if format not in ("table", "json"):
+        raise HaitiwatchError(f"--format: expected table or json, got {format!r}")
+    try:
+        window = parse_duration(since)
+    except ValueError as e:
+        raise HaitiwatchError(f"--since: {e} (got {since!r})") from e
+    loaded = _load()
+    with _store(loaded) as store:
+        if rule is not None and not has_rule_matches(store.engine):
+            raise HaitiwatchError(
+                "--rule: rule matches are not available in this database "
+                "(the alerts feature has not stored any); run without --rule"
+            )
+        found = list_stories(store.engine, datetime.now(UTC) - window, rule, limit)
+    if format == "json":
+        out.print_json(json.dumps([_summary_json(s) for s in found]))
+        return
+    table = Table("story", "updated", "copies", "outlets", "origin (first seen)")
+    for s in found:
+        names = outlets(s.urls)
+        table.add_row(
+            str(s.id),
+            _iso(s.updated_at),
+            str(s.article_count),
+            f"{len(names)}: {escape(', '.join(names[:4]))}{' ...' if len(names) > 4 else ''}",
+            escape(s.origin.title[:70]) if s.origin else "-",
+        )
+    out.print(table)
+
+
+@app.command("story")
+def story_command(
+    story_id: Annotated[int, typer.Argument(help="The story's id (see `haitiwatch stories`).")],
+    format: Annotated[str, typer.Option("--format", "-f", help="table or json")] = "table",
+) -> None:
+    """Every copy of one story, in first-seen order; the origin (first seen) is marked."""
+    if format not in ("table", "json"):
+        raise HaitiwatchError(f"--format: expected table or json, got {format!r}")
+    loaded = _load()
+    with _store(loaded) as store:
+        copies = story_copies(store.engine, story_id)
+    if copies is None:
+        raise HaitiwatchError(f"no story with id {story_id}")
+    if format == "json":
+        names = outlets([c.url for c in copies])
+        body = {"id": story_id, "outlets": names, "copies": [_copy_json(c) for c in copies]}
+        out.print_json(json.dumps(body))
+        return
+    table = Table("", "article", "first seen", "source", "outlet", "title", "url")
+    for c in copies:
+        table.add_row(
+            "origin" if c.is_origin else "",
+            str(c.article_id),
+            _iso(c.first_seen),
+            escape(c.source),
+            registered_domain(c.url),
+            escape(c.title[:60]),
+            escape(c.url),
+        )
+    out.print(table)
+
+
+def _iso(moment: datetime | None) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds") if moment else "-"
+
+
+def _copy_json(c: StoryCopy) -> dict[str, Any]:
+    return {
+        "article": c.article_id,
+        "origin": c.is_origin,
+        "source": c.source,
+        "outlet": registered_domain(c.url),
+        "url": c.url,
+        "title": c.title,
+        "first_seen": _iso(c.first_seen),
+        "published": _iso(c.published) if c.published else None,
+        "revisions": c.revisions,
+    }
+
+
+def _summary_json(s: StorySummary) -> dict[str, Any]:
+    names = outlets(s.urls)
+    return {
+        "id": s.id,
+        "created": _iso(s.created_at),
+        "updated": _iso(s.updated_at),
+        "copies": s.article_count,
+        "outlet_count": len(names),
+        "outlets": names,
+        "origin": _copy_json(s.origin) if s.origin else None,
+    }

@@ -1,0 +1,213 @@
+"""Stories on real SQLite and PostgreSQL: planted copies of real articles join their story,
+different reports of one event stay apart, the index survives restarts and is bounded."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from crawler.stories import StoryMatcher
+from db.records import ArticleOutcome, ArticleRecord, StoredArticle
+from db.schema import Story, StoryBand
+from db.store import SourceSpec, Store
+from db.story_index import StoryIndex, list_stories, prune, story_copies
+from tests.support import DATA, fundus_pages, run_cli, write_config
+
+NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+OUTLETS = ("wire", "nation", "star", "gazette")
+WHITEHOUSE = [
+    json.loads(line)
+    for line in (DATA / "stories" / "whitehouse.jsonl").read_text("utf-8").splitlines()
+]
+# Real site chrome (nav/footer text) as extraction sometimes leaves it, one per outlet.
+CHROME = {
+    "nation": ("Subscribe for full access Sign in Kenya News Politics", "Read more ePaper"),
+    "star": ("Home News Counties Sports Business", "© The Star. All rights reserved."),
+    "gazette": ("Menu Search Newsletter", "Share this article: Facebook X WhatsApp Email"),
+}
+
+
+def open_store(url: str, window: timedelta = timedelta(days=30)) -> Store:
+    store = Store.open(url, stories=StoryIndex(StoryMatcher(), window))
+    store.sync_sources([SourceSpec(n, "feed", f"https://{n}.example/feed") for n in OUTLETS], NOW)
+    return store
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[Store]:
+    store = open_store(db_url)
+    yield store
+    store.close()
+
+
+def record(outlet: str, slug: str, title: str, text: str, **changes: object) -> ArticleRecord:
+    url = f"https://{outlet}.example/{slug}"
+    base = ArticleRecord(
+        source=outlet, url=url, canonical_url=url, title=title, text=text,
+        text_origin="page", outlet=f"{outlet}.example", language="en",
+    )  # fmt: skip
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+def planted_copy(text: str, outlet: str, rng: random.Random) -> str:
+    """Dateline added, 3% of the words edited, the tail trimmed, the outlet's own chrome."""
+    words = text.split(" ")
+    for i in rng.sample(range(len(words)), k=max(1, len(words) * 3 // 100)):
+        words[i] = rng.choice(words)
+    body = " ".join(words)
+    body = body[: int(len(body) * rng.uniform(0.65, 0.85))]
+    top, bottom = CHROME[outlet]
+    return f"{top}\nPORT-AU-PRINCE, Haiti (AP) — {body}\n{bottom}"
+
+
+def by_url(store: Store) -> dict[str, StoredArticle]:
+    return {a.canonical_url: a for a in store.iter_articles()}
+
+
+ORIGINALS = [(p.title, "\n".join(p.paragraphs)) for p in fundus_pages()] + [
+    (d["title"], d["text"]) for d in WHITEHOUSE[3:]
+]
+
+
+def test_planted_copies_of_real_articles_join_their_story(store: Store) -> None:
+    rng = random.Random(2)
+    for i, (title, text) in enumerate(ORIGINALS):
+        store.save_article(record("wire", f"o{i}", title, text), NOW)
+    prefixes = ("LIVE: ", "Opinion | ", "WATCH: ")
+    for i, (title, text) in enumerate(ORIGINALS):
+        for k, outlet in enumerate(("nation", "star", "gazette")):
+            copy = planted_copy(text, outlet, rng)
+            later = NOW + timedelta(minutes=10 * (k + 1))
+            headline = prefixes[k] + title
+            assert store.save_article(record(outlet, f"c{i}", headline, copy), later) == "new"
+    articles = by_url(store)
+    for i in range(len(ORIGINALS)):
+        origin = articles[f"https://wire.example/o{i}"]
+        copies = [articles[f"https://{o}.example/c{i}"] for o in ("nation", "star", "gazette")]
+        assert {c.story for c in copies} == {origin.story}, ORIGINALS[i][0]
+    assert len({a.story for a in articles.values()}) == len(ORIGINALS)
+    [summary] = [s for s in list_stories(store.engine, NOW) if s.id == origin.story]
+    assert summary.article_count == 4 and summary.updated_at == NOW + timedelta(minutes=30)
+    assert summary.origin is not None and summary.origin.source == "wire"
+
+
+def test_copies_with_new_headlines_join_on_their_text_alone(store: Store) -> None:
+    rng = random.Random(3)
+    title, text = ORIGINALS[0]
+    store.save_article(record("wire", "o", title, text), NOW)
+    copy = planted_copy(text, "star", rng)
+    store.save_article(record("star", "c", "A headline the star wrote itself", copy), NOW)
+    articles = by_url(store)
+    assert articles["https://star.example/c"].story == articles["https://wire.example/o"].story
+
+
+def test_different_reports_of_one_un_vote_are_not_merged(store: Store) -> None:
+    """Two statements on UN Security Council votes on Haiti and the readout of a call on the
+    mission (real, same topic, some shared phrasing), even under one identical headline."""
+    headline = "UN Security Council authorises Kenya-led mission to Haiti"
+    for outlet, doc in zip(("wire", "nation", "star"), WHITEHOUSE[:3], strict=True):
+        store.save_article(record(outlet, "un-vote", headline, doc["text"]), NOW)
+    stories = {a.story for a in store.iter_articles()}
+    assert len(stories) == 3
+
+
+def test_title_only_items_join_the_story_of_their_headline(store: Store) -> None:
+    title, text = WHITEHOUSE[1]["title"], WHITEHOUSE[1]["text"]
+    store.save_article(record("wire", "full", title, text), NOW)
+    feed_only = record("nation", "opinion", "Opinion | " + title, "", text_origin="feed")
+    live = record("star", "live", f"LIVE: {title} - The Star", "Updates follow.")
+    other = record("gazette", "other", "Opinion | Haiti needs more than police", "")
+    for item in (feed_only, live, other):
+        store.save_article(item, NOW + timedelta(hours=1))
+    articles = by_url(store)
+    full_story = articles["https://wire.example/full"].story
+    assert articles["https://nation.example/opinion"].story == full_story
+    assert articles["https://star.example/live"].story == full_story
+    assert articles["https://gazette.example/other"].story != full_story
+
+
+def test_an_update_in_place_stays_in_its_story_and_counts_a_revision(store: Store) -> None:
+    title, text = ORIGINALS[1]
+    store.save_article(record("wire", "o", title, text), NOW)
+    store.save_article(
+        record("nation", "c", title, planted_copy(text, "nation", random.Random(1))), NOW
+    )
+    edited = record("wire", "o", title, text + "\nCorrection: an earlier version misstated a date.")
+    later = NOW + timedelta(hours=2)
+    assert store.save_article(edited, later) is ArticleOutcome.UPDATED
+    articles = by_url(store)
+    original, copy = articles["https://wire.example/o"], articles["https://nation.example/c"]
+    assert original.revisions == 2 and original.story == copy.story
+    assert original.story is not None
+    copies = story_copies(store.engine, original.story)
+    assert copies is not None and [c.is_origin for c in copies] == [True, False]
+    with store.engine.connect() as conn:
+        story = conn.execute(select(Story).where(Story.id == original.story)).one()
+    assert story.article_count == 2 and story.updated_at == later
+
+
+def test_the_index_survives_a_restart_and_is_shared_by_workers(db_url: str) -> None:
+    title, text = ORIGINALS[2]
+    first = open_store(db_url)
+    first.save_article(record("wire", "o", title, text), NOW)
+    first.close()
+    workers = [open_store(db_url), open_store(db_url)]  # a restarted service, a second worker
+    copy = planted_copy(text, "star", random.Random(4))
+    workers[1].save_article(record("star", "c", "LIVE: " + title, copy), NOW + timedelta(hours=1))
+    articles = by_url(workers[0])
+    assert articles["https://star.example/c"].story == articles["https://wire.example/o"].story
+    for worker in workers:
+        worker.close()
+
+
+def test_the_window_bounds_the_index(db_url: str) -> None:
+    store = open_store(db_url, window=timedelta(days=30))
+    title, text = ORIGINALS[3]
+    store.save_article(record("wire", "old", title, text), NOW - timedelta(days=31))
+    store.save_article(record("wire", "recent", *ORIGINALS[4]), NOW - timedelta(days=2))
+    copy = planted_copy(text, "gazette", random.Random(6))
+    store.save_article(record("gazette", "c", title, copy), NOW)
+    articles = by_url(store)
+    assert articles["https://gazette.example/c"].story != articles["https://wire.example/old"].story
+    with Session(store.engine) as session, session.begin():
+        before = session.scalar(select(func.count()).select_from(StoryBand)) or 0
+        removed = prune(session, NOW - timedelta(days=30))
+        after = session.scalar(select(func.count()).select_from(StoryBand)) or 0
+        oldest = session.scalar(select(func.min(StoryBand.created_at)))
+    assert removed == 33 and before == after + removed  # 32 band keys and one title key
+    assert oldest is not None and oldest >= NOW - timedelta(days=30)
+    store.close()
+
+
+def test_stories_and_story_commands(tmp_path: Path) -> None:
+    config = write_config(tmp_path, [])
+    store = open_store(f"sqlite:///{tmp_path / 'hw.db'}")
+    title, text = ORIGINALS[0]
+    now = datetime.now(UTC)
+    store.save_article(record("wire", "o", title, text), now - timedelta(hours=2))
+    for outlet in ("nation", "star"):
+        copy = planted_copy(text, outlet, random.Random(8))
+        store.save_article(record(outlet, "c", "WATCH: " + title, copy), now - timedelta(hours=1))
+    store.save_article(record("wire", "other", *ORIGINALS[1]), now - timedelta(days=9))
+    store.close()
+    listed = json.loads(run_cli("stories", "--format", "json", config=config).check().stdout)
+    assert [(s["copies"], s["outlet_count"]) for s in listed] == [(3, 3)]
+    assert listed[0]["origin"]["url"] == "https://wire.example/o"
+    assert len(json.loads(run_cli("stories", "--since", "30d", "-f", "json", config=config)
+                          .check().stdout)) == 2  # fmt: skip
+    shown = run_cli("story", str(listed[0]["id"]), "--format", "json", config=config).check()
+    copies = json.loads(shown.stdout)["copies"]
+    assert [c["origin"] for c in copies] == [True, False, False]
+    assert {c["outlet"] for c in copies} == {"wire.example", "nation.example", "star.example"}
+    table = run_cli("story", str(listed[0]["id"]), config=config).check()
+    assert "origin" in table.stdout
+    missing = run_cli("story", "99999", config=config)
+    assert missing.returncode == 2 and "no story with id 99999" in missing.stderr
