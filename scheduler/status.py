@@ -1,0 +1,56 @@
+"""`haitiwatch status`: the one screen an operator looks at."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from rich.console import Console
+from rich.table import Table
+
+from db.service_state import ServiceState
+from db.store import Store
+from scheduler.service import LEASE_TTL
+
+
+def render_status(console: Console, store: Store, now: datetime) -> None:
+    state = ServiceState(store.engine)
+    lease = state.lease()
+    if lease is not None and now - lease.heartbeat_at <= LEASE_TTL:
+        age = int((now - lease.heartbeat_at).total_seconds())
+        since = lease.acquired_at.isoformat(timespec="seconds")
+        console.print(
+            f"[green]running[/]: pid {lease.pid} on {lease.hostname}, since {since} "
+            f"(heartbeat {age} s ago)"
+        )
+    elif lease is not None:
+        console.print(
+            f"[red]not running[/]: last heartbeat from pid {lease.pid} on "
+            f"{lease.hostname} at {lease.heartbeat_at.isoformat(timespec='seconds')}"
+        )
+    else:
+        console.print("[yellow]not running[/]")
+    hour = state.activity_since(now - timedelta(hours=1))
+    fetches = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in sorted(hour.fetches.items()))
+    console.print(
+        f"last hour: fetches: {fetches or 'none'}; articles: {hour.articles_new} new, "
+        f"{hour.articles_updated} updated",
+        highlight=False,
+    )
+    states = state.source_states()
+    upcoming = sorted((s.next_due, s.name) for s in states.values() if s.next_due)
+    if upcoming:
+        due, name = upcoming[0]
+        console.print(f"next poll: {name} at {due.isoformat(timespec='seconds')}", highlight=False)
+    if not hour.failing:
+        console.print("failing sources: none")
+        return
+    table = Table("failing source", "failures", "since", "last error", title=None)
+    for name, failures, error in hour.failing:
+        began = states[name].failing_since
+        table.add_row(
+            name,
+            str(failures),
+            began.isoformat(timespec="seconds") if began else "-",
+            (error or "")[:90],
+        )
+    console.print(table)

@@ -1,0 +1,65 @@
+"""Poll timing: backoff, jitter, Retry-After and restart spreading."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from scheduler.schedule import MAX_BACKOFF, RESTART_SPREAD, backoff_delay, first_due, next_due
+
+NOW = datetime(2026, 11, 1, tzinfo=UTC)
+intervals = st.integers(min_value=1, max_value=86_400).map(lambda s: timedelta(seconds=s))
+
+
+@given(intervals, st.integers(min_value=0, max_value=100))
+def test_backoff_grows_and_is_capped(interval: timedelta, failures: int) -> None:
+    delay = backoff_delay(interval, failures)
+    assert interval <= delay <= max(interval, MAX_BACKOFF)
+    assert backoff_delay(interval, failures + 1) >= delay
+
+
+def test_backoff_doubles_then_recovers() -> None:
+    interval = timedelta(minutes=1)
+    assert [backoff_delay(interval, f) for f in range(4)] == [
+        interval,
+        2 * interval,
+        4 * interval,
+        8 * interval,
+    ]
+    assert backoff_delay(interval, 0) == interval  # one success and we are back
+
+
+@given(intervals, st.integers(min_value=0, max_value=10), st.integers())
+def test_next_due_is_within_jitter(interval: timedelta, failures: int, seed: int) -> None:
+    delay = backoff_delay(interval, failures)
+    due = next_due(NOW, interval, failures, rng=random.Random(seed))
+    assert (
+        NOW + delay * 0.9 - timedelta(microseconds=1)
+        <= due
+        <= NOW + delay * 1.1 + timedelta(microseconds=1)
+    )
+
+
+def test_retry_after_is_never_undercut() -> None:
+    later = NOW + timedelta(hours=2)
+    assert next_due(NOW, timedelta(minutes=5), 0, retry_after=later) == later
+    assert first_due(NOW, timedelta(minutes=5), None, retry_after=later) == later
+
+
+def test_overdue_sources_spread_over_the_restart_window() -> None:
+    rng = random.Random(7)
+    dues = [
+        first_due(NOW, timedelta(minutes=15), NOW - timedelta(hours=3), rng=rng) for _ in range(200)
+    ]
+    assert all(NOW <= d <= NOW + RESTART_SPREAD for d in dues)
+    assert len({d.second for d in dues}) > 30  # not all at once
+
+
+def test_a_future_due_time_survives_a_restart() -> None:
+    stored = NOW + timedelta(minutes=3)
+    assert first_due(NOW, timedelta(minutes=15), stored) == stored
+    # ... unless the interval was shortened below it
+    assert first_due(NOW, timedelta(minutes=1), stored) == NOW + timedelta(minutes=1)
