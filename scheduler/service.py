@@ -23,6 +23,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import ParamSpec, TypeVar
 
+from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
 
@@ -142,15 +143,8 @@ class Service:
                 coalesce=True,
                 misfire_grace_time=None,
             )
-            if config.service.http.enabled:
-                http = await start_http(
-                    config.service.http.host, config.service.http.port, self.metrics, self.health
-                )
-                log.info(
-                    "health and metrics on http://%s:%d",
-                    config.service.http.host,
-                    config.service.http.port,
-                )
+            if config.service.http.enabled or config.web.enabled:
+                http = await self._start_http(store)
             log.info(
                 "haitiwatch running: %d sources, database %s",
                 len(self.sources),
@@ -160,6 +154,26 @@ class Service:
             await self._shutdown()
             if http is not None:
                 await http.cleanup()
+
+    async def _start_http(self, store: Store) -> web.AppRunner:
+        """/healthz and /metrics, and the web archive on the same endpoint when [web] enabled."""
+        config = self.loaded.config
+        host, port = config.service.http.host, config.service.http.port
+        extra = None
+        if config.web.enabled:
+            from scheduler.web import mount_web
+
+            def extra(app: web.Application) -> None:
+                mount_web(app, store, self.loaded, host)
+
+        runner = await start_http(host, port, self.metrics, self.health, extra)
+        log.info(
+            "health and metrics%s on http://%s:%d",
+            " and the web archive" if config.web.enabled else "",
+            host,
+            port,
+        )
+        return runner
 
     def _request_stop(self, signum: int) -> None:
         log.info("received %s: stopping", signal.Signals(signum).name)

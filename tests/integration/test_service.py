@@ -47,7 +47,10 @@ def service_config(tmp_path: Path, site: Site, port: int, extra_sources: int = 0
         for n in range(extra_sources)
     ]
     path = write_config(tmp_path, sources)
-    path.write_text(path.read_text() + f"\n[service.http]\nenabled = true\nport = {port}\n")
+    path.write_text(
+        path.read_text()
+        + f"\n[service.http]\nenabled = true\nport = {port}\n\n[web]\nenabled = true\n"
+    )
     return path
 
 
@@ -71,6 +74,8 @@ def test_service_polls_backs_off_answers_health_and_stops_cleanly(
         assert status == 200
         assert 'haitiwatch_articles_total{outcome="new"} 5.0' in metrics
         assert 'haitiwatch_source_consecutive_failures{source="broken"}' in metrics
+        status, openapi = http_get(f"http://127.0.0.1:{port}/api/openapi.json")
+        assert status == 200 and '"openapi"' in openapi  # the web archive rides along
 
         second = run_cli("run", config=config, timeout=60)
         assert second.returncode == 3

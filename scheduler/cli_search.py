@@ -1,0 +1,144 @@
+"""`haitiwatch search QUERY`: full-text search of the archive, as a table or a streamed export.
+
+Importing this module registers the command on the main typer app (scheduler/cli.py).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from collections.abc import Iterable, Iterator
+from typing import Annotated, Any, TextIO
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from crawler.search_query import CompiledSearch, parse_day
+from db.errors import HaitiwatchError
+from db.search import SORTS, SearchFilters, SearchHit, Sort, iter_search, search
+from scheduler.cli import _load, _store, app, out
+
+FORMATS = ("table", "json", "jsonl", "csv")
+CSV_FIELDS = (
+    "id", "date", "published", "first_seen", "source", "language", "title", "url", "story_id",
+    "score", "snippet",
+)  # fmt: skip
+
+
+def compile_query(query: str | None) -> CompiledSearch | None:
+    """None for an empty query (every article that passes the filters)."""
+    return CompiledSearch(query) if query and query.strip() else None
+
+
+def hit_record(hit: SearchHit, compiled: CompiledSearch | None) -> dict[str, Any]:
+    """A hit as plain data; the snippet is plain text with the matches in [[ ]]."""
+    snippet = None
+    if compiled is not None and hit.text is not None:
+        found = compiled.highlight(hit.title, hit.text)
+        snippet = found.snippet.render(lambda s: s, "[[", "]]")
+    return {
+        "id": hit.id,
+        "date": hit.date.isoformat(),
+        "published": hit.published.isoformat() if hit.published else None,
+        "first_seen": hit.first_seen.isoformat(),
+        "source": hit.source,
+        "language": hit.language,
+        "title": hit.title,
+        "url": hit.url,
+        "story_id": hit.story_id,
+        "score": round(hit.score, 6) if hit.score is not None else None,
+        "snippet": snippet,
+    }
+
+
+def write_records(records: Iterable[dict[str, Any]], format: str, stream: TextIO) -> int:
+    """Write as json (one array), jsonl or csv, one record at a time; return the count."""
+    n = 0
+    if format == "csv":
+        writer = csv.DictWriter(stream, CSV_FIELDS, extrasaction="ignore")
+        writer.writeheader()
+        for n, record in enumerate(records, 1):  # noqa: B007
+            writer.writerow(record)
+        return n
+    if format == "json":
+        stream.write("[")
+    for n, record in enumerate(records, 1):
+        if format == "json":
+            stream.write("\n" if n == 1 else ",\n")
+        stream.write(json.dumps(record, ensure_ascii=False))
+        if format == "jsonl":
+            stream.write("\n")
+    if format == "json":
+        stream.write("\n]\n" if n else "]\n")
+    return n
+
+
+@app.command("search")
+def search_command(
+    query: Annotated[
+        str | None, typer.Argument(help='Same syntax as rules: words, "phrases", OR, NOT, NEAR/5.')
+    ] = None,
+    since: Annotated[str | None, typer.Option(help="From this day (YYYY-MM-DD, UTC).")] = None,
+    until: Annotated[str | None, typer.Option(help="Up to this day, inclusive.")] = None,
+    source: Annotated[list[str] | None, typer.Option(help="Only this source (repeatable).")] = None,
+    lang: Annotated[list[str] | None, typer.Option(help="Only this language (repeatable).")] = None,
+    rule: Annotated[str | None, typer.Option(help="Only articles this alert rule matched.")] = None,
+    story: Annotated[int | None, typer.Option(help="Only copies of this story.")] = None,
+    sort: Annotated[str, typer.Option(help="relevance or date (newest first).")] = "relevance",
+    limit: Annotated[
+        int | None, typer.Option(help="At most this many (default: 20 for table, all otherwise).")
+    ] = None,
+    format: Annotated[
+        str, typer.Option("--format", "-f", help="table, json, jsonl or csv")
+    ] = "table",
+    snippets: Annotated[
+        bool, typer.Option(help="Include a snippet around the matches in exports.")
+    ] = True,
+) -> None:
+    """Search the archive. Exports (json, jsonl, csv) stream in constant memory."""
+    if format not in FORMATS:
+        raise HaitiwatchError(f"--format: expected one of {', '.join(FORMATS)}, got {format!r}")
+    if sort not in SORTS:
+        raise HaitiwatchError(f"--sort: expected relevance or date, got {sort!r}")
+    chosen: Sort = "date" if sort == "date" else "relevance"
+    compiled = compile_query(query)  # syntax errors before opening the database
+    match = compiled.match if compiled is not None else None
+    filters = SearchFilters(
+        since=parse_day(since, "--since"),
+        until=parse_day(until, "--until", end=True),
+        sources=tuple(source or ()),
+        languages=tuple(lang or ()),
+        rule=rule,
+        story_id=story,
+    )
+    loaded = _load()
+    with _store(loaded) as store:
+        if format == "table":
+            hits = search(store.engine, match, filters, chosen, limit or 20)
+            out.print(_table(hits, compiled))
+            return
+        with_text = snippets and compiled is not None
+        stream = iter_search(store.engine, match, filters, chosen, limit, with_text)
+        write_records(_records(stream, compiled), format, sys.stdout)
+
+
+def _records(
+    hits: Iterator[SearchHit], compiled: CompiledSearch | None
+) -> Iterator[dict[str, Any]]:
+    for hit in hits:
+        yield hit_record(hit, compiled)
+
+
+def _table(hits: list[SearchHit], compiled: CompiledSearch | None) -> Table:
+    table = Table("id", "date", "source", "lang", "title / snippet", show_lines=True)
+    for hit in hits:
+        body = f"[bold]{escape(hit.title)}[/bold]\n[dim]{escape(hit.url)}[/dim]"
+        if compiled is not None and hit.text is not None:
+            snippet = compiled.highlight(hit.title, hit.text).snippet
+            body += "\n" + snippet.render(escape, "[reverse]", "[/reverse]")
+        table.add_row(
+            str(hit.id), hit.date.date().isoformat(), escape(hit.source), hit.language or "-", body
+        )
+    return table

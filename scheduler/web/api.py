@@ -1,0 +1,180 @@
+"""The read-only JSON API under /api/, described by OpenAPI 3 at /api/openapi.json."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
+
+from aiohttp import web
+
+from db.errors import HaitiwatchError
+from db.search import COVERAGE_KEYS, SearchHit, coverage, search
+from db.story_index import StoryCopy, list_stories, story_copies
+from scheduler.web.app import CONTEXT
+from scheduler.web.openapi import SPEC
+from scheduler.web.pages import search_params
+
+MAX_LIMIT: Final = 100
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def hit_json(hit: SearchHit, snippet: str | None) -> dict[str, Any]:
+    return {
+        "id": hit.id,
+        "title": hit.title,
+        "url": hit.url,
+        "source": hit.source,
+        "language": hit.language,
+        "published": _iso(hit.published),
+        "first_seen": _iso(hit.first_seen),
+        "story_id": hit.story_id,
+        "score": hit.score,
+        "snippet": snippet,
+    }
+
+
+def copy_json(copy: StoryCopy) -> dict[str, Any]:
+    return {
+        "article_id": copy.article_id,
+        "source": copy.source,
+        "url": copy.url,
+        "title": copy.title,
+        "first_seen": _iso(copy.first_seen),
+        "published": _iso(copy.published),
+        "revisions": copy.revisions,
+        "is_origin": copy.is_origin,
+    }
+
+
+def error(message: str, status: int = 400) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+def _limit(request: web.Request, default: int = 20) -> int:
+    raw = request.query.get("limit", str(default))
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+        raise HaitiwatchError(f"limit: expected 1 to {MAX_LIMIT}")
+    return int(raw)
+
+
+async def api_search(request: web.Request) -> web.Response:
+    context = request.app[CONTEXT]
+    try:
+        params = search_params(request.query)
+        limit = _limit(request)
+        match = params.compiled.match if params.compiled else None
+        hits = await context.run(
+            lambda: search(
+                context.store.engine,
+                match,
+                params.filters,
+                params.sort,
+                limit,
+                (params.page - 1) * limit,
+            )
+        )
+    except HaitiwatchError as e:
+        return error(str(e))
+    results = []
+    for hit in hits:
+        snippet = None
+        if params.compiled is not None and hit.text is not None:
+            found = params.compiled.highlight(hit.title, hit.text)
+            snippet = {"text": found.snippet.text, "highlights": found.snippet.spans}
+        results.append(hit_json(hit, None) | {"snippet": snippet})
+    return web.json_response({"query": params.q, "sort": params.sort, "results": results})
+
+
+async def api_stories(request: web.Request) -> web.Response:
+    context = request.app[CONTEXT]
+    days = request.query.get("days", "7")
+    if not days.isdigit() or not 1 <= int(days) <= 3650:
+        return error("days: expected 1 to 3650")
+    try:
+        limit = _limit(request, 50)
+    except HaitiwatchError as e:
+        return error(str(e))
+    since = datetime.now(UTC) - timedelta(days=int(days))
+    found = await context.run(lambda: list_stories(context.store.engine, since, None, limit))
+    return web.json_response(
+        {
+            "stories": [
+                {
+                    "id": s.id,
+                    "updated_at": _iso(s.updated_at),
+                    "article_count": s.article_count,
+                    "origin": copy_json(s.origin) if s.origin else None,
+                }
+                for s in found
+            ]
+        }
+    )
+
+
+async def api_story(request: web.Request) -> web.Response:
+    context = request.app[CONTEXT]
+    story_id = int(request.match_info["id"])
+    copies = await context.run(lambda: story_copies(context.store.engine, story_id))
+    if copies is None:
+        return error(f"no story with id {story_id}", 404)
+    return web.json_response({"id": story_id, "copies": [copy_json(c) for c in copies]})
+
+
+async def api_coverage(request: web.Request) -> web.Response:
+    context = request.app[CONTEXT]
+    by = request.query.get("by", "source")
+    try:
+        if by not in COVERAGE_KEYS:
+            raise HaitiwatchError(f"by: expected one of {', '.join(COVERAGE_KEYS)}")
+        params = search_params(request.query)
+        match = params.compiled.match if params.compiled else None
+        points = await context.run(
+            lambda: coverage(context.store.engine, match, params.filters, by)
+        )
+    except HaitiwatchError as e:
+        return error(str(e))
+    return web.json_response(
+        {
+            "by": by,
+            "points": [{"day": p.day.isoformat(), "key": p.key, "count": p.count} for p in points],
+        }
+    )
+
+
+async def api_sources(request: web.Request) -> web.Response:
+    context = request.app[CONTEXT]
+    health = await context.run(context.store.source_health)
+    return web.json_response(
+        {
+            "sources": [
+                {
+                    "name": h.name,
+                    "kind": h.kind,
+                    "status": h.status,
+                    "last_success": _iso(h.last_success),
+                    "last_error_at": _iso(h.last_error_at),
+                    "consecutive_failures": h.consecutive_failures,
+                    "articles": h.articles,
+                    "fetches": h.fetches,
+                }
+                for h in health
+            ]
+        }
+    )
+
+
+async def api_openapi(_request: web.Request) -> web.Response:
+    return web.json_response(SPEC)
+
+
+ROUTES: Final = (
+    ("/api/search", api_search),
+    ("/api/stories", api_stories),
+    (r"/api/stories/{id:\d{1,18}}", api_story),
+    ("/api/coverage", api_coverage),
+    ("/api/sources", api_sources),
+    ("/api/openapi.json", api_openapi),
+)

@@ -1,0 +1,150 @@
+"""The web archive's aiohttp wiring: shared context, access token, security headers, routes.
+
+Read-only (GET only). Database calls are blocking, so they run in a worker thread; the
+service's asyncio loop keeps crawling meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import ipaddress
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Final, TypeVar
+
+from aiohttp import web
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from db.errors import ConfigError
+from db.store import Store
+from scheduler.config import LoadedConfig, web_token
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+T = TypeVar("T")
+
+TOKEN_COOKIE: Final = "hw_token"  # noqa: S105  (a cookie name, not a secret)
+SECURITY_HEADERS: Final = {
+    # No script anywhere: even a missed escape could not run code.
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
+
+
+@dataclass(frozen=True)
+class WebContext:
+    store: Store
+    loaded: LoadedConfig
+    token: str | None
+    templates: Environment
+
+    async def run(self, work: Callable[[], T]) -> T:
+        """Blocking database work, off the event loop."""
+        return await asyncio.to_thread(work)
+
+    def render(self, name: str, status: int = 200, **values: Any) -> web.Response:
+        html = self.templates.get_template(name).render(**values)
+        return web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
+
+
+CONTEXT: Final = web.AppKey("haitiwatch_web", WebContext)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def templates() -> Environment:
+    # Autoescape everything: titles, snippets and URLs come from feeds.
+    env = Environment(
+        loader=PackageLoader("scheduler.web", "templates"),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["day"] = lambda moment: moment.date().isoformat() if moment else ""
+    return env
+
+
+def mount_web(
+    app: web.Application, store: Store, loaded: LoadedConfig, bind_host: str | None = None
+) -> None:
+    """Add the web archive's routes to ``app`` (the service's or a standalone one).
+
+    ``bind_host`` is where ``app`` listens (default: the service's [service.http] host); any
+    address but loopback requires a token ([web] token_env / token_file).
+    """
+    from scheduler.web import api, pages
+
+    host = bind_host if bind_host is not None else loaded.config.service.http.host
+    token = web_token(loaded.config.web, loaded.base_dir)
+    if token is None and not is_loopback(host):
+        raise ConfigError(
+            f"{loaded.origin}: web: serving on {host}, not loopback, needs an access token: "
+            "set web.token_env or web.token_file"
+        )
+    context = WebContext(store, loaded, token, templates())
+    app[CONTEXT] = context
+    for path, handler in (*pages.ROUTES, *api.ROUTES):
+        app.router.add_get(path, guarded(context, handler))
+    app.router.add_static("/static/", pages.STATIC, name="static", append_version=True)
+
+
+def guarded(context: WebContext, handler: Handler) -> Handler:
+    """The token check (when one is configured) and security headers on every response."""
+
+    async def wrapper(request: web.Request) -> web.StreamResponse:
+        if context.token is not None:
+            given = request.query.get("token")
+            if given is not None and _same(given, context.token):
+                # Keep the token out of the address bar and history: a cookie from now on.
+                rest = {k: v for k, v in request.query.items() if k != "token"}
+                redirect = web.HTTPSeeOther(str(request.rel_url.with_query(rest)))
+                redirect.set_cookie(TOKEN_COOKIE, given, httponly=True, samesite="Strict", path="/")
+                raise redirect
+            if not _authorised(request, context.token):
+                return _secure(web.json_response({"error": "access token required"}, status=401))
+        response = await handler(request)
+        return _secure(response)
+
+    return wrapper
+
+
+def _authorised(request: web.Request, token: str) -> bool:
+    header = request.headers.get("Authorization", "")
+    if header.startswith("Bearer ") and _same(header.removeprefix("Bearer ").strip(), token):
+        return True
+    cookie = request.cookies.get(TOKEN_COOKIE)
+    return cookie is not None and _same(cookie, token)
+
+
+def _same(given: str, token: str) -> bool:
+    return hmac.compare_digest(given.encode(), token.encode())
+
+
+def _secure(response: web.StreamResponse) -> web.StreamResponse:
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
+
+
+def create_app(store: Store, loaded: LoadedConfig, host: str) -> web.Application:
+    """A standalone application (``haitiwatch serve``); closes the store on cleanup."""
+    app = web.Application()
+    mount_web(app, store, loaded, host)
+
+    async def close(_app: web.Application) -> None:
+        store.close()
+
+    app.on_cleanup.append(close)
+    return app

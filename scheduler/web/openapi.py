@@ -1,0 +1,221 @@
+"""The OpenAPI 3.1 description of /api/ (hand-written; validated by tests/unit/test_web_api.py)."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+
+def _param(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "description": description,
+            "schema": schema}  # fmt: skip
+
+
+_STR: Final = {"type": "string"}
+_DATE: Final = {"type": "string", "format": "date"}
+_NULL_STR: Final = {"type": ["string", "null"]}
+_NULL_TIME: Final = {"type": ["string", "null"], "format": "date-time"}
+
+FILTERS: Final = [
+    _param(
+        "q",
+        'Query, same syntax as alert rules: words, "phrases", OR, NOT, NEAR/n, '
+        "prefix*, title:/text:. Empty: every article.",
+        _STR,
+    ),
+    _param("since", "From this day (UTC).", _DATE),
+    _param("until", "Up to this day, inclusive (UTC).", _DATE),
+    _param("source", "Only this source (repeatable).", _STR),
+    _param("lang", "Only this language code (repeatable).", _STR),
+    _param("rule", "Only articles this alert rule matched.", _STR),
+    _param("story", "Only copies of this story.", {"type": "integer", "minimum": 1}),
+]
+LIMIT: Final = _param("limit", "At most this many.", {"type": "integer", "minimum": 1,
+                                                        "maximum": 100})  # fmt: skip
+ERROR: Final = {
+    "description": "A bad request (e.g. a query syntax error), with a message.",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+}
+
+
+def _ok(schema: str) -> dict[str, Any]:
+    return {
+        "description": "OK",
+        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
+    }
+
+
+SCHEMAS: Final[dict[str, Any]] = {
+    "Error": {"type": "object", "required": ["error"], "properties": {"error": _STR}},
+    "Hit": {
+        "type": "object",
+        "required": ["id", "title", "url", "source"],
+        "properties": {
+            "id": {"type": "integer"},
+            "title": _STR,
+            "url": _STR,
+            "source": _STR,
+            "language": _NULL_STR,
+            "published": _NULL_TIME,
+            "first_seen": {"type": "string", "format": "date-time"},
+            "story_id": {"type": ["integer", "null"]},
+            "score": {"type": ["number", "null"]},
+            "snippet": {
+                "description": "Plain text and [start, end) offsets of the matched words.",
+                "type": ["object", "null"],
+                "properties": {
+                    "text": _STR,
+                    "highlights": {
+                        "type": "array",
+                        "items": {"type": "array", "items": {"type": "integer"}},
+                    },
+                },
+            },
+        },
+    },
+    "SearchResults": {
+        "type": "object",
+        "properties": {
+            "query": _STR,
+            "sort": {"enum": ["relevance", "date"]},
+            "results": {"type": "array", "items": {"$ref": "#/components/schemas/Hit"}},
+        },
+    },
+    "Copy": {
+        "type": "object",
+        "properties": {
+            "article_id": {"type": "integer"},
+            "source": _STR,
+            "url": _STR,
+            "title": _STR,
+            "first_seen": _NULL_TIME,
+            "published": _NULL_TIME,
+            "revisions": {"type": "integer"},
+            "is_origin": {"type": "boolean"},
+        },
+    },
+    "Stories": {
+        "type": "object",
+        "properties": {
+            "stories": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "id": {"type": "integer"},
+                        "updated_at": _NULL_TIME,
+                        "article_count": {"type": "integer"},
+                        "origin": {
+                            "oneOf": [{"$ref": "#/components/schemas/Copy"}, {"type": "null"}]
+                        },
+                    },
+                },
+            }
+        },
+    },
+    "Story": {
+        "type": "object",
+        "properties": {
+            "id": {"type": "integer"},
+            "copies": {"type": "array", "items": {"$ref": "#/components/schemas/Copy"}},
+        },
+    },
+    "Coverage": {
+        "type": "object",
+        "properties": {
+            "by": {"enum": ["source", "language", "rule"]},
+            "points": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "day": {"type": "string", "format": "date"},
+                        "key": _STR,
+                        "count": {"type": "integer"},
+                    },
+                },
+            },
+        },
+    },
+    "Sources": {
+        "type": "object",
+        "properties": {
+            "sources": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "name": _STR,
+                        "kind": _STR,
+                        "status": {"enum": ["ok", "failing", "never"]},
+                        "last_success": _NULL_TIME,
+                        "last_error_at": _NULL_TIME,
+                        "consecutive_failures": {"type": "integer"},
+                        "articles": {"type": "integer"},
+                        "fetches": {"type": "integer"},
+                    },
+                },
+            }
+        },
+    },
+}
+
+SPEC: Final[dict[str, Any]] = {
+    "openapi": "3.1.0",
+    "info": {
+        "title": "haitiwatch archive API",
+        "version": "1",
+        "description": "Read-only access to the haitiwatch news archive. When the server is "
+        "bound to an address other than loopback, send the access token as "
+        "'Authorization: Bearer TOKEN'.",
+    },
+    "paths": {
+        "/api/search": {
+            "get": {
+                "summary": "Full-text search of the archive",
+                "parameters": [
+                    *FILTERS,
+                    _param("sort", "relevance or date", {"enum": ["relevance", "date"]}),
+                    LIMIT,
+                    _param("page", "Page number.", {"type": "integer", "minimum": 1}),
+                ],
+                "responses": {"200": _ok("SearchResults"), "400": ERROR},
+            }
+        },
+        "/api/stories": {
+            "get": {
+                "summary": "Stories updated recently, newest first",
+                "parameters": [
+                    _param("days", "Updated within this many days.", {"type": "integer"}),
+                    LIMIT,
+                ],
+                "responses": {"200": _ok("Stories"), "400": ERROR},
+            }
+        },
+        "/api/stories/{id}": {
+            "get": {
+                "summary": "Every copy of one story, the origin marked",
+                "parameters": [
+                    {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
+                ],
+                "responses": {"200": _ok("Story"), "404": ERROR},
+            }
+        },
+        "/api/coverage": {
+            "get": {
+                "summary": "Matching articles per day, by source, language or rule",
+                "parameters": [
+                    *FILTERS,
+                    _param("by", "Series key.", {"enum": ["source", "language", "rule"]}),
+                ],
+                "responses": {"200": _ok("Coverage"), "400": ERROR},
+            }
+        },
+        "/api/sources": {
+            "get": {
+                "summary": "Configured sources and their health",
+                "responses": {"200": _ok("Sources")},
+            }
+        },
+    },
+    "components": {"schemas": SCHEMAS},
+}

@@ -1,0 +1,220 @@
+"""Server-rendered pages: search, stories, coverage, sources, and the per-rule Atom feed."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Final
+
+from aiohttp import web
+from markupsafe import Markup, escape
+
+from crawler.rules.highlight import Snippet
+from crawler.search_query import CompiledSearch, parse_day
+from db.errors import HaitiwatchError
+from db.search import (
+    COVERAGE_KEYS,
+    SearchFilters,
+    SearchHit,
+    Sort,
+    coverage,
+    has_rule_matches,
+    languages,
+    search,
+)
+from db.story_index import list_stories, story_copies
+from scheduler.web.app import CONTEXT, WebContext
+from scheduler.web.atom import rule_feed
+from scheduler.web.chart import coverage_svg
+
+STATIC: Final = Path(__file__).with_name("static")
+PAGE_SIZE: Final = 20
+MAX_PAGE: Final = 500
+
+
+@dataclass(frozen=True)
+class SearchParams:
+    """A search as asked in a URL's query string (pages and API share it)."""
+
+    q: str
+    compiled: CompiledSearch | None
+    filters: SearchFilters
+    sort: Sort
+    page: int
+    form: Mapping[str, str]
+
+
+def search_params(query: Mapping[str, str]) -> SearchParams:
+    """Raises QuerySyntaxError or another HaitiwatchError with a message for the user."""
+    q = query.get("q", "").strip()
+    story = query.get("story", "").strip()
+    page = query.get("page", "1")
+    if story and not story.isdigit():
+        raise HaitiwatchError(f"story: expected a number, got {story!r}")
+    if not page.isdigit() or not 1 <= int(page) <= MAX_PAGE:
+        raise HaitiwatchError(f"page: expected 1 to {MAX_PAGE}")
+    filters = SearchFilters(
+        since=parse_day(query.get("since"), "since"),
+        until=parse_day(query.get("until"), "until", end=True),
+        sources=_all(query, "source"),
+        languages=_all(query, "lang"),
+        rule=query.get("rule") or None,
+        story_id=int(story) if story else None,
+    )
+    sort: Sort = "date" if query.get("sort") == "date" or not q else "relevance"
+    compiled = CompiledSearch(q) if q else None
+    return SearchParams(q, compiled, filters, sort, int(page), {k: query[k] for k in query})
+
+
+def _all(query: Mapping[str, str], key: str) -> tuple[str, ...]:
+    """Every non-empty value of a repeatable parameter (?source=a&source=b)."""
+    getall = getattr(query, "getall", None)
+    values = getall(key, []) if getall is not None else [query.get(key, "")]
+    return tuple(v for v in values if v)
+
+
+def marked(snippet: Snippet) -> Markup:
+    """Every piece of text escaped, then <mark> around each span: feed text (and the
+    database's own highlight markup) never becomes HTML."""
+    html = snippet.render(lambda s: str(escape(s)), "<mark>", "</mark>")
+    return Markup(html)  # noqa: S704  (built from escaped pieces only)
+
+
+def hit_view(hit: SearchHit, compiled: CompiledSearch | None) -> dict[str, Any]:
+    view: dict[str, Any] = {"hit": hit, "title": escape(hit.title), "snippet": None}
+    if compiled is not None and hit.text is not None:
+        found = compiled.highlight(hit.title, hit.text)
+        view["title"] = marked(Snippet(hit.title, found.title_spans))
+        view["snippet"] = marked(found.snippet)
+    elif hit.text:
+        view["snippet"] = escape(hit.text[:240] + ("…" if len(hit.text) > 240 else ""))
+    return view
+
+
+async def search_page(request: web.Request) -> web.Response:
+    context = request.app[CONTEXT]
+    options = await context.run(lambda: _form_options(context))
+    try:
+        params = search_params(request.query)
+    except HaitiwatchError as e:
+        return context.render("search.html", 400, error=str(e), form=request.query, **options)
+    engine = context.store.engine
+
+    def work() -> tuple[list[SearchHit], Markup]:
+        match = params.compiled.match if params.compiled else None
+        hits = search(
+            engine,
+            match,
+            params.filters,
+            params.sort,
+            PAGE_SIZE + 1,
+            (params.page - 1) * PAGE_SIZE,
+        )
+        points = coverage(engine, match, params.filters, "source")
+        return hits, coverage_svg(points, "Matching articles per day, by source")
+
+    try:
+        hits, chart = await context.run(work)
+    except HaitiwatchError as e:
+        return context.render("search.html", 400, error=str(e), form=params.form, **options)
+    return context.render(
+        "search.html",
+        form=params.form,
+        params=params,
+        hits=[hit_view(h, params.compiled) for h in hits[:PAGE_SIZE]],
+        more=len(hits) > PAGE_SIZE,
+        chart=chart,
+        page_url=lambda page: _with_page(params.form, page),
+        **options,
+    )
+
+
+def _form_options(context: WebContext) -> dict[str, Any]:
+    engine = context.store.engine
+    return {
+        "sources": [s.name for s in context.loaded.config.sources],
+        "languages": languages(engine),
+        "rules": [r.name for r in context.loaded.config.rules] if has_rule_matches(engine) else [],
+    }
+
+
+def _with_page(form: Mapping[str, str], page: int) -> str:
+    from urllib.parse import urlencode
+
+    return "/?" + urlencode({**{k: v for k, v in form.items() if k != "page"}, "page": page})
+
+
+async def stories_page(request: web.Request) -> web.Response:
+    context = request.app[CONTEXT]
+    days = request.query.get("days", "30")
+    window = timedelta(days=int(days) if days.isdigit() and 0 < int(days) <= 3650 else 30)
+    since = datetime.now(UTC) - window
+    found = await context.run(lambda: list_stories(context.store.engine, since, None, 200))
+    return context.render("stories.html", stories=found, days=window.days)
+
+
+async def story_page(request: web.Request) -> web.Response:
+    context = request.app[CONTEXT]
+    story_id = int(request.match_info["id"])
+    copies = await context.run(lambda: story_copies(context.store.engine, story_id))
+    if copies is None:
+        return context.render("error.html", 404, message=f"No story with id {story_id}.")
+    return context.render("story.html", story_id=story_id, copies=copies)
+
+
+async def coverage_page(request: web.Request) -> web.Response:
+    context = request.app[CONTEXT]
+    by = request.query.get("by", "source")
+    keys = [k for k in COVERAGE_KEYS if k != "rule" or has_rule_matches(context.store.engine)]
+    try:
+        params = search_params(request.query)
+        if by not in keys:
+            raise HaitiwatchError(f"by: expected one of {', '.join(keys)}")
+    except HaitiwatchError as e:
+        return context.render("coverage.html", 400, error=str(e), form=request.query, keys=keys)
+    match = params.compiled.match if params.compiled else None
+    try:
+        points = await context.run(
+            lambda: coverage(context.store.engine, match, params.filters, by)
+        )
+    except HaitiwatchError as e:
+        return context.render("coverage.html", 400, error=str(e), form=params.form, keys=keys)
+    chart = coverage_svg(points, f"Articles per day, by {by}")
+    return context.render("coverage.html", form=params.form, keys=keys, by=by, chart=chart)
+
+
+async def sources_page(request: web.Request) -> web.Response:
+    context = request.app[CONTEXT]
+    health = await context.run(context.store.source_health)
+    return context.render("sources.html", health=health)
+
+
+async def rule_atom(request: web.Request) -> web.Response:
+    context = request.app[CONTEXT]
+    name = request.match_info["name"]
+    known = {r.name for r in context.loaded.config.rules}
+    if name not in known or not await context.run(lambda: has_rule_matches(context.store.engine)):
+        return context.render("error.html", 404, message="No such rule.")
+    hits = await context.run(
+        lambda: search(context.store.engine, None, SearchFilters(rule=name), "date", 50)
+    )
+    site = str(request.url.with_path("/").with_query(None))
+    body = rule_feed(name, hits, str(request.url), site, datetime.now(UTC))
+    return web.Response(body=body, content_type="application/atom+xml", charset="utf-8")
+
+
+async def about_page(request: web.Request) -> web.Response:
+    return request.app[CONTEXT].render("about.html")
+
+
+ROUTES: Final = (
+    ("/", search_page),
+    ("/stories", stories_page),
+    (r"/stories/{id:\d{1,18}}", story_page),
+    ("/coverage", coverage_page),
+    ("/sources", sources_page),
+    (r"/rules/{name:[a-z0-9][a-z0-9._-]{0,63}}.atom", rule_atom),
+    ("/help", about_page),
+)

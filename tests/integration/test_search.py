@@ -1,0 +1,219 @@
+"""Full-text search on real documents, on SQLite FTS5 and PostgreSQL (db_url fixture)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import text
+
+from crawler.rules import QuerySyntaxError, RuleSet
+from crawler.search_query import CompiledSearch
+from db.records import ArticleRecord
+from db.search import SearchError, SearchFilters, count, coverage, iter_search, search
+from db.store import Store
+from tests.support import run_cli
+from tests.support.archive import HOSTILE_TITLE, briefings, fill_archive
+
+
+@pytest.fixture
+def archive(store: Store) -> Store:
+    fill_archive(store)
+    return store
+
+
+def titles(store: Store, query: str, **filters: object) -> list[str]:
+    found = search(store.engine, CompiledSearch(query).match, SearchFilters(**filters), limit=100)  # type: ignore[arg-type]
+    return [hit.title for hit in found]
+
+
+def test_words_phrases_and_hyphenated_words_find_the_real_documents(archive: Store) -> None:
+    mss = titles(archive, '"Multinational Security Support"')
+    # the three 2023 White House documents (they name the mission), and the two hostile copies
+    assert len(mss) == 5 and mss.count(HOSTILE_TITLE) == 2
+    assert sum("Kenya" in t or "Security Council" in t or "Abinader" in t for t in mss) == 3
+    pap = titles(archive, "Port-au-Prince")
+    assert HOSTILE_TITLE in pap
+    assert any("Department" in t and "Nominate" in t for t in pap)
+    assert titles(archive, "covid-19")  # "COVID-⁠19" with a word joiner in the briefings
+    assert titles(archive, "m'ap") == [HOSTILE_TITLE, HOSTILE_TITLE]
+
+
+def test_accents_and_case_do_not_matter(archive: Store) -> None:
+    assert titles(archive, "HAÏTI") == titles(archive, "haiti")
+    assert titles(archive, "Tagesschau") == titles(archive, "tagesschau")
+    # the German page's "Rücktritte" is found without its umlaut
+    assert titles(archive, "rucktritte") == titles(archive, "Rücktritte") != []
+
+
+def test_search_agrees_with_the_rule_matcher(archive: Store) -> None:
+    """One syntax, one meaning: the database finds what the alert-rule matcher matches."""
+    queries = [
+        "kenya",
+        "haiti -kenya",
+        "kenya* OR haitian",
+        '"security council"',
+        "title:kenya",
+        "kenya NEAR/5 haiti",
+        "(kenya OR haiti) police",
+        "ruto",
+    ]
+    with archive.engine.connect() as conn:
+        docs = conn.execute(text("SELECT id, title, text FROM articles")).all()
+    for query in queries:
+        rules = RuleSet.from_queries([("q", query)])
+        expected = {row.id for row in docs if rules.match(row.title, row.text, highlight=False)}
+        found = search(archive.engine, CompiledSearch(query).match, limit=1000, with_text=False)
+        assert {hit.id for hit in found} == expected, query
+
+
+def test_relevance_puts_title_matches_first_and_date_sort_is_newest_first(archive: Store) -> None:
+    hits = search(archive.engine, CompiledSearch("kenya").match, limit=50)
+    assert "Kenya" in hits[0].title or "Ruto" in hits[0].title
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    by_date = search(archive.engine, CompiledSearch("kenya").match, sort="date", limit=50)
+    dates = [h.date for h in by_date]
+    assert dates == sorted(dates, reverse=True)
+    assert {h.id for h in by_date} == {h.id for h in hits}
+
+
+def test_filters(archive: Store) -> None:
+    engine, match = archive.engine, CompiledSearch("haiti OR kenya OR polizei OR policía").match
+    july = SearchFilters(
+        since=datetime(2021, 7, 1, tzinfo=UTC), until=datetime(2021, 8, 1, tzinfo=UTC)
+    )
+    hits = search(engine, match, july, limit=100)
+    assert hits and all(h.date.month == 7 and h.date.year == 2021 for h in hits)
+    assert {h.source for h in search(engine, match, SearchFilters(sources=("fundus",)))} <= {
+        "fundus"
+    }
+    german = search(engine, None, SearchFilters(languages=("de",)))
+    assert german and {h.language for h in german} == {"de"}
+    story = search(
+        engine,
+        None,
+        SearchFilters(story_id=search(engine, CompiledSearch("m'ap").match)[0].story_id),
+    )
+    assert len(story) == 2 and {h.source for h in story} == {"hostile", "mirror"}
+    assert count(engine, match) == len(search(engine, match, limit=1000))
+
+
+def test_rule_filter_reads_rule_matches(archive: Store) -> None:
+    engine = archive.engine
+    some = search(engine, CompiledSearch("kenya").match, limit=3)
+    with engine.begin() as conn:
+        for hit in some:
+            conn.execute(
+                text(
+                    "INSERT INTO rule_matches (article_id, rule, terms, matched_at)"
+                    " VALUES (:a, 'mss', '[]', :t)"
+                ),
+                {"a": hit.id, "t": datetime.now(UTC)},
+            )
+    found = search(engine, None, SearchFilters(rule="mss"), sort="date", limit=10)
+    assert {h.id for h in found} == {h.id for h in some}
+    points = coverage(engine, None, SearchFilters(), "rule")
+    assert sum(p.count for p in points if p.key == "mss") == 3
+
+
+def test_index_follows_updates_and_deletes(archive: Store) -> None:
+    engine = archive.engine
+    assert not titles(archive, "zanzibarquux")
+    first = search(engine, CompiledSearch("ruto").match)[0]
+    with engine.begin() as conn:
+        conn.execute(
+            text("UPDATE articles SET text = text || ' zanzibarquux' WHERE id = :i"),
+            {"i": first.id},
+        )
+    assert len(titles(archive, "zanzibarquux")) == 1
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM article_keys WHERE article_id = :i"), {"i": first.id})
+        conn.execute(text("DELETE FROM articles WHERE id = :i"), {"i": first.id})
+    assert not titles(archive, "zanzibarquux")
+
+
+def test_articles_stored_before_the_migration_are_indexed(store: Store) -> None:
+    """Upgrading a database that already holds articles: the migration builds the index."""
+    fill_archive(store, hostile=False)
+    with store.engine.begin() as conn:
+        if store.engine.dialect.name == "sqlite":
+            conn.execute(text("INSERT INTO articles_fts(articles_fts) VALUES ('delete-all')"))
+            conn.execute(text("INSERT INTO articles_fts(articles_fts) VALUES ('rebuild')"))
+    assert titles(store, "ruto")
+
+
+def test_syntax_errors_are_clear_and_ordinary_text_never_errors(archive: Store) -> None:
+    for bad in ["a (b", "NEAR/x kenya", "foo:bar", "-kenya", "kenya OR -haiti"]:
+        with pytest.raises(QuerySyntaxError):
+            search(archive.engine, CompiledSearch(bad).match)
+    for ordinary in ['"gang suppression', "l'ONU", "AT&T", "e-mail@x.org", "3.14", "ʼn ŉ"]:
+        search(archive.engine, CompiledSearch(ordinary).match)
+    with pytest.raises(SearchError):
+        search(archive.engine, None, sort="nonsense")  # type: ignore[arg-type]
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.text(max_size=40))
+def test_any_text_is_a_result_or_a_syntax_error_never_a_database_error(
+    archive: Store, query: str
+) -> None:
+    try:
+        compiled = CompiledSearch(query)
+    except QuerySyntaxError:
+        return
+    search(archive.engine, compiled.match, limit=5)
+    coverage(archive.engine, compiled.match, SearchFilters(), "language")
+
+
+def test_export_streams_every_format(archive: Store, db_url: str, tmp_path: Path) -> None:
+    config = tmp_path / "hw.toml"
+    config.write_text(f'[database]\nurl = "{db_url}"\n', "utf-8")
+    jsonl = run_cli("search", "kenya", "--format", "jsonl", config=config).check()
+    rows = [json.loads(line) for line in jsonl.stdout.splitlines()]
+    assert len(rows) == len(search(archive.engine, CompiledSearch("kenya").match, limit=1000))
+    assert all("[[" in (r["snippet"] or "[[") for r in rows)
+    as_json = json.loads(
+        run_cli("search", "kenya", "-f", "json", "--limit", "3", config=config).check().stdout
+    )
+    assert [r["id"] for r in as_json] == [r["id"] for r in rows[:3]]
+    as_csv = list(
+        csv.DictReader(
+            io.StringIO(
+                run_cli("search", "kenya", "-f", "csv", "--sort", "date", config=config)
+                .check()
+                .stdout
+            )
+        )
+    )
+    assert {int(r["id"]) for r in as_csv} == {r["id"] for r in rows}
+    table = run_cli(
+        "search", '"Multinational Security Support"', "--lang", "en", config=config
+    ).check()
+    assert "Multinational" in table.stdout
+    bad = run_cli("search", "kenya (", config=config)
+    assert bad.returncode == 2 and "ends too early" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_iter_search_streams_all_articles_without_a_query(archive: Store) -> None:
+    streamed = list(iter_search(archive.engine, None, batch=7))
+    assert len(streamed) == len(briefings()) + 7 + 2
+    assert [h.date for h in streamed] == sorted((h.date for h in streamed), reverse=True)
+
+
+def test_new_articles_are_searchable_at_once(store: Store) -> None:
+    fill_archive(store, hostile=False)
+    record = ArticleRecord(
+        source="fundus", url="https://fundus.example/new", canonical_url="https://fundus.example/new",
+        title="Nouvelles de Haïti", text="La police kényane à Port-au-Prince.", text_origin="feed",
+        language="fr",
+    )  # fmt: skip
+    store.save_article(record, datetime.now(UTC))
+    assert titles(store, "kenyane") == ["Nouvelles de Haïti"]
