@@ -24,8 +24,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from nginx import serve_directory  # noqa: E402
-from workload import feed_name, make_items, rss, text_pool, write_ingest_feeds  # noqa: E402
+import contextlib
+
+from nginx import serve_directory
+from workload import feed_name, make_items, rss, text_pool, write_ingest_feeds
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -46,10 +48,8 @@ def tree_pids(root: int) -> list[int]:
 def rss_mib(root: int) -> float:
     total = 0
     for pid in tree_pids(root):
-        try:
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
             total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE
-        except (FileNotFoundError, ProcessLookupError):
-            pass
     return total / 2**20
 
 
@@ -66,14 +66,23 @@ def cpu_seconds(root: int) -> float:
 
 def write_config(work: Path, base_url: str, names: list[str], interval: str) -> Path:
     lines = [
-        "[database]", 'url = "sqlite:///bench.db"', "",
-        "[crawl]", "download_delay = 0", "concurrent_requests_per_domain = 16",
+        "[database]",
+        'url = "sqlite:///bench.db"',
+        "",
+        "[crawl]",
+        "download_delay = 0",
+        "concurrent_requests_per_domain = 16",
         "concurrent_requests = 64",
     ]
     for name in names:
-        lines += ["", "[[sources]]", f'name = "{name}"',
-                  f'url = "{base_url}/feeds/{name}.xml"', f'interval = "{interval}"',
-                  "fetch_articles = false"]
+        lines += [
+            "",
+            "[[sources]]",
+            f'name = "{name}"',
+            f'url = "{base_url}/feeds/{name}.xml"',
+            f'interval = "{interval}"',
+            "fetch_articles = false",
+        ]
     path = work / "bench.toml"
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -82,8 +91,17 @@ def write_config(work: Path, base_url: str, names: list[str], interval: str) -> 
 def start_service(config: Path, work: Path) -> subprocess.Popen[bytes]:
     log = (work / "service.log").open("wb")
     return subprocess.Popen(
-        [shutil.which("haitiwatch") or "haitiwatch", "--config", str(config), "run",
-         "--workers", "2"], stdout=log, stderr=subprocess.STDOUT)
+        [
+            shutil.which("haitiwatch") or "haitiwatch",
+            "--config",
+            str(config),
+            "run",
+            "--workers",
+            "2",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
 
 
 def stop_service(proc: subprocess.Popen[bytes]) -> None:
@@ -121,8 +139,11 @@ def bench_memory(args: argparse.Namespace, work: Path) -> None:
                 for mark in marks:
                     if marks[mark] is None and done >= mark:
                         marks[mark] = mib
-                        print(f"after {mark:4d} polls per feed: RSS {mib:6.1f} MiB "
-                              f"({time.monotonic() - started:.0f} s)", flush=True)
+                        print(
+                            f"after {mark:4d} polls per feed: RSS {mib:6.1f} MiB "
+                            f"({time.monotonic() - started:.0f} s)",
+                            flush=True,
+                        )
                 if done >= args.rounds:
                     break
                 time.sleep(1)
@@ -131,9 +152,11 @@ def bench_memory(args: argparse.Namespace, work: Path) -> None:
     first, last = marks[10], marks[args.rounds]
     peak = max(m for _, m in samples)
     if first and last:
-        print(f"memory: {first:.1f} MiB after 10 polls, {last:.1f} MiB after {args.rounds} "
-              f"polls of {args.feeds} feeds ({(last / first - 1) * 100:+.1f}%), peak {peak:.1f} "
-              "MiB (target: within 10% and under 300 MB)")
+        print(
+            f"memory: {first:.1f} MiB after 10 polls, {last:.1f} MiB after {args.rounds} "
+            f"polls of {args.feeds} feeds ({(last / first - 1) * 100:+.1f}%), peak {peak:.1f} "
+            "MiB (target: within 10% and under 300 MB)"
+        )
 
 
 def bench_freshness(args: argparse.Namespace, work: Path) -> None:
@@ -152,7 +175,8 @@ def bench_freshness(args: argparse.Namespace, work: Path) -> None:
                 count = 21 + trial
                 items = make_items(1, count, lambda f, i: f"{server.base_url}/a/{f}/{i}", pool)
                 (root / "feeds" / f"{feed_name(1)}.xml").write_bytes(
-                    rss("Bench outlet 1", server.base_url, items))
+                    rss("Bench outlet 1", server.base_url, items)
+                )
                 appeared = time.monotonic()
                 while True:
                     with sqlite3.connect(db) as conn:
@@ -161,12 +185,16 @@ def bench_freshness(args: argparse.Namespace, work: Path) -> None:
                         break
                     time.sleep(0.2)
                 latencies.append(time.monotonic() - appeared)
-                print(f"trial {trial + 1}: new item stored {latencies[-1]:.1f} s after it "
-                      "appeared", flush=True)
+                print(
+                    f"trial {trial + 1}: new item stored {latencies[-1]:.1f} s after it appeared",
+                    flush=True,
+                )
         finally:
             stop_service(proc)
-    print(f"freshness: worst {max(latencies):.1f} s with interval {args.interval} "
-          f"(target: interval + 5 s)")
+    print(
+        f"freshness: worst {max(latencies):.1f} s with interval {args.interval} "
+        f"(target: interval + 5 s)"
+    )
 
 
 def bench_idle(args: argparse.Namespace, work: Path) -> None:
@@ -186,8 +214,10 @@ def bench_idle(args: argparse.Namespace, work: Path) -> None:
         finally:
             stop_service(proc)
     share = (cpu1 - cpu0) / (t1 - t0) * 100
-    print(f"idle: {share:.2f}% of one core over {args.minutes} min with {args.feeds} unchanged "
-          f"feeds polled every 5 min ({polls} conditional polls) (target: under 2%)")
+    print(
+        f"idle: {share:.2f}% of one core over {args.minutes} min with {args.feeds} unchanged "
+        f"feeds polled every 5 min ({polls} conditional polls) (target: under 2%)"
+    )
 
 
 def main() -> None:

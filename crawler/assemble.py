@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from crawler.jobs import SourceJob
+from crawler.language import detect_language
 from crawler.textnorm import clean_text, content_hash
 from crawler.urls import UnusableURL, canonical_url, host_of, registered_domain
 from db.records import ArticleRecord, ExtractedPage, FeedEntry
@@ -50,9 +51,19 @@ def entries_to_fetch(
 
     Returns them and the number of entries skipped as already stored.
     """
+    keys = [entry_lookup_keys(entry, feed_url) for entry in entries]
+    return select_to_fetch(entries, keys, known)
+
+
+def select_to_fetch(
+    entries: Sequence[FeedEntry],
+    keys: Sequence[Sequence[tuple[str, str]]],
+    known: Mapping[tuple[str, str], Known],
+) -> tuple[list[FeedEntry], int]:
+    """``entries_to_fetch`` with each entry's lookup keys already computed."""
     todo: list[FeedEntry] = []
-    for entry in entries:
-        hits = [known[k] for k in entry_lookup_keys(entry, feed_url) if k in known]
+    for entry, entry_keys in zip(entries, keys, strict=True):
+        hits = [known[k] for k in entry_keys if k in known]
         changed = entry.updated is not None and entry.updated > max(
             (h.updated_at for h in hits), default=entry.updated
         )
@@ -94,7 +105,10 @@ def build_record(
         authors=(page.authors if page and page.authors else entry.authors),
         # Atom entries may carry only <updated>: better than nothing, after the page's own date.
         published=entry.published or (page.published if page else None) or entry.updated,
-        language=(page.language if page else None) or entry.language or job.language,
+        # Detected from what is stored; the declared language only breaks near-ties.
+        language=detect_language(
+            title, text, (page.language if page else None) or entry.language or job.language
+        ),
         summary=feed_text or None,
     )
 

@@ -20,10 +20,11 @@ from email.utils import parsedate_to_datetime
 from functools import partial
 from typing import ParamSpec, TypeVar
 
-from crawler.assemble import Known, build_record, entries_to_fetch, entry_lookup_keys
+from crawler.assemble import Known, build_record, select_to_fetch
 from crawler.extract import extract_page
-from crawler.feeds import parse_feed
 from crawler.jobs import FetchedBody, SourceJob
+from crawler.listings import Listing, read_listing
+from crawler.listings.progress import ListingProgress, needs_browser, newest_first
 from db.errors import FeedError
 from db.records import (
     ArticleOutcome,
@@ -32,7 +33,6 @@ from db.records import (
     FeedEntry,
     FetchOutcome,
     FetchResult,
-    ParsedFeed,
     Validators,
 )
 from db.store import Store
@@ -75,6 +75,10 @@ class Poll:
     failed: bool = False
     error: str | None = None
     retry_after: datetime | None = None
+    #: Set while a listing spread over several documents (sitemap index, pages) is read.
+    listing: ListingProgress | None = None
+    #: Everything the source listed this time (a dry run shows it).
+    found: list[FeedEntry] = field(default_factory=list)
     _pending: int = 1  # the feed request itself
 
     def add_step(self) -> None:
@@ -84,6 +88,26 @@ class Poll:
         self._pending -= 1
         if self._pending <= 0 and not self.done.done():
             self.done.set_result(self)
+
+
+@dataclass(frozen=True, slots=True)
+class NextSteps:
+    """What the spider requests next for a poll: article pages, and listing documents."""
+
+    pages: list[FeedEntry] = field(default_factory=list)
+    #: (url, level) of further documents of the same listing.
+    listings: list[tuple[str, int]] = field(default_factory=list)
+
+
+def page_record(
+    job: SourceJob, entry: FeedEntry, body: bytes, url: str, encoding: str | None
+) -> ArticleRecord | None:
+    """Extract a page and build its record in one CPU-pool call (language detection included)."""
+    return build_record(job, entry, extract_page(body, url, encoding), final_url=url)
+
+
+def feed_records(job: SourceJob, entries: list[FeedEntry]) -> list[ArticleRecord]:
+    return [r for e in entries if (r := build_record(job, e)) is not None]
 
 
 class Harvester:
@@ -103,38 +127,125 @@ class Harvester:
     async def _run(self, pool: Executor, fn: Callable[P, T], *args: P.args, **kw: P.kwargs) -> T:
         return await asyncio.get_running_loop().run_in_executor(pool, partial(fn, *args, **kw))
 
+    async def run_db(self, fn: Callable[P, T], *args: P.args, **kw: P.kwargs) -> T:
+        """Run a blocking database call on the single database thread."""
+        return await self._run(self._db, fn, *args, **kw)
+
     # -- feeds -----------------------------------------------------------------------------
 
-    async def feed_fetched(self, poll: Poll, got: FetchedBody, duration_ms: int) -> list[FeedEntry]:
-        """Parse a feed response, store what needs no page fetch, and say which pages to fetch."""
+    async def feed_fetched(self, poll: Poll, got: FetchedBody, duration_ms: int) -> NextSteps:
+        """Read a source's response; store what needs no page fetch, and say what to fetch."""
         job, totals = poll.job, poll.totals
         if got.status == 304:
             result = self._result(poll, got, duration_ms, FetchOutcome.NOT_MODIFIED)
             await self._run(self._db, self.store.save_fetch, result, [], self._clock())
             totals.sources_ok += 1
             totals.sources_not_modified += 1
-            return []
+            return NextSteps()
         try:
-            parsed: ParsedFeed = await self._run(
-                self._cpu, parse_feed, got.body, got.url, got.content_type
+            listing: Listing = await self._run(
+                self._cpu,
+                read_listing,
+                job.kind,
+                job.options,
+                got.body,
+                got.url,
+                got.content_type,
+                got.encoding,
+                0,
+                self._clock(),
+                job.url,
             )
         except FeedError as e:
             await self.feed_failed(poll, duration_ms, str(e), got.status, len(got.body))
-            return []
-        for warning in parsed.warnings:
+            return NextSteps()
+        progress = ListingProgress(got, duration_ms)
+        progress.add(listing)
+        if not listing.follow:
+            return NextSteps(pages=await self._settle(poll, progress))
+        poll.listing = progress
+        return NextSteps(listings=progress.claim(listing.follow, 1))
+
+    # -- further documents of a listing (child sitemaps, next pages) ------------------------
+
+    async def listing_fetched(self, poll: Poll, got: FetchedBody, level: int) -> NextSteps:
+        progress = poll.listing
+        assert progress is not None, "a listing document without a listing in progress"
+        progress.bytes_received += len(got.body)
+        try:
+            listing: Listing = await self._run(
+                self._cpu,
+                read_listing,
+                poll.job.kind,
+                poll.job.options,
+                got.body,
+                got.url,
+                got.content_type,
+                got.encoding,
+                level,
+                self._clock(),
+                poll.job.url,
+            )
+        except FeedError as e:
+            progress.fail(got.url, str(e))
+            return await self._listing_step_done(poll, [])
+        progress.add(listing)
+        return await self._listing_step_done(poll, progress.claim(listing.follow, level + 1))
+
+    async def listing_failed(self, poll: Poll, url: str, error: str) -> NextSteps:
+        progress = poll.listing
+        assert progress is not None, "a listing document without a listing in progress"
+        progress.fail(url, error)
+        return await self._listing_step_done(poll, [])
+
+    async def _listing_step_done(self, poll: Poll, more: list[tuple[str, int]]) -> NextSteps:
+        progress = poll.listing
+        assert progress is not None
+        progress.pending -= 1
+        if progress.pending > 0:
+            return NextSteps(listings=more)
+        if progress.all_failed():
+            duration = int((self._clock() - poll.started).total_seconds() * 1000)
+            first = progress.first
+            await self.feed_failed(
+                poll, duration, progress.failure_summary(), first.status, progress.bytes_received
+            )
+            return NextSteps()
+        return NextSteps(pages=await self._settle(poll, progress))
+
+    async def _settle(self, poll: Poll, progress: ListingProgress) -> list[FeedEntry]:
+        """Look up what the listing named, store feed-only records, return the pages to fetch."""
+        job, totals, got = poll.job, poll.totals, progress.first
+        for warning in progress.warnings:
             log.info("source %s: %s", job.name, warning)
-        keys = [k for entry in parsed.entries for k in entry_lookup_keys(entry, job.url)]
-        found = await self._run(self._db, self.store.known_articles, keys)
+        entries, keys = progress.entries(), progress.keys()
+        poll.found = entries
+        flat = [k for entry_keys in keys for k in entry_keys]
+        found = await self._run(self._db, self.store.known_articles, flat)
         known = {k: Known(v.updated_at) for k, v in found.items()}
-        todo, seen_again = entries_to_fetch(parsed.entries, job.url, known)
-        records = [] if job.fetch_articles else self._feed_records(job, todo)
-        result = self._result(
-            poll,
-            got,
-            duration_ms,
-            FetchOutcome.OK,
-            items_found=len(parsed.entries),
-            error="; ".join(parsed.warnings[:5]) or None,
+        todo, seen_again = select_to_fetch(entries, keys, known)
+        pages = [e for e in todo if job.fetch_articles and not needs_browser(e.url)]
+        feed_only = [e for e in todo if not (job.fetch_articles and not needs_browser(e.url))]
+        pages, later = newest_first(pages, job.options.max_pages)
+        if later:
+            progress.warnings.append(
+                f"{len(pages) + later} new article pages; fetching the {len(pages)} newest "
+                f"(max_pages), the rest next time"
+            )
+        records = await self._run(self._cpu, feed_records, job, feed_only) if feed_only else []
+        duration = progress.duration_ms
+        if poll.listing is not None:
+            duration = int((self._clock() - poll.started).total_seconds() * 1000)
+        result = FetchResult(
+            source=job.name,
+            url=job.url,
+            started=poll.started,
+            duration_ms=duration,
+            outcome=FetchOutcome.OK,
+            http_status=got.status,
+            bytes_received=progress.bytes_received,
+            items_found=len(entries),
+            error="; ".join(progress.warnings[:5]) or None,
             validators=Validators(got.etag, got.last_modified),
         )
         outcomes, _counts, poll.fetch_id = await self._run(
@@ -144,7 +255,7 @@ class Harvester:
         totals.duplicate += seen_again
         for outcome in outcomes:
             totals.count(outcome)
-        return todo if job.fetch_articles else []
+        return pages
 
     def _result(
         self, poll: Poll, got: FetchedBody, duration_ms: int, outcome: FetchOutcome, **extra: object
@@ -159,9 +270,6 @@ class Harvester:
             bytes_received=len(got.body),
             **extra,  # type: ignore[arg-type]
         )
-
-    def _feed_records(self, job: SourceJob, entries: list[FeedEntry]) -> list[ArticleRecord]:
-        return [r for e in entries if (r := build_record(job, e)) is not None]
 
     async def feed_failed(
         self,
@@ -194,8 +302,10 @@ class Harvester:
     # -- article pages ---------------------------------------------------------------------
 
     async def page_fetched(self, poll: Poll, entry: FeedEntry, got: FetchedBody) -> None:
-        page = await self._run(self._cpu, extract_page, got.body, got.url, got.encoding)
-        await self._store(poll, build_record(poll.job, entry, page, final_url=got.url))
+        record = await self._run(
+            self._cpu, page_record, poll.job, entry, got.body, got.url, got.encoding
+        )
+        await self._store(poll, record)
 
     async def page_failed(self, poll: Poll, entry: FeedEntry, reason: str) -> None:
         """No page: keep the item with the feed's own text rather than lose it."""

@@ -24,6 +24,26 @@ class CrawlSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ListingOptions:
+    """Per-kind settings of listing sources (sitemap, html, gnews, gdelt); unused by feeds."""
+
+    #: sitemap: skip child sitemaps and URLs whose lastmod / publication date is older.
+    lastmod_window_s: float | None = None
+    #: sitemap: follow at most this many child sitemaps of an index (newest first).
+    max_sitemaps: int = 50
+    #: html: CSS selectors or XPath expressions (starting with "/" or "(") for article links.
+    selectors: tuple[str, ...] = ()
+    #: html: a regular expression that article URLs match (alone, or filtering the selectors).
+    link_pattern: str | None = None
+    #: html: where the next page link is (default: rel="next" links).
+    next_selector: str | None = None
+    #: html: how many further pages to follow after the first.
+    pagination_depth: int = 0
+    #: Article pages fetched at most per poll (newest first); the rest wait for the next poll.
+    max_pages: int = 200
+
+
+@dataclass(frozen=True, slots=True)
 class SourceJob:
     name: str
     kind: str
@@ -34,6 +54,7 @@ class SourceJob:
     validators: Validators = field(default_factory=Validators)
     #: The configured source lives on a private or loopback address, so its host is allowed.
     allow_private: bool = False
+    options: ListingOptions = field(default_factory=ListingOptions)
 
     @property
     def url_host(self) -> str:

@@ -68,7 +68,8 @@ def worker_pools(cpu_workers: int) -> Iterator[tuple[Executor, Executor]]:
         # spawn, not fork: forking a process that runs an event loop and threads is unsafe.
         cpu = ProcessPoolExecutor(cpu_workers, mp_context=multiprocessing.get_context("spawn"))
     else:
-        cpu = ThreadPoolExecutor(2, thread_name_prefix="hw-cpu")
+        # One thread: trafilatura/lxml beside numpy in two threads crashed natively (rarely).
+        cpu = ThreadPoolExecutor(1, thread_name_prefix="hw-cpu")
     db = ThreadPoolExecutor(1, thread_name_prefix="hw-db")
     try:
         yield cpu, db

@@ -26,7 +26,7 @@ from twisted.internet.error import (
 )
 from twisted.python.failure import Failure
 
-from crawler.harvest import Harvester, Poll
+from crawler.harvest import Harvester, NextSteps, Poll
 from crawler.jobs import FetchedBody
 from crawler.urls import UnusableURL, fetch_url
 from db.records import FeedEntry
@@ -37,6 +37,12 @@ FEED_ACCEPT = (
     "application/rss+xml, application/atom+xml, application/feed+json, "
     "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
 )
+#: What each source kind asks for (feeds and Google News: FEED_ACCEPT).
+KIND_ACCEPT = {
+    "sitemap": "application/xml, text/xml;q=0.9, application/x-gzip;q=0.8, */*;q=0.5",
+    "html": "text/html, application/xhtml+xml;q=0.9, */*;q=0.5",
+    "gdelt": "application/json, */*;q=0.5",
+}
 
 
 def _scrapy_errors(name: str) -> tuple[type[Exception], ...]:
@@ -45,9 +51,19 @@ def _scrapy_errors(name: str) -> tuple[type[Exception], ...]:
 
 
 # Scrapy 2.19 raises its own download errors where older versions raised Twisted's.
-_TIMEOUTS: tuple[type[Exception], ...] = (TimeoutError, TCPTimedOutError, *_scrapy_errors("DownloadTimeoutError"))
-_REFUSED: tuple[type[Exception], ...] = (ConnectionRefusedError, *_scrapy_errors("DownloadConnectionRefusedError"))
-_CANCELLED: tuple[type[Exception], ...] = (CancelledError, *_scrapy_errors("DownloadCancelledError"))
+_TIMEOUTS: tuple[type[Exception], ...] = (
+    TimeoutError,
+    TCPTimedOutError,
+    *_scrapy_errors("DownloadTimeoutError"),
+)
+_REFUSED: tuple[type[Exception], ...] = (
+    ConnectionRefusedError,
+    *_scrapy_errors("DownloadConnectionRefusedError"),
+)
+_CANCELLED: tuple[type[Exception], ...] = (
+    CancelledError,
+    *_scrapy_errors("DownloadCancelledError"),
+)
 # Also what a body without Content-Length that outgrows DOWNLOAD_MAXSIZE ends as (Scrapy aborts
 # the connection, and the abort is reported before the cancellation).
 _DATA_LOSS = _scrapy_errors("ResponseDataLossError")
@@ -133,7 +149,7 @@ class SourceSpider(scrapy.Spider):
 
     def feed_request(self, poll: Poll) -> Request:
         job = poll.job
-        headers = {"Accept": FEED_ACCEPT}
+        headers = {"Accept": KIND_ACCEPT.get(job.kind, FEED_ACCEPT)}
         if job.validators.etag:
             headers["If-None-Match"] = job.validators.etag
         if job.validators.last_modified:
@@ -155,16 +171,59 @@ class SourceSpider(scrapy.Spider):
     async def parse_feed(self, response: Response) -> AsyncIterator[Request]:
         poll: Poll = response.meta["poll"]
         try:
-            entries = await self.harvester.feed_fetched(
+            steps = await self.harvester.feed_fetched(
                 poll, to_fetched(response), self._elapsed_ms(response.meta)
             )
-            for entry in entries:
-                request = self.page_request(poll, entry)
-                if request is None:
-                    await self.harvester.page_failed(poll, entry, "unusable URL")
-                    continue
-                poll.add_step()
+            for request in await self._next_requests(poll, steps):
                 yield request
+        finally:
+            poll.finish_step()
+
+    async def _next_requests(self, poll: Poll, steps: NextSteps) -> list[Request]:
+        """Requests for the next steps, each counted on the poll before it is handed out."""
+        requests = [self.listing_request(poll, url, level) for url, level in steps.listings]
+        for entry in steps.pages:
+            request = self.page_request(poll, entry)
+            if request is None:
+                await self.harvester.page_failed(poll, entry, "unusable URL")
+                continue
+            requests.append(request)
+        for _request in requests:
+            poll.add_step()
+        return requests
+
+    def listing_request(self, poll: Poll, url: str, level: int) -> Request:
+        """A further document of a listing: a child sitemap, the next section page."""
+        return Request(
+            url,
+            headers={"Accept": KIND_ACCEPT.get(poll.job.kind, FEED_ACCEPT)},
+            callback=self.parse_listing,
+            errback=self.listing_failed,
+            dont_filter=True,
+            priority=5,
+            meta={"poll": poll, "level": level},
+        )
+
+    async def parse_listing(self, response: Response) -> AsyncIterator[Request]:
+        poll: Poll = response.meta["poll"]
+        try:
+            steps = await self.harvester.listing_fetched(
+                poll, to_fetched(response), response.meta["level"]
+            )
+            for request in await self._next_requests(poll, steps):
+                yield request
+        finally:
+            poll.finish_step()
+
+    async def listing_failed(self, failure: Failure) -> None:
+        request = failure.request  # type: ignore[attr-defined]
+        poll: Poll = request.meta["poll"]
+        message, _status, _retry_after = describe_failure(failure, self.timeout)
+        try:
+            steps = await self.harvester.listing_failed(poll, request.url, message)
+            # An errback's output is not crawled like a callback's: hand requests to the engine.
+            for follow in await self._next_requests(poll, steps):
+                self.crawler.engine.crawl(follow)
         finally:
             poll.finish_step()
 

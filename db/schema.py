@@ -73,6 +73,8 @@ class Source(Base):
     next_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: A server's Retry-After: no request to this source before then.
     retry_after_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: When the operator was told this source keeps failing (once per failure streak).
+    operator_alerted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
@@ -144,3 +146,97 @@ class ArticleKey(Base):
     article_id: Mapped[int] = mapped_column(
         ForeignKey("articles.id", ondelete="CASCADE"), index=True
     )
+
+
+# --- service (issue: background service) -------------------------------------------------
+
+
+class ServiceLease(Base):
+    """Who runs the scheduler on this database: one holder at a time, renewed by heartbeat."""
+
+    __tablename__ = "service_lease"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(64))
+    hostname: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    acquired_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+# -- stories (issue 5): the LSH band index -------------------------------------------------
+
+
+class StoryBand(Base):
+    """One LSH band key (or title key) of an article indexed for story grouping.
+
+    Rows older than the window (stories.window) are pruned; no foreign key, so that writing
+    and pruning stay cheap: a row whose article is gone simply finds nothing.
+    """
+
+    __tablename__ = "story_bands"
+    __table_args__ = (Index("ix_story_bands_created_at", "created_at"),)
+
+    band_key: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    article_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+# -- alerts (issue 4): rule matches and the alert outbox ------------------------------------
+
+
+class RuleMatchRow(Base):
+    """An article matched a rule (written in the article's transaction; kept current on update)."""
+
+    __tablename__ = "rule_matches"
+    __table_args__ = (Index("ux_rule_matches_article_rule", "article_id", "rule", unique=True),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
+    rule: Mapped[str] = mapped_column(String(64), index=True)
+    story_id: Mapped[int | None] = mapped_column(BigInteger)
+    #: The matched terms as written in the article, for display.
+    terms: Mapped[list[str]] = mapped_column(JSON, default=list)
+    matched_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class AlertRow(Base):
+    """One alert to send: a (rule, story, channel) at most once, ever (unique index).
+
+    status: pending -> sending (claimed by a sender until ``claimed_until``) -> sent | failed;
+    a transient failure goes back to pending with a later ``next_attempt_at``.
+    """
+
+    __tablename__ = "alert_outbox"
+    __table_args__ = (
+        Index("ux_alert_outbox_rule_story_channel", "rule", "story_key", "channel", unique=True),
+        Index("ix_alert_outbox_due", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    rule: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(64))
+    #: "story:<id>", or "article:<id>" for an article without a story.
+    story_key: Mapped[str] = mapped_column(String(40))
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), index=True
+    )
+    mode: Mapped[str] = mapped_column(String(16))  # immediate | digest
+    status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: A short, secret-free reason (service name, HTTP status); never a URL.
+    last_error: Mapped[str | None] = mapped_column(Text)
+    #: Per-target outcome ("0": "sent"), so a retry only sends to the targets that failed.
+    targets: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+
+
+# -- search (issue 6): full-text index --------------------------------------------------------
+# No model: the index is not a table the code writes. Migration 0005_search creates it:
+# SQLite, the external-content FTS5 table `articles_fts` (title, text) kept in step with
+# `articles` by triggers; PostgreSQL, the generated column `articles.search_vector` (tsvector,
+# title weight A, text weight B) with a GIN index. Both queried only by db/search.py.

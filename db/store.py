@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import ColumnElement, Engine, func, select, tuple_, update
+from sqlalchemy import ColumnElement, Engine, and_, func, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from db.alerts import rules_by_article
 from db.database import WRITE_OPTION, create_db_engine, migrate
 from db.records import (
     ArticleOutcome,
@@ -27,6 +30,7 @@ from db.records import (
     Validators,
 )
 from db.schema import Article, ArticleKey, Fetch, Source, Story
+from db.story_index import StoryIndex, join_story
 
 #: Longer key values are stored as their hash (index entries have a size limit on PostgreSQL).
 MAX_KEY_CHARS = 512
@@ -99,9 +103,16 @@ def decide_update(existing: Article, record: ArticleRecord) -> bool:
 
 
 class Store:
-    def __init__(self, engine: Engine, hooks: Sequence[ArticleHook] = ()) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        hooks: Sequence[ArticleHook] = (),
+        stories: StoryIndex | None = None,
+    ) -> None:
         self.engine = engine
         self.hooks = list(hooks)
+        #: Story grouping; without a matcher, only exact copies (same text hash) are grouped.
+        self.stories = stories or StoryIndex()
         self._session = sessionmaker(engine, expire_on_commit=False)
         self._write = sessionmaker(
             engine.execution_options(**{WRITE_OPTION: True}), expire_on_commit=False
@@ -109,10 +120,12 @@ class Store:
         self._source_ids: dict[str, int] = {}
 
     @classmethod
-    def open(cls, url: str, hooks: Sequence[ArticleHook] = ()) -> Store:
+    def open(
+        cls, url: str, hooks: Sequence[ArticleHook] = (), stories: StoryIndex | None = None
+    ) -> Store:
         engine = create_db_engine(url)
         migrate(engine)
-        return cls(engine, hooks)
+        return cls(engine, hooks, stories)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -299,8 +312,14 @@ class Store:
             return ArticleOutcome.NEW
         raise RuntimeError(f"could not store {record.canonical_url}: keys keep conflicting")
 
-    def _run_hooks(self, session: Session, article: Article, record: ArticleRecord,
-                   outcome: ArticleOutcome, now: datetime) -> None:
+    def _run_hooks(
+        self,
+        session: Session,
+        article: Article,
+        record: ArticleRecord,
+        outcome: ArticleOutcome,
+        now: datetime,
+    ) -> None:
         for hook in self.hooks:
             hook(session, article, record, outcome, now)
 
@@ -333,6 +352,7 @@ class Store:
         article.language = record.language or article.language
         article.updated_at = now
         article.revisions += 1
+        self.stories.reindex(session, article, record, now)
         if article.story_id is not None:
             session.execute(
                 update(Story).where(Story.id == article.story_id).values(updated_at=now)
@@ -342,7 +362,7 @@ class Store:
     def _insert(
         self, session: Session, record: ArticleRecord, keys: list[tuple[str, str]], now: datetime
     ) -> Article:
-        story_id = self._story_for(session, record, now)
+        story_id, index_keys = self._story_for(session, record, now)
         article = Article(
             source_id=self.source_id(record.source),
             story_id=story_id,
@@ -367,46 +387,38 @@ class Store:
         session.add(ArticleKey(kind=keys[0][0], value=keys[0][1], article_id=article.id))
         session.flush()
         self._add_keys(session, article.id, keys[1:])
+        self.stories.add(session, article.id, index_keys, now)
         story = session.get_one(Story, story_id)
         if story.origin_article_id is None:
             story.origin_article_id = article.id
         return article
 
-    def _story_for(self, session: Session, record: ArticleRecord, now: datetime) -> int:
-        """Exact copies (same text hash, another outlet) join the first copy's story."""
-        if record.content_hash:
-            story_id = session.scalar(
-                select(Article.story_id)
-                .where(Article.content_hash == record.content_hash)
-                .order_by(Article.id)
-                .limit(1)
-            )
-            if story_id is not None:
-                session.execute(
-                    update(Story)
-                    .where(Story.id == story_id)
-                    .values(article_count=Story.article_count + 1, updated_at=now)
-                )
-                return story_id
+    def _story_for(
+        self, session: Session, record: ArticleRecord, now: datetime
+    ) -> tuple[int, tuple[int, ...]]:
+        """The story a new article joins (a copy's) or starts, and its story-index keys."""
+        placement = self.stories.place(session, record, now)
+        if placement.story_id is not None:
+            join_story(session, placement.story_id, now)
+            return placement.story_id, placement.keys
         story = Story(created_at=now, updated_at=now, article_count=1)
         session.add(story)
         session.flush()
-        return story.id
+        return story.id, placement.keys
 
     def _add_keys(self, session: Session, article_id: int, keys: list[tuple[str, str]]) -> None:
         """Remember further identities; one already owned by another article stays with it."""
         if not keys:
             return
-        taken = set(
-            session.execute(select(ArticleKey.kind, ArticleKey.value).where(_key_in(keys))).all()
+        rows = [{"kind": k, "value": v, "article_id": article_id} for k, v in dict.fromkeys(keys)]
+        # ON CONFLICT DO NOTHING: a key another article (or a concurrent writer) already owns
+        # stays with it, without a savepoint per key.
+        insert = (
+            postgresql_insert
+            if session.get_bind().dialect.name == "postgresql"
+            else (sqlite_insert)
         )
-        for kind, value in dict.fromkeys(keys):
-            if (kind, value) not in taken:
-                try:
-                    with session.begin_nested():
-                        session.add(ArticleKey(kind=kind, value=value, article_id=article_id))
-                except IntegrityError:
-                    pass  # a concurrent writer claimed it first; it keeps it
+        session.execute(insert(ArticleKey).values(rows).on_conflict_do_nothing())
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -427,6 +439,8 @@ class Store:
                     .limit(batch_size)
                 ).all()
                 batch = [_to_stored(article, source) for article, source in rows]
+                matched = rules_by_article(session, [a.id for a in batch])
+                batch = [replace(a, rules=matched.get(a.id, ())) for a in batch]
             if not batch:
                 return
             yield from batch
@@ -452,8 +466,14 @@ def _to_stored(article: Article, source: str) -> StoredArticle:
 
 
 def _key_in(keys: Sequence[tuple[str, str]]) -> ColumnElement[bool]:
-    """(kind, value) IN (...): uses the composite primary key index on both databases."""
-    return tuple_(ArticleKey.kind, ArticleKey.value).in_(list(keys))
+    """kind IN (...) AND value IN (...): a superset of the pairs that both databases answer
+    from the (kind, value) primary key index; callers keep only the pairs they asked for.
+
+    (A row-value ``(kind, value) IN (VALUES ...)`` makes SQLite 3.40 scan the whole table.)
+    """
+    kinds = sorted({kind for kind, _ in keys})
+    values = list({value for _, value in keys})
+    return and_(ArticleKey.kind.in_(kinds), ArticleKey.value.in_(values))
 
 
 def _chunks(items: list[tuple[str, str]], size: int) -> Iterator[list[tuple[str, str]]]:

@@ -181,7 +181,9 @@ def _health_json(h: SourceHealth) -> dict[str, Any]:
 
 
 def _health_table(health: list[SourceHealth]) -> Table:
-    table = Table("name", "status", "last success", "failures", "articles", "last error")
+    table = Table(
+        "name", "status", "last success", "failures", "articles", "next due", "last error"
+    )
     colour = {"ok": "green", "failing": "red", "never": "yellow"}
     for h in health:
         table.add_row(
@@ -190,6 +192,7 @@ def _health_table(health: list[SourceHealth]) -> Table:
             _iso(h.last_success) or "-",
             str(h.consecutive_failures),
             str(h.articles),
+            _iso(h.next_due) or "-",
             (h.last_error or "")[:80] if h.status == "failing" else "",
         )
     return table
@@ -201,21 +204,71 @@ def export(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="File to write (default: stdout).")
     ] = None,
+    lang: Annotated[
+        list[str] | None,
+        typer.Option("--lang", help="Only articles in this language (ISO 639-1; repeatable)."),
+    ] = None,
 ) -> None:
     """Stream every stored article as JSON Lines or CSV (constant memory)."""
     if format not in FORMATS:
         raise HaitiwatchError(f"--format: expected one of {', '.join(FORMATS)}, got {format!r}")
     loaded = _load()
+    wanted = {code.strip().lower() for code in lang or []}
     with _store(loaded) as store:
+        chosen = (a for a in store.iter_articles() if not wanted or a.language in wanted)
         if output is None:
-            count = write_export(store.iter_articles(), format, sys.stdout)
+            count = write_export(chosen, format, sys.stdout)
         else:
             with output.open("w", encoding="utf-8", newline="") as stream:
-                count = write_export(store.iter_articles(), format, stream)
+                count = write_export(chosen, format, stream)
     err.print(f"exported {count} articles", highlight=False)
 
 
+@app.command()
+def run(
+    workers: Annotated[
+        int, typer.Option(help="Processes for parsing and text extraction (0: threads only).")
+    ] = 2,
+    log_json: Annotated[
+        bool, typer.Option("--log-json", help="Logs as JSON lines (also [service] log_json).")
+    ] = False,
+) -> None:
+    """Run the service: poll every source on its schedule until SIGTERM/SIGINT.
+
+    SIGHUP re-reads the config. Exits 0 after a graceful stop, 3 if another `run` already
+    holds this database.
+    """
+    from scheduler.observe import setup_logging
+    from scheduler.service import EXIT_LOCKED, AlreadyRunning, Service
+
+    service = Service(state.config_path, workers)
+    setup_logging(
+        min(logging.getLogger().level, logging.INFO),
+        log_json or service.loaded.config.service.log_json,
+    )
+    try:
+        raise typer.Exit(service.run())
+    except AlreadyRunning as e:
+        err.print(f"haitiwatch: {e}", highlight=False, markup=False, soft_wrap=True)
+        raise typer.Exit(EXIT_LOCKED) from e
+
+
+@app.command()
+def status() -> None:
+    """One screen: is the service running, what did it do in the last hour, what is failing."""
+    from scheduler.status import render_status
+
+    loaded = _load()
+    with _store(loaded) as store:
+        render_status(out, store, datetime.now(UTC))
+
+
 # Sub-commands of other features register here.
+import scheduler.cli_rules  # noqa: E402  (rules, alerts)
+import scheduler.cli_search  # noqa: E402  (search)
+import scheduler.cli_sources_test  # noqa: E402  (sources test)
+import scheduler.cli_stories  # noqa: E402  (stories, story)
+import scheduler.cli_web  # noqa: E402, F401  (serve)
 
 
 def main() -> None:

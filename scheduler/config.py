@@ -13,6 +13,7 @@ from datetime import timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     BaseModel,
@@ -56,10 +57,30 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class HttpConfig(_Section):
+    """The service's HTTP endpoint (/healthz, /metrics): off unless enabled."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(8765, ge=1, le=65535)
+
+
 class ServiceConfig(_Section):
     timezone: str = "UTC"
     #: How long a source may fail before an operator alert is raised.
     source_failure_alert_after: Duration = timedelta(hours=6)
+    #: Channels (names under [channels]) that hear about failing sources.
+    operator_channels: list[str] = Field(default_factory=list)
+    #: Logs as JSON lines instead of text.
+    log_json: bool = False
+    #: How long a graceful stop waits for polls in flight before cancelling them.
+    stop_timeout: Duration = timedelta(seconds=20)
+    http: HttpConfig = HttpConfig()
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone_known(cls, v: str) -> str:
+        return check_timezone(v)
 
 
 class DatabaseConfig(_Section):
@@ -79,7 +100,25 @@ class CrawlConfig(_Section):
     retries: int = Field(2, ge=0, le=10)
 
 
-SourceKind = Literal["feed"]
+SourceKind = Literal["feed", "sitemap", "html", "gnews", "gdelt"]
+#: Kinds whose URL may be built from a query instead of given.
+_QUERY_KINDS = ("gnews", "gdelt")
+#: Options that only some kinds read: naming one on another kind is a mistake worth reporting.
+_KIND_OPTIONS: dict[str, tuple[str, ...]] = {
+    "query": _QUERY_KINDS,
+    "country": _QUERY_KINDS,
+    "endpoint": _QUERY_KINDS,
+    "timespan": ("gdelt",),
+    "selectors": ("html",),
+    "link_pattern": ("html",),
+    "next_selector": ("html",),
+    "pagination_depth": ("html",),
+    "lastmod_window": ("sitemap",),
+    "max_sitemaps": ("sitemap",),
+}
+_GDELT_TIMESPAN = re.compile(r"^\d+(min|h|d|w|m)$")
+#: A news sitemap lists two days; a window a little wider tolerates missed polls.
+DEFAULT_LASTMOD_WINDOW = timedelta(days=3)
 
 
 class SourceConfig(_Section):
@@ -91,8 +130,41 @@ class SourceConfig(_Section):
     enabled: bool = True
     #: Per-source politeness override (seconds between requests to this source's host).
     download_delay: float | None = Field(None, ge=0)
-    #: Language hint when neither feed nor page declares one (ISO 639-1).
+    #: Language hint when neither feed nor page declares one (ISO 639-1); for gnews and
+    #: gdelt also the language searched ("es-419" for a Google News regional edition).
     language: str | None = None
+    # -- gnews / gdelt: a query instead of a URL ------------------------------------------
+    query: str | None = None
+    country: str | None = None
+    #: Base URL of the search endpoint (default: Google News RSS search, GDELT DOC 2.0).
+    endpoint: str | None = None
+    #: gdelt: how far back each query looks ("1d", "12h", "90min", "1w").
+    timespan: str | None = None
+    # -- html -------------------------------------------------------------------------------
+    selectors: list[str] = Field(default_factory=list)
+    link_pattern: str | None = None
+    next_selector: str | None = None
+    pagination_depth: int = Field(0, ge=0, le=20)
+    # -- sitemap ----------------------------------------------------------------------------
+    lastmod_window: Duration | None = None
+    max_sitemaps: int = Field(50, ge=1, le=50_000)
+    # -- listings: article pages fetched per poll at most (newest first) -------------------
+    max_pages: int = Field(200, ge=1, le=10_000)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _url_from_query(cls, data: object) -> object:
+        """gnews and gdelt sources may give a query; their URL is built from it."""
+        if not isinstance(data, dict) or data.get("kind") not in _QUERY_KINDS:
+            return data
+        if data.get("url") is not None:
+            return data
+        if not isinstance(data.get("query"), str) or not data["query"].strip():
+            raise ValueError(
+                f'source {data.get("name")!r}: kind = "{data["kind"]}" needs query '
+                "(the search terms) or a full url"
+            )
+        return {**data, "url": _search_url(data)}
 
     @field_validator("name")
     @classmethod
@@ -101,12 +173,76 @@ class SourceConfig(_Section):
             raise ValueError("expected a short lowercase name of letters, digits, '.', '_' or '-'")
         return v
 
-    @field_validator("url")
+    @field_validator("url", "endpoint")
     @classmethod
-    def _url_is_http(cls, v: str) -> str:
-        if not re.match(r"^https?://[^/\s]+", v):
+    def _url_is_http(cls, v: str | None) -> str | None:
+        if v is not None and not re.match(r"^https?://[^/\s]+", v):
             raise ValueError("expected an http:// or https:// URL")
         return v
+
+    @model_validator(mode="after")
+    def _kind_options(self) -> SourceConfig:
+        for option, kinds in _KIND_OPTIONS.items():
+            if option in self.model_fields_set and self.kind not in kinds:
+                shown = " or ".join(f'"{k}"' for k in kinds)
+                raise ValueError(
+                    f"source {self.name!r}: {option} is only read by kind = {shown} "
+                    f'(this source is kind = "{self.kind}")'
+                )
+        if self.kind == "html":
+            self._check_html()
+        if self.kind == "gdelt" and self.timespan and not _GDELT_TIMESPAN.match(self.timespan):
+            raise ValueError(
+                f"source {self.name!r}: timespan: expected GDELT's form like "
+                f'"90min", "12h", "1d", "1w" (got {self.timespan!r})'
+            )
+        return self
+
+    def _check_html(self) -> None:
+        from crawler.listings.html import compile_selector
+
+        if not self.selectors and not self.link_pattern:
+            raise ValueError(
+                f'source {self.name!r}: kind = "html" needs selectors (CSS or XPath) '
+                "or link_pattern (a regular expression article URLs match)"
+            )
+        for selector in [*self.selectors, *([self.next_selector] if self.next_selector else [])]:
+            try:
+                compile_selector(selector)
+            except ValueError as e:
+                raise ValueError(f"source {self.name!r}: selector {selector!r}: {e}") from e
+        if self.link_pattern:
+            try:
+                re.compile(self.link_pattern)
+            except re.error as e:
+                raise ValueError(
+                    f"source {self.name!r}: link_pattern {self.link_pattern!r} is not a valid "
+                    f"regular expression: {e}"
+                ) from e
+
+
+def _search_url(data: dict[str, object]) -> str:
+    from crawler.listings.gdelt import GDELT_ENDPOINT, query_url
+    from crawler.listings.gnews import GNEWS_ENDPOINT, search_url
+
+    query = str(data["query"])
+    language = data.get("language")
+    country = data.get("country")
+    endpoint = data.get("endpoint")
+    if data["kind"] == "gnews":
+        return search_url(
+            query,
+            str(language or "en"),
+            str(country or "US"),
+            str(endpoint or GNEWS_ENDPOINT),
+        )
+    return query_url(
+        query,
+        str(language).split("-")[0] if language else None,
+        str(country) if country else None,
+        timespan=str(data.get("timespan") or "1d"),
+        endpoint=str(endpoint or GDELT_ENDPOINT),
+    )
 
 
 class RuleConfig(_Section):
@@ -114,9 +250,80 @@ class RuleConfig(_Section):
     query: str
     channels: list[str] = Field(default_factory=list)
     mode: Literal["immediate", "digest"] = "immediate"
+    #: Digest schedule: "daily 07:00" (or "07:00", or several: "daily 07:00, 18:00").
     digest: str | None = None
     timezone: str | None = None
     description: str | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _rule_name_is_slug(cls, v: str) -> str:
+        if not _NAME.match(v):
+            raise ValueError("expected a short lowercase name of letters, digits, '.', '_' or '-'")
+        return v
+
+    @field_validator("timezone")
+    @classmethod
+    def _rule_zone_known(cls, v: str | None) -> str | None:
+        return None if v is None else check_timezone(v)
+
+    @model_validator(mode="after")
+    def _query_and_schedule(self) -> RuleConfig:
+        from crawler.rules import QuerySyntaxError, parse_query  # scheduler -> crawler
+
+        try:
+            parse_query(self.query)
+        except QuerySyntaxError as e:
+            raise ValueError(f"rule {self.name!r}: query: {e}") from None
+        if self.mode == "digest":
+            if self.digest is None:
+                raise ValueError(
+                    f'rule {self.name!r}: mode = "digest" needs digest = "daily 07:00"'
+                )
+            try:
+                digest_times(self.digest)
+            except ValueError as e:
+                raise ValueError(f"rule {self.name!r}: {e}") from None
+        elif self.digest is not None:
+            raise ValueError(f'rule {self.name!r}: digest is only used with mode = "digest"')
+        return self
+
+
+_DIGEST_TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+
+
+def digest_times(schedule: str) -> list[tuple[int, int]]:
+    """ "daily 07:00", "07:00" or "daily 07:00, 18:00" -> [(7, 0), (18, 0)] (local times)."""
+    text = schedule.strip().removeprefix("daily").strip()
+    times = []
+    for part in text.split(","):
+        match = _DIGEST_TIME.match(part.strip())
+        if match is None:
+            raise ValueError(
+                f'digest: expected a schedule like "daily 07:00" or "daily 07:00, 18:00", '
+                f"got {schedule!r}"
+            )
+        times.append((int(match.group(1)), int(match.group(2))))
+    return sorted(set(times))
+
+
+def check_timezone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f'unknown time zone {name!r} (expected e.g. "UTC", "America/Port-au-Prince")'
+        ) from None
+    return name
+
+
+class StoriesConfig(_Section):
+    """Story grouping (docs/stories.md): how long articles stay findable, and when two
+    texts are copies (Jaccard of their 5-word shingles, or the smaller one's share in the other)."""
+
+    window: Duration = timedelta(days=30)
+    min_jaccard: float = Field(0.25, gt=0, le=1)
+    min_containment: float = Field(0.5, gt=0, le=1)
 
 
 class ChannelConfig(_Section):
@@ -134,6 +341,18 @@ class ChannelConfig(_Section):
         return self
 
 
+class WebConfig(_Section):
+    """The web archive (search, stories, coverage, API): `haitiwatch serve`, or mounted into
+    `haitiwatch run`'s HTTP endpoint when enabled. Read-only. Bound anywhere but loopback, it
+    requires an access token, read from an environment variable or a file (never the config)."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=1, le=65535)
+    token_env: str | None = None
+    token_file: Path | None = None
+
+
 class Config(_Section):
     service: ServiceConfig = ServiceConfig()
     database: DatabaseConfig = DatabaseConfig()
@@ -141,6 +360,8 @@ class Config(_Section):
     sources: list[SourceConfig] = Field(default_factory=list)
     rules: list[RuleConfig] = Field(default_factory=list)
     channels: dict[str, ChannelConfig] = Field(default_factory=dict)
+    stories: StoriesConfig = StoriesConfig()
+    web: WebConfig = WebConfig()
 
     @model_validator(mode="after")
     def _names_unique(self) -> Config:
@@ -266,3 +487,23 @@ def channel_url(name: str, channel: ChannelConfig, origin: str) -> str:
         raise ConfigError(
             f"{origin}: channels.{name}.url_file: cannot read {channel.url_file}: {e.strerror}"
         ) from e
+
+
+def web_token(web: WebConfig, base_dir: Path) -> str | None:
+    """The web access token from ``token_env`` or ``token_file``; None if neither is set.
+    Never log the result."""
+    if web.token_env is not None:
+        value = os.environ.get(web.token_env, "").strip()
+        if not value:
+            raise ConfigError(f"web.token_env: environment variable {web.token_env} is empty")
+        return value
+    if web.token_file is not None:
+        path = web.token_file if web.token_file.is_absolute() else base_dir / web.token_file
+        try:
+            value = path.read_text("utf-8").strip()
+        except OSError as e:
+            raise ConfigError(f"web.token_file: cannot read {path}: {e.strerror or e}") from e
+        if not value:
+            raise ConfigError(f"web.token_file: {path} is empty")
+        return value
+    return None

@@ -6,12 +6,12 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
-from crawler.jobs import CrawlSettings, SourceJob
+from crawler.jobs import CrawlSettings, ListingOptions, SourceJob
 from crawler.netguard import host_is_literal_forbidden, resolve_forbidden
 from crawler.runner import crawl, worker_pools
 from db.records import CrawlTotals
 from db.store import SourceSpec, Store
-from scheduler.config import Config, CrawlConfig, SourceConfig
+from scheduler.config import DEFAULT_LASTMOD_WINDOW, Config, CrawlConfig, SourceConfig
 
 
 def crawl_settings(crawl_config: CrawlConfig, cpu_workers: int = 2) -> CrawlSettings:
@@ -59,13 +59,28 @@ def make_jobs(
                 kind=source.kind,
                 url=source.url,
                 fetch_articles=source.fetch_articles,
-                language=source.language,
+                language=source.language.split("-")[0] if source.language else None,
                 download_delay=source.download_delay,
                 validators=validators,
                 allow_private=lives_on_private_address(source.url),
+                options=listing_options(source),
             )
         )
     return jobs, deferred
+
+
+def listing_options(source: SourceConfig) -> ListingOptions:
+    """The per-kind settings a listing source needs at crawl time."""
+    window = source.lastmod_window or (DEFAULT_LASTMOD_WINDOW if source.kind == "sitemap" else None)
+    return ListingOptions(
+        lastmod_window_s=window.total_seconds() if window else None,
+        max_sitemaps=source.max_sitemaps,
+        selectors=tuple(source.selectors),
+        link_pattern=source.link_pattern,
+        next_selector=source.next_selector,
+        pagination_depth=source.pagination_depth,
+        max_pages=source.max_pages,
+    )
 
 
 def select_sources(config: Config, names: Sequence[str]) -> list[SourceConfig]:

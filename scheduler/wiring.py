@@ -6,15 +6,26 @@ outbox rows) are registered here as Store hooks, in order.
 
 from __future__ import annotations
 
+from crawler.stories import StoryMatcher, StoryParams
 from db.store import ArticleHook, Store
+from db.story_index import StoryIndex
 from scheduler.config import LoadedConfig
+from scheduler.notify import rule_match_hook
 
 
 def article_hooks(loaded: LoadedConfig) -> list[ArticleHook]:
     """Hooks run, in this order, in the transaction that stores each new or updated article."""
     hooks: list[ArticleHook] = []
+    hooks.append(rule_match_hook(loaded.config))  # after story grouping: alerts key on story
     return hooks
 
 
+def story_index(loaded: LoadedConfig) -> StoryIndex:
+    """Near-copy story grouping with the configured window and thresholds (docs/stories.md)."""
+    cfg = loaded.config.stories
+    params = StoryParams(min_jaccard=cfg.min_jaccard, min_containment=cfg.min_containment)
+    return StoryIndex(StoryMatcher(params), cfg.window)
+
+
 def open_store(loaded: LoadedConfig) -> Store:
-    return Store.open(loaded.database_url, article_hooks(loaded))
+    return Store.open(loaded.database_url, article_hooks(loaded), story_index(loaded))

@@ -8,6 +8,7 @@ from contextlib import ExitStack
 import pytest
 
 # `tests.support` imports under a bare `pytest` too: pyproject sets `pythonpath = ["."]`.
+from tests.support.receiver import receiver  # noqa: F401 (fixture)
 from tests.support.server import Site, running_site
 
 

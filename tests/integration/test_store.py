@@ -5,12 +5,14 @@ from __future__ import annotations
 import threading
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
-from sqlalchemy import inspect
+from sqlalchemy import inspect, select
 
 from db.database import create_db_engine, migrate
 from db.records import ArticleOutcome, ArticleRecord, FetchOutcome, FetchResult, Validators
-from db.store import SourceSpec, Store
+from db.schema import ArticleKey
+from db.store import SourceSpec, Store, _key_in
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 TEXT = (
@@ -179,3 +181,15 @@ def test_concurrent_writers_store_one_article(db_url: str) -> None:
     assert stores[0].count_articles() == 1
     for s in stores:
         s.close()
+
+
+def test_key_lookups_use_the_primary_key_index(tmp_path: Path) -> None:
+    """A row-value IN made SQLite scan article_keys on every lookup (ingest slowed with size)."""
+    engine = create_db_engine(f"sqlite:///{tmp_path / 'plan.db'}")
+    migrate(engine)
+    stmt = select(ArticleKey.article_id).where(_key_in([("url", "a"), ("guid", "b")]))
+    sql = str(stmt.compile(engine, compile_kwargs={"literal_binds": True}))
+    with engine.connect() as conn:
+        plan = " ".join(str(row[-1]) for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql))
+    engine.dispose()
+    assert "SCAN article_keys" not in plan and "USING INDEX" in plan, plan

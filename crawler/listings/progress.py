@@ -1,0 +1,93 @@
+"""State of one poll's listing while its documents arrive (sitemap index, paginated pages).
+
+Everything the documents name is gathered first and looked up once, so a 50,000-URL index
+costs one batched known-articles lookup and one fetch record, whatever its shape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+
+from crawler.jobs import FetchedBody
+from crawler.listings import Listing
+from crawler.urls import UnusableURL, host_of
+from db.records import FeedEntry
+
+#: Hosts whose article links are JavaScript redirects: a fetched page would hold no article.
+BROWSER_ONLY_HOSTS = frozenset({"news.google.com"})
+#: At most this many documents per listing poll, whatever the index or pagination says.
+MAX_DOCUMENTS = 1_000
+_OLDEST = datetime(1970, 1, 1, tzinfo=UTC)
+Keys = tuple[tuple[str, str], ...]
+
+
+def needs_browser(url: str) -> bool:
+    try:
+        return host_of(url) in BROWSER_ONLY_HOSTS
+    except UnusableURL:
+        return False
+
+
+def newest_first(entries: Sequence[FeedEntry], limit: int) -> tuple[list[FeedEntry], int]:
+    """At most ``limit`` entries, newest first when cut (undated ones last); and how many wait."""
+    if len(entries) <= limit:
+        return list(entries), 0
+    ranked = sorted(entries, key=lambda e: e.published or e.updated or _OLDEST, reverse=True)
+    return ranked[:limit], len(entries) - limit
+
+
+class ListingProgress:
+    def __init__(self, first: FetchedBody, duration_ms: int) -> None:
+        #: The source URL's own response: its status and validators go on the fetch record.
+        self.first = first
+        self.duration_ms = duration_ms
+        self.bytes_received = len(first.body)
+        self.warnings: list[str] = []
+        self.pending = 0
+        self.requested = 0
+        self.failed = 0
+        self._entries: dict[tuple[str, str | None], tuple[FeedEntry, Keys]] = {}
+        self._seen: set[str] = {first.url}
+
+    def add(self, listing: Listing) -> None:
+        self.warnings.extend(listing.feed.warnings)
+        for entry, keys in zip(listing.feed.entries, listing.keys, strict=True):
+            url_key = keys[0][1] if keys and keys[0][0] == "url" else entry.url
+            # The same article in two child sitemaps: keep the first (indexes list newest first).
+            # The GUID stays in the key: headline feeds give many items one shared link.
+            self._entries.setdefault((url_key, entry.guid), (entry, keys))
+
+    def claim(self, urls: Iterable[str], level: int) -> list[tuple[str, int]]:
+        """The documents still to fetch (each once per poll, within the cap), now pending."""
+        claimed = []
+        for url in urls:
+            if url in self._seen:
+                continue
+            if self.requested >= MAX_DOCUMENTS:
+                self.warnings.append(f"more than {MAX_DOCUMENTS} listing documents; stopped there")
+                break
+            self._seen.add(url)
+            self.requested += 1
+            claimed.append((url, level))
+        self.pending += len(claimed)
+        return claimed
+
+    def fail(self, url: str, error: str) -> None:
+        self.failed += 1
+        self.warnings.append(f"{url}: {error}")
+
+    def all_failed(self) -> bool:
+        """Every further document failed and nothing was found: the source failed."""
+        return self.requested > 0 and self.failed == self.requested and not self._entries
+
+    def failure_summary(self) -> str:
+        shown = "; ".join(self.warnings[:3])
+        more = f" (and {self.failed - 3} more)" if self.failed > 3 else ""
+        return f"all {self.requested} listed documents failed: {shown}{more}"
+
+    def entries(self) -> list[FeedEntry]:
+        return [entry for entry, _keys in self._entries.values()]
+
+    def keys(self) -> list[Keys]:
+        return [keys for _entry, keys in self._entries.values()]
