@@ -56,6 +56,7 @@ _TIMEOUTS: tuple[type[Exception], ...] = (
     TCPTimedOutError,
     *_scrapy_errors("DownloadTimeoutError"),
 )
+_DNS: tuple[type[Exception], ...] = (DNSLookupError, *_scrapy_errors("CannotResolveHostError"))
 _REFUSED: tuple[type[Exception], ...] = (
     ConnectionRefusedError,
     *_scrapy_errors("DownloadConnectionRefusedError"),
@@ -98,8 +99,9 @@ def describe_failure(failure: Failure, timeout: float) -> tuple[str, int | None,
             response.status,
             _header(response, "Retry-After"),
         )
-    if isinstance(exc, DNSLookupError):
-        return f"DNS lookup failed: {exc}", None, None
+    if isinstance(exc, _DNS):
+        detail = str(exc).removeprefix("DNS lookup failed: ")
+        return f"DNS lookup failed: {detail}", None, None
     if isinstance(exc, _TIMEOUTS):
         return f"timed out (no complete response within {timeout:g} s)", None, None
     if isinstance(exc, _REFUSED):
