@@ -20,6 +20,7 @@ as_pg() {
     if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
+cd /  # runuser as postgres cannot read the caller's folder
 case "${1:-start}" in
 start)
     BIN=$(pg_bin)
