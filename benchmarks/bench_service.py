@@ -183,6 +183,8 @@ def bench_freshness(args: argparse.Namespace, work: Path) -> None:
                         n = conn.execute("select count(*) from articles").fetchone()[0]
                     if n >= count:
                         break
+                    if proc.poll() is not None or time.monotonic() - appeared > 600:
+                        raise SystemExit(f"the service stopped or never stored item {count}")
                     time.sleep(0.2)
                 latencies.append(time.monotonic() - appeared)
                 print(
