@@ -97,7 +97,7 @@ def start_service(config: Path, work: Path) -> subprocess.Popen[bytes]:
             str(config),
             "run",
             "--workers",
-            "2",
+            os.environ.get("HW_BENCH_WORKERS", "0"),
         ],
         stdout=log,
         stderr=subprocess.STDOUT,

@@ -227,8 +227,12 @@ def export(
 @app.command()
 def run(
     workers: Annotated[
-        int, typer.Option(help="Processes for parsing and text extraction (0: threads only).")
-    ] = 2,
+        int,
+        typer.Option(
+            help="Extra processes for parsing and text extraction (~180 MB each); the default 0 "
+            "does it in one thread, which keeps the service under 300 MB."
+        ),
+    ] = 0,
     log_json: Annotated[
         bool, typer.Option("--log-json", help="Logs as JSON lines (also [service] log_json).")
     ] = False,

@@ -69,7 +69,7 @@ def utcnow() -> datetime:
 
 
 class Service:
-    def __init__(self, config_path: str | None, workers: int = 2) -> None:
+    def __init__(self, config_path: str | None, workers: int = 0) -> None:
         self.config_path = config_path
         self.workers = workers
         self.loaded: LoadedConfig = load_config(config_path)
