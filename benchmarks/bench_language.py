@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from crawler.language import detect_language, warm_up
+from crawler.language import MAX_SAMPLE_CHARS, detect_language, warm_up
 
 COUNTRY_LANGUAGE = {
     "at": "de", "de": "de", "li": "de", "au": "en", "uk": "en", "us": "en", "za": "en",
@@ -121,7 +121,7 @@ def main() -> None:
     for text in articles:
         detect_language(None, text)
     per = (time.perf_counter() - t0) / len(articles) * 1000
-    print(f"\ncost: {per:.2f} ms per article (title + first 2,000 characters)")
+    print(f"\ncost: {per:.2f} ms per article (title + first {MAX_SAMPLE_CHARS:,} characters)")
 
 
 if __name__ == "__main__":

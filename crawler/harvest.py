@@ -99,15 +99,29 @@ class NextSteps:
     listings: list[tuple[str, int]] = field(default_factory=list)
 
 
+#: Adds a record's story-index keys (the Store's matcher); None: the Store computes them.
+PrepareStory = Callable[[ArticleRecord], ArticleRecord] | None
+
+
 def page_record(
-    job: SourceJob, entry: FeedEntry, body: bytes, url: str, encoding: str | None
+    job: SourceJob,
+    entry: FeedEntry,
+    body: bytes,
+    url: str,
+    encoding: str | None,
+    prepare: PrepareStory = None,
 ) -> ArticleRecord | None:
-    """Extract a page and build its record in one CPU-pool call (language detection included)."""
-    return build_record(job, entry, extract_page(body, url, encoding), final_url=url)
+    """Extract a page and build its record in one CPU-pool call (language detection and
+    story keys included, so the database thread only writes)."""
+    record = build_record(job, entry, extract_page(body, url, encoding), final_url=url)
+    return prepare(record) if record and prepare else record
 
 
-def feed_records(job: SourceJob, entries: list[FeedEntry]) -> list[ArticleRecord]:
-    return [r for e in entries if (r := build_record(job, e)) is not None]
+def feed_records(
+    job: SourceJob, entries: list[FeedEntry], prepare: PrepareStory = None
+) -> list[ArticleRecord]:
+    records = [r for e in entries if (r := build_record(job, e)) is not None]
+    return [prepare(r) for r in records] if prepare else records
 
 
 class Harvester:
@@ -123,6 +137,8 @@ class Harvester:
         self._cpu, self._db = cpu, db
         self._retry_after_cap = retry_after_cap
         self._clock = clock
+        matcher = store.stories.matcher
+        self._prepare: PrepareStory = matcher.prepare if matcher is not None else None
 
     async def _run(self, pool: Executor, fn: Callable[P, T], *args: P.args, **kw: P.kwargs) -> T:
         return await asyncio.get_running_loop().run_in_executor(pool, partial(fn, *args, **kw))
@@ -232,7 +248,11 @@ class Harvester:
                 f"{len(pages) + later} new article pages; fetching the {len(pages)} newest "
                 f"(max_pages), the rest next time"
             )
-        records = await self._run(self._cpu, feed_records, job, feed_only) if feed_only else []
+        records = (
+            await self._run(self._cpu, feed_records, job, feed_only, self._prepare)
+            if feed_only
+            else []
+        )
         duration = progress.duration_ms
         if poll.listing is not None:
             duration = int((self._clock() - poll.started).total_seconds() * 1000)
@@ -303,7 +323,14 @@ class Harvester:
 
     async def page_fetched(self, poll: Poll, entry: FeedEntry, got: FetchedBody) -> None:
         record = await self._run(
-            self._cpu, page_record, poll.job, entry, got.body, got.url, got.encoding
+            self._cpu,
+            page_record,
+            poll.job,
+            entry,
+            got.body,
+            got.url,
+            got.encoding,
+            self._prepare,
         )
         await self._store(poll, record)
 

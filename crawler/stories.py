@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import hashlib
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache, lru_cache
 from typing import Final
 
@@ -29,10 +31,12 @@ from db.records import ArticleRecord
 
 __all__ = [
     "StoryParams",
+    "array_similarity",
     "article_keys",
     "band_keys",
     "is_copy",
     "normalise_title",
+    "shingle_array",
     "shingles",
     "signature",
     "similarity",
@@ -98,12 +102,40 @@ def tokens(text: str) -> list[str]:
     return _TOKEN_RE.findall(normalise_for_hash(text))
 
 
-@lru_cache(maxsize=8)  # a new article's text is compared with each of its candidates
 def shingles(text: str, words: int = 5) -> frozenset[int]:
     """32-bit hashes of every run of ``words`` consecutive tokens (one shingle for short texts)."""
+    return frozenset(shingle_array(text, words).tolist())
+
+
+#: A text's shingle hashes, sorted and unique: compact (4 bytes a shingle) and quick to intersect.
+Shingles = npt.NDArray[np.uint32]
+#: Texts whose shingles are kept (by digest): verification compares a new article with up to
+#: MAX_CANDIDATES stored ones, and the same recent articles come up again and again.
+_CACHED_TEXTS: Final = 4096
+_shingle_cache: OrderedDict[tuple[bytes, int], Shingles] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def shingle_array(text: str, words: int = 5) -> Shingles:
+    """``shingles`` as a sorted array, cached by the text's digest."""
+    key = (hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest(), words)
+    with _cache_lock:
+        found = _shingle_cache.get(key)
+        if found is not None:
+            _shingle_cache.move_to_end(key)
+            return found
+    computed = _compute_shingles(text, words)
+    with _cache_lock:
+        _shingle_cache[key] = computed
+        if len(_shingle_cache) > _CACHED_TEXTS:
+            _shingle_cache.popitem(last=False)
+    return computed
+
+
+def _compute_shingles(text: str, words: int) -> Shingles:
     toks = tokens(text)
     if not toks:
-        return frozenset()
+        return np.empty(0, dtype=np.uint32)
     ids = np.fromiter((_token_hash(t) for t in toks), dtype=np.uint64, count=len(toks))
     width = min(words, len(toks))
     count = len(toks) - width + 1
@@ -112,7 +144,8 @@ def shingles(text: str, words: int = 5) -> frozenset[int]:
     mixed = np.zeros(count, dtype=np.uint64)
     for position, multiplier in enumerate(_POSITION_MULTIPLIERS[:width]):
         mixed += ids[position : position + count] * multiplier
-    return frozenset((mixed >> np.uint64(32)).tolist())
+    result: Shingles = np.unique((mixed >> np.uint64(32)).astype(np.uint32))
+    return result
 
 
 @lru_cache(maxsize=50_000)  # words repeat: hash each distinct word once
@@ -138,9 +171,12 @@ def _permutations(num_perm: int) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np
     return a, b
 
 
-def signature(hashes: Iterable[int], num_perm: int) -> Signature:
+def signature(hashes: Iterable[int] | Shingles, num_perm: int) -> Signature:
     """MinHash signature: for each of ``num_perm`` hash functions, the minimum over the set."""
-    values = np.fromiter(hashes, dtype=np.uint64)
+    if isinstance(hashes, np.ndarray):
+        values = hashes.astype(np.uint64)
+    else:
+        values = np.fromiter(hashes, dtype=np.uint64)
     if values.size == 0:
         return np.full(num_perm, np.iinfo(np.uint32).max, dtype=np.uint32)
     a, b = _permutations(num_perm)
@@ -171,9 +207,19 @@ def estimated_jaccard(a: Signature, b: Signature) -> float:
 def similarity(a: frozenset[int], b: frozenset[int]) -> Similarity:
     if not a or not b:
         return Similarity(0.0, 0.0, 0)
-    common = len(a & b)
-    smaller = min(len(a), len(b))
-    return Similarity(common / len(a | b), common / smaller, smaller)
+    return _similarity(len(a & b), len(a), len(b))
+
+
+def array_similarity(a: Shingles, b: Shingles) -> Similarity:
+    """``similarity`` of two ``shingle_array`` results (the same numbers)."""
+    if not a.size or not b.size:
+        return Similarity(0.0, 0.0, 0)
+    return _similarity(len(np.intersect1d(a, b, assume_unique=True)), a.size, b.size)
+
+
+def _similarity(common: int, size_a: int, size_b: int) -> Similarity:
+    smaller = min(size_a, size_b)
+    return Similarity(common / (size_a + size_b - common), common / smaller, smaller)
 
 
 # -- titles ----------------------------------------------------------------------------------
@@ -206,14 +252,17 @@ def title_key(title: str, min_words: int = 4) -> int | None:
 # -- articles --------------------------------------------------------------------------------
 
 
-def has_text(text_shingles: frozenset[int], params: StoryParams) -> bool:
+def has_text(text_shingles: frozenset[int] | Shingles, params: StoryParams) -> bool:
     return len(text_shingles) >= params.min_shingles
 
 
-def article_keys(title: str, text: str, params: StoryParams) -> list[int]:
+def article_keys(
+    title: str, text: str, params: StoryParams, text_shingles: Shingles | None = None
+) -> list[int]:
     """Every index key of an article: its text's band keys (if it has text) and its title key."""
     keys: list[int] = []
-    text_shingles = shingles(text, params.shingle_words)
+    if text_shingles is None:
+        text_shingles = shingle_array(text, params.shingle_words)
     if has_text(text_shingles, params):
         sig = signature(text_shingles, params.num_perm)
         keys.extend(band_keys(sig, params.bands, params.rows))
@@ -227,7 +276,12 @@ def record_keys(record: ArticleRecord, params: StoryParams) -> list[int]:
 
 
 def copy_score(
-    title: str, text: str, other_title: str, other_text: str, params: StoryParams
+    title: str,
+    text: str,
+    other_title: str,
+    other_text: str,
+    params: StoryParams,
+    mine: Shingles | None = None,
 ) -> float | None:
     """How surely two articles are copies of one story (higher is surer); None: they are not.
 
@@ -235,10 +289,11 @@ def copy_score(
     own reports of one UN vote may carry the same one). When either has no usable text, the
     normalised headlines must be equal.
     """
-    mine = shingles(text, params.shingle_words)
-    theirs = shingles(other_text, params.shingle_words)
+    if mine is None:
+        mine = shingle_array(text, params.shingle_words)
+    theirs = shingle_array(other_text, params.shingle_words)
     if has_text(mine, params) and has_text(theirs, params):
-        sim = similarity(mine, theirs)
+        sim = array_similarity(mine, theirs)
         return max(sim.jaccard, sim.containment) if is_copy(sim, params) else None
     key = title_key(title, params.min_title_words)
     if key is not None and key == title_key(other_title, params.min_title_words):
@@ -259,7 +314,25 @@ class StoryMatcher:
         self.params = params or StoryParams()
 
     def keys(self, record: ArticleRecord) -> list[int]:
-        return record_keys(record, self.params)
+        return article_keys(record.title, record.text, self.params, _shipped(record))
+
+    def prepare(self, record: ArticleRecord) -> ArticleRecord:
+        """The record with its index keys and shingles, computed in the crawl's CPU pool so
+        that the database thread does not shingle the text again to verify candidates."""
+        text_shingles = shingle_array(record.text, self.params.shingle_words)
+        keys = article_keys(record.title, record.text, self.params, text_shingles)
+        return replace(
+            record,
+            story_keys=tuple(keys),
+            story_shingles=text_shingles.astype("<u4").tobytes(),
+        )
 
     def score(self, record: ArticleRecord, title: str, text: str) -> float | None:
-        return copy_score(record.title, record.text, title, text, self.params)
+        return copy_score(record.title, record.text, title, text, self.params, _shipped(record))
+
+
+def _shipped(record: ArticleRecord) -> Shingles | None:
+    if record.story_shingles is None:
+        return None
+    shipped: Shingles = np.frombuffer(record.story_shingles, dtype="<u4").astype(np.uint32)
+    return shipped

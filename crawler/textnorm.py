@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from functools import cache
+from functools import cache, lru_cache
 from typing import Final
 
 __all__ = ["clean_text", "content_hash", "fold", "normalise_for_hash"]
@@ -55,9 +55,10 @@ def fold(text: str) -> str:
     return text.translate(_fold_table())
 
 
+@lru_cache(maxsize=16)  # a text is hashed and shingled right after: normalise it once
 def normalise_for_hash(text: str) -> str:
     """Folded text without punctuation, symbols or invisible characters; single spaces."""
-    stripped = fold(text).translate(_strip_table())
+    stripped = text.translate(_fold_strip_table())
     if stripped and max(stripped) >= chr(_BMP_END):  # rare: emoji and other astral symbols
         stripped = "".join(ch for ch in stripped if not _is_stripped(ch))
     return " ".join(stripped.split())
@@ -136,3 +137,17 @@ def _is_stripped(char: str) -> bool:
 @cache
 def _strip_table() -> dict[int, None]:
     return {ord(char): None for char in _bmp_chars() if _is_stripped(char)}
+
+
+@cache
+def _fold_strip_table() -> dict[int, str | None]:
+    """``fold`` then ``_strip_table`` in one table (one pass over the text instead of two)."""
+    fold_table, strip_table = _fold_table(), _strip_table()
+    table: dict[int, str | None] = {}
+    for char in _bmp_chars():
+        folded = fold_table.get(ord(char), char)
+        if ord(folded) in strip_table:
+            table[ord(char)] = None
+        elif folded != char:
+            table[ord(char)] = folded
+    return table

@@ -27,7 +27,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.database import WRITE_OPTION
-from db.records import ArticleOutcome, ArticleRecord
+from db.records import ArticleOutcome, StoredChange
 from db.schema import AlertRow, Article, RuleMatchRow, Source
 
 PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
@@ -56,45 +56,43 @@ class RuleMatchHook:
     def __init__(self, match: MatchFn) -> None:
         self.match = match
 
-    def __call__(
-        self,
-        session: Session,
-        article: Article,
-        record: ArticleRecord,
-        outcome: ArticleOutcome,
-        now: datetime,
-    ) -> None:
-        record_matches(session, article, self.match(article.title, article.text), now)
+    def __call__(self, session: Session, changes: Sequence[StoredChange], now: datetime) -> None:
+        record_matches(
+            session, [(c, self.match(c.record.title, c.record.text)) for c in changes], now
+        )
 
 
-def story_key(article: Article) -> str:
-    return f"story:{article.story_id}" if article.story_id is not None else f"article:{article.id}"
+def story_key(story_id: int | None, article_id: int) -> str:
+    return f"story:{story_id}" if story_id is not None else f"article:{article_id}"
 
 
 def record_matches(
-    session: Session, article: Article, hits: Sequence[RuleHit], now: datetime
+    session: Session, matched: Sequence[tuple[StoredChange, Sequence[RuleHit]]], now: datetime
 ) -> None:
-    """Make ``rule_matches`` say which rules the article matches now; add one outbox row per
-    (rule, story, channel) unless that alert exists already."""
-    names = [hit.rule for hit in hits]
-    session.execute(
-        delete(RuleMatchRow).where(
-            RuleMatchRow.article_id == article.id, RuleMatchRow.rule.not_in(names)
-        )
-    )
-    if not hits:
-        return
-    insert = _insert_for(session)
+    """Make ``rule_matches`` say which rules each article matches now; add one outbox row per
+    (rule, story, channel) unless that alert exists already. A few statements per batch."""
+    for change, hits in matched:
+        if change.outcome is not ArticleOutcome.NEW:  # a new article has no old matches
+            session.execute(
+                delete(RuleMatchRow).where(
+                    RuleMatchRow.article_id == change.article_id,
+                    RuleMatchRow.rule.not_in([hit.rule for hit in hits]),
+                )
+            )
     matches = [
         {
-            "article_id": article.id,
+            "article_id": change.article_id,
             "rule": h.rule,
-            "story_id": article.story_id,
+            "story_id": change.story_id,
             "terms": list(h.terms),
             "matched_at": now,
         }
+        for change, hits in matched
         for h in hits
     ]
+    if not matches:
+        return
+    insert = _insert_for(session)
     session.execute(
         insert(RuleMatchRow).on_conflict_do_nothing(index_elements=["article_id", "rule"]),
         matches,
@@ -103,8 +101,8 @@ def record_matches(
         {
             "rule": h.rule,
             "channel": channel,
-            "story_key": story_key(article),
-            "article_id": article.id,
+            "story_key": story_key(change.story_id, change.article_id),
+            "article_id": change.article_id,
             "mode": h.mode,
             "status": PENDING,
             "created_at": now,
@@ -112,6 +110,7 @@ def record_matches(
             "attempts": 0,
             "targets": {},
         }
+        for change, hits in matched
         for h in hits
         for channel in dict.fromkeys(h.channels)
     ]

@@ -83,6 +83,22 @@ class ArticleRecord:
     published: datetime | None = None
     language: str | None = None
     summary: str | None = None
+    #: Story-index keys, computed with the text in the crawl's CPU pool; None: the Store's
+    #: story index computes them itself.
+    story_keys: tuple[int, ...] | None = None
+    #: The text's shingle hashes for verifying story candidates (sorted uint32, little-endian),
+    #: computed with the keys; None: computed when needed.
+    story_shingles: bytes | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredChange:
+    """An article the Store just stored (NEW) or revised (UPDATED), as its hooks see it."""
+
+    article_id: int
+    story_id: int | None
+    record: ArticleRecord
+    outcome: ArticleOutcome
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,12 +7,13 @@ health), so a crash never leaves half a feed behind and a re-run simply repeats 
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol, cast
 
-from sqlalchemy import ColumnElement, Engine, and_, func, select, update
+from sqlalchemy import ColumnElement, Engine, Table, and_, bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -27,27 +28,28 @@ from db.records import (
     FetchResult,
     SourceHealth,
     StoredArticle,
+    StoredChange,
     Validators,
 )
 from db.schema import Article, ArticleKey, Fetch, Source, Story
-from db.story_index import StoryIndex, join_story
+from db.story_index import Placement, StoryIndex, join_story
 
 #: Longer key values are stored as their hash (index entries have a size limit on PostgreSQL).
 MAX_KEY_CHARS = 512
 _TEXT_RANK = {"feed": 1, "page": 2}
+# Core tables for the batch path: executemany without building ORM objects.
+ARTICLES = cast(Table, Article.__table__)
+KEYS = cast(Table, ArticleKey.__table__)
+STORIES = cast(Table, Story.__table__)
 
 
 class ArticleHook(Protocol):
-    """Runs inside the transaction that stores an article (NEW or UPDATED), so what it writes
-    (story links, rule matches, outbox rows) commits or rolls back with the article."""
+    """Runs inside the transaction that stores articles (NEW or UPDATED ones), so what it
+    writes (rule matches, outbox rows) commits or rolls back with them. Called once per batch:
+    a feed's new articles arrive together."""
 
     def __call__(
-        self,
-        session: Session,
-        article: Article,
-        record: ArticleRecord,
-        outcome: ArticleOutcome,
-        now: datetime,
+        self, session: Session, changes: Sequence[StoredChange], now: datetime
     ) -> None: ...
 
 
@@ -169,7 +171,12 @@ class Store:
             return Validators(row.etag, row.last_modified), row.retry_after_until
 
     def _record_fetch(self, session: Session, result: FetchResult, counts: ArticleCounts) -> int:
-        source = session.get_one(Source, self.source_id(result.source), with_for_update=True)
+        # FOR NO KEY UPDATE: this row's foreign-key share locks, taken by every article insert
+        # of the source (ours or another worker's), do not conflict with it; FOR UPDATE did,
+        # and two workers saving the same feed at once could deadlock.
+        source = session.get_one(
+            Source, self.source_id(result.source), with_for_update={"key_share": True}
+        )
         fetch = Fetch(
             source_id=source.id,
             started_at=result.started,
@@ -267,7 +274,7 @@ class Store:
         ``seen_again`` counts entries the crawler skipped because they were already stored.
         """
         with self._write.begin() as session:
-            outcomes = [self._save_article(session, record, now) for record in records]
+            outcomes = self._save_records(session, records, now)
             counts = ArticleCounts(
                 new=outcomes.count(ArticleOutcome.NEW),
                 duplicate=outcomes.count(ArticleOutcome.DUPLICATE) + seen_again,
@@ -275,6 +282,147 @@ class Store:
             )
             fetch_id = self._record_fetch(session, result, counts)
         return outcomes, counts, fetch_id
+
+    def _save_records(
+        self, session: Session, records: Sequence[ArticleRecord], now: datetime
+    ) -> list[ArticleOutcome]:
+        """Store a batch: the new articles in a few statements, the rest one by one.
+
+        A record none of whose keys is stored yet, nor claimed by an earlier record of the
+        batch, is new. Those are inserted together (``_insert_many``); the others (copies seen
+        again, updates, copies within the batch) go through ``_save_article`` afterwards. If
+        another writer stored one of the "new" ones meanwhile, the key's primary key raises,
+        the batch insert is rolled back, and every record goes one by one instead.
+        """
+        keyed = [(record, record_keys(record)) for record in records]
+        stored = self._stored_keys(session, [k for _, keys in keyed for k in keys])
+        fresh: list[int] = []
+        claimed: set[tuple[str, str]] = set()
+        for index, (_record, keys) in enumerate(keyed):
+            if not any(k in stored or k in claimed for k in keys):
+                fresh.append(index)
+                claimed.update(keys)
+        one_by_one = [i for i in range(len(keyed)) if i not in set(fresh)]
+        outcomes: dict[int, ArticleOutcome] = {}
+        if fresh:
+            try:
+                with session.begin_nested():
+                    self._insert_many(session, [keyed[i] for i in fresh], now)
+                outcomes.update((i, ArticleOutcome.NEW) for i in fresh)
+            except IntegrityError:
+                one_by_one = list(range(len(keyed)))
+        for index in one_by_one:
+            outcomes[index] = self._save_article(session, keyed[index][0], now)
+        return [outcomes[i] for i in range(len(keyed))]
+
+    def _stored_keys(
+        self, session: Session, keys: Sequence[tuple[str, str]]
+    ) -> set[tuple[str, str]]:
+        found: set[tuple[str, str]] = set()
+        wanted = set(keys)
+        for chunk in _chunks(list(wanted), 400):
+            rows = session.execute(select(ArticleKey.kind, ArticleKey.value).where(_key_in(chunk)))
+            found.update((kind, value) for kind, value in rows if (kind, value) in wanted)
+        return found
+
+    def _insert_many(
+        self,
+        session: Session,
+        keyed: Sequence[tuple[ArticleRecord, list[tuple[str, str]]]],
+        now: datetime,
+    ) -> None:
+        """Insert new articles (none of whose keys is stored) with their stories, keys and
+        story-index rows, and run the hooks: about ten statements for any number of them."""
+        records = [record for record, _ in keyed]
+        placements = self.stories.place_many(session, records, now)
+        story_ids = self._stories_for(session, placements, now)
+        article_ids = list(
+            session.scalars(
+                insert(ARTICLES).returning(ARTICLES.c.id, sort_by_parameter_order=True),
+                [self._article_row(r, s, now) for r, s in zip(records, story_ids, strict=True)],
+            )
+        )
+        session.execute(
+            insert(KEYS),
+            [
+                {"kind": kind, "value": value, "article_id": article_id}
+                for (_, keys), article_id in zip(keyed, article_ids, strict=True)
+                for kind, value in dict.fromkeys(keys)
+            ],
+        )
+        self.stories.add_many(
+            session, [(a, p.keys) for a, p in zip(article_ids, placements, strict=True)], now
+        )
+        origins: dict[int, int] = {}
+        for placement, story_id, article_id in zip(placements, story_ids, article_ids, strict=True):
+            if placement.story_id is None and placement.peer is None:
+                origins[story_id] = article_id  # the first copy of a story it starts
+        if origins:
+            session.execute(
+                update(STORIES)
+                .where(STORIES.c.id == bindparam("sid"))
+                .values(origin_article_id=bindparam("origin")),
+                [{"sid": s, "origin": a} for s, a in origins.items()],
+            )
+        changes = [
+            StoredChange(article_id, story_id, record, ArticleOutcome.NEW)
+            for record, story_id, article_id in zip(records, story_ids, article_ids, strict=True)
+        ]
+        for hook in self.hooks:
+            hook(session, changes, now)
+
+    def _stories_for(
+        self, session: Session, placements: Sequence[Placement], now: datetime
+    ) -> list[int]:
+        """The story id of each placed article: existing stories are joined, new ones created."""
+        starting = [i for i, p in enumerate(placements) if p.story_id is None and p.peer is None]
+        new_ids = (
+            list(
+                session.scalars(
+                    insert(STORIES).returning(STORIES.c.id, sort_by_parameter_order=True),
+                    [{"created_at": now, "updated_at": now, "article_count": 0} for _ in starting],
+                )
+            )
+            if starting
+            else []
+        )
+        started = dict(zip(starting, new_ids, strict=True))
+        story_ids: list[int] = []
+        for index, placement in enumerate(placements):
+            if placement.story_id is not None:
+                story_ids.append(placement.story_id)
+            elif placement.peer is not None:
+                story_ids.append(story_ids[placement.peer])
+            else:
+                story_ids.append(started[index])
+        joined = Counter(story_ids)
+        session.execute(
+            update(STORIES)
+            .where(STORIES.c.id == bindparam("sid"))
+            .values(article_count=STORIES.c.article_count + bindparam("n"), updated_at=now),
+            [{"sid": story_id, "n": n} for story_id, n in sorted(joined.items())],
+        )
+        return story_ids
+
+    def _article_row(self, record: ArticleRecord, story_id: int, now: datetime) -> dict[str, Any]:
+        return {
+            "source_id": self.source_id(record.source),
+            "story_id": story_id,
+            "url": record.url,
+            "canonical_url": record.canonical_url,
+            "guid": record.guid,
+            "title": record.title,
+            "text": record.text,
+            "summary": record.summary,
+            "text_origin": record.text_origin,
+            "authors": list(record.authors),
+            "published_at": record.published,
+            "language": record.language,
+            "content_hash": record.content_hash,
+            "first_seen_at": now,
+            "updated_at": now,
+            "revisions": 1,
+        }
 
     def save_article(
         self, record: ArticleRecord, now: datetime, fetch_id: int | None = None
@@ -320,8 +468,9 @@ class Store:
         outcome: ArticleOutcome,
         now: datetime,
     ) -> None:
+        change = StoredChange(article.id, article.story_id, record, outcome)
         for hook in self.hooks:
-            hook(session, article, record, outcome, now)
+            hook(session, [change], now)
 
     def _match(self, session: Session, keys: list[tuple[str, str]]) -> Article | None:
         rows = session.execute(

@@ -13,18 +13,21 @@ crawler nor scheduler). Without a matcher only exact copies (same text hash) sha
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Protocol, TypeVar, cast
 
-from sqlalchemy import Engine, column, delete, func, insert, inspect, select, table, update
+from sqlalchemy import Engine, Table, column, delete, func, insert, inspect, select, table, update
 from sqlalchemy.orm import Session
 
 from db.records import ArticleRecord
 from db.schema import Article, Source, Story, StoryBand
 
+T = TypeVar("T")
 DEFAULT_WINDOW = timedelta(days=30)
+STORY_BANDS = cast(Table, StoryBand.__table__)
 #: Candidates verified per new article, most shared keys first (bounds the cost).
 MAX_CANDIDATES = 20
 #: Expired rows are deleted every this many indexed articles (per process).
@@ -34,6 +37,11 @@ PRUNE_EVERY = 1000
 class Matcher(Protocol):
     def keys(self, record: ArticleRecord) -> list[int]:
         """Signed 64-bit index keys of the record (band keys of its text, its title key)."""
+        ...
+
+    def prepare(self, record: ArticleRecord) -> ArticleRecord:
+        """The record with its keys (and what ``score`` needs of it) computed: the crawl calls
+        this in its CPU pool, off the database thread."""
         ...
 
     def score(self, record: ArticleRecord, title: str, text: str) -> float | None:
@@ -47,6 +55,8 @@ class Placement:
 
     story_id: int | None
     keys: tuple[int, ...]
+    #: In a batch: the index of an earlier record whose story this one joins.
+    peer: int | None = None
 
 
 class StoryIndex:
@@ -55,13 +65,90 @@ class StoryIndex:
         self.window = window
         self._added = 0
 
+    def keys(self, record: ArticleRecord) -> tuple[int, ...]:
+        """The record's index keys: computed by the crawl already, or here."""
+        if self.matcher is None:
+            return ()
+        if record.story_keys is not None:
+            return tuple(dict.fromkeys(record.story_keys))
+        return tuple(dict.fromkeys(self.matcher.keys(record)))
+
     def place(self, session: Session, record: ArticleRecord, now: datetime) -> Placement:
         """The story a new article belongs to. Exact copies first, then verified near-copies."""
-        keys = tuple(dict.fromkeys(self.matcher.keys(record))) if self.matcher else ()
+        keys = self.keys(record)
         story_id = exact_copy_story(session, record.content_hash)
         if story_id is None and keys:
             story_id = self._near_copy_story(session, record, keys, now)
         return Placement(story_id, keys)
+
+    def place_many(
+        self, session: Session, records: Sequence[ArticleRecord], now: datetime
+    ) -> list[Placement]:
+        """``place`` for a batch of new articles in three queries; a record may also be a copy
+        of an earlier record of the same batch (``Placement.peer``)."""
+        keys = [self.keys(r) for r in records]
+        hashes = {r.content_hash for r in records if r.content_hash}
+        exact = exact_copy_stories(session, hashes)
+        # Only records without an exact copy need their candidates (as in ``place``).
+        wanted = {
+            k
+            for r, ks in zip(records, keys, strict=True)
+            if r.content_hash not in exact
+            for k in ks
+        }
+        holders = key_holders(session, wanted, now - self.window)
+        ranked = [
+            [] if r.content_hash in exact else _most_shared(ks, holders)
+            for r, ks in zip(records, keys, strict=True)
+        ]
+        texts = stored_texts(session, {a for ids in ranked for a in ids})
+        placements: list[Placement] = []
+        first_with_hash: dict[str, int] = {}
+        batch_holders: dict[int, list[int]] = {}
+        for i, (record, ks) in enumerate(zip(records, keys, strict=True)):
+            digest = record.content_hash
+            if digest and digest in exact:
+                placements.append(Placement(exact[digest], ks))
+            elif digest and digest in first_with_hash:
+                placements.append(Placement(None, ks, peer=first_with_hash[digest]))
+            else:
+                placements.append(
+                    self._best_of(record, ks, ranked[i], texts, records, batch_holders)
+                )
+            if digest:
+                first_with_hash.setdefault(digest, i)
+            for key in ks:
+                batch_holders.setdefault(key, []).append(i)
+        return placements
+
+    def _best_of(
+        self,
+        record: ArticleRecord,
+        keys: tuple[int, ...],
+        stored: list[int],
+        texts: dict[int, tuple[str, str, int]],
+        batch: Sequence[ArticleRecord],
+        batch_holders: dict[int, list[int]],
+    ) -> Placement:
+        """The best verified copy among stored candidates and earlier records of the batch."""
+        if self.matcher is None or not keys:
+            return Placement(None, keys)
+        best: tuple[float, int | None, int | None] | None = None  # score, story, peer
+        for article_id in stored:
+            if article_id not in texts:
+                continue
+            title, text, story_id = texts[article_id]
+            score = self.matcher.score(record, title, text)
+            if score is not None and (best is None or score > best[0]):
+                best = (score, story_id, None)
+        for peer in _most_shared(keys, batch_holders):
+            other = batch[peer]
+            score = self.matcher.score(record, other.title, other.text)
+            if score is not None and (best is None or score > best[0]):
+                best = (score, None, peer)
+        if best is None:
+            return Placement(None, keys)
+        return Placement(best[1], keys, peer=best[2])
 
     def _near_copy_story(
         self, session: Session, record: ArticleRecord, keys: Sequence[int], now: datetime
@@ -81,12 +168,27 @@ class StoryIndex:
         if self._added % PRUNE_EVERY == 0:
             prune(session, now - self.window)
 
+    def add_many(
+        self, session: Session, indexed: Sequence[tuple[int, Sequence[int]]], now: datetime
+    ) -> None:
+        """Index new articles ((article id, keys) pairs) in one statement."""
+        rows = [
+            {"band_key": key, "article_id": article_id, "created_at": now}
+            for article_id, keys in indexed
+            for key in dict.fromkeys(keys)
+        ]
+        if rows:  # Core, not ORM: executemany without per-row bookkeeping
+            session.execute(insert(STORY_BANDS), rows)
+        before = self._added // PRUNE_EVERY
+        self._added += len(indexed)
+        if self._added // PRUNE_EVERY != before:
+            prune(session, now - self.window)
+
     def reindex(
         self, session: Session, article: Article, record: ArticleRecord, now: datetime
     ) -> None:
         """An article updated in place is also found under its new text's keys."""
-        if self.matcher is not None:
-            add_keys(session, article.id, self.matcher.keys(record), now)
+        add_keys(session, article.id, self.keys(record), now)
 
 
 def exact_copy_story(session: Session, content_hash: str | None) -> int | None:
@@ -99,6 +201,62 @@ def exact_copy_story(session: Session, content_hash: str | None) -> int | None:
         .order_by(Article.id)
         .limit(1)
     )
+
+
+def exact_copy_stories(session: Session, hashes: Iterable[str]) -> dict[str, int]:
+    """``exact_copy_story`` for many hashes: hash -> story of its first stored article."""
+    found: dict[str, int] = {}
+    for chunk in _chunked(sorted(hashes)):
+        rows = session.execute(
+            select(Article.content_hash, Article.story_id)
+            .where(Article.content_hash.in_(chunk), Article.story_id.is_not(None))
+            .order_by(Article.id)
+        )
+        for digest, story_id in rows:
+            if digest is not None and story_id is not None:
+                found.setdefault(digest, story_id)
+    return found
+
+
+def key_holders(session: Session, keys: Iterable[int], since: datetime) -> dict[int, list[int]]:
+    """band key -> the articles indexed under it since ``since``."""
+    holders: dict[int, list[int]] = {}
+    for chunk in _chunked(sorted(keys)):
+        rows = session.execute(
+            select(StoryBand.band_key, StoryBand.article_id).where(
+                StoryBand.band_key.in_(chunk), StoryBand.created_at >= since
+            )
+        )
+        for key, article_id in rows:
+            holders.setdefault(key, []).append(article_id)
+    return holders
+
+
+def _most_shared(keys: Sequence[int], holders: dict[int, list[int]]) -> list[int]:
+    """The MAX_CANDIDATES holders sharing most of ``keys`` (ties: lowest id), as ``candidates``."""
+    counts = Counter(holder for key in keys for holder in holders.get(key, ()))
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    return [holder for holder, _hits in ranked[:MAX_CANDIDATES]]
+
+
+def stored_texts(session: Session, article_ids: Iterable[int]) -> dict[int, tuple[str, str, int]]:
+    """article id -> (title, text, story id) of those that belong to a story."""
+    texts: dict[int, tuple[str, str, int]] = {}
+    for chunk in _chunked(sorted(article_ids)):
+        rows = session.execute(
+            select(Article.id, Article.title, Article.text, Article.story_id).where(
+                Article.id.in_(chunk), Article.story_id.is_not(None)
+            )
+        )
+        for article_id, title, text, story_id in rows:
+            if story_id is not None:
+                texts[article_id] = (title, text, story_id)
+    return texts
+
+
+def _chunked(items: list[T], size: int = 500) -> Iterator[list[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 def candidates(

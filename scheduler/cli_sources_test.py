@@ -19,6 +19,7 @@ from rich.table import Table
 
 from db.records import ArticleOutcome, ArticleRecord, FeedEntry, FetchResult
 from db.store import ArticleCounts, KnownArticle, Store
+from db.story_index import StoryIndex
 from scheduler.config import LoadedConfig, SourceConfig
 
 if TYPE_CHECKING:  # the crawler (Scrapy, trafilatura) loads only when a source is tested
@@ -29,10 +30,12 @@ DEADLINE_S = 300.0
 
 @dataclass
 class DryRunStore:
-    """Answers the three calls the Harvester makes, storing nothing."""
+    """Answers what the Harvester asks of a Store, storing nothing."""
 
     fetches: list[FetchResult] = field(default_factory=list)
     records: list[ArticleRecord] = field(default_factory=list)
+    #: No matcher: nothing is grouped, and the crawl computes no story keys.
+    stories: StoryIndex = field(default_factory=StoryIndex)
 
     def known_articles(
         self, keys: Sequence[tuple[str, str]]

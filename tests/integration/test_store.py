@@ -99,6 +99,71 @@ def test_same_text_at_another_outlet_is_a_new_article_in_the_same_story(store: S
     assert store.count_articles() == 2 and len(stories) == 1
 
 
+def test_a_feed_batch_stores_each_article_once(store: Store) -> None:
+    """save_fetch inserts a feed's new articles together; copies within the batch, and
+    articles stored before, still come out as the one-by-one path would have it."""
+    with_sources(store, "outlet", "wire")
+    store.save_article(record(canonical_url="https://outlet.example/old", guid="1",
+                              guid_key="outlet.example|1", content_hash="c" * 32), NOW)  # fmt: skip
+    batch = [
+        record(),
+        record(url="https://outlet.example/news/kenya-haiti?utm_source=x"),  # same URL again
+        record(source="wire", canonical_url="https://wire.example/x", guid_key=None,
+               outlet="wire.example"),  # another outlet's exact copy: same story
+        record(canonical_url="https://outlet.example/other", guid="43",
+               guid_key="outlet.example|43", content_hash="d" * 32, text=TEXT + " More."),
+        record(canonical_url="https://outlet.example/old-amp", guid="1",
+               guid_key="outlet.example|1", content_hash="c" * 32),  # stored before (GUID)
+    ]  # fmt: skip
+    outcomes, counts, _ = store.save_fetch(fetch(), batch, NOW)
+    assert outcomes == [
+        ArticleOutcome.NEW,
+        ArticleOutcome.DUPLICATE,
+        ArticleOutcome.NEW,
+        ArticleOutcome.NEW,
+        ArticleOutcome.DUPLICATE,
+    ]
+    assert (counts.new, counts.duplicate, counts.updated) == (3, 2, 0)
+    articles = {a.canonical_url: a for a in store.iter_articles()}
+    assert len(articles) == 4
+    first, copy = articles[record().canonical_url], articles["https://wire.example/x"]
+    assert first.story == copy.story
+    assert articles["https://outlet.example/other"].story not in (first.story, None)
+
+
+def test_concurrent_feed_batches_store_each_article_once(db_url: str) -> None:
+    """Two workers saving overlapping feeds at once: on a key conflict the batch falls back
+    to one by one, and every article is stored once."""
+    stores = [Store.open(db_url) for _ in range(2)]
+    with_sources(stores[0], "outlet")
+    batch = [
+        record(canonical_url=f"https://outlet.example/{i}", guid=str(i),
+               guid_key=f"outlet.example|{i}", content_hash=f"{i:032x}")
+        for i in range(30)
+    ]  # fmt: skip
+    results: list[list[ArticleOutcome]] = []
+    barrier = threading.Barrier(2)
+
+    def write(s: Store, records: list[ArticleRecord]) -> None:
+        barrier.wait()
+        results.append(s.save_fetch(fetch(), records, NOW)[0])
+
+    threads = [
+        threading.Thread(target=write, args=(stores[0], batch[:20])),
+        threading.Thread(target=write, args=(stores[1], batch[10:])),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    outcomes = [o for r in results for o in r]
+    assert outcomes.count(ArticleOutcome.NEW) == 30
+    assert outcomes.count(ArticleOutcome.DUPLICATE) == 10
+    assert stores[0].count_articles() == 30
+    for s in stores:
+        s.close()
+
+
 def test_changed_text_at_same_url_is_an_update_with_revision(store: Store) -> None:
     with_sources(store, "outlet")
     store.save_article(record(), NOW)

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from crawler.stories import StoryMatcher
-from db.records import ArticleOutcome, ArticleRecord, StoredArticle
+from db.records import ArticleOutcome, ArticleRecord, FetchOutcome, FetchResult, StoredArticle
 from db.schema import Story, StoryBand
 from db.store import SourceSpec, Store
 from db.story_index import StoryIndex, list_stories, prune, story_copies
@@ -97,6 +97,52 @@ def test_planted_copies_of_real_articles_join_their_story(store: Store) -> None:
     [summary] = [s for s in list_stories(store.engine, NOW) if s.id == origin.story]
     assert summary.article_count == 4 and summary.updated_at == NOW + timedelta(minutes=30)
     assert summary.origin is not None and summary.origin.source == "wire"
+
+
+@pytest.mark.parametrize("prepared", [True, False], ids=["keys-from-crawl", "keys-in-store"])
+def test_copies_in_one_feed_batch_join_stored_stories_and_each_other(
+    store: Store, prepared: bool
+) -> None:
+    """save_fetch places a feed's new articles together: a copy may be stored already or
+    come earlier in the same batch; the result is the one-by-one result."""
+    rng = random.Random(4)
+    matcher = StoryMatcher()
+    half = len(ORIGINALS) // 2
+    stored = [record("wire", f"o{i}", t, x) for i, (t, x) in enumerate(ORIGINALS[:half])]
+    store.save_fetch(fetch_result("wire"), stored, NOW)
+    batch: list[ArticleRecord] = []
+    for i, (title, text) in enumerate(ORIGINALS):
+        if i >= half:  # an original arriving in the same batch as its copy
+            batch.append(record("nation", f"o{i}", title, text))
+        batch.append(record("nation", f"c{i}", "Copy: " + title, planted_copy(text, "star", rng)))
+    if prepared:
+        batch = [matcher.prepare(r) for r in batch]
+    later = NOW + timedelta(minutes=5)
+    outcomes, counts, _ = store.save_fetch(fetch_result("nation"), batch, later)
+    assert outcomes == [ArticleOutcome.NEW] * len(batch) and counts.new == len(batch)
+    articles = by_url(store)
+    for i in range(len(ORIGINALS)):
+        origin_outlet = "wire" if i < half else "nation"
+        origin = articles[f"https://{origin_outlet}.example/o{i}"]
+        assert articles[f"https://nation.example/c{i}"].story == origin.story, ORIGINALS[i][0]
+    assert len({a.story for a in articles.values()}) == len(ORIGINALS)
+    summaries = {s.id: s for s in list_stories(store.engine, NOW)}
+    for i in range(len(ORIGINALS)):
+        story = articles[f"https://nation.example/c{i}"].story
+        assert story is not None and summaries[story].article_count == 2
+        origin = summaries[story].origin
+        assert origin is not None and origin.url.endswith(f"/o{i}")
+
+
+def fetch_result(source: str) -> FetchResult:
+    return FetchResult(
+        source=source,
+        url=f"https://{source}.example/feed",
+        started=NOW,
+        duration_ms=5,
+        outcome=FetchOutcome.OK,
+        http_status=200,
+    )
 
 
 def test_copies_with_new_headlines_join_on_their_text_alone(store: Store) -> None:

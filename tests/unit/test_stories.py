@@ -13,12 +13,14 @@ from hypothesis import strategies as st
 from crawler.stories import (
     StoryMatcher,
     StoryParams,
+    array_similarity,
     article_keys,
     band_keys,
     copy_score,
     estimated_jaccard,
     is_copy,
     normalise_title,
+    shingle_array,
     shingles,
     signature,
     similarity,
@@ -132,6 +134,16 @@ def test_similarity_is_symmetric_and_bounded(a: frozenset[int], b: frozenset[int
     one, other = similarity(a, b), similarity(b, a)
     assert one == other
     assert 0 <= one.jaccard <= one.containment <= 1
+
+
+@given(st.lists(words, max_size=80), st.lists(words, max_size=80))
+def test_array_similarity_matches_set_similarity(one: list[str], other: list[str]) -> None:
+    """Verification runs on sorted arrays; it must give exactly the set numbers."""
+    a, b = " ".join(one), " ".join(other + one[: len(one) // 2])
+    assert shingle_array(a).tolist() == sorted(shingles(a))
+    assert array_similarity(shingle_array(a), shingle_array(b)) == similarity(
+        shingles(a), shingles(b)
+    )
 
 
 # -- verdicts on real text -------------------------------------------------------------------
