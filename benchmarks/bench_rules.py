@@ -17,6 +17,7 @@ import argparse
 import gzip
 import json
 import random
+import statistics
 import sys
 import time
 from collections import Counter
@@ -68,6 +69,9 @@ def generated_rules(text: str, count: int) -> list[tuple[str, str]]:
     return [(f"r{i}", rng.choice(shapes)()) for i in range(count)]
 
 
+PASSES = 3
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rules", type=int, default=1000)
@@ -80,23 +84,40 @@ def main() -> None:
     started = time.perf_counter()
     rules = RuleSet(compile_rule(name, query) for name, query in queries)
     compile_ms = (time.perf_counter() - started) * 1000
-    matched = 0
-    started, cpu = time.perf_counter(), time.process_time()
-    for title, body in docs:
-        matched += len(rules.match(title, body))  # with highlights, as the Store hook does
-    total_ms = (time.perf_counter() - started) * 1000
-    cpu_ms = (time.process_time() - cpu) * 1000
+    # The first match builds the folding tables (once per process, about a second): timed
+    # apart, as it is not a per-article cost.
+    started = time.perf_counter()
+    rules.match(*docs[0])
+    first_ms = (time.perf_counter() - started) * 1000
+    # Three passes over the articles; the median pass is reported (this 2-core VM's speed
+    # drifts by 10-20% from one minute to the next; every pass is printed).
+    passes: list[tuple[float, float]] = []  # (wall ms, CPU ms) per article
+    for _ in range(PASSES):
+        matched = 0
+        started, cpu = time.perf_counter(), time.process_time()
+        for title, body in docs:
+            matched += len(rules.match(title, body))  # with highlights, as the Store hook does
+        passes.append(
+            (
+                (time.perf_counter() - started) * 1000 / len(docs),
+                (time.process_time() - cpu) * 1000 / len(docs),
+            )
+        )
+    wall_per_article = statistics.median(w for w, _ in passes)
     # CPU time: what matching costs, also on a machine busy with other work
-    per_article = cpu_ms / len(docs)
+    per_article = statistics.median(c for _, c in passes)
     per_1000 = per_article / (len(queries) / 1000)
     print(f"corpus: {'White House documents' if CORPUS.exists() else 'synthetic text'}")
     print(
         f"{len(queries)} rules compiled in {compile_ms:.0f} ms; {len(docs)} articles of "
         f"{ARTICLE_BYTES} characters; {matched} matches ({matched / len(docs):.2f} per article)"
     )
-    print(f"wall clock: {total_ms / len(docs):.3f} ms per article; CPU time:")
+    print(f"first article (builds the folding tables, once per process): {first_ms:.0f} ms")
+    print("CPU ms per article, each pass: " + ", ".join(f"{c:.3f}" for _, c in passes))
+    print(f"wall clock: {wall_per_article:.3f} ms per article (median pass); CPU time:")
     print(
-        f"{per_article:.3f} ms per article; {per_1000:.3f} ms per article per 1,000 rules "
+        f"{per_article:.3f} ms per article (median pass); {per_1000:.3f} ms per article per "
+        f"1,000 rules "
         f"(target < 1 ms): {'OK' if per_1000 < 1 else 'TOO SLOW'}"
     )
 

@@ -2,6 +2,7 @@
 
     python benchmarks/bench_service.py memory [--feeds 200] [--rounds 200] [--interval 2s]
     python benchmarks/bench_service.py freshness [--trials 3] [--interval 60s]
+        (when a new item is stored, and when its alert reaches a loopback webhook)
     python benchmarks/bench_service.py idle [--feeds 200] [--minutes 10]
 
 Feeds are generated (benchmarks/workload.py) and served by nginx on 127.0.0.1 (or a Python
@@ -19,7 +20,9 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -27,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import contextlib
 
 from nginx import serve_directory
-from workload import feed_name, make_items, rss, text_pool, write_ingest_feeds
+from workload import feed_name, make_items, rss, text_pool, unique_title, write_ingest_feeds
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -64,7 +67,9 @@ def cpu_seconds(root: int) -> float:
     return total
 
 
-def write_config(work: Path, base_url: str, names: list[str], interval: str) -> Path:
+def write_config(
+    work: Path, base_url: str, names: list[str], interval: str, extra: str = ""
+) -> Path:
     lines = [
         "[database]",
         'url = "sqlite:///bench.db"',
@@ -84,8 +89,33 @@ def write_config(work: Path, base_url: str, names: list[str], interval: str) -> 
             "fetch_articles = false",
         ]
     path = work / "bench.toml"
-    path.write_text("\n".join(lines) + "\n")
+    path.write_text("\n".join(lines) + "\n" + extra)
     return path
+
+
+class WebhookReceiver:
+    """A loopback webhook endpoint (the alert channel) that notes when each POST arrives."""
+
+    def __init__(self) -> None:
+        self.arrivals: list[float] = []
+        arrivals = self.arrivals
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                arrivals.append(time.monotonic())
+                self.send_response(200)
+                self.end_headers()
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self._server.server_address[1]
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self._server.shutdown()
 
 
 def start_service(config: Path, work: Path) -> subprocess.Popen[bytes]:
@@ -159,44 +189,65 @@ def bench_memory(args: argparse.Namespace, work: Path) -> None:
         )
 
 
+#: Only the items a trial adds carry this word, so each trial raises exactly one alert.
+ALERT_WORD = "alertbench"
+
+
 def bench_freshness(args: argparse.Namespace, work: Path) -> None:
+    """A new item appears on a feed; when is it stored, and when does its alert arrive?"""
     root = work / "www"
     pool = text_pool()
+    receiver = WebhookReceiver()
+    alerting = (
+        f'\n[channels.bench]\nurl = "json://127.0.0.1:{receiver.port}/hook"\n'
+        f'\n[[rules]]\nname = "bench"\nquery = "{ALERT_WORD}"\n'
+        'channels = ["bench"]\nmode = "immediate"\n'
+    )
     with serve_directory(root, work) as server:
         names, pool = write_ingest_feeds(root, server.base_url, feeds=1, entries=20, pool=pool)
-        config = write_config(work, server.base_url, names, args.interval)
+        config = write_config(work, server.base_url, names, args.interval, alerting)
         proc = start_service(config, work)
-        latencies = []
+        stored: list[float] = []
+        alerted: list[float] = []
         try:
             db = work / "bench.db"
             time.sleep(15)  # first poll stores the 20 items
             for trial in range(args.trials):
                 time.sleep(7 + 13 * trial)  # appear at different points of the interval
                 count = 21 + trial
-                items = make_items(1, count, lambda f, i: f"{server.base_url}/a/{f}/{i}", pool)
+                titles = [unique_title(pool, i) for i in range(count)]
+                titles[-1] = f"{ALERT_WORD}: {titles[-1]}"
+                items = make_items(
+                    1, count, lambda f, i: f"{server.base_url}/a/{f}/{i}", pool, titles
+                )
                 (root / "feeds" / f"{feed_name(1)}.xml").write_bytes(
                     rss("Bench outlet 1", server.base_url, items)
                 )
                 appeared = time.monotonic()
-                while True:
-                    with sqlite3.connect(db) as conn:
-                        n = conn.execute("select count(*) from articles").fetchone()[0]
-                    if n >= count:
-                        break
+                while len(stored) <= trial or len(receiver.arrivals) <= trial:
+                    if len(stored) <= trial and articles(db) >= count:
+                        stored.append(time.monotonic() - appeared)
                     if proc.poll() is not None or time.monotonic() - appeared > 600:
-                        raise SystemExit(f"the service stopped or never stored item {count}")
-                    time.sleep(0.2)
-                latencies.append(time.monotonic() - appeared)
+                        raise SystemExit(f"the service stopped, or item {count} never alerted")
+                    time.sleep(0.1)
+                alerted.append(receiver.arrivals[trial] - appeared)
                 print(
-                    f"trial {trial + 1}: new item stored {latencies[-1]:.1f} s after it appeared",
+                    f"trial {trial + 1}: new item stored {stored[-1]:.1f} s and its alert "
+                    f"received {alerted[-1]:.1f} s after it appeared",
                     flush=True,
                 )
         finally:
             stop_service(proc)
+            receiver.close()
     print(
-        f"freshness: worst {max(latencies):.1f} s with interval {args.interval} "
-        f"(target: interval + 5 s)"
+        f"freshness: worst {max(stored):.1f} s to store, {max(alerted):.1f} s to the webhook, "
+        f"with interval {args.interval} (target: interval + 5 s)"
     )
+
+
+def articles(db: Path) -> int:
+    with sqlite3.connect(db) as conn:
+        return int(conn.execute("select count(*) from articles").fetchone()[0])
 
 
 def bench_idle(args: argparse.Namespace, work: Path) -> None:

@@ -6,11 +6,14 @@ Spanish, Haitian Creole); properties check the matcher against boolean algebra.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crawler.rules import RuleSet, make_snippet
+from crawler.rules.matcher import _token_starts, split_fold
 
 TITLE = "Kenya-led force lands in Port-au-Prince"
 TEXT = (
@@ -133,3 +136,10 @@ def test_a_word_matches_exactly_when_it_is_a_folded_token(tokens: list[str], wor
     assert matches(word, "", text) == (words_of(word)[0] in words_of(text))
     if word != "or":  # upper-case OR is the operator
         assert matches(word, "", text) == matches(word.upper(), "", text.upper())
+
+
+@given(st.text(alphabet=st.sampled_from("ab é😀 \n-'"), max_size=60))
+def test_token_starts_are_where_words_begin(text: str) -> None:
+    """Highlight offsets come from a vectorised scan; it must agree with a plain regex."""
+    split = split_fold(text)
+    assert _token_starts(split) == [m.start() for m in re.finditer(r"\S+", split)]
