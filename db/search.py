@@ -42,6 +42,11 @@ Sort: TypeAlias = Literal["relevance", "date"]
 _BM25: Final = "bm25(articles_fts, 4.0, 1.0)"
 #: Past this many matches (SQLite), see ``_many_matches``.
 RANK_WINDOW: Final = 2_000
+#: A date sort walks the date index, probing the FTS index per article, only when a query
+#: matches more than this many articles: dense enough that a page comes after a few hundred
+#: probes. Fewer matches are joined and sorted whole (a sort of up to 20,000 narrow rows costs
+#: less than thousands of probes when the matches are sparse in time).
+DATE_WALK_MIN_MATCHES: Final = 20_000
 _FTS = table("articles_fts", column("rowid"))
 _RULE_MATCHES = table("rule_matches", column("article_id"), column("rule"))
 #: An article's date: when it was published, else when it was first seen (indexed).
@@ -163,18 +168,22 @@ def search(
 
 
 def _many_matches(engine: Engine, match: MatchExpr | None, sort: str) -> int | None:
-    """SQLite, a query matching more than RANK_WINDOW articles: the rowid below which the
-    older matches lie (None otherwise). Ranking every match of a very common word costs
-    seconds; relevance is then ranked among the RANK_WINDOW newest matches, and a date sort
-    walks the date index instead of sorting every match (docs/search.md)."""
+    """SQLite: the rowid of the match at the sort's window (None: fewer matches than that).
+
+    Relevance: ranking every match of a very common word costs seconds, so a query matching
+    more than RANK_WINDOW articles is ranked among the RANK_WINDOW newest matches (those
+    above the returned rowid). Date: a query matching more than DATE_WALK_MIN_MATCHES
+    articles walks the date index instead of sorting every match (docs/search.md).
+    """
     if match is None or engine.dialect.name != "sqlite":
         return None
+    window = DATE_WALK_MIN_MATCHES if sort == "date" else RANK_WINDOW
     probe = text(
         "SELECT rowid FROM articles_fts WHERE articles_fts MATCH :q "
         "ORDER BY rowid DESC LIMIT 1 OFFSET :window"
     )
     with engine.connect() as connection:
-        found = connection.execute(probe, {"q": match.fts5, "window": RANK_WINDOW}).scalar()
+        found = connection.execute(probe, {"q": match.fts5, "window": window}).scalar()
     return int(found) if found is not None else None
 
 
