@@ -42,11 +42,12 @@ Sort: TypeAlias = Literal["relevance", "date"]
 _BM25: Final = "bm25(articles_fts, 4.0, 1.0)"
 #: Past this many matches (SQLite), see ``_many_matches``.
 RANK_WINDOW: Final = 2_000
-#: A date sort walks the date index, probing the FTS index per article, only when a query
-#: matches more than this many articles: dense enough that a page comes after a few hundred
-#: probes. Fewer matches are joined and sorted whole (a sort of up to 20,000 narrow rows costs
-#: less than thousands of probes when the matches are sparse in time).
+#: A date sort over more than RANK_WINDOW matches walks the date index newest first. Above
+#: this many matches they are dense enough to probe the FTS index per article walked; below
+#: it their rowids are collected once and the walk checks each entry against them (probing
+#: would take thousands of probes for a sparse word).
 DATE_WALK_MIN_MATCHES: Final = 20_000
+DateWalk: TypeAlias = Literal["probe", "set"]
 _FTS = table("articles_fts", column("rowid"))
 _RULE_MATCHES = table("rule_matches", column("article_id"), column("rule"))
 #: An article's date: when it was published, else when it was first seen (indexed).
@@ -155,7 +156,8 @@ def search(
     only are read: sorting wide rows is what makes a large archive slow.
     """
     many = _many_matches(engine, match, sort)
-    stmt = _select(engine, match, filters, sort, False, many).limit(limit).offset(offset)
+    walk = _date_walk(engine, match) if many is not None and sort == "date" else None
+    stmt = _select(engine, match, filters, sort, False, many, walk).limit(limit).offset(offset)
     with Session(engine) as session:
         hits = [_hit(row, False) for row in session.execute(stmt)]
         if not with_text or not hits:
@@ -168,16 +170,26 @@ def search(
 
 
 def _many_matches(engine: Engine, match: MatchExpr | None, sort: str) -> int | None:
-    """SQLite: the rowid of the match at the sort's window (None: fewer matches than that).
+    """SQLite, a query matching more than RANK_WINDOW articles: the rowid below which the
+    older matches lie (None otherwise). Ranking every match of a very common word costs
+    seconds; relevance is then ranked among the RANK_WINDOW newest matches, and a date sort
+    walks the date index instead of sorting every match (``_date_walk``, docs/search.md)."""
+    return _match_at(engine, match, RANK_WINDOW)
 
-    Relevance: ranking every match of a very common word costs seconds, so a query matching
-    more than RANK_WINDOW articles is ranked among the RANK_WINDOW newest matches (those
-    above the returned rowid). Date: a query matching more than DATE_WALK_MIN_MATCHES
-    articles walks the date index instead of sorting every match (docs/search.md).
-    """
+
+def _date_walk(engine: Engine, match: MatchExpr | None) -> DateWalk:
+    """How a date sort over more than RANK_WINDOW matches finds its page, walking the date
+    index newest first. Up to DATE_WALK_MIN_MATCHES matches: their rowids are collected
+    once (a few ms) and each index entry is checked against that set, without reading the
+    row. More: the matches are dense, and probing the FTS index for each article walked
+    stops sooner than collecting hundreds of thousands of rowids."""
+    return "probe" if _match_at(engine, match, DATE_WALK_MIN_MATCHES) is not None else "set"
+
+
+def _match_at(engine: Engine, match: MatchExpr | None, window: int) -> int | None:
+    """SQLite: the rowid of the match ``window`` places from the newest (None: fewer)."""
     if match is None or engine.dialect.name != "sqlite":
         return None
-    window = DATE_WALK_MIN_MATCHES if sort == "date" else RANK_WINDOW
     probe = text(
         "SELECT rowid FROM articles_fts WHERE articles_fts MATCH :q "
         "ORDER BY rowid DESC LIMIT 1 OFFSET :window"
@@ -269,17 +281,19 @@ def _select(
     sort: str,
     with_text: bool,
     many: int | None = None,
+    walk: DateWalk | None = None,
 ) -> Select[Any]:
     if sort not in SORTS:
         raise SearchError(f"sort {sort!r}: expected one of {', '.join(SORTS)}")
-    walk_dates = many is not None and sort == "date"
+    walk_dates = walk is not None and sort == "date"
     ranked = match is not None and not walk_dates
     score = _score(engine) if ranked else literal(None)
     stmt: Select[Any] = select(*_columns(with_text), score.label("score")).select_from(Article)
     stmt = stmt.join(Source, Source.id == Article.source_id)
     if walk_dates:
-        # Walk the date index and probe the FTS index per article: stops after one page.
-        stmt = _filtered(engine, None, filters, stmt.where(_fts_exists(match)))
+        # Walk the date index, checking each article against the matches: stops after a page.
+        matched = _fts_exists(match) if walk == "probe" else _in_fts_rowids(match)
+        stmt = _filtered(engine, None, filters, stmt.where(matched))
     else:
         stmt = _filtered(engine, match, filters, stmt)
         if many is not None:
@@ -332,6 +346,14 @@ def _fts_exists(match: MatchExpr | None) -> ColumnElement[bool]:
     assert match is not None
     fts_match = literal_column("articles_fts").op("MATCH")(bindparam("fts", match.fts5))
     return exists(select(literal(1)).select_from(_FTS).where(fts_match, _FTS.c.rowid == Article.id))
+
+
+def _in_fts_rowids(match: MatchExpr | None) -> ColumnElement[bool]:
+    assert match is not None
+    fts_match = literal_column("articles_fts").op("MATCH")(bindparam("fts", match.fts5))
+    # "+articles.id": SQLite must not drive the query from the IN list (rowid lookups and a
+    # sort of every match); the unary plus keeps it walking the date index in order.
+    return literal_column("+articles.id").in_(select(_FTS.c.rowid).where(fts_match))
 
 
 def _vector() -> ColumnClause[Any]:

@@ -217,3 +217,31 @@ def test_new_articles_are_searchable_at_once(store: Store) -> None:
     )  # fmt: skip
     store.save_article(record, datetime.now(UTC))
     assert titles(store, "kenyane") == ["Nouvelles de Haïti"]
+
+
+@pytest.mark.parametrize(
+    ("rank_window", "walk_min"),
+    [(1000, 1000), (3, 1000), (3, 5)],
+    ids=["sorted-whole", "walk-checking-rowids", "walk-probing-fts"],
+)
+def test_every_date_sort_strategy_gives_the_newest_matches(
+    archive: Store, monkeypatch: pytest.MonkeyPatch, rank_window: int, walk_min: int
+) -> None:
+    """SQLite picks how to sort by date from the match count; with the thresholds lowered,
+    each strategy must return exactly the page a full sort gives (dates are not in id order,
+    and a filter is applied)."""
+    monkeypatch.setattr("db.search.RANK_WINDOW", rank_window)
+    monkeypatch.setattr("db.search.DATE_WALK_MIN_MATCHES", walk_min)
+    engine = archive.engine
+    for query, filters in [
+        ("haiti OR kenya", SearchFilters()),
+        ("haiti OR kenya", SearchFilters(since=datetime(2021, 6, 1, tzinfo=UTC))),
+        ('"security council"', SearchFilters()),
+    ]:
+        match = CompiledSearch(query).match
+        everything = list(iter_search(engine, match, filters))  # no window: every match
+        newest = sorted(everything, key=lambda h: (h.date, h.id), reverse=True)
+        assert len(newest) > 5, query  # enough matches for the lowered thresholds to matter
+        for offset in (0, 4):
+            page = search(engine, match, filters, sort="date", limit=4, offset=offset)
+            assert [h.id for h in page] == [h.id for h in newest[offset : offset + 4]], query
