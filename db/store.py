@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.alerts import rules_by_article
-from db.database import WRITE_OPTION, create_db_engine, migrate
+from db.database import WRITE_OPTION, create_db_engine, in_list, migrate
 from db.records import (
     ArticleOutcome,
     ArticleRecord,
@@ -621,8 +621,8 @@ def _key_in(keys: Sequence[tuple[str, str]]) -> ColumnElement[bool]:
     (A row-value ``(kind, value) IN (VALUES ...)`` makes SQLite 3.40 scan the whole table.)
     """
     kinds = sorted({kind for kind, _ in keys})
-    values = list({value for _, value in keys})
-    return and_(ArticleKey.kind.in_(kinds), ArticleKey.value.in_(values))
+    values = sorted({value for _, value in keys})
+    return and_(ArticleKey.kind.in_(in_list(kinds)), ArticleKey.value.in_(in_list(values)))
 
 
 def _chunks(items: list[tuple[str, str]], size: int) -> Iterator[list[tuple[str, str]]]:

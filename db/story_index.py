@@ -14,18 +14,18 @@ crawler nor scheduler). Without a matcher only exact copies (same text hash) sha
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol, TypeVar, cast
+from typing import Protocol, cast
 
 from sqlalchemy import Engine, Table, column, delete, func, insert, inspect, select, table, update
 from sqlalchemy.orm import Session
 
+from db.database import in_chunks, in_list
 from db.records import ArticleRecord
 from db.schema import Article, Source, Story, StoryBand
 
-T = TypeVar("T")
 DEFAULT_WINDOW = timedelta(days=30)
 STORY_BANDS = cast(Table, StoryBand.__table__)
 #: Candidates verified per new article, most shared keys first (bounds the cost).
@@ -206,7 +206,7 @@ def exact_copy_story(session: Session, content_hash: str | None) -> int | None:
 def exact_copy_stories(session: Session, hashes: Iterable[str]) -> dict[str, int]:
     """``exact_copy_story`` for many hashes: hash -> story of its first stored article."""
     found: dict[str, int] = {}
-    for chunk in _chunked(sorted(hashes)):
+    for chunk in in_chunks(sorted(hashes)):
         rows = session.execute(
             select(Article.content_hash, Article.story_id)
             .where(Article.content_hash.in_(chunk), Article.story_id.is_not(None))
@@ -221,7 +221,7 @@ def exact_copy_stories(session: Session, hashes: Iterable[str]) -> dict[str, int
 def key_holders(session: Session, keys: Iterable[int], since: datetime) -> dict[int, list[int]]:
     """band key -> the articles indexed under it since ``since``."""
     holders: dict[int, list[int]] = {}
-    for chunk in _chunked(sorted(keys)):
+    for chunk in in_chunks(sorted(keys)):
         rows = session.execute(
             select(StoryBand.band_key, StoryBand.article_id).where(
                 StoryBand.band_key.in_(chunk), StoryBand.created_at >= since
@@ -242,7 +242,7 @@ def _most_shared(keys: Sequence[int], holders: dict[int, list[int]]) -> list[int
 def stored_texts(session: Session, article_ids: Iterable[int]) -> dict[int, tuple[str, str, int]]:
     """article id -> (title, text, story id) of those that belong to a story."""
     texts: dict[int, tuple[str, str, int]] = {}
-    for chunk in _chunked(sorted(article_ids)):
+    for chunk in in_chunks(sorted(article_ids)):
         rows = session.execute(
             select(Article.id, Article.title, Article.text, Article.story_id).where(
                 Article.id.in_(chunk), Article.story_id.is_not(None)
@@ -254,11 +254,6 @@ def stored_texts(session: Session, article_ids: Iterable[int]) -> dict[int, tupl
     return texts
 
 
-def _chunked(items: list[T], size: int = 500) -> Iterator[list[T]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
 def candidates(
     session: Session, keys: Sequence[int], since: datetime
 ) -> list[tuple[str, str, int]]:
@@ -266,7 +261,7 @@ def candidates(
     hits = func.count().label("hits")
     shared = (
         select(StoryBand.article_id, hits)
-        .where(StoryBand.band_key.in_(list(keys)), StoryBand.created_at >= since)
+        .where(StoryBand.band_key.in_(in_list(keys)), StoryBand.created_at >= since)
         .group_by(StoryBand.article_id)
         .order_by(hits.desc(), StoryBand.article_id)
         .limit(MAX_CANDIDATES)
@@ -288,7 +283,7 @@ def add_keys(session: Session, article_id: int, keys: Sequence[int], now: dateti
     have = set(
         session.scalars(
             select(StoryBand.band_key).where(
-                StoryBand.band_key.in_(wanted), StoryBand.article_id == article_id
+                StoryBand.band_key.in_(in_list(wanted)), StoryBand.article_id == article_id
             )
         )
     )
