@@ -111,8 +111,8 @@ def shingles(text: str, words: int = 5) -> frozenset[int]:
 Shingles = npt.NDArray[np.uint32]
 #: Texts whose shingles are kept (by digest): verification compares a new article with up to
 #: MAX_CANDIDATES stored ones, and the same recent articles come up again and again. At most
-#: about 6 MB for page-length texts (the service's memory budget is 300 MB).
-_CACHED_TEXTS: Final = 1024
+#: about 1.5 MB for page-length texts (the service's memory budget is 300 MB).
+_CACHED_TEXTS: Final = 256
 _shingle_cache: OrderedDict[tuple[bytes, int], Shingles] = OrderedDict()
 _cache_lock = threading.Lock()
 
