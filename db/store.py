@@ -536,7 +536,7 @@ class Store:
         session.add(ArticleKey(kind=keys[0][0], value=keys[0][1], article_id=article.id))
         session.flush()
         self._add_keys(session, article.id, keys[1:])
-        self.stories.add(session, article.id, index_keys, now)
+        self.stories.add_many(session, [(article.id, index_keys)], now)
         story = session.get_one(Story, story_id)
         if story.origin_article_id is None:
             story.origin_article_id = article.id

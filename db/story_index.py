@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol, cast
 
-from sqlalchemy import Engine, Table, column, delete, func, insert, inspect, select, table, update
+from sqlalchemy import Engine, Table, column, delete, insert, inspect, select, table, update
 from sqlalchemy.orm import Session
 
 from db.database import in_chunks, in_list
@@ -75,11 +75,7 @@ class StoryIndex:
 
     def place(self, session: Session, record: ArticleRecord, now: datetime) -> Placement:
         """The story a new article belongs to. Exact copies first, then verified near-copies."""
-        keys = self.keys(record)
-        story_id = exact_copy_story(session, record.content_hash)
-        if story_id is None and keys:
-            story_id = self._near_copy_story(session, record, keys, now)
-        return Placement(story_id, keys)
+        return self.place_many(session, [record], now)[0]
 
     def place_many(
         self, session: Session, records: Sequence[ArticleRecord], now: datetime
@@ -150,24 +146,6 @@ class StoryIndex:
             return Placement(None, keys)
         return Placement(best[1], keys, peer=best[2])
 
-    def _near_copy_story(
-        self, session: Session, record: ArticleRecord, keys: Sequence[int], now: datetime
-    ) -> int | None:
-        assert self.matcher is not None
-        best: tuple[float, int] | None = None
-        for title, text, story_id in candidates(session, keys, now - self.window):
-            score = self.matcher.score(record, title, text)
-            if score is not None and (best is None or score > best[0]):
-                best = (score, story_id)
-        return best[1] if best else None
-
-    def add(self, session: Session, article_id: int, keys: Sequence[int], now: datetime) -> None:
-        """Index a stored article under its keys (call in the article's transaction)."""
-        add_keys(session, article_id, keys, now)
-        self._added += 1
-        if self._added % PRUNE_EVERY == 0:
-            prune(session, now - self.window)
-
     def add_many(
         self, session: Session, indexed: Sequence[tuple[int, Sequence[int]]], now: datetime
     ) -> None:
@@ -191,20 +169,8 @@ class StoryIndex:
         add_keys(session, article.id, self.keys(record), now)
 
 
-def exact_copy_story(session: Session, content_hash: str | None) -> int | None:
-    """The story of the first stored article with the same text hash (another outlet's copy)."""
-    if not content_hash:
-        return None
-    return session.scalar(
-        select(Article.story_id)
-        .where(Article.content_hash == content_hash, Article.story_id.is_not(None))
-        .order_by(Article.id)
-        .limit(1)
-    )
-
-
 def exact_copy_stories(session: Session, hashes: Iterable[str]) -> dict[str, int]:
-    """``exact_copy_story`` for many hashes: hash -> story of its first stored article."""
+    """hash -> the story of the first stored article with that text hash (an exact copy)."""
     found: dict[str, int] = {}
     for chunk in in_chunks(sorted(hashes)):
         rows = session.execute(
@@ -258,22 +224,9 @@ def candidates(
     session: Session, keys: Sequence[int], since: datetime
 ) -> list[tuple[str, str, int]]:
     """(title, text, story_id) of the articles sharing most keys, indexed since ``since``."""
-    hits = func.count().label("hits")
-    shared = (
-        select(StoryBand.article_id, hits)
-        .where(StoryBand.band_key.in_(in_list(keys)), StoryBand.created_at >= since)
-        .group_by(StoryBand.article_id)
-        .order_by(hits.desc(), StoryBand.article_id)
-        .limit(MAX_CANDIDATES)
-        .subquery()
-    )
-    rows = session.execute(
-        select(Article.title, Article.text, Article.story_id)
-        .join(shared, shared.c.article_id == Article.id)
-        .where(Article.story_id.is_not(None))
-        .order_by(shared.c.hits.desc(), Article.id)
-    ).all()
-    return [(title, text, story_id) for title, text, story_id in rows if story_id is not None]
+    ranked = _most_shared(keys, key_holders(session, keys, since))
+    texts = stored_texts(session, ranked)
+    return [texts[article_id] for article_id in ranked if article_id in texts]
 
 
 def add_keys(session: Session, article_id: int, keys: Sequence[int], now: datetime) -> None:
