@@ -76,6 +76,11 @@ class Source(Base):
     #: When the operator was told this source keeps failing (once per failure streak).
     operator_alerted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Cluster mode (`run --role scheduler|worker`): the poll handed to the shared queue, and the
+    # worker that took it. A source has at most one dispatch at a time: it is polled once.
+    dispatch_id: Mapped[str | None] = mapped_column(String(32))
+    dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    claimed_by: Mapped[str | None] = mapped_column(String(32))
 
 
 class Fetch(Base):

@@ -7,10 +7,11 @@ jobs two processes must never share) makes restarts safe and lets a second `run`
 from __future__ import annotations
 
 import os
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, and_, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
@@ -18,6 +19,8 @@ from db.database import WRITE_OPTION
 from db.schema import Article, Fetch, ServiceLease, Source
 
 LEASE_NAME = "scheduler"
+#: Lease rows of cluster workers are named WORKER_PREFIX + the worker's id.
+WORKER_PREFIX = "worker:"
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +73,13 @@ class ServiceState:
     # -- lease -----------------------------------------------------------------------------
 
     def acquire_lease(
-        self, holder: str, hostname: str, pid: int, now: datetime, ttl: timedelta
+        self,
+        holder: str,
+        hostname: str,
+        pid: int,
+        now: datetime,
+        ttl: timedelta,
+        name: str = LEASE_NAME,
     ) -> LeaseInfo | None:
         """Take the scheduler lease. Returns None on success, else who holds it.
 
@@ -79,11 +88,11 @@ class ServiceState:
         """
         try:
             with self._write.begin() as session:
-                row = session.get(ServiceLease, LEASE_NAME, with_for_update=True)
+                row = session.get(ServiceLease, name, with_for_update=True)
                 if row is None:
                     session.add(
                         ServiceLease(
-                            name=LEASE_NAME,
+                            name=name,
                             holder=holder,
                             hostname=hostname,
                             pid=pid,
@@ -100,27 +109,142 @@ class ServiceState:
                 row.acquired_at = row.heartbeat_at = now
                 return None
         except IntegrityError:  # another process inserted the row first
-            return self.lease() or LeaseInfo("?", "?", 0, now, now)
+            return self.lease(name) or LeaseInfo("?", "?", 0, now, now)
 
-    def renew_lease(self, holder: str, now: datetime) -> bool:
+    def renew_lease(self, holder: str, now: datetime, name: str = LEASE_NAME) -> bool:
         with self._write.begin() as session:
             result = session.execute(
                 update(ServiceLease)
-                .where(ServiceLease.name == LEASE_NAME, ServiceLease.holder == holder)
+                .where(ServiceLease.name == name, ServiceLease.holder == holder)
                 .values(heartbeat_at=now)
             )
             return bool(result.rowcount)  # type: ignore[attr-defined]
 
-    def release_lease(self, holder: str) -> None:
+    def release_lease(self, holder: str, name: str = LEASE_NAME) -> None:
         with self._write.begin() as session:
-            row = session.get(ServiceLease, LEASE_NAME)
+            row = session.get(ServiceLease, name)
             if row is not None and row.holder == holder:
                 session.delete(row)
 
-    def lease(self) -> LeaseInfo | None:
+    def lease(self, name: str = LEASE_NAME) -> LeaseInfo | None:
         with self._read() as session:
-            row = session.get(ServiceLease, LEASE_NAME)
+            row = session.get(ServiceLease, name)
             return _info(row) if row is not None else None
+
+    def workers(self, now: datetime, ttl: timedelta) -> list[LeaseInfo]:
+        """Cluster workers whose heartbeat is fresh."""
+        with self._read() as session:
+            rows = session.scalars(
+                select(ServiceLease).where(
+                    ServiceLease.name.startswith(WORKER_PREFIX),
+                    ServiceLease.heartbeat_at >= now - ttl,
+                )
+            )
+            return [_info(row) for row in rows]
+
+    # -- cluster dispatch: the scheduler hands due sources to the queue, a worker claims ---
+
+    def dispatch_due(self, names: set[str], now: datetime, limit: int) -> list[tuple[str, str]]:
+        """Mark up to ``limit`` due, undispatched sources as dispatched; (name, dispatch id).
+
+        Rows are locked with SKIP LOCKED on PostgreSQL, and the update re-checks that the
+        source is undispatched, so two schedulers overlapping during a takeover cannot both
+        dispatch one source.
+        """
+        due = and_(
+            Source.dispatch_id.is_(None),
+            or_(Source.next_due_at.is_(None), Source.next_due_at <= now),
+            or_(Source.retry_after_until.is_(None), Source.retry_after_until <= now),
+        )
+        with self._write.begin() as session:
+            rows = session.execute(
+                select(Source.id, Source.name)
+                .where(due)
+                .order_by(Source.next_due_at.is_not(None), Source.next_due_at, Source.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            ).all()
+            dispatched = []
+            for source_id, name in rows:
+                if name not in names:
+                    continue
+                dispatch_id = uuid.uuid4().hex
+                result = session.execute(
+                    update(Source)
+                    .where(Source.id == source_id, Source.dispatch_id.is_(None))
+                    .values(dispatch_id=dispatch_id, dispatched_at=now, claimed_by=None)
+                )
+                if result.rowcount:  # type: ignore[attr-defined]
+                    dispatched.append((name, dispatch_id))
+            return dispatched
+
+    def undispatch(self, name: str, dispatch_id: str) -> None:
+        """Take back a dispatch that never reached the queue."""
+        with self._write.begin() as session:
+            session.execute(
+                update(Source)
+                .where(Source.name == name, Source.dispatch_id == dispatch_id)
+                .values(dispatch_id=None, dispatched_at=None, claimed_by=None)
+            )
+
+    def claim(self, name: str, dispatch_id: str, worker: str) -> bool:
+        """A worker takes a dispatch; False when it is stale (re-dispatched) or taken."""
+        with self._write.begin() as session:
+            result = session.execute(
+                update(Source)
+                .where(
+                    Source.name == name,
+                    Source.dispatch_id == dispatch_id,
+                    Source.claimed_by.is_(None),
+                )
+                .values(claimed_by=worker)
+            )
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def finish_dispatch(self, name: str, dispatch_id: str, next_due: datetime) -> bool:
+        """The poll is done: store the next due time and free the source for dispatch."""
+        with self._write.begin() as session:
+            result = session.execute(
+                update(Source)
+                .where(Source.name == name, Source.dispatch_id == dispatch_id)
+                .values(next_due_at=next_due, dispatch_id=None, dispatched_at=None, claimed_by=None)
+            )
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def reclaim_stale(
+        self, now: datetime, worker_ttl: timedelta, unclaimed_after: timedelta
+    ) -> list[str]:
+        """Free dispatches whose worker died, or that no worker took for too long.
+
+        They become due again at once: the work of a worker killed mid-crawl is redone.
+        """
+        alive = select(func.substr(ServiceLease.name, len(WORKER_PREFIX) + 1)).where(
+            ServiceLease.name.startswith(WORKER_PREFIX),
+            ServiceLease.heartbeat_at >= now - worker_ttl,
+        )
+        stale = and_(
+            Source.dispatch_id.is_not(None),
+            or_(
+                and_(Source.claimed_by.is_not(None), Source.claimed_by.not_in(alive)),
+                and_(Source.claimed_by.is_(None), Source.dispatched_at < now - unclaimed_after),
+            ),
+        )
+        with self._write.begin() as session:
+            names = list(session.scalars(select(Source.name).where(stale)))
+            if names:
+                session.execute(
+                    update(Source)
+                    .where(stale)
+                    .values(dispatch_id=None, dispatched_at=None, claimed_by=None)
+                )
+            # Lease rows of workers gone for long: keep the table small.
+            session.execute(
+                delete(ServiceLease).where(
+                    ServiceLease.name.startswith(WORKER_PREFIX),
+                    ServiceLease.heartbeat_at < now - 20 * worker_ttl,
+                )
+            )
+            return names
 
     # -- sources ---------------------------------------------------------------------------
 

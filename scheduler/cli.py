@@ -8,6 +8,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -31,6 +32,12 @@ app = typer.Typer(
 )
 err = Console(stderr=True)
 out = Console(soft_wrap=True)
+
+
+class Role(StrEnum):
+    all = "all"
+    scheduler = "scheduler"
+    worker = "worker"
 
 
 class State:
@@ -236,16 +243,30 @@ def run(
     log_json: Annotated[
         bool, typer.Option("--log-json", help="Logs as JSON lines (also [service] log_json).")
     ] = False,
+    role: Annotated[
+        Role,
+        typer.Option(
+            help="all: everything in this process (one machine). Cluster mode, on a shared "
+            "PostgreSQL and Redis ([cluster]): scheduler dispatches due sources (a second "
+            "one waits as a standby), worker polls them (run as many as you need)."
+        ),
+    ] = Role.all,
 ) -> None:
     """Run the service: poll every source on its schedule until SIGTERM/SIGINT.
 
     SIGHUP re-reads the config. Exits 0 after a graceful stop, 3 if another `run` already
-    holds this database.
+    holds this database (role all).
     """
     from scheduler.observe import setup_logging
     from scheduler.service import EXIT_LOCKED, AlreadyRunning, Service
 
-    service = Service(state.config_path, workers)
+    service: Service
+    if role is Role.all:
+        service = Service(state.config_path, workers)
+    else:
+        from scheduler.cluster import make_service
+
+        service = make_service(role.value, state.config_path, workers)
     setup_logging(
         min(logging.getLogger().level, logging.INFO),
         log_json or service.loaded.config.service.log_json,

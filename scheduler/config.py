@@ -29,6 +29,7 @@ from db.errors import ConfigError
 
 CONFIG_ENV = "HAITIWATCH_CONFIG"
 DATABASE_URL_ENV = "HAITIWATCH_DATABASE_URL"
+REDIS_URL_ENV = "HAITIWATCH_REDIS_URL"
 DEFAULT_CONFIG_NAME = "default_config.toml"
 DEFAULT_USER_AGENT = "haitiwatch/0.1 (+https://github.com/haitiwatch/haitiwatch)"
 
@@ -85,6 +86,27 @@ class ServiceConfig(_Section):
 
 class DatabaseConfig(_Section):
     url: str = "sqlite:///haitiwatch.db"
+
+
+class ClusterConfig(_Section):
+    """Cluster mode (`run --role scheduler|worker`): the shared poll queue in Redis.
+
+    ``redis_url`` may carry a password: prefer $HAITIWATCH_REDIS_URL, which overrides it.
+    """
+
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    queue_key: str = Field("haitiwatch:polls", min_length=1, max_length=200)
+    #: Polls a worker runs at once (each is one source: its feed, then its new pages).
+    worker_polls: int = Field(16, ge=1, le=1024)
+    #: A dispatched poll that no worker took for this long is handed out again.
+    unclaimed_after: Duration = timedelta(minutes=15)
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, v: str) -> str:
+        if not v.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("expected a redis://, rediss:// or unix:// URL")
+        return v
 
 
 class CrawlConfig(_Section):
@@ -362,6 +384,7 @@ class Config(_Section):
     channels: dict[str, ChannelConfig] = Field(default_factory=dict)
     stories: StoriesConfig = StoriesConfig()
     web: WebConfig = WebConfig()
+    cluster: ClusterConfig = ClusterConfig()
 
     @model_validator(mode="after")
     def _names_unique(self) -> Config:
@@ -400,6 +423,8 @@ class LoadedConfig(BaseModel):
     origin: str
     base_dir: Path
     database_url: str
+    #: [cluster] redis_url, or $HAITIWATCH_REDIS_URL when set.
+    redis_url: str = ClusterConfig().redis_url
 
 
 def default_config_text() -> str:
@@ -465,6 +490,7 @@ def load_config(path: str | Path | None = None) -> LoadedConfig:
         origin=origin,
         base_dir=base_dir,
         database_url=resolve_database_url(url, base_dir),
+        redis_url=os.environ.get(REDIS_URL_ENV) or config.cluster.redis_url,
     )
 
 

@@ -5,6 +5,10 @@ One process, one asyncio loop (the asyncio Twisted reactor): one long-lived Scra
 coroutines. Each source has one job at a time, a DateTrigger at its next due time, which the job
 sets itself after each poll (interval, jitter, backoff, Retry-After), so a source never runs
 twice at once. Due times live in the database, so a restart neither storms nor skips.
+
+This is `--role all`, the single machine. The cluster roles (scheduler.cluster) reuse it: the
+scheduler dispatches due sources to a shared queue instead of polling them, a worker polls what
+it takes from the queue instead of keeping a schedule.
 """
 
 from __future__ import annotations
@@ -20,8 +24,10 @@ import socket
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import ParamSpec, TypeVar
 
 from aiohttp import web
@@ -32,7 +38,7 @@ from crawler.jobs import SourceJob
 from crawler.runner import CrawlEngine, run_reactor, worker_pools
 from db.errors import HaitiwatchError
 from db.records import CrawlTotals
-from db.service_state import LeaseInfo, ServiceState
+from db.service_state import LEASE_NAME, LeaseInfo, ServiceState
 from db.store import Store
 from scheduler.config import LoadedConfig, SourceConfig, load_config
 from scheduler.crawling import crawl_settings, lives_on_private_address, sync_sources
@@ -80,12 +86,20 @@ def release_free_memory() -> None:
 
 
 class Service:
+    #: This process polls sources (it runs a crawler).
+    crawls = True
+    #: This process sends digests (one process per database should: the lease holder).
+    sends_digests = True
+
     def __init__(self, config_path: str | None, workers: int = 0) -> None:
         self.config_path = config_path
         self.workers = workers
         self.loaded: LoadedConfig = load_config(config_path)
         self.notifier = Notifier.from_config(self.loaded)
-        self.holder = uuid.uuid4().hex
+        # 16 hex digits: also names the worker in sources.claimed_by (cluster mode).
+        self.holder = uuid.uuid4().hex[:16]
+        self.lease_name = LEASE_NAME
+        self._db_pool: Executor | None = None
         self.metrics = Metrics()
         self.sources: dict[str, SourceConfig] = {}
         self.private: dict[str, bool] = {}
@@ -103,38 +117,67 @@ class Service:
         return run_reactor(self._main)
 
     async def _main(self) -> int:
-        self._store = store = open_store(self.loaded)
-        self._state = state = ServiceState(store.engine)
-        now = utcnow()
-        held = await asyncio.to_thread(
-            state.acquire_lease, self.holder, socket.gethostname(), os.getpid(), now, LEASE_TTL
-        )
-        if held is not None:
-            store.close()
-            raise AlreadyRunning(held, now)
-        try:
-            await self._serve(store, state)
-        finally:
-            await asyncio.to_thread(state.release_lease, self.holder)
-            store.close()
-        return 0
-
-    async def _serve(self, store: Store, state: ServiceState) -> None:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, self._request_stop, signum)
         loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(self.reload()))
+        self._store = store = open_store(self.loaded)
+        self._state = state = ServiceState(store.engine)
+        try:
+            if not await self._take_lease(state):
+                return 0  # stopped while waiting as a standby
+            try:
+                await self._serve(store, state)
+            finally:
+                await asyncio.to_thread(state.release_lease, self.holder, self.lease_name)
+        finally:
+            store.close()
+        return 0
+
+    async def _take_lease(self, state: ServiceState) -> bool:
+        """Take this role's lease; `all` refuses to start when another process holds it."""
+        now = utcnow()
+        held = await asyncio.to_thread(
+            state.acquire_lease,
+            self.holder,
+            socket.gethostname(),
+            os.getpid(),
+            now,
+            LEASE_TTL,
+            self.lease_name,
+        )
+        if held is not None:
+            raise AlreadyRunning(held, now)
+        return True
+
+    def _periodic_jobs(self) -> list[tuple[Callable[[], object], float]]:
+        jobs: list[tuple[Callable[[], object], float]] = [
+            (self._send_alerts, OUTBOX_EVERY),
+            (self._heartbeat, HEARTBEAT.total_seconds()),
+        ]
+        if self.sends_digests:
+            jobs.append((self._send_digests, 60))
+        return jobs
+
+    async def _start_role(self) -> None:
+        """What this role does once the crawler and the scheduler run: schedule every source."""
+        await self._schedule_all()
+
+    async def _serve(self, store: Store, state: ServiceState) -> None:
+        loop = asyncio.get_running_loop()
         config = self.loaded.config
-        settings = crawl_settings(config.crawl, self.workers)
+        settings = crawl_settings(config.crawl, self.workers if self.crawls else 0)
         http = None
         with worker_pools(settings.cpu_workers) as pools:
-            self._engine = CrawlEngine(settings, store, pools)
+            self._db_pool = pools[1]
             await self._apply_sources(config.sources, first=True)
-            await self._engine.start([self._job(s) for s in self.sources.values()])
+            if self.crawls:
+                self._engine = CrawlEngine(settings, store, pools)
+                await self._engine.start([self._job(s) for s in self.sources.values()])
             self._scheduler = AsyncIOScheduler(event_loop=loop, timezone=UTC)
             self._scheduler.start()
-            await self._schedule_all()
-            for job, seconds in ((self._send_alerts, OUTBOX_EVERY), (self._send_digests, 60)):
+            await self._start_role()
+            for job, seconds in self._periodic_jobs():
                 self._scheduler.add_job(
                     job,
                     "interval",
@@ -154,19 +197,11 @@ class Service:
                 coalesce=True,
                 misfire_grace_time=None,
             )
-            self._scheduler.add_job(
-                self._heartbeat,
-                "interval",
-                seconds=HEARTBEAT.total_seconds(),
-                id="heartbeat",
-                max_instances=1,
-                coalesce=True,
-                misfire_grace_time=None,
-            )
             if config.service.http.enabled or config.web.enabled:
                 http = await self._start_http(store)
             log.info(
-                "haitiwatch running: %d sources, database %s",
+                "haitiwatch running (role %s): %d sources, database %s",
+                self.role_name,
                 len(self.sources),
                 store.engine.url.render_as_string(hide_password=True),
             )
@@ -195,6 +230,10 @@ class Service:
         )
         return runner
 
+    @property
+    def role_name(self) -> str:
+        return "all"
+
     def _request_stop(self, signum: int) -> None:
         log.info("received %s: stopping", signal.Signals(signum).name)
         self._stop.set()
@@ -204,7 +243,7 @@ class Service:
 
         Alerts need no handing over: their outbox rows commit with the article itself.
         """
-        assert self._scheduler is not None and self._engine is not None
+        assert self._scheduler is not None
         self._scheduler.shutdown(wait=False)
         timeout = self.loaded.config.service.stop_timeout.total_seconds()
         if self._in_flight:
@@ -214,8 +253,9 @@ class Service:
                 task.cancel()
             if pending:
                 await asyncio.wait(pending, timeout=5)
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self._engine.stop(), timeout=5)
+        if self._engine is not None:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._engine.stop(), timeout=5)
         # Alerts of the last articles stored: try once more now; whatever is not sent stays
         # pending in the outbox for the next start.
         with contextlib.suppress(asyncio.TimeoutError):
@@ -224,8 +264,9 @@ class Service:
 
     async def _db(self, fn: Callable[P, T], *args: P.args, **kw: P.kwargs) -> T:
         """Writes go through the crawl's single database thread: no lock fights in-process."""
-        assert self._engine is not None
-        return await self._engine.harvester.run_db(fn, *args, **kw)
+        assert self._db_pool is not None
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._db_pool, partial(fn, *args, **kw))
 
     # -- sources and their jobs ------------------------------------------------------------
 
@@ -308,9 +349,7 @@ class Service:
         started = time.monotonic()
         totals, retry_after = CrawlTotals(sources_failed=1), None
         try:
-            validators, wait_until = await self._engine.harvester.run_db(
-                self._store.validators, name
-            )
+            validators, wait_until = await self._db(self._store.validators, name)
             if wait_until is not None and wait_until > utcnow():
                 retry_after, totals = wait_until, CrawlTotals()
                 return
@@ -319,6 +358,7 @@ class Service:
             totals, retry_after = poll.totals, poll.retry_after
         except asyncio.CancelledError:
             log.warning("poll of %s cancelled by shutdown", name)
+            self._abandon(name)
             raise
         except Exception:
             log.exception("poll of %s crashed; the service goes on", name)
@@ -341,8 +381,7 @@ class Service:
         failures = st.consecutive_failures if st else 0
         now = utcnow()
         due = next_due(now, source.interval, failures, retry_after)
-        await self._db(self._state.set_next_due, source.name, due)
-        self._schedule(source.name, due)
+        await self._poll_finished(source.name, due)
         self.metrics.record_poll(source.name, totals, seconds, failures, now)
         if st is not None:
             await self._operator_alert(
@@ -357,6 +396,15 @@ class Service:
             " (failed)" if totals.sources_failed else "",
             due.isoformat(timespec="seconds"),
         )
+
+    def _abandon(self, name: str) -> None:
+        """A poll cancelled by shutdown: its source keeps its schedule."""
+
+    async def _poll_finished(self, name: str, due: datetime) -> None:
+        """Store when the source is due next, and schedule it."""
+        assert self._state is not None
+        await self._db(self._state.set_next_due, name, due)
+        self._schedule(name, due)
 
     async def _operator_alert(
         self,
@@ -419,7 +467,7 @@ class Service:
 
     async def _heartbeat(self) -> None:
         assert self._state is not None
-        if not await self._db(self._state.renew_lease, self.holder, utcnow()):
+        if not await self._db(self._state.renew_lease, self.holder, utcnow(), self.lease_name):
             log.critical("lost the scheduler lease to another process: stopping")
             self._stop.set()
 
@@ -464,7 +512,7 @@ class Service:
             return False, "scheduler not running"
         assert self._state is not None
         try:
-            await asyncio.wait_for(asyncio.to_thread(self._state.lease), timeout=5)
+            await asyncio.wait_for(asyncio.to_thread(self._state.lease, self.lease_name), timeout=5)
         except Exception as e:  # any database failure is "unhealthy", with its reason
             return False, f"database unreachable: {type(e).__name__}"
         return True, f"{len(self.sources)} sources, {len(self._in_flight)} polls in flight"

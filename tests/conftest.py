@@ -9,6 +9,7 @@ import pytest
 
 # `tests.support` imports under a bare `pytest` too: pyproject sets `pythonpath = ["."]`.
 from tests.support.receiver import receiver  # noqa: F401 (fixture)
+from tests.support.redis import redis_url  # noqa: F401 (fixture)
 from tests.support.server import Site, running_site
 
 

@@ -1,0 +1,211 @@
+"""Cluster mode as real processes: `run --role scheduler` (+ a standby) and `--role worker` x N.
+
+PostgreSQL is the shared store, a throw-away redis-server holds the poll queue (scrapy-redis),
+the feeds come from the loopback server and alerts go to a loopback webhook.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import string
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, func, select, update
+
+from db.schema import Article, Source
+from tests.integration.conftest import _reset_postgres
+from tests.support import FeedItem, rss, write_config
+from tests.support.receiver import Receiver
+from tests.support.server import Site
+from tests.support.service import ServiceProcess, wait_for
+
+pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+
+PG_URL = os.environ.get("HAITIWATCH_TEST_PG_URL")
+MATCHING = "Officers of the Multinational Security Support mission patrolled the capital."
+OTHER = "The city council met on Tuesday to discuss the new bus routes and a park."
+
+
+@pytest.fixture
+def pg_url() -> str:
+    if not PG_URL:
+        pytest.skip("HAITIWATCH_TEST_PG_URL not set (CI starts PostgreSQL; see .ci/postgres.sh)")
+    _reset_postgres(PG_URL)
+    return PG_URL
+
+
+def words(seed: str, count: int) -> str:
+    """Distinct pseudo-random words, so that no two items look like copies of one story."""
+    rng = random.Random(seed)
+    return " ".join("".join(rng.choices(string.ascii_lowercase, k=7)) for _ in range(count))
+
+
+def feed_items(feed: int, count: int, matching: bool, first: int = 0) -> list[FeedItem]:
+    text = MATCHING if matching else OTHER
+    return [
+        FeedItem(
+            title=words(f"title {feed} {n}", 6),
+            link=f"http://127.0.0.1/f{feed}/report-{n}",
+            guid=f"f{feed}-report-{n}",
+            description=f"{text} {words(f'text {feed} {n}', 40)}",
+            pub_date="Sun, 29 Nov 2026 10:00:00 GMT",
+        )
+        for n in range(first, first + count)
+    ]
+
+
+def serve_feed(site: Site, feed: int, items: list[FeedItem], delay: float = 0.0) -> None:
+    site.add(
+        f"/f/{feed}.xml", rss(items), content_type="application/rss+xml; charset=utf-8", delay=delay
+    )
+
+
+def cluster_config(
+    tmp_path: Path,
+    site: Site,
+    feeds: int,
+    db: str,
+    queue: str,
+    hook: Receiver | None = None,
+    extra: str = "",
+) -> Path:
+    sources = [
+        {
+            "name": f"feed-{n:03d}",
+            "url": site.url(f"/f/{n}.xml"),
+            "interval": "10m",
+            "fetch_articles": False,
+        }
+        for n in range(feeds)
+    ]
+    path = write_config(tmp_path, sources, crawl={"concurrent_requests_per_domain": 64})
+    text = path.read_text().replace('url = "sqlite:///hw.db"', f'url = "{db}"')
+    text += f'\n[cluster]\nredis_url = "{queue}"\n{extra}\n'
+    if hook is not None:
+        text += (
+            f'\n[channels.desk]\nurl = "json://127.0.0.1:{hook.port}/hook"\n'
+            '\n[[rules]]\nname = "mission"\nquery = \'"multinational security support"\'\n'
+            'channels = ["desk"]\n'
+        )
+    path.write_text(text)
+    return path
+
+
+def count_articles(db: str) -> int:
+    engine = create_engine(db)
+    try:
+        with engine.connect() as conn:
+            return int(conn.scalar(select(func.count()).select_from(Article)) or 0)
+    finally:
+        engine.dispose()
+
+
+def stored_urls(db: str) -> list[str]:
+    engine = create_engine(db)
+    try:
+        with engine.connect() as conn:
+            return list(conn.scalars(select(Article.canonical_url)))
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def processes() -> Iterator[list[ServiceProcess]]:
+    started: list[ServiceProcess] = []
+    yield started
+    for proc in started:
+        proc.kill()
+
+
+def test_scheduler_and_three_workers_store_500_feeds_once_and_alert_once(
+    tmp_path: Path,
+    site: Site,
+    pg_url: str,
+    redis_url: str,
+    receiver: Receiver,
+    processes: list[ServiceProcess],
+) -> None:
+    feeds = 500
+    for n in range(feeds):
+        serve_feed(site, n, feed_items(n, 2, matching=n % 5 == 0))
+    config = cluster_config(tmp_path, site, feeds, pg_url, redis_url, hook=receiver)
+    scheduler = ServiceProcess(config, "--role", "scheduler")
+    processes.append(scheduler)
+    wait_for(lambda: "role scheduler" in scheduler.log(), 60, "the scheduler to start")
+    standby = ServiceProcess(config, "--role", "scheduler")
+    processes.append(standby)
+    workers = [ServiceProcess(config, "--role", "worker") for _ in range(3)]
+    processes.extend(workers)
+
+    wait_for(lambda: count_articles(pg_url) == 2 * feeds, 240, "every item of 500 feeds")
+    wait_for(lambda: len(receiver.posts) >= 2 * feeds // 5, 120, "an alert per matching item")
+
+    # Every item once; every feed fetched once in its interval; the work was shared.
+    urls = stored_urls(pg_url)
+    assert len(urls) == len(set(urls)) == 2 * feeds
+    fetched = Counter(site.paths("/f/"))
+    assert len(fetched) == feeds and set(fetched.values()) == {1}, fetched.most_common(3)
+    polled = [w.log().count("polled feed-") for w in workers]
+    assert sum(polled) == feeds and min(polled) > 0, polled
+    assert "standby" in standby.log()
+
+    # The scheduler dies: the standby takes over within 60 s and dispatches what falls due.
+    scheduler.kill()
+    took = wait_for(lambda: "role scheduler" in standby.log(), 60, "the standby to take over")
+    assert took < 60
+    for n in range(10):
+        serve_feed(site, n, feed_items(n, 3, matching=n % 5 == 0))
+    engine = create_engine(pg_url)
+    with engine.begin() as conn:
+        conn.execute(
+            update(Source)
+            .where(Source.name.in_([f"feed-{n:03d}" for n in range(10)]))
+            .values(next_due_at=datetime.now(UTC))
+        )
+    engine.dispose()
+    wait_for(lambda: count_articles(pg_url) == 2 * feeds + 10, 60, "the items due after failover")
+    matching_items = 2 * feeds // 5 + 2  # feeds 0 and 5 match: one new item each
+    wait_for(lambda: len(receiver.posts) >= matching_items, 60, "the alerts after failover")
+
+    for proc in (standby, *workers):
+        code, _ = proc.stop(signal.SIGTERM)
+        assert code == 0, proc.log()[-3000:]
+    titles = Counter(post["title"] for _path, post in receiver.posts)
+    assert len(receiver.posts) == matching_items
+    assert max(titles.values()) == 1, titles.most_common(3)
+
+
+def test_a_worker_killed_mid_crawl_has_its_work_redone(
+    tmp_path: Path,
+    site: Site,
+    pg_url: str,
+    redis_url: str,
+    processes: list[ServiceProcess],
+) -> None:
+    feeds = 20
+    for n in range(feeds):  # slow enough to kill the worker mid-crawl
+        serve_feed(site, n, feed_items(n, 2, matching=False), delay=4.0)
+    config = cluster_config(tmp_path, site, feeds, pg_url, redis_url, extra="worker_polls = 32")
+    processes.append(ServiceProcess(config, "--role", "scheduler"))
+    doomed = ServiceProcess(config, "--role", "worker")
+    processes.append(doomed)
+    wait_for(lambda: len(site.paths("/f/")) == feeds, 60, "the worker to fetch every feed")
+    doomed.kill()  # SIGKILL mid-crawl: its feeds were fetched, nothing stored
+    assert count_articles(pg_url) == 0
+    for n in range(feeds):
+        serve_feed(site, n, feed_items(n, 2, matching=False))
+    survivor = ServiceProcess(config, "--role", "worker")
+    processes.append(survivor)
+    took = wait_for(lambda: count_articles(pg_url) == 2 * feeds, 90, "the redone work")
+    assert took < 60  # worker heartbeat TTL (30 s) + a dispatch tick + the crawl
+    urls = stored_urls(pg_url)
+    assert len(urls) == len(set(urls))
+    assert "re-dispatching 20 sources" in processes[0].log()
+    code, _ = survivor.stop(signal.SIGTERM)
+    assert code == 0, survivor.log()[-3000:]
