@@ -13,7 +13,18 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol, cast
 
-from sqlalchemy import ColumnElement, Engine, Table, and_, bindparam, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Engine,
+    Table,
+    and_,
+    bindparam,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -294,6 +305,8 @@ class Store:
         another writer stored one of the "new" ones meanwhile, the key's primary key raises,
         the batch insert is rolled back, and every record goes one by one instead.
         """
+        if records:
+            _serialize_article_writes(session)
         keyed = [(record, record_keys(record)) for record in records]
         stored = self._stored_keys(session, [k for _, keys in keyed for k in keys])
         fresh: list[int] = []
@@ -434,6 +447,7 @@ class Store:
             ArticleOutcome.UPDATED: Fetch.articles_updated,
         }
         with self._write.begin() as session:
+            _serialize_article_writes(session)
             outcome = self._save_article(session, record, now)
             if fetch_id is not None:
                 col = column[outcome]
@@ -628,3 +642,18 @@ def _key_in(keys: Sequence[tuple[str, str]]) -> ColumnElement[bool]:
 def _chunks(items: list[tuple[str, str]], size: int) -> Iterator[list[tuple[str, str]]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+#: pg_advisory_xact_lock key of article writes (any constant would do).
+ARTICLE_WRITE_LOCK = 0x6877_617274
+
+
+def _serialize_article_writes(session: Session) -> None:
+    """On PostgreSQL, one writer of articles at a time, until the transaction ends.
+
+    Story placement reads the band index and writes to it; two workers placing near-copies of
+    one story at once would each see none of the other's rows and open two stories (two
+    alerts). SQLite needs nothing: its writers are serialised by BEGIN IMMEDIATE.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ARTICLE_WRITE_LOCK})

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,7 +17,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from crawler.stories import StoryMatcher
-from db.records import ArticleOutcome, ArticleRecord, FetchOutcome, FetchResult, StoredArticle
+from db.records import (
+    ArticleOutcome,
+    ArticleRecord,
+    FetchOutcome,
+    FetchResult,
+    StoredArticle,
+    StoredChange,
+)
 from db.schema import Story, StoryBand
 from db.store import SourceSpec, Store
 from db.story_index import StoryIndex, list_stories, prune, story_copies
@@ -212,6 +221,34 @@ def test_the_index_survives_a_restart_and_is_shared_by_workers(db_url: str) -> N
     assert articles["https://star.example/c"].story == articles["https://wire.example/o"].story
     for worker in workers:
         worker.close()
+
+
+def test_two_workers_placing_copies_at_once_open_one_story(db_url: str) -> None:
+    """Worker A is inside its write transaction (its hook is slow) when worker B stores a copy:
+    B must wait and join A's story, not open a second one (which would alert twice)."""
+    inside = threading.Event()
+
+    def slow_hook(session: Session, changes: Sequence[StoredChange], now: datetime) -> None:
+        inside.set()
+        time.sleep(1.0)
+
+    title, text = ORIGINALS[5]
+    first = Store.open(db_url, hooks=[slow_hook], stories=StoryIndex(StoryMatcher()))
+    first.sync_sources([SourceSpec(n, "feed", f"https://{n}.example/feed") for n in OUTLETS], NOW)
+    second = open_store(db_url)
+    copy = planted_copy(text, "star", random.Random(5))
+    writer = threading.Thread(
+        target=first.save_fetch,
+        args=(fetch_result("wire"), [record("wire", "o", title, text)], NOW),
+    )
+    writer.start()
+    assert inside.wait(10)
+    second.save_fetch(fetch_result("star"), [record("star", "c", "Breaking: " + title, copy)], NOW)
+    writer.join()
+    articles = by_url(second)
+    assert articles["https://star.example/c"].story == articles["https://wire.example/o"].story
+    first.close()
+    second.close()
 
 
 def test_the_window_bounds_the_index(db_url: str) -> None:
