@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, and_, delete, func, or_, select, update
+from sqlalchemy import Engine, and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
@@ -147,9 +147,8 @@ class ServiceState:
     def dispatch_due(self, names: set[str], now: datetime, limit: int) -> list[tuple[str, str]]:
         """Mark up to ``limit`` due, undispatched sources as dispatched; (name, dispatch id).
 
-        Rows are locked with SKIP LOCKED on PostgreSQL, and the update re-checks that the
-        source is undispatched, so two schedulers overlapping during a takeover cannot both
-        dispatch one source.
+        Rows are locked with SKIP LOCKED on PostgreSQL, so two schedulers overlapping during a
+        takeover cannot both dispatch one source.
         """
         due = and_(
             Source.dispatch_id.is_(None),
@@ -164,19 +163,19 @@ class ServiceState:
                 .limit(limit)
                 .with_for_update(skip_locked=True)
             ).all()
-            dispatched = []
-            for source_id, name in rows:
-                if name not in names:
-                    continue
-                dispatch_id = uuid.uuid4().hex
-                result = session.execute(
-                    update(Source)
-                    .where(Source.id == source_id, Source.dispatch_id.is_(None))
-                    .values(dispatch_id=dispatch_id, dispatched_at=now, claimed_by=None)
-                )
-                if result.rowcount:  # type: ignore[attr-defined]
-                    dispatched.append((name, dispatch_id))
-            return dispatched
+            # The rows are locked (PostgreSQL) or the database is (SQLite BEGIN IMMEDIATE):
+            # nobody dispatches them between the select and this update.
+            chosen = [(source_id, name) for source_id, name in rows if name in names]
+            if not chosen:
+                return []
+            ids = {source_id: uuid.uuid4().hex for source_id, _ in chosen}
+            session.execute(
+                update(Source.__table__)  # type: ignore[arg-type]
+                .where(Source.__table__.c.id == bindparam("source_id"))
+                .values(dispatch_id=bindparam("new_id"), dispatched_at=now, claimed_by=None),
+                [{"source_id": k, "new_id": v} for k, v in ids.items()],
+            )
+            return [(name, ids[source_id]) for source_id, name in chosen]
 
     def undispatch(self, name: str, dispatch_id: str) -> None:
         """Take back a dispatch that never reached the queue."""

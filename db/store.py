@@ -146,7 +146,22 @@ class Store:
     # -- sources ---------------------------------------------------------------------------
 
     def sync_sources(self, specs: Iterable[SourceSpec], now: datetime) -> None:
-        """Create or update the configured sources. A changed URL forgets its validators."""
+        """Create or update the configured sources. A changed URL forgets its validators.
+
+        Processes starting together on one database (cluster workers) may race to insert the
+        same new source: the loser rolls back and syncs again, finding the rows.
+        """
+        specs = list(specs)
+        for attempt in range(3):
+            try:
+                self._sync_sources(specs, now)
+                break
+            except IntegrityError:
+                if attempt == 2:
+                    raise
+        self._source_ids = self._load_source_ids()
+
+    def _sync_sources(self, specs: list[SourceSpec], now: datetime) -> None:
         with self._write.begin() as session:
             existing = {s.name: s for s in session.scalars(select(Source))}
             for spec in specs:
@@ -164,7 +179,6 @@ class Store:
                 elif (row.url, row.kind) != (spec.url, spec.kind):
                     row.url, row.kind = spec.url, spec.kind
                     row.etag = row.last_modified = None
-        self._source_ids = self._load_source_ids()
 
     def _load_source_ids(self) -> dict[str, int]:
         with self._session() as session:

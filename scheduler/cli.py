@@ -247,8 +247,8 @@ def run(
         Role,
         typer.Option(
             help="all: everything in this process (one machine). Cluster mode, on a shared "
-            "PostgreSQL and Redis (config section cluster): scheduler dispatches due sources (a second "
-            "one waits as a standby), worker polls them (run as many as you need)."
+            "PostgreSQL and Redis (config section cluster): scheduler dispatches due sources "
+            "(a second one waits as a standby), worker polls them (run as many as you need)."
         ),
     ] = Role.all,
 ) -> None:

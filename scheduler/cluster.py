@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from crawler.cluster import Dispatch, PollQueue, QueueUnavailable
@@ -85,6 +84,10 @@ class QueueDown(HaitiwatchError):
 class ClusterScheduler(_ClusterRole):
     crawls = False
 
+    def __init__(self, config_path: str | None, workers: int = 0) -> None:
+        super().__init__(config_path, workers)
+        self._loop_task: asyncio.Task[None] | None = None
+
     @property
     def role_name(self) -> str:
         return "scheduler"
@@ -103,11 +106,35 @@ class ClusterScheduler(_ClusterRole):
                 await asyncio.wait_for(self._stop.wait(), STANDBY_RETRY)
         return False
 
-    def _periodic_jobs(self) -> list[tuple[Callable[[], object], float]]:
-        return [*super()._periodic_jobs(), (self._dispatch, DISPATCH_EVERY)]
-
     async def _start_role(self) -> None:
         log.info("scheduler: dispatching %d sources to the queue", len(self.sources))
+        self._loop_task = asyncio.ensure_future(self._dispatch_loop())
+
+    async def _shutdown(self) -> None:
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+            await asyncio.gather(self._loop_task, return_exceptions=True)
+        await super()._shutdown()
+
+    async def _dispatch_loop(self) -> None:
+        """Dispatch, then wait DISPATCH_EVERY; a long pass (thousands due) is never overlapped."""
+        while not self._stop.is_set():
+            try:
+                await self._dispatch()
+            except Exception:  # the database went away mid-pass, say: the loop must go on
+                log.exception("dispatch failed; trying again in %.0f s", DISPATCH_EVERY)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), DISPATCH_EVERY)
+
+    def _push(self, entries: list[Dispatch], now: datetime) -> int:
+        """Queue the entries; how many made it (Redis may fail midway)."""
+        for n, entry in enumerate(entries):
+            try:
+                self.queue.push(entry, now)
+            except QueueUnavailable as e:
+                log.error("%s: %d due sources wait for the next try", e, len(entries) - n)
+                return n
+        return len(entries)
 
     async def _dispatch(self) -> None:
         assert self._state is not None
@@ -129,15 +156,11 @@ class ClusterScheduler(_ClusterRole):
         except Exception:
             log.exception("dispatch failed; trying again in %.0f s", DISPATCH_EVERY)
             return
-        for n, (name, dispatch_id) in enumerate(due):
-            entry = Dispatch(name, dispatch_id, self.sources[name].url)
-            try:
-                await asyncio.to_thread(self.queue.push, entry, now)
-            except QueueUnavailable as e:
-                log.error("%s: %d due sources wait for the next try", e, len(due) - n)
-                for name_left, id_left in due[n:]:
-                    await self._db(self._state.undispatch, name_left, id_left)
-                return
+        entries = [Dispatch(name, id_, self.sources[name].url) for name, id_ in due]
+        pushed = await asyncio.to_thread(self._push, entries, now)
+        if pushed < len(entries):
+            for entry in entries[pushed:]:
+                await self._db(self._state.undispatch, entry.source, entry.dispatch_id)
         if due:
             log.debug("dispatched %d sources", len(due))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime, timedelta
 
 from rich.console import Console
@@ -29,6 +30,11 @@ def render_status(console: Console, store: Store, now: datetime) -> None:
         )
     else:
         console.print("[yellow]not running[/]")
+    workers = state.workers(now, LEASE_TTL)
+    if workers:  # cluster mode
+        where = Counter(w.hostname for w in workers)
+        hosts = ", ".join(f"{n} on {host}" for host, n in sorted(where.items()))
+        console.print(f"cluster workers: {len(workers)} alive ({hosts})", highlight=False)
     hour = state.activity_since(now - timedelta(hours=1))
     fetches = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in sorted(hour.fetches.items()))
     console.print(

@@ -10,20 +10,22 @@ import os
 import random
 import signal
 import string
+import threading
 from collections import Counter
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, func, select, update
 
+from crawler.cluster import Dispatch, PollQueue
 from db.schema import Article, Source
 from tests.integration.conftest import _reset_postgres
-from tests.support import FeedItem, rss, write_config
+from tests.support import FeedItem, rss, run_cli, write_config
 from tests.support.receiver import Receiver
 from tests.support.server import Site
-from tests.support.service import ServiceProcess, wait_for
+from tests.support.service import ServiceProcess, free_port, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
@@ -143,6 +145,12 @@ def test_scheduler_and_three_workers_store_500_feeds_once_and_alert_once(
     workers = [ServiceProcess(config, "--role", "worker") for _ in range(3)]
     processes.extend(workers)
 
+    wait_for(
+        lambda: "cluster workers: 3 alive" in run_cli("status", config=config).stdout,
+        60,
+        "`haitiwatch status` to list 3 workers",
+        poll=1,
+    )
     wait_for(lambda: count_articles(pg_url) == 2 * feeds, 240, "every item of 500 feeds")
     wait_for(lambda: len(receiver.posts) >= 2 * feeds // 5, 120, "an alert per matching item")
 
@@ -209,3 +217,52 @@ def test_a_worker_killed_mid_crawl_has_its_work_redone(
     assert "re-dispatching 20 sources" in processes[0].log()
     code, _ = survivor.stop(signal.SIGTERM)
     assert code == 0, survivor.log()[-3000:]
+
+
+def test_a_role_without_its_queue_says_so_without_the_password(tmp_path: Path, site: Site) -> None:
+    config = write_config(tmp_path, [{"name": "news", "url": site.url("/news.xml")}])
+    port = free_port()  # nothing listens there
+    with config.open("a") as f:
+        f.write(f'\n[cluster]\nredis_url = "redis://:hunter2@127.0.0.1:{port}/0"\n')
+    for role in ("worker", "scheduler"):
+        done = run_cli("run", "--role", role, config=config, timeout=60)
+        assert done.returncode == 2, done.stderr
+        assert "the poll queue (Redis) failed" in done.stderr
+        assert "hunter2" not in done.stderr + done.stdout
+
+
+def test_a_bad_redis_url_names_the_file_and_key(tmp_path: Path) -> None:
+    config = write_config(tmp_path, [])
+    with config.open("a") as f:
+        f.write('\n[cluster]\nredis_url = "http://127.0.0.1:6379"\n')
+    done = run_cli("run", "--role", "worker", config=config, timeout=60)
+    assert done.returncode == 2
+    assert f"{config}: cluster.redis_url: expected a redis://" in done.stderr
+
+
+def test_the_queue_hands_each_entry_to_one_taker_oldest_due_first(redis_url: str) -> None:
+    queue = PollQueue(redis_url, "test:polls")
+    now = datetime.now(UTC)
+    dues = {
+        f"s{n}": now - timedelta(seconds=random.Random(n).randint(0, 10_000)) for n in range(400)
+    }
+    for name, due in dues.items():
+        queue.push(Dispatch(name, f"{name}-id", f"https://x.example/{name}"), due)
+    assert len(queue) == 400
+    first = [queue.pop() for _ in range(50)]
+    assert [dues[d.source] for d in first if d] == sorted(dues.values())[:50]
+    taken: list[list[str]] = [[], [], []]
+
+    def take(into: list[str]) -> None:
+        while (entry := queue.pop()) is not None:
+            into.append(entry.source)
+
+    threads = [threading.Thread(target=take, args=(bucket,)) for bucket in taken]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    rest = [name for bucket in taken for name in bucket]
+    assert len(rest) == len(set(rest)) == 350
+    assert set(rest) | {d.source for d in first if d} == set(dues)
+    queue.close()

@@ -9,6 +9,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
+import yaml
 
 from scheduler.config import default_config_text, parse_config
 from tests.support import REPO, haitiwatch_script, run_cli
@@ -85,3 +86,25 @@ def test_compose_has_postgres_and_publishes_on_loopback_only() -> None:
 def test_pyproject_console_script_matches_the_unit() -> None:
     scripts = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
     assert scripts == {"haitiwatch": "scheduler.cli:main"}
+
+
+def test_cluster_compose_runs_a_scheduler_pair_and_workers_on_postgres_and_redis() -> None:
+    compose = yaml.safe_load((DEPLOY / "compose.cluster.yaml").read_text())
+    services = compose["services"]
+    assert services["db"]["image"].startswith("postgres:")
+    assert services["redis"]["image"].startswith("redis:")
+    assert "noeviction" in services["redis"]["command"]  # queue entries are never dropped
+    scheduler, worker = services["scheduler"], services["worker"]
+    assert scheduler["command"][:3] == ["run", "--role", "scheduler"]
+    assert worker["command"][:3] == ["run", "--role", "worker"]
+    assert scheduler["deploy"]["replicas"] == 2  # one active, one standby
+    assert worker["deploy"]["replicas"] >= 2
+    for service in (scheduler, worker):
+        env = service["environment"]
+        assert env["HAITIWATCH_DATABASE_URL"].startswith("postgresql://")
+        assert env["HAITIWATCH_REDIS_URL"].startswith("redis://redis:")
+        help_run = run_cli(*service["command"], "--help", console_script=True)
+        assert help_run.returncode == 0, help_run.stderr
+    published = [p for s in services.values() for p in s.get("ports", [])]
+    assert all(str(p).startswith("127.0.0.1:") for p in published)
+    assert "${POSTGRES_PASSWORD:?" in services["db"]["environment"]["POSTGRES_PASSWORD"]
