@@ -266,3 +266,28 @@ def test_the_queue_hands_each_entry_to_one_taker_oldest_due_first(redis_url: str
     assert len(rest) == len(set(rest)) == 350
     assert set(rest) | {d.source for d in first if d} == set(dues)
     queue.close()
+
+
+def test_a_hung_scheduler_is_replaced_after_its_lease_expires_and_steps_down(
+    tmp_path: Path, site: Site, pg_url: str, redis_url: str, processes: list[ServiceProcess]
+) -> None:
+    """SIGSTOP (a hung host, a partition): the holder's pid lives, so only the 30 s lease
+    expiry frees it. The standby must take over within 60 s; the old one, resumed, must stop."""
+    for n in range(5):
+        serve_feed(site, n, feed_items(n, 1, matching=False))
+    config = cluster_config(tmp_path, site, 5, pg_url, redis_url)
+    first = ServiceProcess(config, "--role", "scheduler")
+    processes.append(first)
+    wait_for(lambda: "role scheduler" in first.log(), 60, "the scheduler to start")
+    standby = ServiceProcess(config, "--role", "scheduler")
+    processes.append(standby)
+    wait_for(lambda: "standby" in standby.log(), 60, "the standby to wait")
+    first.send(signal.SIGSTOP)
+    took = wait_for(lambda: "role scheduler" in standby.log(), 60, "the standby to take over")
+    assert 20 < took < 60  # the lease TTL (30 s) had to run out: the pid is alive
+    processes.append(ServiceProcess(config, "--role", "worker"))
+    wait_for(lambda: count_articles(pg_url) == 5, 60, "the new scheduler's dispatches")
+    first.send(signal.SIGCONT)
+    code = first.proc.wait(timeout=60)
+    assert code == 0 and "lost the scheduler lease" in first.log()
+    assert len(site.paths("/f/")) == 5  # nothing fetched twice across the change of hands
