@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -89,12 +89,22 @@ def _sqlite_begin(connection: Connection) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
+#: pg_advisory_xact_lock key held while migrating (any constant would do).
+MIGRATE_LOCK = 0x6877_6D6967
+
+
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest revision (idempotent; run on every start)."""
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     try:
-        with engine.begin() as connection:
+        # Processes starting together (cluster workers) must not migrate at once: the loser
+        # of a CREATE TABLE race fails. One migrates, the others wait, then find it done.
+        with engine.execution_options(**{WRITE_OPTION: True}).begin() as connection:
+            if connection.dialect.name == "postgresql":
+                connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATE_LOCK}
+                )
             cfg.attributes["connection"] = connection
             command.upgrade(cfg, "heads")  # feature branches may add their own heads
     except OperationalError as e:

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import threading
+import warnings
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from sqlalchemy import inspect, select
 
 from db.database import create_db_engine, migrate
 from db.records import ArticleOutcome, ArticleRecord, FetchOutcome, FetchResult, Validators
-from db.schema import ArticleKey
+from db.schema import ArticleKey, Base
 from db.store import SourceSpec, Store, _key_in
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -63,6 +67,46 @@ def test_migrations_are_idempotent_and_complete(db_url: str) -> None:
     tables = set(inspect(engine).get_table_names())
     assert {"sources", "fetches", "articles", "article_keys", "stories"} <= tables
     engine.dispose()
+
+
+def _migrate_in_a_process(url: str) -> None:
+    engine = create_db_engine(url)
+    migrate(engine)
+    engine.dispose()
+
+
+def test_processes_starting_together_migrate_once_and_all_start(db_url: str) -> None:
+    """Cluster workers start at the same moment on a fresh database: none may fail on a
+    CREATE TABLE race (they did, 11 of 32, before migrations took a lock)."""
+    spawn = multiprocessing.get_context("spawn")
+    processes = [spawn.Process(target=_migrate_in_a_process, args=(db_url,)) for _ in range(4)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(120)
+    assert [p.exitcode for p in processes] == [0, 0, 0, 0]
+
+
+#: Search objects the migrations create in raw SQL, per dialect, outside the ORM models.
+SEARCH_OBJECTS = {"articles_fts", "search_vector", "ix_articles_date", "ix_articles_search_vector"}
+
+
+def test_migrations_build_exactly_the_models_schema_on_both_databases(db_url: str) -> None:
+    """Alembic's own comparison: every table, column, index and constraint of db/schema.py
+    exists as declared after the migrations, on SQLite and on PostgreSQL alike."""
+    engine = create_db_engine(db_url)
+    migrate(engine)
+    with warnings.catch_warnings(), engine.connect() as conn:
+        warnings.simplefilter("ignore")  # expression indexes cannot be reflected (SQLite)
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    engine.dispose()
+
+    def name(change: tuple[object, ...]) -> str:
+        obj = change[-1]
+        return str(getattr(obj, "name", obj))
+
+    unexpected = [c for c in diff if not any(name(c).startswith(s) for s in SEARCH_OBJECTS)]
+    assert unexpected == []
 
 
 def test_same_article_is_stored_once_and_counted_duplicate(store: Store) -> None:
