@@ -100,10 +100,17 @@ class ClusterScheduler(_ClusterRole):
                 return await super()._take_lease(state)
             except AlreadyRunning as e:
                 if not announced:
-                    log.info("standby: %s; trying every %.0f s", e, STANDBY_RETRY)
+                    log.info(
+                        "standby: pid %d on %s holds the scheduler lease; taking over when "
+                        "its heartbeat stops (checked every %.0f s)",
+                        e.info.pid,
+                        e.info.hostname,
+                        STANDBY_RETRY,
+                    )
                     announced = True
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), STANDBY_RETRY)
+        log.info("stopped (standby)")
         return False
 
     async def _start_role(self) -> None:

@@ -63,6 +63,7 @@ OUTBOX_EVERY = 2
 
 class AlreadyRunning(HaitiwatchError):
     def __init__(self, info: LeaseInfo, now: datetime) -> None:
+        self.info = info
         age = int((now - info.heartbeat_at).total_seconds())
         super().__init__(
             f"another `haitiwatch run` (pid {info.pid} on {info.hostname}) is running on this "
