@@ -157,7 +157,11 @@ def search(
     """
     many = _many_matches(engine, match, sort)
     walk = _date_walk(engine, match) if many is not None and sort == "date" else None
-    stmt = _select(engine, match, filters, sort, False, many, walk).limit(limit).offset(offset)
+    within = None
+    if many is not None and sort == "relevance" and filters != SearchFilters():
+        within, many = _newest_passing(engine, match, filters), None
+    stmt = _select(engine, match, filters, sort, False, many, walk, within)
+    stmt = stmt.limit(limit).offset(offset)
     with Session(engine) as session:
         hits = [_hit(row, False) for row in session.execute(stmt)]
         if not with_text or not hits:
@@ -175,6 +179,15 @@ def _many_matches(engine: Engine, match: MatchExpr | None, sort: str) -> int | N
     seconds; relevance is then ranked among the RANK_WINDOW newest matches, and a date sort
     walks the date index instead of sorting every match (``_date_walk``, docs/search.md)."""
     return _match_at(engine, match, RANK_WINDOW)
+
+
+def _newest_passing(engine: Engine, match: MatchExpr | None, filters: SearchFilters) -> Select[Any]:
+    """The ids of the RANK_WINDOW newest matches that pass ``filters``: the window that
+    relevance ranks when filters are given. The window of all matches (``_many_matches``)
+    would hold no article of a past date range, or of a source that rarely writes."""
+    newest = _select(engine, match, filters, "date", False, walk=_date_walk(engine, match))
+    window = newest.limit(RANK_WINDOW).subquery("hw_window")
+    return select(window.c.id)
 
 
 def _date_walk(engine: Engine, match: MatchExpr | None) -> DateWalk:
@@ -282,6 +295,7 @@ def _select(
     with_text: bool,
     many: int | None = None,
     walk: DateWalk | None = None,
+    within: Select[Any] | None = None,
 ) -> Select[Any]:
     if sort not in SORTS:
         raise SearchError(f"sort {sort!r}: expected one of {', '.join(SORTS)}")
@@ -298,6 +312,8 @@ def _select(
         stmt = _filtered(engine, match, filters, stmt)
         if many is not None:
             stmt = stmt.where(_FTS.c.rowid > many)
+        if within is not None:
+            stmt = stmt.where(Article.id.in_(within))
     order: list[Any] = [ARTICLE_DATE.desc(), Article.id.desc()]
     if sort == "relevance" and match is not None:
         order = [literal_column("score").desc(), Article.id.desc()]

@@ -273,7 +273,7 @@ class Service:
 
     async def _apply_sources(self, sources: Sequence[SourceConfig], first: bool = False) -> None:
         enabled = {s.name: s for s in sources if s.enabled}
-        for source in enabled.values():
+        for source in enabled.values() if self.crawls else ():  # a DNS lookup each
             if source.url not in self.private:
                 self.private[source.url] = await asyncio.to_thread(
                     lives_on_private_address, source.url

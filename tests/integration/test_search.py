@@ -245,3 +245,28 @@ def test_every_date_sort_strategy_gives_the_newest_matches(
         for offset in (0, 4):
             page = search(engine, match, filters, sort="date", limit=4, offset=offset)
             assert [h.id for h in page] == [h.id for h in newest[offset : offset + 4]], query
+
+
+def test_relevance_over_many_matches_with_a_filter_still_finds_the_older_ones(
+    archive: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Relevance over more than RANK_WINDOW matches ranks a window of the newest matches.
+    The window must be taken among the matches that pass the filters: a date range in the
+    past (or one quiet source) would otherwise find nothing, although it matches plenty."""
+    monkeypatch.setattr("db.search.RANK_WINDOW", 3)
+    engine = archive.engine
+    match = CompiledSearch("haiti OR kenya").match
+    everything = list(iter_search(engine, match, sort="date"))
+    assert len(everything) > 8
+    oldest = sorted(everything, key=lambda h: (h.date, h.id))
+    until = oldest[5].date  # only the five oldest matches are before it
+    filters = SearchFilters(until=until)
+    expected = [h.id for h in oldest[:5] if h.date < until]
+    page = search(engine, match, filters, sort="relevance", limit=10)
+    assert page, "a past date range found nothing"
+    assert all(h.date < until for h in page)
+    # Ranked among the RANK_WINDOW newest matches that pass the filter.
+    newest_passing = sorted(
+        expected, key=lambda i: next((h.date, h.id) for h in oldest if h.id == i)
+    )
+    assert {h.id for h in page} == set(newest_passing[-3:])
