@@ -209,6 +209,15 @@ def run_postgres(args: argparse.Namespace) -> None:
     from sqlalchemy import create_engine
 
     engine = create_engine(args.url)
+    if args.reuse:
+        with engine.connect() as conn:
+            total = conn.execute(text("SELECT count(*) FROM articles")).scalar()
+        engine.dispose()
+        store = Store.open(args.url)
+        print(f"PostgreSQL, {total:,} articles (reused), {args.runs} runs per family:")
+        measure(store, args.runs)
+        store.close()
+        return
     with engine.begin() as conn:
         conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
         conn.execute(text("CREATE SCHEMA public"))
@@ -292,7 +301,9 @@ def main() -> None:
     parser.add_argument("--url", default=os.environ.get("HAITIWATCH_TEST_PG_URL"))
     parser.add_argument("--runs", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--reuse", action="store_true", help="Reuse an existing --db.")
+    parser.add_argument(
+        "--reuse", action="store_true", help="Reuse an existing --db (or --url's articles)."
+    )
     args = parser.parse_args()
     args.n = (
         args.n or {"sqlite": 1_000_000, "postgres": 100_000, "ingest": 2000, "export": 0}[args.what]

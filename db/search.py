@@ -155,10 +155,14 @@ def search(
     The page is chosen on narrow rows (ids, scores, dates), then the texts of those hits
     only are read: sorting wide rows is what makes a large archive slow.
     """
-    many = _many_matches(engine, match, sort)
+    filtered = filters != SearchFilters()
+    # PostgreSQL ranks every filtered match: its planner finds them well, while a window's
+    # probe and date-sorted preselection measured slower there (docs/search.md).
+    sqlite = engine.dialect.name == "sqlite"
+    many = _many_matches(engine, match, sort) if sqlite or not filtered else None
     walk = _date_walk(engine, match) if many is not None and sort == "date" else None
     within = None
-    if many is not None and sort == "relevance" and filters != SearchFilters():
+    if many is not None and sort == "relevance" and filtered:
         within, many = _newest_passing(engine, match, filters), None
     stmt = _select(engine, match, filters, sort, False, many, walk, within)
     stmt = stmt.limit(limit).offset(offset)
@@ -174,18 +178,38 @@ def search(
 
 
 def _many_matches(engine: Engine, match: MatchExpr | None, sort: str) -> int | None:
-    """SQLite, a query matching more than RANK_WINDOW articles: the rowid below which the
-    older matches lie (None otherwise). Ranking every match of a very common word costs
-    seconds; relevance is then ranked among the RANK_WINDOW newest matches, and a date sort
-    walks the date index instead of sorting every match (``_date_walk``, docs/search.md)."""
+    """A query matching more than RANK_WINDOW articles: the id below which the older matches
+    lie (None otherwise). Ranking every match of a very common word costs seconds (bm25 on
+    SQLite, ts_rank on PostgreSQL); relevance is then ranked among the RANK_WINDOW newest
+    matches, and on SQLite a date sort walks the date index instead of sorting every match
+    (``_date_walk``, docs/search.md). PostgreSQL sorts by date on its own (date index or
+    GIN, as its planner estimates), so a date sort there needs no window, and it windows
+    only word queries (``_positional``)."""
+    if engine.dialect.name != "sqlite" and (
+        sort == "date" or match is None or _positional(match.tsquery)
+    ):
+        return None
     return _match_at(engine, match, RANK_WINDOW)
+
+
+def _positional(node: TsNode) -> bool:
+    """Phrases and NEAR: PostgreSQL cannot estimate how many rows they match, and a probe
+    that walks the primary key for a rare phrase reads most of the table (130 ms at 1M)."""
+    if isinstance(node, TsLeaf):
+        return len(node.words.split()) > 1
+    if isinstance(node, TsFollow):
+        return True
+    if isinstance(node, TsNot):
+        return _positional(node.item)
+    return any(_positional(item) for item in node.items)
 
 
 def _newest_passing(engine: Engine, match: MatchExpr | None, filters: SearchFilters) -> Select[Any]:
     """The ids of the RANK_WINDOW newest matches that pass ``filters``: the window that
     relevance ranks when filters are given. The window of all matches (``_many_matches``)
     would hold no article of a past date range, or of a source that rarely writes."""
-    newest = _select(engine, match, filters, "date", False, walk=_date_walk(engine, match))
+    walk = _date_walk(engine, match) if engine.dialect.name == "sqlite" else None
+    newest = _select(engine, match, filters, "date", False, walk=walk)
     window = newest.limit(RANK_WINDOW).subquery("hw_window")
     return select(window.c.id)
 
@@ -200,15 +224,25 @@ def _date_walk(engine: Engine, match: MatchExpr | None) -> DateWalk:
 
 
 def _match_at(engine: Engine, match: MatchExpr | None, window: int) -> int | None:
-    """SQLite: the rowid of the match ``window`` places from the newest (None: fewer)."""
-    if match is None or engine.dialect.name != "sqlite":
+    """The id of the match ``window`` places from the newest (None: fewer matches)."""
+    if match is None:
         return None
-    probe = text(
-        "SELECT rowid FROM articles_fts WHERE articles_fts MATCH :q "
-        "ORDER BY rowid DESC LIMIT 1 OFFSET :window"
-    )
+    if engine.dialect.name == "sqlite":
+        probe: Any = text(
+            "SELECT rowid FROM articles_fts WHERE articles_fts MATCH :q "
+            "ORDER BY rowid DESC LIMIT 1 OFFSET :window"
+        ).bindparams(q=match.fts5, window=window)
+    else:  # PostgreSQL picks the primary key walked backwards for a common word, GIN else
+        query = _tsquery(match.tsquery, iter(range(1_000_000)))
+        probe = (
+            select(Article.id)
+            .where(_vector().op("@@")(query))
+            .order_by(Article.id.desc())
+            .offset(window)
+            .limit(1)
+        )
     with engine.connect() as connection:
-        found = connection.execute(probe, {"q": match.fts5, "window": window}).scalar()
+        found = connection.execute(probe).scalar()
     return int(found) if found is not None else None
 
 
@@ -311,7 +345,8 @@ def _select(
     else:
         stmt = _filtered(engine, match, filters, stmt)
         if many is not None:
-            stmt = stmt.where(_FTS.c.rowid > many)
+            newer = _FTS.c.rowid if engine.dialect.name == "sqlite" else Article.id
+            stmt = stmt.where(newer > many)
         if within is not None:
             stmt = stmt.where(Article.id.in_(within))
     order: list[Any] = [ARTICLE_DATE.desc(), Article.id.desc()]
