@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -113,3 +114,13 @@ def test_durations_parse(n: int, unit: str) -> None:
 def test_bad_durations_are_refused(bad: object) -> None:
     with pytest.raises(ValueError, match="duration"):
         parse_duration(bad)
+
+
+def test_the_readme_config_example_is_valid_and_shows_every_section() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text("utf-8")
+    example = readme.split("```toml\n", 1)[1].split("```", 1)[0]
+    config = parse_config(example, "README.md")
+    shown = set(re.findall(r"^\[+([a-z_.]+)\]", example, re.MULTILINE))
+    sections = {"service", "database", "crawl", "stories", "sources", "rules", "web", "cluster"}
+    assert sections <= shown
+    assert config.cluster.worker_polls == 16
