@@ -144,8 +144,12 @@ class ServiceState:
 
     # -- cluster dispatch: the scheduler hands due sources to the queue, a worker claims ---
 
-    def dispatch_due(self, names: set[str], now: datetime, limit: int) -> list[tuple[str, str]]:
-        """Mark up to ``limit`` due, undispatched sources as dispatched; (name, dispatch id).
+    def dispatch_due(
+        self, names: set[str], now: datetime, limit: int
+    ) -> list[tuple[str, str, datetime]]:
+        """Mark up to ``limit`` due, undispatched sources as dispatched.
+
+        Returns (name, dispatch id, due time) for each, the longest overdue first.
 
         Rows are locked with SKIP LOCKED on PostgreSQL, so two schedulers overlapping during a
         takeover cannot both dispatch one source.
@@ -157,7 +161,7 @@ class ServiceState:
         )
         with self._write.begin() as session:
             rows = session.execute(
-                select(Source.id, Source.name)
+                select(Source.id, Source.name, Source.next_due_at)
                 .where(due)
                 .order_by(Source.next_due_at.is_not(None), Source.next_due_at, Source.id)
                 .limit(limit)
@@ -165,17 +169,17 @@ class ServiceState:
             ).all()
             # The rows are locked (PostgreSQL) or the database is (SQLite BEGIN IMMEDIATE):
             # nobody dispatches them between the select and this update.
-            chosen = [(source_id, name) for source_id, name in rows if name in names]
+            chosen = [row for row in rows if row.name in names]
             if not chosen:
                 return []
-            ids = {source_id: uuid.uuid4().hex for source_id, _ in chosen}
+            ids = {row.id: uuid.uuid4().hex for row in chosen}
             session.execute(
                 update(Source.__table__)  # type: ignore[arg-type]
                 .where(Source.__table__.c.id == bindparam("source_id"))
                 .values(dispatch_id=bindparam("new_id"), dispatched_at=now, claimed_by=None),
                 [{"source_id": k, "new_id": v} for k, v in ids.items()],
             )
-            return [(name, ids[source_id]) for source_id, name in chosen]
+            return [(row.name, ids[row.id], row.next_due_at or now) for row in chosen]
 
     def undispatch(self, name: str, dispatch_id: str) -> None:
         """Take back a dispatch that never reached the queue."""

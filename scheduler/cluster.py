@@ -23,6 +23,8 @@ import contextlib
 import logging
 from datetime import datetime, timedelta
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from crawler.cluster import Dispatch, PollQueue, QueueUnavailable
 from db.errors import HaitiwatchError
 from db.service_state import WORKER_PREFIX, ServiceState
@@ -98,6 +100,8 @@ class ClusterScheduler(_ClusterRole):
         while not self._stop.is_set():
             try:
                 return await super()._take_lease(state)
+            except SQLAlchemyError as e:  # the database restarts, say: a standby waits on
+                log.warning("standby: cannot reach the database (%s); retrying", type(e).__name__)
             except AlreadyRunning as e:
                 if not announced:
                     log.info(
@@ -133,11 +137,11 @@ class ClusterScheduler(_ClusterRole):
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), DISPATCH_EVERY)
 
-    def _push(self, entries: list[Dispatch], now: datetime) -> int:
-        """Queue the entries; how many made it (Redis may fail midway)."""
-        for n, entry in enumerate(entries):
+    def _push(self, entries: list[tuple[Dispatch, datetime]]) -> int:
+        """Queue the entries (each with its due time); how many made it (Redis may fail)."""
+        for n, (entry, due) in enumerate(entries):
             try:
-                self.queue.push(entry, now)
+                self.queue.push(entry, due)
             except QueueUnavailable as e:
                 log.error("%s: %d due sources wait for the next try", e, len(entries) - n)
                 return n
@@ -163,10 +167,10 @@ class ClusterScheduler(_ClusterRole):
         except Exception:
             log.exception("dispatch failed; trying again in %.0f s", DISPATCH_EVERY)
             return
-        entries = [Dispatch(name, id_, self.sources[name].url) for name, id_ in due]
-        pushed = await asyncio.to_thread(self._push, entries, now)
+        entries = [(Dispatch(name, id_, self.sources[name].url), at) for name, id_, at in due]
+        pushed = await asyncio.to_thread(self._push, entries)
         if pushed < len(entries):
-            for entry in entries[pushed:]:
+            for entry, _at in entries[pushed:]:
                 await self._db(self._state.undispatch, entry.source, entry.dispatch_id)
         if due:
             log.debug("dispatched %d sources", len(due))
