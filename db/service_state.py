@@ -6,12 +6,13 @@ jobs two processes must never share) makes restarts safe and lets a second `run`
 
 from __future__ import annotations
 
+import itertools
 import os
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, and_, bindparam, delete, func, or_, select, update
+from sqlalchemy import Engine, Row, and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
@@ -159,17 +160,24 @@ class ServiceState:
             or_(Source.next_due_at.is_(None), Source.next_due_at <= now),
             or_(Source.retry_after_until.is_(None), Source.retry_after_until <= now),
         )
+        query = (
+            select(Source.id, Source.name, Source.next_due_at)
+            .where(due)
+            .order_by(Source.next_due_at.is_not(None), Source.next_due_at, Source.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
         with self._write.begin() as session:
-            rows = session.execute(
-                select(Source.id, Source.name, Source.next_due_at)
-                .where(due)
-                .order_by(Source.next_due_at.is_not(None), Source.next_due_at, Source.id)
-                .limit(limit)
-                .with_for_update(skip_locked=True)
-            ).all()
+            # Sources dropped from the config stay in the table, due: page past them, or
+            # enough of them would fill every batch and starve the configured ones.
+            chosen: list[Row[int, str, datetime | None]] = []
+            for page in itertools.count():
+                rows = session.execute(query.offset(page * limit)).all()
+                chosen += [row for row in rows if row.name in names][: limit - len(chosen)]
+                if len(rows) < limit or len(chosen) == limit:
+                    break
             # The rows are locked (PostgreSQL) or the database is (SQLite BEGIN IMMEDIATE):
             # nobody dispatches them between the select and this update.
-            chosen = [row for row in rows if row.name in names]
             if not chosen:
                 return []
             ids = {row.id: uuid.uuid4().hex for row in chosen}

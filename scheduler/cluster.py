@@ -64,9 +64,22 @@ class _ClusterRole(Service):
         super().__init__(config_path, workers)
         cluster = self.loaded.config.cluster
         self.queue = PollQueue(self.loaded.redis_url, cluster.queue_key)
+        #: The role's own loop (dispatching or taking polls), stopped before the rest.
+        self._role_task: asyncio.Task[None] | None = None
 
     def _schedule(self, name: str, when: datetime) -> None:
         """No per-source jobs in cluster roles: due times live in the database only."""
+
+    async def _shutdown(self) -> None:
+        if self._role_task is not None:
+            self._role_task.cancel()
+            await asyncio.gather(self._role_task, return_exceptions=True)
+        await super()._shutdown()
+
+    async def _sleep(self, seconds: float) -> None:
+        """Wait ``seconds``, or less if the service is told to stop."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), seconds)
 
     async def _serve(self, store: Store, state: ServiceState) -> None:
         try:
@@ -85,10 +98,6 @@ class QueueDown(HaitiwatchError):
 
 class ClusterScheduler(_ClusterRole):
     crawls = False
-
-    def __init__(self, config_path: str | None, workers: int = 0) -> None:
-        super().__init__(config_path, workers)
-        self._loop_task: asyncio.Task[None] | None = None
 
     @property
     def role_name(self) -> str:
@@ -112,20 +121,13 @@ class ClusterScheduler(_ClusterRole):
                         STANDBY_RETRY,
                     )
                     announced = True
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), STANDBY_RETRY)
+            await self._sleep(STANDBY_RETRY)
         log.info("stopped (standby)")
         return False
 
     async def _start_role(self) -> None:
         log.info("scheduler: dispatching %d sources to the queue", len(self.sources))
-        self._loop_task = asyncio.ensure_future(self._dispatch_loop())
-
-    async def _shutdown(self) -> None:
-        if self._loop_task is not None:
-            self._loop_task.cancel()
-            await asyncio.gather(self._loop_task, return_exceptions=True)
-        await super()._shutdown()
+        self._role_task = asyncio.ensure_future(self._dispatch_loop())
 
     async def _dispatch_loop(self) -> None:
         """Dispatch, then wait DISPATCH_EVERY; a long pass (thousands due) is never overlapped."""
@@ -134,8 +136,7 @@ class ClusterScheduler(_ClusterRole):
                 await self._dispatch()
             except Exception:  # the database went away mid-pass, say: the loop must go on
                 log.exception("dispatch failed; trying again in %.0f s", DISPATCH_EVERY)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), DISPATCH_EVERY)
+            await self._sleep(DISPATCH_EVERY)
 
     def _push(self, entries: list[tuple[Dispatch, datetime]]) -> int:
         """Queue the entries (each with its due time); how many made it (Redis may fail)."""
@@ -183,14 +184,13 @@ class ClusterWorker(_ClusterRole):
         super().__init__(config_path, workers)
         self.lease_name = WORKER_PREFIX + self.holder
         self._dispatches: dict[str, str] = {}
-        self._pump_task: asyncio.Task[None] | None = None
 
     @property
     def role_name(self) -> str:
         return f"worker {self.holder}"
 
     async def _start_role(self) -> None:
-        self._pump_task = asyncio.ensure_future(self._pump())
+        self._role_task = asyncio.ensure_future(self._pump())
 
     async def _heartbeat(self) -> None:
         """Renew this worker's row; re-create it if it was pruned (a long pause)."""
@@ -198,12 +198,6 @@ class ClusterWorker(_ClusterRole):
         now = utcnow()
         if not await self._db(self._state.renew_lease, self.holder, now, self.lease_name):
             await self._take_lease(self._state)
-
-    async def _shutdown(self) -> None:
-        if self._pump_task is not None:
-            self._pump_task.cancel()
-            await asyncio.gather(self._pump_task, return_exceptions=True)
-        await super()._shutdown()
 
     async def _pump(self) -> None:
         """Take entries from the queue while this worker has room for more polls."""
@@ -228,10 +222,6 @@ class ClusterWorker(_ClusterRole):
                 await self._take(entry)
             except Exception:  # the database is down, say: the dispatch is reclaimed later
                 log.exception("could not take the poll of %s", entry.source)
-
-    async def _sleep(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stop.wait(), seconds)
 
     async def _take(self, entry: Dispatch) -> None:
         assert self._state is not None

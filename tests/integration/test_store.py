@@ -16,6 +16,7 @@ from sqlalchemy import inspect, select
 from db.database import create_db_engine, migrate
 from db.records import ArticleOutcome, ArticleRecord, FetchOutcome, FetchResult, Validators
 from db.schema import ArticleKey, Base
+from db.service_state import ServiceState
 from db.store import SourceSpec, Store, _key_in
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -302,3 +303,18 @@ def test_key_lookups_use_the_primary_key_index(tmp_path: Path) -> None:
         plan = " ".join(str(row[-1]) for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql))
     engine.dispose()
     assert "SCAN article_keys" not in plan and "USING INDEX" in plan, plan
+
+
+def test_dispatch_pages_past_due_sources_that_left_the_config(db_url: str) -> None:
+    """Cluster scheduler: sources removed from the config stay in the table and stay due.
+    However many come first, the configured ones are dispatched, each once."""
+    store = Store.open(db_url)
+    names = [f"s{n}" for n in range(7)]
+    store.sync_sources([SourceSpec(n, "feed", f"https://{n}.example/feed") for n in names], NOW)
+    state = ServiceState(store.engine)
+    configured = {"s5", "s6"}  # s0-s4 left the config: all due, and first in order
+    first = state.dispatch_due(configured, NOW, limit=2)
+    assert {name for name, _id, _due in first} == configured
+    assert len({dispatch_id for _name, dispatch_id, _due in first}) == 2
+    assert state.dispatch_due(configured, NOW, limit=2) == []  # dispatched once
+    store.close()
