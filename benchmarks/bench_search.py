@@ -80,9 +80,16 @@ def vocabulary(seed: int = 7) -> tuple[list[str], list[float]]:
     return words, weights
 
 
-def articles(n: int, seed: int = 11, batch: int = 10_000) -> Iterator[tuple[object, ...]]:
+def articles(
+    n: int, seed: int = 11, batch: int = 10_000, order: str = "time"
+) -> Iterator[tuple[object, ...]]:
     """(source_id, url, title, text, language, published_at, first_seen_at) rows. Word draws
-    are vectorised with numpy (a benchmark-only dependency); the rest is plain Python."""
+    are vectorised with numpy (a benchmark-only dependency); the rest is plain Python.
+
+    ``order="time"`` is how a monitor's archive grows: rows are stored as they are found, so
+    ids follow first_seen; published is a few hours earlier, except for 3% backfilled
+    articles (a new source's first poll, a sitemap) published any time before. ``"random"``
+    gives every row a random date, unrelated to its id: the worst case for date filters."""
     import numpy as np
 
     rng = random.Random(seed)
@@ -101,11 +108,18 @@ def articles(n: int, seed: int = 11, batch: int = 10_000) -> Iterator[tuple[obje
                 if rng.random() < rate:
                     body.insert(rng.randrange(len(body)), phrase)
             title = " ".join(picks[j, 90:]) + (" haiti" if rng.random() < 0.2 else "")
-            stamp = (START + timedelta(seconds=rng.randrange(span))).strftime(
-                "%Y-%m-%d %H:%M:%S.000000"
-            )
+            if order == "random":
+                seen = published = START + timedelta(seconds=rng.randrange(span))
+            else:
+                seen = START + timedelta(seconds=span * i / n)
+                lag = rng.expovariate(1 / 28_800) if rng.random() > 0.03 else rng.random() * (seen - START).total_seconds()
+                published = seen - timedelta(seconds=lag)
             yield (rng.randrange(1, len(SOURCES) + 1), f"https://news.example/{i}", title,
-                   " ".join(body), rng.choice(LANGS), stamp, stamp)  # fmt: skip
+                   " ".join(body), rng.choice(LANGS), _stamp(published), _stamp(seen))  # fmt: skip
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 INSERT = (
@@ -115,7 +129,7 @@ INSERT = (
 )
 
 
-def build_sqlite(path: Path, n: int) -> None:
+def build_sqlite(path: Path, n: int, order: str) -> None:
     import sqlite3
 
     if path.exists():
@@ -129,7 +143,7 @@ def build_sqlite(path: Path, n: int) -> None:
     db.executemany("INSERT INTO sources (name, kind, url, consecutive_failures, created_at) VALUES (?, 'rss', ?, 0, ?)",
                    [(s, f"https://{s}.example/feed", "2023-01-01 00:00:00") for s in SOURCES])  # fmt: skip
     started = time.perf_counter()
-    rows = ((s, u, u, t, x, lang, p, f, f) for s, u, t, x, lang, p, f in articles(n))
+    rows = ((s, u, u, t, x, lang, p, f, f) for s, u, t, x, lang, p, f in articles(n, order=order))
     for batch in iter(lambda: list(itertools.islice(rows, 20_000)), []):
         db.executemany(INSERT, batch)
         db.commit()
@@ -195,7 +209,7 @@ def measure(store: Store, runs: int, sorts: tuple[str, ...] = ("relevance", "dat
 def run_sqlite(args: argparse.Namespace) -> None:
     path = Path(args.db)
     if not (args.reuse and path.exists()):
-        build_sqlite(path, args.n)
+        build_sqlite(path, args.n, args.order)
     store = Store.open(f"sqlite:///{path}")
     with store.engine.connect() as conn:
         total = conn.execute(text("SELECT count(*) FROM articles")).scalar()
@@ -228,7 +242,7 @@ def run_postgres(args: argparse.Namespace) -> None:
     with raw.cursor() as cur:  # type: ignore[attr-defined]
         cur.executemany("INSERT INTO sources (name, kind, url, consecutive_failures, created_at) VALUES (%s, 'rss', %s, 0, now())",
                         [(s, f"https://{s}.example/feed") for s in SOURCES])  # fmt: skip
-        rows = ((s, u, u, t, x, lang, p, f, f) for s, u, t, x, lang, p, f in articles(args.n))
+        rows = ((s, u, u, t, x, lang, p, f, f) for s, u, t, x, lang, p, f in articles(args.n, order=args.order))
         for batch in iter(lambda: list(itertools.islice(rows, 5000)), []):
             cur.executemany(INSERT.replace("?", "%s"), batch)
         cur.execute("ANALYZE")
@@ -300,6 +314,12 @@ def main() -> None:
     parser.add_argument("--db", default="/tmp/hw-bench-search.db")
     parser.add_argument("--url", default=os.environ.get("HAITIWATCH_TEST_PG_URL"))
     parser.add_argument("--runs", type=int, default=100)
+    parser.add_argument(
+        "--order",
+        choices=["time", "random"],
+        default="time",
+        help="Ids follow first_seen as in a real archive (default), or dates are random.",
+    )
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument(
         "--reuse", action="store_true", help="Reuse an existing --db (or --url's articles)."

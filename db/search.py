@@ -8,15 +8,17 @@ it with filters, ranking (bm25 / ts_rank) and sorting; see migration 0005_search
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Final, Literal, TypeAlias
 
 from sqlalchemy import (
     ColumnElement,
     Engine,
     Select,
+    and_,
     bindparam,
     column,
     exists,
@@ -26,7 +28,6 @@ from sqlalchemy import (
     literal_column,
     select,
     table,
-    text,
 )
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnClause
@@ -40,14 +41,22 @@ Sort: TypeAlias = Literal["relevance", "date"]
 
 #: bm25 column weights (title, text): a word in the title counts as much as four in the text.
 _BM25: Final = "bm25(articles_fts, 4.0, 1.0)"
-#: Past this many matches (SQLite), see ``_many_matches``.
+#: Relevance over more matches than this ranks the newest this many (see ``_fts5_page``
+#: for SQLite, ``_many_matches`` for PostgreSQL).
 RANK_WINDOW: Final = 2_000
-#: A date sort over more than RANK_WINDOW matches walks the date index newest first. Above
-#: this many matches they are dense enough to probe the FTS index per article walked; below
-#: it their rowids are collected once and the walk checks each entry against them (probing
-#: would take thousands of probes for a sparse word).
-DATE_WALK_MIN_MATCHES: Final = 20_000
-DateWalk: TypeAlias = Literal["probe", "set"]
+#: Filters (other than dates) that pass up to this many articles: those are collected
+#: once and the FTS5 walk looks each match up among them (``_passing``).
+CANDIDATE_LIMIT: Final = 5_000
+#: SQLite's FTS5 rowid is the article's search key (migration 0007_search_key): the
+#: article's date in whole seconds (clamped to [0, KEY_MAX_SECONDS]) times KEY_SPAN, plus
+#: its id, which is the key modulo KEY_SPAN (ids stay below 2^31 in SQLite).
+KEY_SPAN: Final = 2**31
+KEY_MAX_SECONDS: Final = 2**32 - 1
+#: The key as SQL, as the migration's view and triggers compute it (a test compares them).
+SEARCH_KEY_SQL: Final = (
+    "max(0, min(coalesce(CAST(strftime('%s', substr(coalesce(articles.published_at, "
+    "articles.first_seen_at), 1, 19)) AS INTEGER), 0), 4294967295)) * 2147483648 + articles.id"
+)
 _FTS = table("articles_fts", column("rowid"))
 _RULE_MATCHES = table("rule_matches", column("article_id"), column("rule"))
 #: An article's date: when it was published, else when it was first seen (indexed).
@@ -155,17 +164,7 @@ def search(
     The page is chosen on narrow rows (ids, scores, dates), then the texts of those hits
     only are read: sorting wide rows is what makes a large archive slow.
     """
-    filtered = filters != SearchFilters()
-    # PostgreSQL ranks every filtered match: its planner finds them well, while a window's
-    # probe and date-sorted preselection measured slower there (docs/search.md).
-    sqlite = engine.dialect.name == "sqlite"
-    many = _many_matches(engine, match, sort) if sqlite or not filtered else None
-    walk = _date_walk(engine, match) if many is not None and sort == "date" else None
-    within = None
-    if many is not None and sort == "relevance" and filtered:
-        within, many = _newest_passing(engine, match, filters), None
-    stmt = _select(engine, match, filters, sort, False, many, walk, within)
-    stmt = stmt.limit(limit).offset(offset)
+    stmt = _page(engine, match, filters, sort, limit, offset)
     with Session(engine) as session:
         hits = [_hit(row, False) for row in session.execute(stmt)]
         if not with_text or not hits:
@@ -177,19 +176,150 @@ def search(
     return [replace(hit, text=texts.get(hit.id, "")) for hit in hits]
 
 
+def _page(
+    engine: Engine,
+    match: MatchExpr | None,
+    filters: SearchFilters,
+    sort: Sort,
+    limit: int,
+    offset: int,
+) -> Select[Any]:
+    """The statement for one page of ``search``, by the cheapest plan that gives it."""
+    if match is not None and engine.dialect.name == "sqlite":
+        return _fts5_page(engine, match, filters, sort, limit, offset)
+    # PostgreSQL ranks every filtered match: its planner finds them well, while a window's
+    # probe and date-sorted preselection measured slower there (docs/search.md).
+    filtered = filters != SearchFilters()
+    many = _many_matches(engine, match, sort) if not filtered else None
+    return _select(engine, match, filters, sort, False, many).limit(limit).offset(offset)
+
+
+# -- SQLite: pages walked in search-key order -------------------------------------------------
+#
+# The FTS5 rowid is the article's search key (migration 0007): its date in whole seconds
+# times KEY_SPAN, plus its id. FTS5 walks matches newest first on its own, and a date range
+# is a rowid range it seeks. A page therefore never sorts every match: a date sort stops
+# after one page, and relevance ranks the RANK_WINDOW newest matches that pass the filters
+# (every one, when fewer match), computing bm25 for those rows only.
+
+
+def _fts5_page(
+    engine: Engine,
+    match: MatchExpr,
+    filters: SearchFilters,
+    sort: Sort,
+    limit: int,
+    offset: int,
+) -> Select[Any]:
+    rowid = _FTS.c.rowid
+    walk = select(rowid.label("key")).where(_fts_match(match), *_passing(engine, filters))
+    walk = walk.order_by(rowid.desc())
+    if sort == "relevance":
+        window = walk.add_columns(_score(engine).label("score")).limit(RANK_WINDOW).subquery()
+        order: list[Any] = [window.c.score.desc(), window.c.key.desc()]
+        page = select(window).order_by(*order).limit(limit).offset(offset).subquery("hw_page")
+        score: Any = page.c.score
+    else:
+        page = walk.limit(limit).offset(offset).subquery("hw_page")
+        score = literal(None)
+    stmt = select(*_columns(False), score.label("score")).select_from(page)
+    stmt = stmt.join(Article, Article.id == page.c.key % KEY_SPAN)
+    stmt = stmt.join(Source, Source.id == Article.source_id)
+    order = [score.desc(), page.c.key.desc()] if sort == "relevance" else [page.c.key.desc()]
+    return stmt.order_by(*order)
+
+
+def _passing(engine: Engine, filters: SearchFilters) -> list[ColumnElement[bool]]:
+    """Conditions on the FTS5 walk for ``filters``: a rowid range for the dates, and a check
+    of the other filters. Up to CANDIDATE_LIMIT articles pass them: they are collected once
+    (an index finds them) and each match is looked up among them; their dates narrow the
+    rowid range further. More: each match's article row is checked, as the walk goes."""
+    rowid = _FTS.c.rowid
+    low, high, exact = _key_range(filters.since, filters.until)
+    rest = replace(filters, since=None, until=None) if exact else filters
+    if rest == SearchFilters():
+        return _between(low, high)
+    chosen = _filtered(engine, None, filters, select(Article.id).select_from(Article))
+    with engine.connect() as connection:
+        bounded = chosen.limit(CANDIDATE_LIMIT + 1).subquery()
+        found = int(connection.execute(select(func.count()).select_from(bounded)).scalar_one())
+        if found > CANDIDATE_LIMIT:
+            article = _filtered(engine, None, rest, select(literal(1)).select_from(Article))
+            return [*_between(low, high), exists(article.where(Article.id == rowid % KEY_SPAN))]
+        dates = chosen.with_only_columns(func.min(ARTICLE_DATE), func.max(ARTICLE_DATE))
+        first, last = connection.execute(dates).one()
+    if first is None:
+        return [literal(False)]
+    # Their dates bound the walk: [first, last] holds every one of them.
+    first_key = _key_seconds(first)[0] * KEY_SPAN
+    last_key = (_key_seconds(last)[0] + 1) * KEY_SPAN - 1
+    low = first_key if low is None else max(low, first_key)
+    high = last_key if high is None else min(high, last_key)
+    ids = chosen.cte("hw_chosen").prefix_with("MATERIALIZED")
+    return [*_between(low, high), (rowid % KEY_SPAN).in_(select(ids.c.id))]
+
+
+def _between(low: int | None, high: int | None) -> list[ColumnElement[bool]]:
+    bounds: list[ColumnElement[bool]] = []
+    if low is not None:
+        bounds.append(_FTS.c.rowid >= low)
+    if high is not None:
+        bounds.append(_FTS.c.rowid <= high)
+    return bounds
+
+
+def _key_range(
+    since: datetime | None, until: datetime | None
+) -> tuple[int | None, int | None, bool]:
+    """The search keys of the articles dated in [since, until): (lowest, highest, exact).
+    Keys have whole seconds: the range is exact when both ends are whole seconds that a key
+    can hold, and otherwise a superset that the rows' dates must still be checked against."""
+    low = high = None
+    exact = True
+    if since is not None:
+        seconds, whole = _key_seconds(since)
+        low, exact = seconds * KEY_SPAN, exact and whole
+    if until is not None:
+        seconds, whole = _key_seconds(until)
+        # date < until: its floored second is at most until's (one less when whole).
+        high, exact = (seconds + (0 if whole else 1)) * KEY_SPAN - 1, exact and whole
+    return low, high, exact
+
+
+def _key_seconds(moment: datetime) -> tuple[int, bool]:
+    """``moment`` in the keys' seconds, and whether a key's date compares exactly at it."""
+    utc = _as_utc(moment)
+    seconds = math.floor(utc.timestamp())
+    clamped = min(max(seconds, 0), KEY_MAX_SECONDS)
+    # A clamped key holds every date beyond its end: no exact comparison there.
+    inside = 0 < seconds < KEY_MAX_SECONDS
+    return clamped, inside and utc.microsecond == 0
+
+
+def _as_utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
 def _many_matches(engine: Engine, match: MatchExpr | None, sort: str) -> int | None:
-    """A query matching more than RANK_WINDOW articles: the id below which the older matches
-    lie (None otherwise). Ranking every match of a very common word costs seconds (bm25 on
-    SQLite, ts_rank on PostgreSQL); relevance is then ranked among the RANK_WINDOW newest
-    matches, and on SQLite a date sort walks the date index instead of sorting every match
-    (``_date_walk``, docs/search.md). PostgreSQL sorts by date on its own (date index or
-    GIN, as its planner estimates), so a date sort there needs no window, and it windows
-    only word queries (``_positional``)."""
-    if engine.dialect.name != "sqlite" and (
-        sort == "date" or match is None or _positional(match.tsquery)
-    ):
+    """PostgreSQL, relevance of a word query (no phrase, no NEAR) matching more than
+    RANK_WINDOW articles: the id below which the older matches lie (None otherwise).
+    ts_rank over every match of a very common word costs over half a second at 1M
+    articles; it is then ranked among the RANK_WINDOW newest matches. A date sort needs no
+    window (the planner picks the date index or GIN as it estimates)."""
+    if sort == "date" or match is None or _positional(match.tsquery):
         return None
-    return _match_at(engine, match, RANK_WINDOW)
+    query = _tsquery(match.tsquery, iter(range(1_000_000)))
+    # The primary key walked backwards for a common word, GIN else.
+    probe = (
+        select(Article.id)
+        .where(_vector().op("@@")(query))
+        .order_by(Article.id.desc())
+        .offset(RANK_WINDOW)
+        .limit(1)
+    )
+    with engine.connect() as connection:
+        found = connection.execute(probe).scalar()
+    return int(found) if found is not None else None
 
 
 def _positional(node: TsNode) -> bool:
@@ -202,48 +332,6 @@ def _positional(node: TsNode) -> bool:
     if isinstance(node, TsNot):
         return _positional(node.item)
     return any(_positional(item) for item in node.items)
-
-
-def _newest_passing(engine: Engine, match: MatchExpr | None, filters: SearchFilters) -> Select[Any]:
-    """The ids of the RANK_WINDOW newest matches that pass ``filters``: the window that
-    relevance ranks when filters are given. The window of all matches (``_many_matches``)
-    would hold no article of a past date range, or of a source that rarely writes."""
-    walk = _date_walk(engine, match) if engine.dialect.name == "sqlite" else None
-    newest = _select(engine, match, filters, "date", False, walk=walk)
-    window = newest.limit(RANK_WINDOW).subquery("hw_window")
-    return select(window.c.id)
-
-
-def _date_walk(engine: Engine, match: MatchExpr | None) -> DateWalk:
-    """How a date sort over more than RANK_WINDOW matches finds its page, walking the date
-    index newest first. Up to DATE_WALK_MIN_MATCHES matches: their rowids are collected
-    once (a few ms) and each index entry is checked against that set, without reading the
-    row. More: the matches are dense, and probing the FTS index for each article walked
-    stops sooner than collecting hundreds of thousands of rowids."""
-    return "probe" if _match_at(engine, match, DATE_WALK_MIN_MATCHES) is not None else "set"
-
-
-def _match_at(engine: Engine, match: MatchExpr | None, window: int) -> int | None:
-    """The id of the match ``window`` places from the newest (None: fewer matches)."""
-    if match is None:
-        return None
-    if engine.dialect.name == "sqlite":
-        probe: Any = text(
-            "SELECT rowid FROM articles_fts WHERE articles_fts MATCH :q "
-            "ORDER BY rowid DESC LIMIT 1 OFFSET :window"
-        ).bindparams(q=match.fts5, window=window)
-    else:  # PostgreSQL picks the primary key walked backwards for a common word, GIN else
-        query = _tsquery(match.tsquery, iter(range(1_000_000)))
-        probe = (
-            select(Article.id)
-            .where(_vector().op("@@")(query))
-            .order_by(Article.id.desc())
-            .offset(window)
-            .limit(1)
-        )
-    with engine.connect() as connection:
-        found = connection.execute(probe).scalar()
-    return int(found) if found is not None else None
 
 
 def iter_search(
@@ -328,30 +416,22 @@ def _select(
     sort: str,
     with_text: bool,
     many: int | None = None,
-    walk: DateWalk | None = None,
-    within: Select[Any] | None = None,
 ) -> Select[Any]:
+    """Every match (or article) that passes ``filters``, sorted; ``many``: PostgreSQL's
+    window (``_many_matches``)."""
     if sort not in SORTS:
         raise SearchError(f"sort {sort!r}: expected one of {', '.join(SORTS)}")
-    walk_dates = walk is not None and sort == "date"
-    ranked = match is not None and not walk_dates
-    score = _score(engine) if ranked else literal(None)
+    score = _score(engine) if match is not None else literal(None)
     stmt: Select[Any] = select(*_columns(with_text), score.label("score")).select_from(Article)
     stmt = stmt.join(Source, Source.id == Article.source_id)
-    if walk_dates:
-        # Walk the date index, checking each article against the matches: stops after a page.
-        matched = _fts_exists(match) if walk == "probe" else _in_fts_rowids(match)
-        stmt = _filtered(engine, None, filters, stmt.where(matched))
-    else:
-        stmt = _filtered(engine, match, filters, stmt)
-        if many is not None:
-            newer = _FTS.c.rowid if engine.dialect.name == "sqlite" else Article.id
-            stmt = stmt.where(newer > many)
-        if within is not None:
-            stmt = stmt.where(Article.id.in_(within))
+    stmt = _filtered(engine, match, filters, stmt)
+    if many is not None:
+        stmt = stmt.where(Article.id > many)
     order: list[Any] = [ARTICLE_DATE.desc(), Article.id.desc()]
     if sort == "relevance" and match is not None:
         order = [literal_column("score").desc(), Article.id.desc()]
+    elif match is not None and engine.dialect.name == "sqlite":
+        order = [_FTS.c.rowid.desc()]  # the search key: the same order as ``search`` gives
     return stmt.order_by(*order)
 
 
@@ -386,25 +466,18 @@ def _filtered(
 
 def _with_match(engine: Engine, match: MatchExpr, stmt: Select[Any]) -> Select[Any]:
     if engine.dialect.name == "sqlite":
-        fts_match = literal_column("articles_fts").op("MATCH")(bindparam("fts", match.fts5))
-        return stmt.join(_FTS, _FTS.c.rowid == Article.id).where(fts_match)
+        # Both ways round, so that SQLite may drive from the matches (the id is the key's
+        # low bits) or from the articles (their key probes the index), as it estimates.
+        rowid = _FTS.c.rowid
+        joined = and_(Article.id == rowid % KEY_SPAN, rowid == literal_column(SEARCH_KEY_SQL))
+        return stmt.join(_FTS, joined).where(_fts_match(match))
     query = _tsquery(match.tsquery, iter(range(1_000_000))).label("hw_q")
     tsq = select(query).subquery("hw_query")
     return stmt.join(tsq, literal(True)).where(_vector().op("@@")(tsq.c.hw_q))
 
 
-def _fts_exists(match: MatchExpr | None) -> ColumnElement[bool]:
-    assert match is not None
-    fts_match = literal_column("articles_fts").op("MATCH")(bindparam("fts", match.fts5))
-    return exists(select(literal(1)).select_from(_FTS).where(fts_match, _FTS.c.rowid == Article.id))
-
-
-def _in_fts_rowids(match: MatchExpr | None) -> ColumnElement[bool]:
-    assert match is not None
-    fts_match = literal_column("articles_fts").op("MATCH")(bindparam("fts", match.fts5))
-    # "+articles.id": SQLite must not drive the query from the IN list (rowid lookups and a
-    # sort of every match); the unary plus keeps it walking the date index in order.
-    return literal_column("+articles.id").in_(select(_FTS.c.rowid).where(fts_match))
+def _fts_match(match: MatchExpr) -> ColumnElement[bool]:
+    return literal_column("articles_fts").op("MATCH")(bindparam("fts", match.fts5))
 
 
 def _vector() -> ColumnClause[Any]:

@@ -5,18 +5,31 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import UTC, datetime
+import math
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from alembic import command
+from alembic.config import Config as AlembicConfig
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 
 from crawler.rules import QuerySyntaxError, RuleSet
 from crawler.search_query import CompiledSearch
+from db.database import MIGRATIONS, migrate
 from db.records import ArticleRecord
-from db.search import SearchError, SearchFilters, count, coverage, iter_search, search
+from db.search import (
+    SEARCH_KEY_SQL,
+    SearchError,
+    SearchFilters,
+    SearchHit,
+    count,
+    coverage,
+    iter_search,
+    search,
+)
 from db.store import Store
 from tests.support import run_cli
 from tests.support.archive import HOSTILE_TITLE, briefings, fill_archive
@@ -138,14 +151,39 @@ def test_index_follows_updates_and_deletes(archive: Store) -> None:
     assert not titles(archive, "zanzibarquux")
 
 
-def test_articles_stored_before_the_migration_are_indexed(store: Store) -> None:
-    """Upgrading a database that already holds articles: the migration builds the index."""
+def test_articles_stored_before_the_search_key_migration_are_reindexed(store: Store) -> None:
+    """Upgrading a database that already holds articles: 0007 rebuilds the SQLite index
+    keyed by date, so that date ranges and date sorts find the old articles too; it can
+    be undone (downgrade) and redone."""
     fill_archive(store, hostile=False)
-    with store.engine.begin() as conn:
-        if store.engine.dialect.name == "sqlite":
-            conn.execute(text("INSERT INTO articles_fts(articles_fts) VALUES ('delete-all')"))
-            conn.execute(text("INSERT INTO articles_fts(articles_fts) VALUES ('rebuild')"))
-    assert titles(store, "ruto")
+    engine = store.engine
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0005_search")
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as conn:
+            indexed = set(conn.execute(text("SELECT rowid FROM articles_fts")).scalars())
+            assert indexed == set(conn.execute(text("SELECT id FROM articles")).scalars())
+            view = conn.execute(text("SELECT 1 FROM sqlite_master WHERE type = 'view'")).all()
+            assert view == []
+    migrate(engine)
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as conn:
+            view_sql = conn.execute(
+                text("SELECT sql FROM sqlite_master WHERE name = 'articles_fts_content'")
+            ).scalar_one()
+            keys = set(conn.execute(text(f"SELECT {SEARCH_KEY_SQL} FROM articles")).scalars())
+            indexed = set(conn.execute(text("SELECT rowid FROM articles_fts")).scalars())
+        assert " ".join(SEARCH_KEY_SQL.split()) in " ".join(view_sql.split())
+        assert indexed == keys
+    match = CompiledSearch("ruto").match
+    every = list(iter_search(engine, match))
+    assert every
+    oldest = min(every, key=lambda h: h.date)
+    day = SearchFilters(since=oldest.date, until=oldest.date + timedelta(days=1))
+    assert oldest.id in {h.id for h in search(engine, match, day, sort="date")}
 
 
 def test_syntax_errors_are_clear_and_ordinary_text_never_errors(archive: Store) -> None:
@@ -219,74 +257,135 @@ def test_new_articles_are_searchable_at_once(store: Store) -> None:
     assert titles(store, "kenyane") == ["Nouvelles de Haïti"]
 
 
-@pytest.mark.parametrize(
-    ("rank_window", "walk_min"),
-    [(1000, 1000), (3, 1000), (3, 5)],
-    ids=["sorted-whole", "walk-checking-rowids", "walk-probing-fts"],
-)
-def test_every_date_sort_strategy_gives_the_newest_matches(
-    archive: Store, monkeypatch: pytest.MonkeyPatch, rank_window: int, walk_min: int
+def in_date_order(engine: Engine, hits: list[SearchHit]) -> list[SearchHit]:
+    """Newest first, as each database orders dates: SQLite's search key holds whole seconds
+    (ties by id), PostgreSQL compares the timestamps whole (ties by id)."""
+    if engine.dialect.name == "sqlite":
+        return sorted(hits, key=lambda h: (math.floor(h.date.timestamp()), h.id), reverse=True)
+    return sorted(hits, key=lambda h: (h.date, h.id), reverse=True)
+
+
+DATE_SORT_CASES = [
+    ("haiti OR kenya", SearchFilters()),
+    ("haiti OR kenya", SearchFilters(since=datetime(2021, 6, 1, tzinfo=UTC))),
+    (
+        "haiti OR kenya",
+        SearchFilters(
+            since=datetime(2021, 6, 1, 0, 0, 0, 500, tzinfo=UTC),
+            until=datetime(2023, 10, 2, 12, 30, 0, 1, tzinfo=UTC),
+        ),
+    ),
+    (
+        "haiti OR kenya",
+        SearchFilters(sources=("whitehouse",), until=datetime(2023, 6, 1, tzinfo=UTC)),
+    ),
+    ('"security council"', SearchFilters()),
+]
+
+
+@pytest.mark.parametrize("candidate_limit", [0, 1000], ids=["rows-checked", "among-candidates"])
+def test_every_date_sort_plan_gives_the_newest_matches(
+    archive: Store, monkeypatch: pytest.MonkeyPatch, candidate_limit: int
 ) -> None:
-    """SQLite picks how to sort by date from the match count; with the thresholds lowered,
-    each strategy must return exactly the page a full sort gives (dates are not in id order,
-    and a filter is applied)."""
-    monkeypatch.setattr("db.search.RANK_WINDOW", rank_window)
-    monkeypatch.setattr("db.search.DATE_WALK_MIN_MATCHES", walk_min)
+    """A date-sorted page is the newest matches that pass the filters, whether the filters
+    are checked on each match's row or looked up among the articles passing them, and with
+    date bounds that are whole seconds (a search-key range) or not (checked on the rows)."""
+    monkeypatch.setattr("db.search.CANDIDATE_LIMIT", candidate_limit)
     engine = archive.engine
-    for query, filters in [
-        ("haiti OR kenya", SearchFilters()),
-        ("haiti OR kenya", SearchFilters(since=datetime(2021, 6, 1, tzinfo=UTC))),
-        ('"security council"', SearchFilters()),
-    ]:
+    for query, filters in DATE_SORT_CASES:
         match = CompiledSearch(query).match
-        everything = list(iter_search(engine, match, filters))  # no window: every match
-        newest = sorted(everything, key=lambda h: (h.date, h.id), reverse=True)
-        assert len(newest) > 5, query  # enough matches for the lowered thresholds to matter
+        everything = list(iter_search(engine, match, filters))  # every match, no window
+        passing = [h for h in everything if _passes(h, filters)]
+        assert len(passing) == len(everything) > 5, query
+        newest = in_date_order(engine, everything)
+        exported = list(iter_search(engine, match, filters, sort="date"))
+        assert [h.id for h in exported] == [h.id for h in newest], query
         for offset in (0, 4):
             page = search(engine, match, filters, sort="date", limit=4, offset=offset)
             assert [h.id for h in page] == [h.id for h in newest[offset : offset + 4]], query
 
 
-def test_relevance_over_many_matches_with_a_filter_still_finds_the_older_ones(
-    archive: Store, monkeypatch: pytest.MonkeyPatch
+def _passes(hit: SearchHit, filters: SearchFilters) -> bool:
+    since, until = filters.since, filters.until
+    return (
+        (since is None or since <= hit.date)
+        and (until is None or hit.date < until)
+        and (not filters.sources or hit.source in filters.sources)
+    )
+
+
+@pytest.mark.parametrize("candidate_limit", [0, 1000], ids=["rows-checked", "among-candidates"])
+def test_relevance_over_many_matches_ranks_the_newest_that_pass_the_filters(
+    archive: Store, monkeypatch: pytest.MonkeyPatch, candidate_limit: int
 ) -> None:
     """Relevance over more than RANK_WINDOW matches ranks a window of the newest matches.
     The window must be taken among the matches that pass the filters: a date range in the
     past (or one quiet source) would otherwise find nothing, although it matches plenty."""
     monkeypatch.setattr("db.search.RANK_WINDOW", 3)
+    monkeypatch.setattr("db.search.CANDIDATE_LIMIT", candidate_limit)
     engine = archive.engine
     match = CompiledSearch("haiti OR kenya").match
-    everything = list(iter_search(engine, match, sort="date"))
-    assert len(everything) > 8
-    oldest = sorted(everything, key=lambda h: (h.date, h.id))
+    oldest = in_date_order(engine, list(iter_search(engine, match)))[::-1]
+    assert len(oldest) > 8
     until = oldest[5].date  # only the five oldest matches are before it
-    filters = SearchFilters(until=until)
-    expected = [h.id for h in oldest[:5] if h.date < until]
+    filters = SearchFilters(until=until, sources=("whitehouse", "fundus"))
+    passing = [h for h in oldest if h.date < until and h.source in filters.sources]
     page = search(engine, match, filters, sort="relevance", limit=10)
     assert page, "a past date range found nothing"
-    assert all(h.date < until for h in page)
-    # SQLite ranks the RANK_WINDOW newest matches that pass the filter; PostgreSQL ranks
-    # every match that passes it (its planner finds them; docs/search.md).
-    newest_passing = sorted(
-        expected, key=lambda i: next((h.date, h.id) for h in oldest if h.id == i)
-    )
-    window = 3 if engine.dialect.name == "sqlite" else len(newest_passing)
-    assert {h.id for h in page} == set(newest_passing[-window:])
+    assert [h.score for h in page] == sorted((h.score for h in page), reverse=True)
+    # SQLite ranks the RANK_WINDOW newest matches that pass the filters; PostgreSQL ranks
+    # every match that passes them (its planner finds them; docs/search.md).
+    window = 3 if engine.dialect.name == "sqlite" else len(passing)
+    assert {h.id for h in page} == {h.id for h in passing[-window:]}
 
 
 def test_relevance_over_many_matches_ranks_the_newest_window_on_both_databases(
     archive: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Without filters the window is the RANK_WINDOW most recently stored matches, on SQLite
-    (bm25) and PostgreSQL (ts_rank) alike; fewer matches than that are all ranked."""
+    """Without filters the window is the RANK_WINDOW newest matches (SQLite: by date, its
+    index's order; PostgreSQL: the most recently stored); fewer matches are all ranked."""
     monkeypatch.setattr("db.search.RANK_WINDOW", 3)
     engine = archive.engine
     match = CompiledSearch("haiti OR kenya").match
-    ids = sorted(h.id for h in iter_search(engine, match, sort="date"))
+    everything = list(iter_search(engine, match, sort="date"))
+    if engine.dialect.name == "sqlite":
+        newest = {h.id for h in in_date_order(engine, everything)[:3]}
+    else:
+        newest = set(sorted(h.id for h in everything)[-3:])
     page = search(engine, match, sort="relevance", limit=10)
-    assert {h.id for h in page} == set(ids[-3:])
+    assert {h.id for h in page} == newest
     assert [h.score for h in page] == sorted((h.score for h in page), reverse=True)
     rare = CompiledSearch('"security council"').match
     every = {h.id for h in iter_search(engine, rare)}
     monkeypatch.setattr("db.search.RANK_WINDOW", len(every))
     assert {h.id for h in search(engine, rare, limit=50)} == every
+
+
+def test_a_changed_date_moves_the_article_in_the_index(archive: Store) -> None:
+    """The search key (SQLite) follows the article's date: a revision that corrects the
+    date is found in its new range, not its old one, and the index still agrees with the
+    articles table row for row."""
+    engine = archive.engine
+    match = CompiledSearch("ruto").match
+    hit = search(engine, match, sort="date", limit=1)[0]
+    moved = datetime(2001, 9, 9, 1, 46, 40, tzinfo=UTC)
+    with engine.begin() as conn:
+        conn.execute(
+            text("UPDATE articles SET published_at = :d WHERE id = :i"),
+            {"d": moved.replace(tzinfo=None) if engine.dialect.name == "sqlite" else moved,
+             "i": hit.id},
+        )  # fmt: skip
+    in_2001 = SearchFilters(
+        since=datetime(2001, 1, 1, tzinfo=UTC), until=datetime(2002, 1, 1, tzinfo=UTC)
+    )
+    assert [h.id for h in search(engine, match, in_2001)] == [hit.id]
+    assert [h.date for h in search(engine, match, in_2001, sort="date")] == [moved]
+    old_day = SearchFilters(
+        since=hit.date - timedelta(seconds=1), until=hit.date + timedelta(seconds=1)
+    )
+    assert hit.id not in {h.id for h in search(engine, match, old_day)}
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as conn:
+            keys = set(conn.execute(text(f"SELECT {SEARCH_KEY_SQL} FROM articles")).scalars())
+            indexed = set(conn.execute(text("SELECT rowid FROM articles_fts")).scalars())
+        assert indexed == keys
