@@ -326,10 +326,12 @@ class HwResult:
 
 
 def bench_haitiwatch(
-    server: StaticServer, names: list[str], folder: Path, workers: int
+    server: StaticServer, names: list[str], folder: Path, workers: int, search_index: bool = True
 ) -> HwResult:
     config = write_config(folder, server.base_url, names, fetch_articles=False)
     db = folder / "hw.db"
+    if not search_index:
+        drop_search_index(db)
     cold = crawl(config, workers)
     cold_state = db_state(db)
     mark = server.log_mark()
@@ -337,6 +339,18 @@ def bench_haitiwatch(
     repoll = crawl(config, workers)
     statuses = server.statuses_since(mark)
     return HwResult(workers, cold, cold_state, repoll, db_state(db, second_start), statuses)
+
+
+def drop_search_index(db: Path) -> None:
+    """Migrate ``db`` now and drop the full-text index's triggers: the crawl (which finds the
+    schema current) then stores no search index, for the index's share of ingest."""
+    root = Path(__file__).resolve().parents[1]
+    code = f"from db.store import Store; Store.open({f'sqlite:///{db}'!r}).close()"
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=root)
+    with closing(sqlite3.connect(db)) as con:
+        for name in ("ai", "au", "ad"):
+            con.execute(f"DROP TRIGGER articles_fts_{name}")
+        con.commit()
 
 
 def import_startup_s() -> float:
@@ -461,6 +475,11 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=1, help="runs of each; the median is shown")
     parser.add_argument("--workdir", type=Path, help="keep files here (default: a temp folder)")
     parser.add_argument("--profile", action="store_true", help="also profile a cold crawl")
+    parser.add_argument(
+        "--index-cost",
+        action="store_true",
+        help="also crawl without the full-text index (the search index's share of ingest)",
+    )
     parser.add_argument("--reader-child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # progress in logs
@@ -482,10 +501,14 @@ def main() -> int:
         hw_workers = [int(w) for w in args.hw_workers.split(",")]
         reader_workers = [int(w) for w in args.reader_workers.split(",")]
         hw_runs: dict[int, list[HwResult]] = {w: [] for w in hw_workers}
+        unindexed: dict[int, list[HwResult]] = {w: [] for w in hw_workers}
         reader_runs: dict[int, list[ReaderRun]] = {w: [] for w in reader_workers}
         for rep in range(args.repeat):  # interleaved, so drift affects all alike
             for w in hw_workers:
                 hw_runs[w].append(bench_haitiwatch(server, names, work / f"hw-w{w}-r{rep}", w))
+                if args.index_cost:
+                    folder = work / f"hw-noindex-w{w}-r{rep}"
+                    unindexed[w].append(bench_haitiwatch(server, names, folder, w, False))
             for w in reader_workers:
                 db = work / f"reader-w{w}-r{rep}.sqlite"
                 reader_runs[w].append(run_reader(db, w, urls_file))
@@ -498,6 +521,8 @@ def main() -> int:
         report_haitiwatch(hw, total, import_startup_s())
         report_reader(rd, total, repoll, repoll_statuses)
         print_comparison(hw, rd, best, total)
+        if args.index_cost:
+            print_index_cost(hw_runs, unindexed, total)
         if args.profile:
             folder = work / "profile"
             config = write_config(folder, server.base_url, names, fetch_articles=False)
@@ -524,6 +549,19 @@ def print_comparison(hw: list[HwResult], rd: list[ReaderRun], best: ReaderRun, t
         f"  reader workers=1: {total / one.process.wall_s:6.0f} entries/s; "
         f"best workers={best.workers}: {total / best.process.wall_s:6.0f} entries/s"
     )
+
+
+def print_index_cost(
+    indexed: dict[int, list[HwResult]], unindexed: dict[int, list[HwResult]], total: int
+) -> None:
+    print("\nThe full-text index's share of ingest (cold crawl, same feeds, interleaved runs):")
+    for workers, runs in indexed.items():
+        with_s = statistics.median(r.cold.wall_s for r in runs)
+        without_s = statistics.median(r.cold.wall_s for r in unindexed[workers])
+        print(
+            f"  --workers {workers}: with the index {total / with_s:6.0f} entries/s, without "
+            f"{total / without_s:6.0f}: {100 * (1 - without_s / with_s):.1f}% slower with it"
+        )
 
 
 if __name__ == "__main__":
