@@ -11,15 +11,18 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Final, Literal, TypeAlias
 
 from sqlalchemy import (
     ColumnElement,
     Engine,
+    Integer,
     Select,
     and_,
     bindparam,
+    case,
+    cast,
     column,
     exists,
     func,
@@ -29,6 +32,7 @@ from sqlalchemy import (
     select,
     table,
     text,
+    type_coerce,
 )
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnClause
@@ -53,11 +57,12 @@ CANDIDATE_LIMIT: Final = 5_000
 #: its id, which is the key modulo KEY_SPAN (ids stay below 2^31 in SQLite).
 KEY_SPAN: Final = 2**31
 KEY_MAX_SECONDS: Final = 2**32 - 1
-#: A page (SQLite) reads its connection's file through memory mapping, up to this many
+#: A page or a chart (SQLite) reads its connection's file through memory mapping, up to this many
 #: bytes (capped by the library's build, 2 GiB in Debian's): a search touches thousands of
 #: index pages, one read() each otherwise. Streaming exports do not set it: mapped pages
 #: count in a process's RSS (they are the kernel's page cache, shared and reclaimable).
 SEARCH_MMAP_BYTES: Final = 2**31
+EPOCH_DAY: Final = date(1970, 1, 1)
 #: The key as SQL, as the migration's view and triggers compute it (a test compares them).
 SEARCH_KEY_SQL: Final = (
     "max(0, min(coalesce(CAST(strftime('%s', substr(coalesce(articles.published_at, "
@@ -172,8 +177,7 @@ def search(
     """
     stmt = _page(engine, match, filters, sort, limit, offset)
     with Session(engine) as session:
-        if engine.dialect.name == "sqlite":
-            session.execute(text(f"PRAGMA mmap_size={SEARCH_MMAP_BYTES}"))
+        _map_file(session)
         hits = [_hit(row, False) for row in session.execute(stmt)]
         if not with_text or not hits:
             return hits
@@ -253,7 +257,8 @@ def _passing(engine: Engine, filters: SearchFilters) -> list[ColumnElement[bool]
         found = int(connection.execute(select(func.count()).select_from(bounded)).scalar_one())
         if found > CANDIDATE_LIMIT:
             article = _filtered(engine, None, rest, select(literal(1)).select_from(Article))
-            return [*_between(low, high), exists(article.where(Article.id == rowid % KEY_SPAN))]
+            row = article.where(Article.id == rowid % KEY_SPAN).correlate(_FTS)
+            return [*_between(low, high), exists(row)]
         dates = chosen.with_only_columns(func.min(ARTICLE_DATE), func.max(ARTICLE_DATE))
         first, last = connection.execute(dates).one()
     if first is None:
@@ -377,7 +382,14 @@ def coverage(
     if by not in COVERAGE_KEYS:
         raise SearchError(f"coverage by {by!r}: expected one of {', '.join(COVERAGE_KEYS)}")
     day = _day(engine)
-    stmt = _filtered(engine, match, filters, select(Article.id).select_from(Article))
+    if match is not None and engine.dialect.name == "sqlite":
+        # Driven by the FTS5 walk, filtered as a page is; each match's row is read once.
+        rowid = _FTS.c.rowid
+        stmt = select(Article.id).select_from(_FTS).join(Article, Article.id == rowid % KEY_SPAN)
+        stmt = stmt.where(_fts_match(match), *_passing(engine, filters))
+        day = _key_day(rowid)
+    else:
+        stmt = _filtered(engine, match, filters, select(Article.id).select_from(Article))
     key: Any
     if by == "source":
         key = Source.name
@@ -388,16 +400,16 @@ def coverage(
         _need_rule_matches(engine)
         key = _RULE_MATCHES.c.rule
         stmt = stmt.join(_RULE_MATCHES, _RULE_MATCHES.c.article_id == Article.id)
+    day_label, key_label = day.label("day"), key.label("key")
+    # Grouped and sorted by the labels: each row's day is computed once.
     grouped = (
-        stmt.with_only_columns(day.label("day"), key.label("key"), func.count().label("n"))
-        .group_by(day, key)
-        .order_by(day, key)
+        stmt.with_only_columns(day_label, key_label, func.count().label("n"))
+        .group_by(day_label, key_label)
+        .order_by(day_label, key_label)
     )
     with Session(engine) as session:
-        return [
-            CoveragePoint(date.fromisoformat(str(d)[:10]), str(k), int(n))
-            for d, k, n in session.execute(grouped)
-        ]
+        _map_file(session)
+        return [CoveragePoint(_as_day(d), str(k), int(n)) for d, k, n in session.execute(grouped)]
 
 
 # -- SQL building ---------------------------------------------------------------------------
@@ -514,6 +526,28 @@ def _day(engine: Engine) -> ColumnElement[Any]:
     if engine.dialect.name == "sqlite":
         return func.substr(ARTICLE_DATE, 1, 10)
     return func.to_char(func.timezone("UTC", ARTICLE_DATE), "YYYY-MM-DD")
+
+
+def _map_file(session: Session) -> None:
+    """Interactive reads (a page, a chart) map the SQLite file: see SEARCH_MMAP_BYTES."""
+    if session.get_bind().dialect.name == "sqlite":
+        # Read the result: the setting is applied when the statement has run to its end.
+        session.execute(text(f"PRAGMA mmap_size={SEARCH_MMAP_BYTES}")).all()
+
+
+def _key_day(rowid: ColumnElement[int]) -> ColumnElement[Any]:
+    """The UTC day of a search key, as days since 1970-01-01: integer arithmetic on the key
+    (grouping 400,000 matches by it takes a third less time than by the date's text), or
+    the row's date for a key clamped at either end."""
+    seconds = type_coerce(rowid, Integer) // KEY_SPAN  # integers: SQLite's "/" truncates
+    from_row = cast(func.julianday(func.substr(ARTICLE_DATE, 1, 10)) - 2440587.5, Integer)
+    return case((seconds.between(1, KEY_MAX_SECONDS - 1), seconds // 86400), else_=from_row)
+
+
+def _as_day(value: object) -> date:
+    if isinstance(value, int):
+        return EPOCH_DAY + timedelta(days=value)
+    return date.fromisoformat(str(value)[:10])
 
 
 def _need_rule_matches(engine: Engine) -> None:

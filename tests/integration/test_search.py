@@ -389,3 +389,24 @@ def test_a_changed_date_moves_the_article_in_the_index(archive: Store) -> None:
             keys = set(conn.execute(text(f"SELECT {SEARCH_KEY_SQL} FROM articles")).scalars())
             indexed = set(conn.execute(text("SELECT rowid FROM articles_fts")).scalars())
         assert indexed == keys
+
+
+def test_coverage_counts_each_match_on_its_utc_day(archive: Store) -> None:
+    """Days come from the search key on SQLite (integer arithmetic), from the date's text on
+    PostgreSQL: both must give each match's UTC day, also for a date the key cannot hold."""
+    ancient = ArticleRecord(
+        source="fundus", url="https://fundus.example/1969", canonical_url="https://fundus.example/1969",
+        title="Kenya 1969", text="An archived kenya report.", text_origin="page",
+        published=datetime(1969, 12, 31, 23, 30, tzinfo=UTC),
+    )  # fmt: skip
+    archive.save_article(ancient, datetime.now(UTC))
+    engine = archive.engine
+    match = CompiledSearch("kenya").match
+    hits = list(iter_search(engine, match))
+    expected: dict[tuple[object, str], int] = {}
+    for hit in hits:
+        day = hit.date.astimezone(UTC).date()
+        expected[(day, hit.source)] = expected.get((day, hit.source), 0) + 1
+    points = coverage(engine, match, SearchFilters(), "source")
+    assert {(p.day, p.key): p.count for p in points} == expected
+    assert (datetime(1969, 12, 31).date(), "fundus") in expected
