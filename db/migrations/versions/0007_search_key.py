@@ -16,8 +16,10 @@ Revises: 0005_search
 Create Date: 2026-11-29
 """
 
+import logging
 from collections.abc import Sequence
 
+import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0007_search_key"
@@ -92,7 +94,15 @@ SOURCE_DATE_INDEX = (
 
 
 def upgrade() -> None:
-    if op.get_bind().dialect.name == "sqlite":
+    bind = op.get_bind()
+    if bind.dialect.name == "sqlite":
+        articles = bind.execute(sa.text("SELECT count(*) FROM articles")).scalar_one()
+        if articles:  # a one-off wait on start, worth saying why
+            logging.getLogger("haitiwatch.db").warning(
+                "rebuilding the search index by date for %d articles (once; about 2 minutes"
+                " per million)",
+                articles,
+            )
         for statement in SQLITE_UP:
             op.execute(statement)
     op.execute(SOURCE_DATE_INDEX)
