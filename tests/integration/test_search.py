@@ -410,3 +410,71 @@ def test_coverage_counts_each_match_on_its_utc_day(archive: Store) -> None:
     points = coverage(engine, match, SearchFilters(), "source")
     assert {(p.day, p.key): p.count for p in points} == expected
     assert (datetime(1969, 12, 31).date(), "fundus") in expected
+
+
+MOMENTS = st.sampled_from(
+    [
+        None,
+        datetime(2021, 3, 1, tzinfo=UTC),
+        datetime(2021, 9, 14, 12, 0, 0, 250_000, tzinfo=UTC),
+        datetime(2022, 6, 30, 23, 59, 59, tzinfo=UTC),
+        datetime(2023, 10, 1, tzinfo=UTC),
+        datetime.now(UTC) - timedelta(days=3, seconds=1),
+    ]
+)
+#: Queries that match the briefings (English) and fundus pages in several languages.
+FILTER_QUERIES = [
+    "haiti OR kenya OR polizei OR policía",
+    "police OR polizei OR policía OR la",
+    "kenya",
+    '"security council"',
+    "haiti -kenya",
+]
+
+
+@pytest.mark.parametrize("candidate_limit", [0, 1000], ids=["rows-checked", "among-candidates"])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    query=st.sampled_from(FILTER_QUERIES),
+    since=MOMENTS,
+    until=MOMENTS,
+    sources=st.sets(st.sampled_from(["whitehouse", "fundus", "hostile", "mirror"]), max_size=2),
+    languages=st.sets(st.sampled_from(["en", "fr", "de", "es"]), max_size=2),
+    with_story=st.booleans(),
+)
+def test_pages_are_exactly_the_matches_that_pass_the_filters(
+    archive: Store,
+    monkeypatch: pytest.MonkeyPatch,
+    query: str,
+    since: datetime | None,
+    until: datetime | None,
+    sources: set[str],
+    languages: set[str],
+    with_story: bool,
+    candidate_limit: int,
+) -> None:
+    """Any mix of filters, whichever way they are checked (candidates looked up, or rows
+    read as the index is walked): a page holds exactly the matches that pass them, in date
+    order, and relevance ranks the same set. The expectation filters every match in Python."""
+    engine = archive.engine
+    match = CompiledSearch(query).match
+    every = list(iter_search(engine, match))
+    story = every[0].story_id if with_story and every else None
+    filters = SearchFilters(
+        since=since, until=until, sources=tuple(sorted(sources)),
+        languages=tuple(sorted(languages)), story_id=story,
+    )  # fmt: skip
+    expected = [
+        h for h in every
+        if (since is None or since <= h.date) and (until is None or h.date < until)
+        and (not sources or h.source in sources) and (not languages or h.language in languages)
+        and (story is None or h.story_id == story)
+    ]  # fmt: skip
+    monkeypatch.setattr("db.search.CANDIDATE_LIMIT", candidate_limit)
+    by_date = search(engine, match, filters, sort="date", limit=1000, with_text=False)
+    ranked = search(engine, match, filters, limit=1000, with_text=False)
+    assert [h.id for h in by_date] == [h.id for h in in_date_order(engine, expected)]
+    assert {h.id for h in ranked} == {h.id for h in expected}
+    assert [h.score for h in ranked] == sorted((h.score for h in ranked), reverse=True)
