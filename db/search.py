@@ -3,7 +3,8 @@
 The query text is parsed and compiled above this layer (``crawler.search_query``) into a
 ``MatchExpr``: an FTS5 MATCH string (every word quoted) and a small tsquery tree whose leaves
 are bound as parameters, so user text never becomes SQL or tsquery syntax. This module runs
-it with filters, ranking (bm25 / ts_rank) and sorting; see migration 0005_search.
+it with filters, ranking (bm25 / ts_rank) and sorting; see migrations 0005_search and
+0007_search_key (SQLite's index numbered by date), and docs/search.md.
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ KEY_MAX_SECONDS: Final = 2**32 - 1
 #: index pages, one read() each otherwise. Streaming exports do not set it: mapped pages
 #: count in a process's RSS (they are the kernel's page cache, shared and reclaimable).
 SEARCH_MMAP_BYTES: Final = 2**31
+#: Day 0 of the keys' day numbers (``_key_day``).
 EPOCH_DAY: Final = date(1970, 1, 1)
 #: The key as SQL, as the migration's view and triggers compute it (a test compares them).
 SEARCH_KEY_SQL: Final = (
