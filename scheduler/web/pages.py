@@ -27,7 +27,7 @@ from db.search import (
 from db.story_index import list_stories, story_copies
 from scheduler.web.app import CONTEXT, WebContext
 from scheduler.web.atom import rule_feed
-from scheduler.web.chart import coverage_svg
+from scheduler.web.chart import MAX_DAYS, coverage_svg
 
 STATIC: Final = Path(__file__).with_name("static")
 PAGE_SIZE: Final = 20
@@ -112,7 +112,7 @@ async def search_page(request: web.Request) -> web.Response:
             PAGE_SIZE + 1,
             (params.page - 1) * PAGE_SIZE,
         )
-        points = coverage(engine, match, params.filters, "source")
+        points = coverage(engine, match, params.filters, "source", last_days=MAX_DAYS)
         return hits, coverage_svg(points, "Matching articles per day, by source")
 
     try:
@@ -177,7 +177,7 @@ async def coverage_page(request: web.Request) -> web.Response:
     match = params.compiled.match if params.compiled else None
     try:
         points = await context.run(
-            lambda: coverage(context.store.engine, match, params.filters, by)
+            lambda: coverage(context.store.engine, match, params.filters, by, last_days=MAX_DAYS)
         )
     except HaitiwatchError as e:
         return context.render("coverage.html", 400, error=str(e), form=params.form, keys=keys)

@@ -478,3 +478,17 @@ def test_pages_are_exactly_the_matches_that_pass_the_filters(
     assert [h.id for h in by_date] == [h.id for h in in_date_order(engine, expected)]
     assert {h.id for h in ranked} == {h.id for h in expected}
     assert [h.score for h in ranked] == sorted((h.score for h in ranked), reverse=True)
+
+
+def test_coverage_of_the_last_days_is_the_tail_of_the_whole(archive: Store) -> None:
+    """A chart draws the days up to the newest match: counting only those gives the same
+    points for those days, whatever the filters."""
+    engine = archive.engine
+    match = CompiledSearch("haiti OR kenya OR police").match
+    for filters in (SearchFilters(), SearchFilters(sources=("whitehouse",))):
+        whole = coverage(engine, match, filters, "source")
+        newest = max(p.day for p in whole)
+        for days in (1, 30, 400):
+            tail = [p for p in whole if (newest - p.day).days < days]
+            assert coverage(engine, match, filters, "source", last_days=days) == tail
+    assert coverage(engine, CompiledSearch("zzzqqq").match, SearchFilters(), last_days=5) == []
