@@ -20,7 +20,6 @@ from sqlalchemy import (
     Engine,
     Integer,
     Select,
-    and_,
     bindparam,
     case,
     cast,
@@ -394,15 +393,9 @@ def coverage(
         first = datetime.combine(last - timedelta(days=last_days - 1), time(), UTC)
         if filters.since is None or _as_utc(filters.since) < first:
             filters = replace(filters, since=first)
-    day = _day(engine)
-    if match is not None and engine.dialect.name == "sqlite":
-        # Driven by the FTS5 walk, filtered as a page is; each match's row is read once.
-        rowid = _FTS.c.rowid
-        stmt = select(Article.id).select_from(_FTS).join(Article, Article.id == rowid % KEY_SPAN)
-        stmt = stmt.where(_fts_match(match), *_passing(engine, filters))
-        day = _key_day(rowid)
-    else:
-        stmt = _filtered(engine, match, filters, select(Article.id).select_from(Article))
+    stmt = _matched(engine, match, filters, select(Article.id))
+    walked = match is not None and engine.dialect.name == "sqlite"
+    day = _key_day(_FTS.c.rowid) if walked else _day(engine)
     key: Any
     if by == "source":
         key = Source.name
@@ -455,9 +448,8 @@ def _select(
     if sort not in SORTS:
         raise SearchError(f"sort {sort!r}: expected one of {', '.join(SORTS)}")
     score = _score(engine) if match is not None else literal(None)
-    stmt: Select[Any] = select(*_columns(with_text), score.label("score")).select_from(Article)
+    stmt = _matched(engine, match, filters, select(*_columns(with_text), score.label("score")))
     stmt = stmt.join(Source, Source.id == Article.source_id)
-    stmt = _filtered(engine, match, filters, stmt)
     if many is not None:
         stmt = stmt.where(Article.id > many)
     order: list[Any] = [ARTICLE_DATE.desc(), Article.id.desc()]
@@ -474,11 +466,25 @@ def _score(engine: Engine) -> ColumnElement[Any]:
     return func.ts_rank(_vector(), literal_column("hw_q"))
 
 
+def _matched(
+    engine: Engine, match: MatchExpr | None, filters: SearchFilters, stmt: Select[Any]
+) -> Select[Any]:
+    """``stmt`` over the articles that match and pass ``filters``. On SQLite the FTS5 index
+    drives, each match joined to its article by the key's low bits and filtered as a page is
+    (``_passing``); otherwise the articles table, with the filters on its rows."""
+    if match is not None and engine.dialect.name == "sqlite":
+        rowid = _FTS.c.rowid
+        stmt = stmt.select_from(_FTS).join(Article, Article.id == rowid % KEY_SPAN)
+        return stmt.where(_fts_match(match), *_passing(engine, filters))
+    return _filtered(engine, match, filters, stmt.select_from(Article))
+
+
 def _filtered(
     engine: Engine, match: MatchExpr | None, filters: SearchFilters, stmt: Select[Any]
 ) -> Select[Any]:
+    """The filters as conditions on the articles' rows; ``match`` on PostgreSQL only."""
     if match is not None:
-        stmt = _with_match(engine, match, stmt)
+        stmt = _with_tsquery(match, stmt)
     if filters.since is not None:
         stmt = stmt.where(filters.since <= ARTICLE_DATE)
     if filters.until is not None:
@@ -497,13 +503,7 @@ def _filtered(
     return stmt
 
 
-def _with_match(engine: Engine, match: MatchExpr, stmt: Select[Any]) -> Select[Any]:
-    if engine.dialect.name == "sqlite":
-        # Both ways round, so that SQLite may drive from the matches (the id is the key's
-        # low bits) or from the articles (their key probes the index), as it estimates.
-        rowid = _FTS.c.rowid
-        joined = and_(Article.id == rowid % KEY_SPAN, rowid == literal_column(SEARCH_KEY_SQL))
-        return stmt.join(_FTS, joined).where(_fts_match(match))
+def _with_tsquery(match: MatchExpr, stmt: Select[Any]) -> Select[Any]:
     query = _tsquery(match.tsquery, iter(range(1_000_000))).label("hw_q")
     tsq = select(query).subquery("hw_query")
     return stmt.join(tsq, literal(True)).where(_vector().op("@@")(tsq.c.hw_q))
