@@ -21,7 +21,7 @@ from functools import partial
 from typing import ParamSpec, TypeVar
 
 from crawler.assemble import Known, build_record, select_to_fetch
-from crawler.extract import extract_page
+from crawler.cpu_work import PrepareStory, feed_records, page_record
 from crawler.jobs import FetchedBody, SourceJob
 from crawler.listings import Listing, read_listing
 from crawler.listings.progress import ListingProgress, needs_browser, newest_first
@@ -97,31 +97,6 @@ class NextSteps:
     pages: list[FeedEntry] = field(default_factory=list)
     #: (url, level) of further documents of the same listing.
     listings: list[tuple[str, int]] = field(default_factory=list)
-
-
-#: Adds a record's story-index keys (the Store's matcher); None: the Store computes them.
-PrepareStory = Callable[[ArticleRecord], ArticleRecord] | None
-
-
-def page_record(
-    job: SourceJob,
-    entry: FeedEntry,
-    body: bytes,
-    url: str,
-    encoding: str | None,
-    prepare: PrepareStory = None,
-) -> ArticleRecord | None:
-    """Extract a page and build its record in one CPU-pool call (language detection and
-    story keys included, so the database thread only writes)."""
-    record = build_record(job, entry, extract_page(body, url, encoding), final_url=url)
-    return prepare(record) if record and prepare else record
-
-
-def feed_records(
-    job: SourceJob, entries: list[FeedEntry], prepare: PrepareStory = None
-) -> list[ArticleRecord]:
-    records = [r for e in entries if (r := build_record(job, e)) is not None]
-    return [prepare(r) for r in records] if prepare else records
 
 
 class Harvester:

@@ -85,7 +85,7 @@ def test_compose_has_postgres_and_publishes_on_loopback_only() -> None:
 
 def test_pyproject_console_script_matches_the_unit() -> None:
     scripts = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
-    assert scripts == {"haitiwatch": "scheduler.cli:main"}
+    assert scripts == {"haitiwatch": "scheduler.entry:main"}
 
 
 def test_cluster_compose_runs_a_scheduler_pair_and_workers_on_postgres_and_redis() -> None:

@@ -1,0 +1,12 @@
+"""The ``haitiwatch`` console script's entry point, deliberately free of imports.
+
+The crawl's worker processes are spawned, and a spawned process re-imports the script that
+started its parent. Pointing the script at ``scheduler.cli`` would make every worker import
+the whole CLI (SQLAlchemy, Alembic, typer...: about a second of CPU each) for nothing.
+"""
+
+
+def main() -> None:
+    from scheduler.cli import main as cli_main
+
+    cli_main()
