@@ -1,0 +1,357 @@
+"""The fast paths of crawler.textnorm and crawler.stories give exactly what the plain
+``str.translate`` code gave: content hashes and shingles are stored, so any change in output
+would silently break deduplication.
+
+The references below are the bodies of the functions before the fast paths (same tables).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import sys
+import unicodedata
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TypeVar
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from crawler import stories, textnorm
+
+# -- references: the code before the fast paths ------------------------------------------------
+
+_REF_SPACE_RUN_RE = re.compile(r"[ \t]+")
+_REF_BLANK_LINES_RE = re.compile(r"\n{3,}")
+_REF_TOKEN_RE = re.compile(rf"[{stories._CJK}]|[^\s{stories._CJK}]+")
+
+
+def ref_clean_text(text: str | None) -> str:
+    if not text:
+        return ""
+    text = text.replace("\r\n", "\n").translate(textnorm._clean_table())
+    text = unicodedata.normalize("NFC", text)
+    lines = (_REF_SPACE_RUN_RE.sub(" ", line).strip(" ") for line in text.split("\n"))
+    return _REF_BLANK_LINES_RE.sub("\n\n", "\n".join(lines)).strip("\n")
+
+
+def ref_fold(text: str) -> str:
+    return text.translate(textnorm._fold_table())
+
+
+def ref_normalise_for_hash(text: str) -> str:
+    stripped = text.translate(textnorm._fold_strip_table())
+    if stripped and max(stripped) >= chr(0x10000):
+        stripped = "".join(ch for ch in stripped if not textnorm._is_stripped(ch))
+    return " ".join(stripped.split())
+
+
+def ref_content_hash(text: str | None, min_chars: int = 200) -> str | None:
+    if not text:
+        return None
+    normalised = ref_normalise_for_hash(text)
+    if len(normalised) < min_chars:
+        return None
+    return hashlib.sha256(normalised.encode("utf-8")).hexdigest()[:32]
+
+
+def ref_tokens(text: str) -> list[str]:
+    return _REF_TOKEN_RE.findall(ref_normalise_for_hash(text))
+
+
+def ref_token_hash(token: str) -> int:
+    digest = hashlib.blake2b(token.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+    return int.from_bytes(digest, "little")
+
+
+_REF_MULTIPLIERS = tuple(
+    np.uint64(ref_token_hash(f"haitiwatch-shingle-{stories.SCHEME}-{i}") | 1) for i in range(16)
+)
+
+
+def ref_compute_shingles(text: str, words: int) -> npt.NDArray[np.uint32]:
+    toks = ref_tokens(text)
+    if not toks:
+        return np.empty(0, dtype=np.uint32)
+    ids = np.fromiter((ref_token_hash(t) for t in toks), dtype=np.uint64, count=len(toks))
+    width = min(words, len(toks))
+    count = len(toks) - width + 1
+    mixed = np.zeros(count, dtype=np.uint64)
+    for position, multiplier in enumerate(_REF_MULTIPLIERS[:width]):
+        mixed += ids[position : position + count] * multiplier
+    result: npt.NDArray[np.uint32] = np.unique((mixed >> np.uint64(32)).astype(np.uint32))
+    return result
+
+
+# -- strategies --------------------------------------------------------------------------------
+
+# Characters the tables treat specially, and the kinds of text pages carry.
+SPECIAL = (
+    " \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85\u2028\u2029\x00\x07\x1b\x7f\x80\x9f"  # breaks, controls
+    "\u00a0\u1680\u2000\u2009\u200a\u202f\u205f\u3000"  # spaces
+    "\u00ad\u180e\u200b\u2060\ufeff\u200d\u200e"  # invisible, format
+    "\u2018\u2019\u201b\u02bc\u2032\uff07\u201c\u201d\u201f\uff02«»‹›"  # quotes
+    "\u2010\u2011\u2012\u2013\u2014\u2212\ufe63\uff0d-'\".,;:!?()/…•"  # dashes, punctuation
+    "éèêëàâäïîôöùûüçÉÈÀÇÔñÑßẞİıſσςΣǅǄﬁﬀÅΩＡＢ０Ⅻ\u0301\u0308\u0327"  # Latin and folds
+    "\ufa6c\ufacf\ufad7"  # fold to characters outside the BMP
+    "漢字日本語中文한국어かなカナ\u4e00\u9fff\uac00\u3040\u2e80\uf900"  # CJK
+    "😀👍🏽🇭🇹\U0001f600\U00010000\U0010ffff\U000e0001\U0001d400\U00020000\U0002f800"  # astral
+    "\ud800\udbff\udc00\udfff\ud83d\ude00"  # lone surrogates (and a split pair)
+    "\ufffd\uffff\ue000"
+)  # fmt: skip
+
+any_char = st.characters(exclude_categories=())  # every code point, surrogates included
+chars = st.one_of(
+    st.characters(max_codepoint=0x7F, exclude_categories=()),  # ASCII, controls included
+    st.characters(min_codepoint=0x80, max_codepoint=0x24F),  # Latin-1 and Latin Extended
+    st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF, exclude_categories=()),
+    st.sampled_from(SPECIAL),
+    any_char,
+)
+# Word-shaped text: words, separators and the odd special character.
+prose = st.lists(
+    st.one_of(
+        st.text(alphabet=st.characters(categories=["L", "N"]), min_size=1, max_size=8),
+        st.text(alphabet=chars, min_size=1, max_size=3),
+        st.sampled_from([" ", "  ", "\n", "\n\n\n", " \t ", ", ", "\u2019", " \u2014 "]),
+    ),
+    max_size=120,
+).map("".join)
+texts = st.one_of(
+    st.text(alphabet=chars),
+    # Long enough for the array path by default (and quick to generate).
+    st.tuples(st.text(alphabet=chars, min_size=1, max_size=20), prose).map(
+        lambda pair: (pair[0] + pair[1]) * (textnorm._ARRAY_MIN_CHARS // len(pair[0]) + 1)
+    ),
+    st.text(alphabet=any_char),
+    st.text(alphabet=st.characters(max_codepoint=0x7F, exclude_categories=())),  # pure ASCII
+    prose,
+)
+
+# textnorm takes one of two paths by length: str.translate for short or ASCII text, arrays
+# of code points for the rest. Each property is checked on both paths for every input.
+PATHS = {"translate": sys.maxsize, "arrays": 0}
+
+
+@contextmanager
+def path(name: str) -> Iterator[None]:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(textnorm, "_ARRAY_MIN_CHARS", PATHS[name])
+        textnorm.normalise_for_hash.cache_clear()
+        yield
+    textnorm.normalise_for_hash.cache_clear()
+
+
+EXAMPLES = [
+    "",
+    " ",
+    "\t",
+    "\n",
+    "\r\n",
+    "x",
+    "Haïti — M’ap   di: « Bonjou »!\n\tOK 😀 ",
+    "a\u00a0\u00a0b\u2009—\u202fc",
+    "para one\n \n\t\n \npara two\n\n\n\n",
+    " \n x \t\n\n\n\n y \r\n\r\n z ",
+    "e\u0301lection e\x00\u0301 a \u0301\n",
+    "zero\u200bwidth soft\u00adhyphen \ufeffbom",
+    "\ud83d\ude00 \ud800 \udfff x\udc00y",
+    "\U0001f600\u2019\U0010ffff\ufa6c\ufad7 ok",
+    "漢字 かな 한국어 mixed 中文text",
+    "😀",
+    "\u2028\u2029\x85\x1c",
+    "ǅ İ ß ﬁ \u00ad \u2019 Ⅻ ＡＢＣ 😀",
+]
+
+
+Test = TypeVar("Test", bound=Callable[..., None])
+
+
+def examples(*args: object) -> Callable[[Test], Test]:
+    """@example for each text in EXAMPLES (followed by ``args``)."""
+
+    def decorate(test: Test) -> Test:
+        for text in EXAMPLES:
+            test = example(text, *args)(test)
+        return test
+
+    return decorate
+
+
+# -- textnorm ----------------------------------------------------------------------------------
+
+
+@settings(max_examples=300)
+@given(texts)
+@examples()
+def test_clean_text_is_unchanged(text: str) -> None:
+    expected = ref_clean_text(text)
+    assert textnorm.clean_text(text) == expected
+    for name in PATHS:
+        with path(name):
+            assert textnorm.clean_text(text) == expected, name
+
+
+@settings(max_examples=300)
+@given(texts)
+@examples()
+def test_fold_is_unchanged_and_keeps_length(text: str) -> None:
+    expected = ref_fold(text)
+    assert len(expected) == len(text)
+    assert textnorm.fold(text) == expected
+    for name in PATHS:
+        with path(name):
+            assert textnorm.fold(text) == expected, name
+
+
+@settings(max_examples=300)
+@given(texts)
+@examples()
+def test_normalise_for_hash_is_unchanged(text: str) -> None:
+    expected = ref_normalise_for_hash(text)
+    assert textnorm.normalise_for_hash(text) == expected
+    for name in PATHS:
+        with path(name):
+            assert textnorm.normalise_for_hash(text) == expected, name
+
+
+@given(texts, st.integers(min_value=0, max_value=40))
+@examples(0)
+@example("x" * 200, 200)
+@example("x" * 199, 200)
+def test_content_hash_is_unchanged(text: str, min_chars: int) -> None:
+    long_text = text * (200 // max(len(text), 1) + 1)
+    for args in [(text, min_chars), (long_text, 200)]:
+        expected = outcome(ref_content_hash, *args)
+        assert outcome(textnorm.content_hash, *args) == expected
+        for name in PATHS:
+            with path(name):
+                assert outcome(textnorm.content_hash, *args) == expected, name
+
+
+def outcome(function: Callable[..., object], *args: object) -> tuple[str, object]:
+    """The result, or the type of the exception raised."""
+    try:
+        return "returned", function(*args)
+    except Exception as error:  # compared, never hidden
+        return "raised", type(error)
+
+
+def test_content_hash_of_none_and_of_lone_surrogates() -> None:
+    assert textnorm.content_hash(None) is None
+    assert textnorm.clean_text(None) == ""
+    # A lone surrogate that survives normalisation cannot be hashed, as before.
+    with pytest.raises(UnicodeEncodeError):
+        textnorm.content_hash("x\ud800" * 200)
+
+
+# Every code point at once: in order, reversed, and each between two letters (so that
+# whitespace handling cannot hide a wrong character).
+ALL_CHARS = "".join(map(chr, range(0x110000)))
+
+
+@pytest.mark.parametrize("name", PATHS)
+@pytest.mark.parametrize(
+    "text",
+    [ALL_CHARS, ALL_CHARS[::-1], "a".join(ALL_CHARS), "".join(map(chr, range(0x80, 0x10000, 7)))],
+    ids=["all", "reversed", "spaced-out", "bmp-stride"],
+)
+def test_every_code_point(text: str, name: str) -> None:
+    expected = ref_fold(text), ref_normalise_for_hash(text), ref_clean_text(text)
+    with path(name):
+        assert textnorm.fold(text) == expected[0]
+        assert textnorm.normalise_for_hash(text) == expected[1]
+        assert textnorm.clean_text(text) == expected[2]
+
+
+@pytest.mark.parametrize("name", PATHS)
+def test_every_code_point_alone(name: str) -> None:
+    codes = [*range(0x10000), *range(0x10000, 0x110000, 97), 0x1F600, 0x10FFFF]
+    with path(name):
+        for text in (f"a{chr(code)}b" for code in codes):
+            assert textnorm.fold(text) == ref_fold(text)
+            assert textnorm.normalise_for_hash(text) == ref_normalise_for_hash(text)
+            assert textnorm.clean_text(text) == ref_clean_text(text)
+
+
+def test_tables_map_a_character_to_at_most_one() -> None:
+    """The code-point arrays rely on it."""
+    for table in (textnorm._clean_table(), textnorm._fold_table(), textnorm._fold_strip_table()):
+        assert all(value is None or len(value) == 1 for value in table.values())
+        assert max(table) < 0x10000
+
+
+def test_regex_whitespace_is_str_whitespace() -> None:
+    """``tokens`` splits normalised text on " " instead of matching ``\\s``: normalise_for_hash
+    leaves no other character that either calls whitespace."""
+    whitespace = [c for c in ALL_CHARS if c.isspace()]
+    assert re.findall(r"\s", ALL_CHARS) == whitespace
+
+
+# Outputs of the code before the fast paths, computed once: they must never change.
+GOLDEN = (
+    "Port-au-Prince\u00a0\u2014 Les policiers KÉNYANS sont arrivés « mardi » à l’aéroport, "
+    "\u201cWe are here\u201d\u2009\u2014\u202fsaid the commander 😀 👍🏽.\r\n\r\n\r\n"
+    "\tZero\u200bwidth soft\u00adhyphen, Ⅻ ＡＢＣ ǅ İ ß ﬁ 漢字かな \ufa6c ok\x07.  "
+) * 3
+
+
+def test_golden_outputs() -> None:
+    digest = hashlib.sha256
+    assert textnorm.content_hash(GOLDEN) == "ca6649dcea8e7d7c06853595119dcb84"
+    assert digest(textnorm.clean_text(GOLDEN).encode()).hexdigest()[:16] == "25aee22aea822505"
+    folded = textnorm.fold(GOLDEN).encode("utf-8", "surrogatepass")
+    assert digest(folded).hexdigest()[:16] == "3bae31bed3b783f7"
+    shingled = stories._compute_shingles(GOLDEN, 5).tobytes()
+    assert digest(shingled).hexdigest()[:16] == "0234a16a1754b6b3"
+
+
+# -- stories -----------------------------------------------------------------------------------
+
+
+@settings(max_examples=300)
+@given(texts)
+@examples()
+def test_tokens_are_unchanged(text: str) -> None:
+    expected = ref_tokens(text)
+    assert stories.tokens(text) == expected
+    for name in PATHS:
+        with path(name):
+            assert stories.tokens(text) == expected, name
+
+
+@settings(max_examples=300)
+@given(texts, st.integers(min_value=0, max_value=20))
+@examples(5)
+@example("one two three four five six", 5)
+@example("one two three four five six", 16)
+@example("one two three four five six " * 5, 20)
+@example("漢字日本語中文 abc", 3)
+def test_compute_shingles_is_unchanged(text: str, words: int) -> None:
+    expected = ref_compute_shingles(text, words)
+    got = stories._compute_shingles(text, words)
+    assert got.dtype == expected.dtype == np.uint32
+    assert got.tolist() == expected.tolist()
+    for name in PATHS:
+        with path(name):
+            assert stories._compute_shingles(text, words).tolist() == expected.tolist(), name
+
+
+@given(texts, st.sampled_from([1, 3, 5]))
+@examples(5)
+def test_shingle_array_is_unchanged(text: str, words: int) -> None:
+    expected = ref_compute_shingles(text, words).tolist()
+    assert stories.shingle_array(text, words).tolist() == expected
+    assert stories.shingle_array(text, words).tolist() == expected  # from the cache
+    assert stories.shingles(text, words) == frozenset(expected)
+
+
+def test_negative_shingle_width_still_fails() -> None:
+    with pytest.raises(ValueError, match="broadcast"):
+        ref_compute_shingles("one two three", -1)
+    with pytest.raises(ValueError, match="broadcast"):
+        stories._compute_shingles("one two three", -1)
