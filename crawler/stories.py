@@ -36,6 +36,7 @@ __all__ = [
     "band_keys",
     "is_copy",
     "normalise_title",
+    "remember_shingles",
     "shingle_array",
     "shingles",
     "signature",
@@ -97,9 +98,18 @@ class Similarity:
 # -- text ------------------------------------------------------------------------------------
 
 
+_CJK_RE: Final = re.compile(rf"[{_CJK}]")
+
+
 def tokens(text: str) -> list[str]:
     """Folded words (each CJK character is a word), punctuation removed."""
-    return _TOKEN_RE.findall(normalise_for_hash(text))
+    normalised = normalise_for_hash(text)
+    if normalised.isascii() or not _CJK_RE.search(normalised):
+        # normalise_for_hash leaves single spaces (its only whitespace, for str.split and for
+        # the regex's \s alike) between words: splitting on them finds what _TOKEN_RE finds,
+        # several times faster.
+        return normalised.split(" ") if normalised else []
+    return _TOKEN_RE.findall(normalised)
 
 
 def shingles(text: str, words: int = 5) -> frozenset[int]:
@@ -109,35 +119,72 @@ def shingles(text: str, words: int = 5) -> frozenset[int]:
 
 #: A text's shingle hashes, sorted and unique: compact (4 bytes a shingle) and quick to intersect.
 Shingles = npt.NDArray[np.uint32]
-#: Texts whose shingles are kept (by digest): verification compares a new article with up to
-#: MAX_CANDIDATES stored ones, and the same recent articles come up again and again. At most
-#: about 1.5 MB for page-length texts (the service's memory budget is 300 MB).
-_CACHED_TEXTS: Final = 256
-_shingle_cache: OrderedDict[tuple[bytes, int], Shingles] = OrderedDict()
-_cache_lock = threading.Lock()
+#: Shingle arrays kept (by text digest) for verification: each new article is compared with
+#: up to MAX_CANDIDATES stored ones, mostly recent, and the same recent articles come up again
+#: and again. Stored articles are put here as they are placed (their arrays come from the CPU
+#: pool), so the database thread rarely shingles a text. Bounded by bytes, not texts: a feed
+#: summary takes about 1 KB, a long page 20 KB (the service's memory budget is 300 MB).
+SHINGLE_CACHE_BYTES: Final = 4 * 1024 * 1024
+
+
+class _ShingleCache:
+    """A thread-safe LRU of shingle arrays, bounded by their total size in bytes."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._arrays: OrderedDict[tuple[bytes, int], Shingles] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[bytes, int]) -> Shingles | None:
+        with self._lock:
+            found = self._arrays.get(key)
+            if found is not None:
+                self._arrays.move_to_end(key)
+            return found
+
+    def put(self, key: tuple[bytes, int], array: Shingles) -> None:
+        with self._lock:
+            previous = self._arrays.pop(key, None)
+            if previous is not None:
+                self._bytes -= previous.nbytes
+            self._arrays[key] = array
+            self._bytes += array.nbytes
+            while self._bytes > self.max_bytes and len(self._arrays) > 1:
+                _key, evicted = self._arrays.popitem(last=False)
+                self._bytes -= evicted.nbytes
+
+
+_shingle_cache = _ShingleCache(SHINGLE_CACHE_BYTES)
+
+
+def _text_key(text: str, words: int) -> tuple[bytes, int]:
+    digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+    return digest, words
 
 
 def shingle_array(text: str, words: int = 5) -> Shingles:
     """``shingles`` as a sorted array, cached by the text's digest."""
-    key = (hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest(), words)
-    with _cache_lock:
-        found = _shingle_cache.get(key)
-        if found is not None:
-            _shingle_cache.move_to_end(key)
-            return found
+    key = _text_key(text, words)
+    found = _shingle_cache.get(key)
+    if found is not None:
+        return found
     computed = _compute_shingles(text, words)
-    with _cache_lock:
-        _shingle_cache[key] = computed
-        if len(_shingle_cache) > _CACHED_TEXTS:
-            _shingle_cache.popitem(last=False)
+    _shingle_cache.put(key, computed)
     return computed
+
+
+def remember_shingles(text: str, words: int, array: Shingles) -> None:
+    """Cache ``array`` as ``text``'s shingles (computed elsewhere, e.g. in the CPU pool)."""
+    _shingle_cache.put(_text_key(text, words), array)
 
 
 def _compute_shingles(text: str, words: int) -> Shingles:
     toks = tokens(text)
     if not toks:
         return np.empty(0, dtype=np.uint32)
-    ids = np.fromiter((_token_hash(t) for t in toks), dtype=np.uint64, count=len(toks))
+    # map() rather than a generator expression: no Python frame per token.
+    ids = np.fromiter(map(_token_hash, toks), dtype=np.uint64, count=len(toks))
     width = min(words, len(toks))
     count = len(toks) - width + 1
     # A polynomial hash of the window: sum of token hash times a fixed odd multiplier per
@@ -145,7 +192,16 @@ def _compute_shingles(text: str, words: int) -> Shingles:
     mixed = np.zeros(count, dtype=np.uint64)
     for position, multiplier in enumerate(_POSITION_MULTIPLIERS[:width]):
         mixed += ids[position : position + count] * multiplier
-    result: Shingles = np.unique((mixed >> np.uint64(32)).astype(np.uint32))
+    return _sorted_unique((mixed >> np.uint64(32)).astype(np.uint32))
+
+
+def _sorted_unique(values: Shingles) -> Shingles:
+    """``np.unique(values)`` for a non-empty 1-D array, without its general-case overhead."""
+    ordered = np.sort(values)
+    first = np.empty(ordered.size, dtype=bool)  # first of its run of equal values
+    first[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
+    result: Shingles = ordered[first]
     return result
 
 
@@ -327,6 +383,13 @@ class StoryMatcher:
             story_keys=tuple(keys),
             story_shingles=text_shingles.astype("<u4").tobytes(),
         )
+
+    def remember(self, record: ArticleRecord) -> None:
+        """Keep the shingles the record was shipped with: later articles are verified
+        against it without shingling its text again."""
+        shipped = _shipped(record)
+        if shipped is not None:
+            remember_shingles(record.text, self.params.shingle_words, shipped)
 
     def score(self, record: ArticleRecord, title: str, text: str) -> float | None:
         return copy_score(record.title, record.text, title, text, self.params, _shipped(record))

@@ -22,7 +22,7 @@ from typing import Protocol, cast
 from sqlalchemy import Engine, Table, column, delete, insert, inspect, select, table, update
 from sqlalchemy.orm import Session
 
-from db.database import in_chunks, in_list
+from db.database import bind_value, in_chunks, in_list, insert_rows
 from db.records import ArticleRecord
 from db.schema import Article, Source, Story, StoryBand
 
@@ -42,6 +42,11 @@ class Matcher(Protocol):
     def prepare(self, record: ArticleRecord) -> ArticleRecord:
         """The record with its keys (and what ``score`` needs of it) computed: the crawl calls
         this in its CPU pool, off the database thread."""
+        ...
+
+    def remember(self, record: ArticleRecord) -> None:
+        """The record is being stored: keep what ``score`` needs to verify later articles
+        against it (so that its text need not be processed again)."""
         ...
 
     def score(self, record: ArticleRecord, title: str, text: str) -> float | None:
@@ -83,6 +88,9 @@ class StoryIndex:
         """``place`` for a batch of new articles in three queries; a record may also be a copy
         of an earlier record of the same batch (``Placement.peer``)."""
         keys = [self.keys(r) for r in records]
+        if self.matcher is not None:
+            for record in records:
+                self.matcher.remember(record)
         hashes = {r.content_hash for r in records if r.content_hash}
         exact = exact_copy_stories(session, hashes)
         # Only records without an exact copy need their candidates (as in ``place``).
@@ -150,13 +158,18 @@ class StoryIndex:
         self, session: Session, indexed: Sequence[tuple[int, Sequence[int]]], now: datetime
     ) -> None:
         """Index new articles ((article id, keys) pairs) in one statement."""
-        rows = [
-            {"band_key": key, "article_id": article_id, "created_at": now}
-            for article_id, keys in indexed
-            for key in dict.fromkeys(keys)
-        ]
-        if rows:  # Core, not ORM: executemany without per-row bookkeeping
-            session.execute(insert(STORY_BANDS), rows)
+        connection = session.connection()
+        created = bind_value(connection, STORY_BANDS.c.created_at, now)
+        insert_rows(
+            connection,
+            STORY_BANDS,
+            ("band_key", "article_id", "created_at"),
+            [
+                (key, article_id, created)
+                for article_id, keys in indexed
+                for key in dict.fromkeys(keys)
+            ],
+        )
         before = self._added // PRUNE_EVERY
         self._added += len(indexed)
         if self._added // PRUNE_EVERY != before:
