@@ -22,6 +22,7 @@ from typing import ParamSpec, TypeVar
 
 from crawler.assemble import Known, build_record, select_to_fetch
 from crawler.cpu_work import PrepareStory, feed_records, page_record
+from crawler.fetch_writer import FetchWriter
 from crawler.jobs import FetchedBody, SourceJob
 from crawler.listings import Listing, read_listing
 from crawler.listings.progress import ListingProgress, needs_browser, newest_first
@@ -35,7 +36,7 @@ from db.records import (
     FetchResult,
     Validators,
 )
-from db.store import Store
+from db.store import FetchToSave, Store
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
@@ -110,6 +111,7 @@ class Harvester:
     ) -> None:
         self.store = store
         self._cpu, self._db = cpu, db
+        self.writer = FetchWriter(store, db)
         self._retry_after_cap = retry_after_cap
         self._clock = clock
         matcher = store.stories.matcher
@@ -129,7 +131,7 @@ class Harvester:
         job, totals = poll.job, poll.totals
         if got.status == 304:
             result = self._result(poll, got, duration_ms, FetchOutcome.NOT_MODIFIED)
-            await self._run(self._db, self.store.save_fetch, result, [], self._clock())
+            await self.writer.save(FetchToSave(result, [], self._clock()))
             totals.sources_ok += 1
             totals.sources_not_modified += 1
             return NextSteps()
@@ -243,8 +245,8 @@ class Harvester:
             error="; ".join(progress.warnings[:5]) or None,
             validators=Validators(got.etag, got.last_modified),
         )
-        outcomes, _counts, poll.fetch_id = await self._run(
-            self._db, self.store.save_fetch, result, records, self._clock(), seen_again
+        outcomes, _counts, poll.fetch_id = await self.writer.save(
+            FetchToSave(result, records, self._clock(), seen_again)
         )
         totals.sources_ok += 1
         totals.duplicate += seen_again
@@ -290,7 +292,7 @@ class Harvester:
             retry_after=poll.retry_after,
         )
         log.warning("source %s failed: %s", poll.job.name, error)
-        await self._run(self._db, self.store.save_fetch, result, [], now)
+        await self.writer.save(FetchToSave(result, [], now))
         poll.totals.sources_failed += 1
         poll.totals.failed_sources.append(poll.job.name)
 

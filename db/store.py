@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Protocol, cast
+from typing import Any, NamedTuple, Protocol, cast
 
 from sqlalchemy import (
     ColumnElement,
@@ -84,6 +84,23 @@ class ArticleCounts:
     new: int = 0
     duplicate: int = 0
     updated: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class FetchToSave:
+    """One fetched source's outcome and records, as ``Store.save_fetch`` takes them."""
+
+    result: FetchResult
+    records: Sequence[ArticleRecord]
+    now: datetime
+    #: Entries the crawler skipped because they were already stored.
+    seen_again: int = 0
+
+
+class SavedFetch(NamedTuple):
+    outcomes: list[ArticleOutcome]
+    counts: ArticleCounts
+    fetch_id: int
 
 
 def key_value(value: str) -> str:
@@ -293,20 +310,44 @@ class Store:
         records: Sequence[ArticleRecord],
         now: datetime,
         seen_again: int = 0,
-    ) -> tuple[list[ArticleOutcome], ArticleCounts, int]:
+    ) -> SavedFetch:
         """Store one fetched source's articles and its fetch record in one transaction.
 
         ``seen_again`` counts entries the crawler skipped because they were already stored.
         """
         with self._write.begin() as session:
-            outcomes = self._save_records(session, records, now)
-            counts = ArticleCounts(
-                new=outcomes.count(ArticleOutcome.NEW),
-                duplicate=outcomes.count(ArticleOutcome.DUPLICATE) + seen_again,
-                updated=outcomes.count(ArticleOutcome.UPDATED),
-            )
-            fetch_id = self._record_fetch(session, result, counts)
-        return outcomes, counts, fetch_id
+            return self._save_fetch(session, FetchToSave(result, records, now, seen_again))
+
+    def save_fetches(self, fetches: Sequence[FetchToSave]) -> list[SavedFetch | Exception]:
+        """``save_fetch`` for several sources in one transaction (a group commit).
+
+        Each source is saved in its own savepoint: one that fails is rolled back alone, and
+        its exception is returned in its place. If the transaction itself fails (the
+        database went away), the exception is raised and none of them is stored.
+
+        A commit costs as much as storing a feed's articles (its WAL frames are written and,
+        at checkpoints, copied back), so the crawl saves together the sources that queue up
+        while a transaction runs (crawler/fetch_writer.py).
+        """
+        saved: list[SavedFetch | Exception] = []
+        with self._write.begin() as session:
+            for fetch in fetches:
+                try:
+                    with session.begin_nested():
+                        saved.append(self._save_fetch(session, fetch))
+                except Exception as e:  # returned, and raised to that source's poll
+                    saved.append(e)
+        return saved
+
+    def _save_fetch(self, session: Session, fetch: FetchToSave) -> SavedFetch:
+        outcomes = self._save_records(session, fetch.records, fetch.now)
+        counts = ArticleCounts(
+            new=outcomes.count(ArticleOutcome.NEW),
+            duplicate=outcomes.count(ArticleOutcome.DUPLICATE) + fetch.seen_again,
+            updated=outcomes.count(ArticleOutcome.UPDATED),
+        )
+        fetch_id = self._record_fetch(session, fetch.result, counts)
+        return SavedFetch(outcomes, counts, fetch_id)
 
     def _save_records(
         self, session: Session, records: Sequence[ArticleRecord], now: datetime

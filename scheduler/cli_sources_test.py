@@ -18,7 +18,7 @@ import typer
 from rich.table import Table
 
 from db.records import ArticleOutcome, ArticleRecord, FeedEntry, FetchResult
-from db.store import ArticleCounts, KnownArticle, Store
+from db.store import ArticleCounts, FetchToSave, KnownArticle, SavedFetch, Store
 from db.story_index import StoryIndex
 from scheduler.config import LoadedConfig, SourceConfig
 
@@ -42,16 +42,14 @@ class DryRunStore:
     ) -> dict[tuple[str, str], KnownArticle]:
         return {}
 
-    def save_fetch(
-        self,
-        result: FetchResult,
-        records: Sequence[ArticleRecord],
-        now: datetime,
-        seen_again: int = 0,
-    ) -> tuple[list[ArticleOutcome], ArticleCounts, int]:
-        self.fetches.append(result)
-        self.records.extend(records)
-        return [ArticleOutcome.NEW] * len(records), ArticleCounts(new=len(records)), 0
+    def save_fetches(self, fetches: Sequence[FetchToSave]) -> list[SavedFetch | Exception]:
+        saved: list[SavedFetch | Exception] = []
+        for fetch in fetches:
+            self.fetches.append(fetch.result)
+            self.records.extend(fetch.records)
+            new = len(fetch.records)
+            saved.append(SavedFetch([ArticleOutcome.NEW] * new, ArticleCounts(new=new), 0))
+        return saved
 
     def save_article(
         self, record: ArticleRecord, now: datetime, fetch_id: int | None = None

@@ -11,13 +11,13 @@ from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect, select
+from sqlalchemy import event, func, inspect, select
 
 from db.database import create_db_engine, migrate
 from db.records import ArticleOutcome, ArticleRecord, FetchOutcome, FetchResult, Validators
-from db.schema import ArticleKey, Base
+from db.schema import ArticleKey, Base, Story
 from db.service_state import ServiceState
-from db.store import SourceSpec, Store, _key_in
+from db.store import FetchToSave, SavedFetch, SourceSpec, Store, _key_in
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 TEXT = (
@@ -180,6 +180,69 @@ def test_a_feed_batch_stores_each_article_once(store: Store) -> None:
     first, copy = articles[record().canonical_url], articles["https://wire.example/x"]
     assert first.story == copy.story
     assert articles["https://outlet.example/other"].story not in (first.story, None)
+
+
+def test_sources_saved_in_one_transaction_come_out_as_saved_one_by_one(store: Store) -> None:
+    """save_fetches (group commit): copies across the sources of one transaction are found,
+    each source gets its own counts and fetch record, and the transaction commits once."""
+    with_sources(store, "outlet", "wire")
+    commits: list[int] = []
+    event.listen(store.engine, "commit", lambda _conn: commits.append(1))
+    wire_copy = record(source="wire", canonical_url="https://wire.example/x", guid_key=None,
+                       outlet="wire.example")  # fmt: skip
+    other = record(canonical_url="https://outlet.example/other", guid="43",
+                   guid_key="outlet.example|43", content_hash="d" * 32,
+                   text=TEXT + " More.")  # fmt: skip
+    saved = store.save_fetches(
+        [
+            FetchToSave(fetch(), [record(), other], NOW, seen_again=2),
+            FetchToSave(fetch(source="wire", url="https://wire.example/feed"), [wire_copy], NOW),
+            FetchToSave(fetch(outcome=FetchOutcome.NOT_MODIFIED, http_status=304), [], NOW),
+            FetchToSave(fetch(), [record(url="https://outlet.example/news/kenya-haiti#top")], NOW),
+        ]
+    )
+    assert len(commits) == 1
+    assert all(isinstance(s, SavedFetch) for s in saved)
+    outcomes = [s.outcomes for s in saved if isinstance(s, SavedFetch)]
+    assert outcomes == [
+        [ArticleOutcome.NEW, ArticleOutcome.NEW],
+        [ArticleOutcome.NEW],
+        [],
+        [ArticleOutcome.DUPLICATE],
+    ]
+    first = saved[0]
+    assert isinstance(first, SavedFetch) and (first.counts.new, first.counts.duplicate) == (2, 2)
+    articles = {a.canonical_url: a for a in store.iter_articles()}
+    assert len(articles) == 3
+    assert articles["https://wire.example/x"].story == articles[record().canonical_url].story
+    fetch_ids = [s.fetch_id for s in saved if isinstance(s, SavedFetch)]
+    assert len(set(fetch_ids)) == 4
+    health = {h.name: h for h in store.source_health()}
+    assert (health["outlet"].fetches, health["wire"].fetches) == (3, 1)
+
+
+def test_a_source_that_fails_in_a_group_commit_is_rolled_back_alone(store: Store) -> None:
+    with_sources(store, "outlet", "wire")
+    other = record(canonical_url="https://outlet.example/other", guid="43",
+                   guid_key="outlet.example|43", content_hash="d" * 32,
+                   text=TEXT + " More.")  # fmt: skip
+    unknown = record(source="nobody", canonical_url="https://nobody.example/a", guid_key=None,
+                     outlet="nobody.example", content_hash="e" * 32)  # fmt: skip
+    saved = store.save_fetches(
+        [
+            FetchToSave(fetch(), [record()], NOW),
+            # Its article is written, then its fetch record fails (no such source).
+            FetchToSave(fetch(source="nobody"), [unknown], NOW),
+            FetchToSave(fetch(), [other], NOW),
+        ]
+    )
+    assert isinstance(saved[0], SavedFetch) and isinstance(saved[2], SavedFetch)
+    assert isinstance(saved[1], Exception)
+    urls = {a.canonical_url for a in store.iter_articles()}
+    assert urls == {record().canonical_url, "https://outlet.example/other"}
+    assert {h.name: h.fetches for h in store.source_health()} == {"outlet": 2, "wire": 0}
+    with store.engine.connect() as connection:  # its story was rolled back with it
+        assert connection.scalar(select(func.count()).select_from(Story)) == 2
 
 
 def test_concurrent_feed_batches_store_each_article_once(db_url: str) -> None:
