@@ -44,8 +44,3 @@ def warm_up() -> None:
     from crawler.language import warm_up as load_language_model
 
     load_language_model()
-
-
-def ready() -> bool:
-    """A task that does nothing: submitting it makes the pool start a worker."""
-    return True

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 from typing import TYPE_CHECKING, TypeVar
 
-from crawler.cpu_work import ready, warm_up
+from crawler.cpu_work import warm_up
 from crawler.harvest import Harvester, Poll
 from crawler.jobs import CrawlSettings, SourceJob
 from crawler.settings import ASYNCIO_REACTOR, scrapy_settings
@@ -67,13 +67,11 @@ def worker_pools(cpu_workers: int) -> Iterator[tuple[Executor, Executor]]:
     cpu: Executor
     if cpu_workers > 0:
         # spawn, not fork: forking a process that runs an event loop and threads is unsafe.
+        # Workers start with the first feed to parse (not here: a pass where every feed
+        # answers 304 needs none) and load the language model before their first task.
         cpu = ProcessPoolExecutor(
             cpu_workers, mp_context=multiprocessing.get_context("spawn"), initializer=warm_up
         )
-        # Start every worker now: their imports and model loading then overlap the rest of
-        # start-up instead of delaying the first feeds.
-        for _ in range(cpu_workers):
-            cpu.submit(ready)
     else:
         # One thread: trafilatura/lxml beside numpy in two threads crashed natively (rarely).
         cpu = ThreadPoolExecutor(1, thread_name_prefix="hw-cpu", initializer=warm_up)

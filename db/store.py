@@ -31,7 +31,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.alerts import rules_by_article
-from db.database import WRITE_OPTION, create_db_engine, in_list, migrate
+from db.database import WRITE_OPTION, create_db_engine, in_chunks, in_list, migrate
 from db.records import (
     ArticleOutcome,
     ArticleRecord,
@@ -208,9 +208,22 @@ class Store:
 
     def validators(self, name: str) -> tuple[Validators, datetime | None]:
         """The source's ETag/Last-Modified, and the time before which it must not be asked."""
+        return self.validators_of([name])[name]
+
+    def validators_of(self, names: Sequence[str]) -> dict[str, tuple[Validators, datetime | None]]:
+        """``validators`` for many sources in one query (a crawl pass starts with all)."""
+        wanted = {self.source_id(name): name for name in names}
+        found: dict[str, tuple[Validators, datetime | None]] = {}
         with self._session() as session:
-            row = session.get_one(Source, self.source_id(name))
-            return Validators(row.etag, row.last_modified), row.retry_after_until
+            for chunk in in_chunks(sorted(wanted)):
+                rows = session.execute(
+                    select(
+                        Source.id, Source.etag, Source.last_modified, Source.retry_after_until
+                    ).where(Source.id.in_(chunk))
+                )
+                for id_, etag, last_modified, retry_after_until in rows:
+                    found[wanted[id_]] = (Validators(etag, last_modified), retry_after_until)
+        return found
 
     def _record_fetch(self, session: Session, result: FetchResult, counts: ArticleCounts) -> int:
         # FOR NO KEY UPDATE: this row's foreign-key share locks, taken by every article insert

@@ -48,8 +48,9 @@ def make_jobs(
 ) -> tuple[list[SourceJob], list[str]]:
     """Jobs for the sources, minus those a server told to wait (Retry-After), which are named."""
     jobs, deferred = [], []
+    known = store.validators_of([source.name for source in sources])
     for source in sources:
-        validators, wait_until = store.validators(source.name)
+        validators, wait_until = known[source.name]
         if wait_until is not None and wait_until > now:
             deferred.append(source.name)
             continue
