@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import json
 import re
@@ -284,6 +285,8 @@ def test_decode_html_returns_any_non_ascii_utf8_text_intact(
 def test_decode_html_recovers_cp1252_text_mislabelled_as_utf8(text: str) -> None:
     body = text.encode("cp1252")
     assume(not text.isascii())
+    # Bytes that open with a byte-order mark ("þÿ" is FE FF) are read by the mark, as browsers do.
+    assume(not body.startswith((codecs.BOM_UTF8, codecs.BOM_UTF16_BE, codecs.BOM_UTF16_LE)))
     try:
         body.decode("utf-8")
     except UnicodeDecodeError:

@@ -85,7 +85,8 @@ def _reference_detect(title: str | None, text: str | None, declared: str | None)
     if scores is None:
         return hint
     best = int((scores + _bonuses(tuple(model.nb_classes), hint)).argmax())
-    return str(model.nb_classes[best])
+    found = str(model.nb_classes[best])
+    return hint if found == "zxx" else found  # "no language": keep the declared one
 
 
 def _assert_same_scores(sample: str) -> None:
@@ -169,6 +170,7 @@ def test_real_samples_still_detected(text: str, expected: str) -> None:
     st.one_of(st.none(), texts),
     st.sampled_from([None, "fr", "fr-FR", "ht", "en", "und", "xx"]),
 )
+@example(title="NACH KALIFAT-RUFEN IN HAMBURG DISKUTIERT. 🇩🇪🎉", text="a", declared=None)
 def test_detect_language_is_unchanged(title: str | None, text: str | None, declared: str) -> None:
     assert detect_language(title, text, declared) == _reference_detect(title, text, declared)
 
