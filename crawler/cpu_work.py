@@ -6,11 +6,14 @@ feed work needs; page extraction (trafilatura) is imported on the first page.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 from crawler.assemble import build_record
 from crawler.jobs import SourceJob
 from db.records import ArticleRecord, FeedEntry
+
+log = logging.getLogger(__name__)
 
 #: Adds a record's story-index keys (the Store's matcher); None: the Store computes them.
 PrepareStory = Callable[[ArticleRecord], ArticleRecord] | None
@@ -40,7 +43,15 @@ def feed_records(
 
 
 def warm_up() -> None:
-    """Load what every record needs (the language model) before the first feed arrives."""
-    from crawler.language import warm_up as load_language_model
+    """Load what every record needs (the language model) before the first task.
 
-    load_language_model()
+    Best effort: an exception in a pool's initializer breaks the whole pool, and every
+    later task would fail with "BrokenProcessPool". If loading fails here, each record that
+    needs the model raises the real error instead, on its own source.
+    """
+    try:
+        from crawler.language import warm_up as load_language_model
+
+        load_language_model()
+    except Exception:
+        log.exception("could not load the language model in a CPU worker")
