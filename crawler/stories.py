@@ -245,12 +245,16 @@ def signature(hashes: Iterable[int] | Shingles, num_perm: int) -> Signature:
 
 def band_keys(sig: Signature, bands: int, rows: int) -> list[int]:
     """One signed 64-bit key per band (the band's number is part of the key)."""
-    keys = []
-    for band in range(bands):
-        chunk = sig[band * rows : (band + 1) * rows].tobytes()
-        head = f"b{SCHEME}:{band}:".encode()
-        keys.append(_key64(head + chunk))
-    return keys
+    raw = sig.tobytes()
+    width = rows * sig.itemsize
+    return [
+        _key64(_band_head(band) + raw[band * width : (band + 1) * width]) for band in range(bands)
+    ]
+
+
+@cache
+def _band_head(band: int) -> bytes:
+    return f"b{SCHEME}:{band}:".encode()
 
 
 def _key64(data: bytes) -> int:

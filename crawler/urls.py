@@ -15,7 +15,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Iterable
-from functools import cache
+from functools import cache, lru_cache
 from typing import Final
 from urllib.parse import SplitResult, unquote, urljoin, urlsplit, urlunsplit
 
@@ -117,6 +117,7 @@ def fetch_url(url: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, parts.path, "&".join(kept), ""))
 
 
+@lru_cache(maxsize=4096)  # an entry's URL is canonicalised for its lookup keys, then its record
 def canonical_url(url: str) -> str:
     """The dedupe key of ``url``: https, bare host, clean path, sorted non-tracking query."""
     parts = _split_web_url(url)
