@@ -402,5 +402,9 @@ class StoryMatcher:
 def _shipped(record: ArticleRecord) -> Shingles | None:
     if record.story_shingles is None:
         return None
-    shipped: Shingles = np.frombuffer(record.story_shingles, dtype="<u4").astype(np.uint32)
+    # A read-only view of the record's bytes (no copy on little-endian machines): it is read
+    # once for every candidate the record is verified against.
+    shipped: Shingles = np.frombuffer(record.story_shingles, dtype="<u4").astype(
+        np.uint32, copy=False
+    )
     return shipped
