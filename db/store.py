@@ -31,7 +31,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.alerts import rules_by_article
-from db.database import WRITE_OPTION, create_db_engine, in_chunks, in_list, migrate
+from db.database import (
+    WRITE_OPTION,
+    create_db_engine,
+    in_chunks,
+    in_list,
+    insert_returning_ids,
+    migrate,
+)
 from db.records import (
     ArticleOutcome,
     ArticleRecord,
@@ -417,11 +424,10 @@ class Store:
         records = [record for record, _ in keyed]
         placements = self.stories.place_many(session, records, now)
         story_ids = self._stories_for(session, placements, now)
-        article_ids = list(
-            session.scalars(
-                insert(ARTICLES).returning(ARTICLES.c.id, sort_by_parameter_order=True),
-                [self._article_row(r, s, now) for r, s in zip(records, story_ids, strict=True)],
-            )
+        article_ids = insert_returning_ids(
+            session.connection(),
+            ARTICLES,
+            [self._article_row(r, s, now) for r, s in zip(records, story_ids, strict=True)],
         )
         session.execute(
             insert(KEYS),
@@ -457,15 +463,10 @@ class Store:
     ) -> list[int]:
         """The story id of each placed article: existing stories are joined, new ones created."""
         starting = [i for i, p in enumerate(placements) if p.story_id is None and p.peer is None]
-        new_ids = (
-            list(
-                session.scalars(
-                    insert(STORIES).returning(STORIES.c.id, sort_by_parameter_order=True),
-                    [{"created_at": now, "updated_at": now, "article_count": 0} for _ in starting],
-                )
-            )
-            if starting
-            else []
+        new_ids = insert_returning_ids(
+            session.connection(),
+            STORIES,
+            [{"created_at": now, "updated_at": now, "article_count": 0} for _ in starting],
         )
         started = dict(zip(starting, new_ids, strict=True))
         story_ids: list[int] = []

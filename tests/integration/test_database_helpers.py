@@ -1,0 +1,42 @@
+"""db.database's batch helpers, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import Table, delete, select
+from sqlalchemy.orm import Session
+
+from db.database import WRITE_OPTION, insert_returning_ids
+from db.schema import Story
+from db.store import Store
+
+STORIES = Story.__table__
+assert isinstance(STORIES, Table)
+NOW = datetime(2026, 11, 29, tzinfo=UTC)
+
+
+def _rows(counts: list[int]) -> list[dict[str, object]]:
+    return [{"created_at": NOW, "updated_at": NOW, "article_count": n} for n in counts]
+
+
+def test_insert_returning_ids_gives_each_rows_id_in_row_order(db_url: str) -> None:
+    store = Store.open(db_url)
+    engine = store.engine.execution_options(**{WRITE_OPTION: True})
+    try:
+        with Session(engine) as session, session.begin():
+            first = insert_returning_ids(session.connection(), STORIES, _rows([7, 3, 9]))
+            # after the newest row is deleted, new ids still follow the rows that remain (SQLite
+            # may give the deleted id out again, as its own rowid allocation does)
+            session.execute(delete(STORIES).where(STORIES.c.id == first[-1]))
+            second = insert_returning_ids(session.connection(), STORIES, _rows([5, 1]))
+            assert insert_returning_ids(session.connection(), STORIES, []) == []
+        with Session(store.engine) as session:
+            stored = dict(session.execute(select(STORIES.c.id, STORIES.c.article_count)).all())
+    finally:
+        store.close()
+    assert len(set(first[:2] + second)) == 4
+    assert [stored[i] for i in first[:2]] == [7, 3]
+    assert [stored[i] for i in second] == [5, 1]
+    assert min(second) > max(first[:2])
+    assert len(stored) == 4
