@@ -16,14 +16,16 @@ import ipaddress
 import re
 from collections.abc import Iterable
 from functools import cache, lru_cache
-from typing import Final
+from typing import TYPE_CHECKING, Final
 from urllib.parse import SplitResult, unquote, urljoin, urlsplit, urlunsplit
 
 import idna
-import tldextract
 from courlan import clean as courlan_clean
 
 from db.errors import HaitiwatchError
+
+if TYPE_CHECKING:
+    import tldextract
 
 __all__ = [
     "UnusableURL",
@@ -153,6 +155,10 @@ def registered_domain(url: str) -> str:
 
 @cache
 def _extractor() -> tldextract.TLDExtract:
+    # Imported here: it brings in requests (0.1 s), and a process that stores no article
+    # (a pass of 304s) never needs it.
+    import tldextract
+
     # The bundled public-suffix snapshot only: no cache directory, never the network.
     return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, fallback_to_snapshot=True)
 
