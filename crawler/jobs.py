@@ -69,6 +69,7 @@ class FetchedBody:
     status: int
     body: bytes
     content_type: str | None = None
+    #: The charset the Content-Type header declares, if any (it may be wrong).
     encoding: str | None = None
     etag: str | None = None
     last_modified: str | None = None

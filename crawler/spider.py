@@ -25,6 +25,7 @@ from twisted.internet.error import (
     TimeoutError,
 )
 from twisted.python.failure import Failure
+from w3lib.encoding import http_content_type_encoding
 
 from crawler.harvest import Harvester, NextSteps, Poll
 from crawler.jobs import FetchedBody
@@ -76,13 +77,16 @@ def _header(response: Response, name: str) -> str | None:
 
 
 def to_fetched(response: Response) -> FetchedBody:
-    encoding = response.encoding if isinstance(response, TextResponse) else None
+    content_type = _header(response, "Content-Type")
     return FetchedBody(
         url=response.url,
         status=response.status,
         body=response.body,
-        content_type=_header(response, "Content-Type"),
-        encoding=encoding,
+        content_type=content_type,
+        # The header's charset only. ``response.encoding`` would also sniff the body, and
+        # without a declaration it decodes the whole body to guess, on the reactor thread;
+        # the CPU workers decode it again anyway (extract.decode_html, feedparser).
+        encoding=http_content_type_encoding(content_type) if content_type else None,
         etag=_header(response, "ETag"),
         last_modified=_header(response, "Last-Modified"),
         retry_after=_header(response, "Retry-After"),
