@@ -23,10 +23,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, Select, delete, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
-from db.database import WRITE_OPTION
+from db.database import WRITE_OPTION, dialect_insert
 from db.records import ArticleOutcome, StoredChange
 from db.schema import AlertRow, Article, RuleMatchRow, Source
 
@@ -92,7 +91,7 @@ def record_matches(
     ]
     if not matches:
         return
-    insert = _insert_for(session)
+    insert = dialect_insert(session)
     session.execute(
         insert(RuleMatchRow).on_conflict_do_nothing(index_elements=["article_id", "rule"]),
         matches,
@@ -121,11 +120,6 @@ def record_matches(
             ),
             alerts,
         )
-
-
-def _insert_for(session: Session) -> Any:
-    name = session.get_bind().dialect.name
-    return postgresql.insert if name == "postgresql" else sqlite.insert
 
 
 # -- reading and claiming ---------------------------------------------------------------------

@@ -20,6 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+from sqlalchemy.orm import Session
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from db.errors import StorageError
@@ -89,10 +90,10 @@ def insert_returning_ids(
 
     SQLAlchemy only promises ``RETURNING`` in parameter order where the database does. On
     PostgreSQL it batches the rows; on SQLite it falls back to one INSERT per row (20,000
-    statements for a crawl's 10,000 new articles and their stories). A SQLite writer holds the database's write lock from
-    BEGIN IMMEDIATE (``_sqlite_begin``), so nobody else can insert meanwhile: the ids are
-    allocated here as SQLite would (max + 1, the tables have no AUTOINCREMENT), and the rows
-    go in with one executemany.
+    statements for a crawl's 10,000 new articles and their stories). A SQLite writer holds
+    the database's write lock from BEGIN IMMEDIATE (``_sqlite_begin``), so nobody else can
+    insert meanwhile: the ids are allocated here as SQLite would (max + 1, the tables have
+    no AUTOINCREMENT), and the rows go in with one executemany.
     """
     if not rows:
         return []
@@ -105,6 +106,18 @@ def insert_returning_ids(
         insert(table), [{**row, "id": id_} for row, id_ in zip(rows, ids, strict=True)]
     )
     return ids
+
+
+def dialect_insert(session: Session) -> Any:
+    """The session's dialect's ``insert`` (with ON CONFLICT ...). Imported on use: a SQLite
+    process need not import the PostgreSQL dialect (0.05 s of every start)."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+        return postgresql_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert
 
 
 def bind_value(connection: Connection, column: Column[Any], value: Any) -> Any:

@@ -25,8 +25,6 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -34,6 +32,7 @@ from db.alerts import rules_by_article
 from db.database import (
     WRITE_OPTION,
     create_db_engine,
+    dialect_insert,
     in_chunks,
     in_list,
     insert_returning_ids,
@@ -645,12 +644,7 @@ class Store:
         rows = [{"kind": k, "value": v, "article_id": article_id} for k, v in dict.fromkeys(keys)]
         # ON CONFLICT DO NOTHING: a key another article (or a concurrent writer) already owns
         # stays with it, without a savepoint per key.
-        insert = (
-            postgresql_insert
-            if session.get_bind().dialect.name == "postgresql"
-            else (sqlite_insert)
-        )
-        session.execute(insert(ArticleKey).values(rows).on_conflict_do_nothing())
+        session.execute(dialect_insert(session)(ArticleKey).values(rows).on_conflict_do_nothing())
 
     # -- reading ---------------------------------------------------------------------------
 
