@@ -426,18 +426,29 @@ def report_haitiwatch(results: list[HwResult], total: int, startup: float) -> No
     print("\nhaitiwatch crawl, re-polling the same unchanged feeds (same database):")
     print(
         "  workers  wall s  304s (nginx log)  not_modified (fetches)  new rows  second/cold  tail s"
+        "  crawling s  crawling second/cold"
     )
     for r in results:
         new_rows = r.repoll_state.articles - r.cold_state.articles
         ratio = r.repoll.wall_s / r.cold.wall_s
         ph = phases(r.repoll, r.repoll_state)
+        cold_crawling = phases(r.cold, r.cold_state).crawling_s
+        crawling_ratio = (
+            f"{ph.crawling_s / cold_crawling:20.1%}"
+            if ph.crawling_s is not None and cold_crawling
+            else "                 n/a"
+        )
         print(
             f"  {r.workers:7d}  {r.repoll.wall_s:6.2f}  {r.repoll_statuses.get(304, 0):16d}  "
             f"{r.repoll_state.fetch_outcomes.get('not_modified', 0):22d}  {new_rows:8d}  "
-            f"{ratio:10.1%}  {fmt_s(ph.tail_s)}"
-            f"   {'OK' if ratio < 0.10 else 'MISSES target < 10%'}"
+            f"{ratio:10.1%}  {fmt_s(ph.tail_s)}      {fmt_s(ph.crawling_s)}  {crawling_ratio}"
+            f"   whole process: {'OK' if ratio < 0.10 else 'MISSES target < 10%'}"
         )
     print("  (tail s: from the last database write to process exit)")
+    print(
+        "  (crawling s: from the first request to the last database write, start-up and exit"
+        " excluded: what a pass costs the running service, which starts once)"
+    )
 
 
 def report_reader(
@@ -486,6 +497,9 @@ def main() -> int:
     if args.reader_child:
         db, workers, urls_file = args.reader_child
         return reader_child(db, int(workers), urls_file)
+    if args.workdir and args.workdir.exists() and any(args.workdir.iterdir()):
+        # The runs' databases would not start fresh, and the figures would be meaningless.
+        parser.error(f"--workdir {args.workdir} is not empty: give a new or empty folder")
     work = args.workdir or Path(tempfile.mkdtemp(prefix="hw-bench-ingest-"))
     work.mkdir(parents=True, exist_ok=True)
     site = work / "site"
