@@ -246,9 +246,9 @@ def _model() -> Any:
 
 @cache
 def _load() -> Any:
-    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+    from crawler.langid_model import load_identifier
 
-    model = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=False)
+    model = load_identifier()
     _tables(model)  # built here too, under the lock, rather than by racing threads
     return model
 
