@@ -41,7 +41,7 @@ from db.records import CrawlTotals
 from db.service_state import LEASE_NAME, LeaseInfo, ServiceState
 from db.store import Store
 from scheduler.config import LoadedConfig, SourceConfig, load_config
-from scheduler.crawling import crawl_settings, lives_on_private_address, sync_sources
+from scheduler.crawling import crawl_settings, private_sources, sync_sources
 from scheduler.digest import run_due_digests
 from scheduler.notify import Message, Notifier, deliver, drain_outbox, outbox_for
 from scheduler.observe import Metrics, start_http
@@ -273,11 +273,9 @@ class Service:
 
     async def _apply_sources(self, sources: Sequence[SourceConfig], first: bool = False) -> None:
         enabled = {s.name: s for s in sources if s.enabled}
-        for source in enabled.values() if self.crawls else ():  # a DNS lookup each
-            if source.url not in self.private:
-                self.private[source.url] = await asyncio.to_thread(
-                    lives_on_private_address, source.url
-                )
+        unknown = [s.url for s in enabled.values() if s.url not in self.private]
+        if self.crawls and unknown:  # DNS lookups: off the event loop
+            self.private.update(await asyncio.to_thread(private_sources, unknown))
         assert self._store is not None
         await self._db(sync_sources, self._store, list(sources))
         self.sources = enabled
