@@ -42,6 +42,8 @@ def scrapy_settings(settings: CrawlSettings, jobs: list[SourceJob]) -> dict[str,
         # (it imports aiohttp, 0.1 s of every start; Scrapy imports a component even to
         # disable it, hence the base list itself), telnet, JOBDIR state, feed exports,
         # periodic log stats, close conditions, AutoThrottle, memory debugging and limits.
+        # A default extension added by a later Scrapy stays off until reviewed here:
+        # tests/unit/test_scrapy_settings.py fails when Scrapy's list changes.
         "EXTENSIONS_BASE": {
             "scrapy.extensions.corestats.CoreStats": 0,
             "scrapy.extensions.logcount.LogCount": 0,
