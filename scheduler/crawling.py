@@ -46,11 +46,8 @@ def private_sources(urls: Sequence[str]) -> dict[str, bool]:
     """
     host_of = {url: urlsplit(url).hostname or "" for url in urls}
     hosts = sorted(set(host_of.values()))
-    if len(hosts) <= 1:
-        private = {host: _host_is_private(host) for host in hosts}
-    else:
-        with ThreadPoolExecutor(min(RESOLVER_THREADS, len(hosts))) as pool:
-            private = dict(zip(hosts, pool.map(_host_is_private, hosts), strict=True))
+    with ThreadPoolExecutor(max(1, min(RESOLVER_THREADS, len(hosts)))) as pool:
+        private = dict(zip(hosts, pool.map(_host_is_private, hosts), strict=True))
     return {url: private[host] for url, host in host_of.items()}
 
 
