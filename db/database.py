@@ -35,6 +35,13 @@ WRITE_OPTION = "haitiwatch_write"
 #: WAL pages (4 KiB each) between automatic checkpoints (SQLite's default: 1,000).
 WAL_AUTOCHECKPOINT_PAGES = 10_000
 WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024
+#: Page cache of a write transaction, KiB. SQLite's default (2 MiB) is too small for ingest:
+#: it inserts at random places in the story-band, article-key and full-text indexes, and with
+#: 2 MiB a transaction evicted pages and read them back (300,000 reads and half of the write
+#: syscalls of a 10,000-entry crawl; main process 1.3 s of CPU, benchmarks/README.md).
+WRITE_CACHE_KIB = 32 * 1024
+SQLITE_DEFAULT_CACHE = -2000
+_WRITE_CACHE_GROWN = "haitiwatch_write_cache"
 
 T = TypeVar("T")
 #: Longest IN list sent at once.
@@ -165,6 +172,7 @@ def create_db_engine(url: str) -> Engine:
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
+        event.listen(engine.pool, "checkin", _sqlite_shrink_cache)
     return engine
 
 
@@ -173,7 +181,20 @@ def _sqlite_begin(connection: Connection) -> None:
     with "database is locked" when another process wrote meanwhile (WAL snapshot); IMMEDIATE
     waits for the lock (busy_timeout) instead."""
     write = connection.get_execution_options().get(WRITE_OPTION)
+    if write:
+        connection.exec_driver_sql(f"PRAGMA cache_size=-{WRITE_CACHE_KIB}")
+        connection.info[_WRITE_CACHE_GROWN] = True
     connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def _sqlite_shrink_cache(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+    """Back to SQLite's default cache when a writing connection returns to the pool: SQLite
+    frees the pages beyond it, so a long-lived service holds the big cache only while it
+    writes."""
+    if dbapi_connection is not None and record.info.pop(_WRITE_CACHE_GROWN, False):
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA cache_size={SQLITE_DEFAULT_CACHE}")
+        cursor.close()
 
 
 #: pg_advisory_xact_lock key held while migrating (any constant would do).

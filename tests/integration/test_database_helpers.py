@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 from sqlalchemy import Table, delete, select
 from sqlalchemy.orm import Session
 
-from db.database import WRITE_OPTION, insert_returning_ids
+from db.database import (
+    SQLITE_DEFAULT_CACHE,
+    WRITE_CACHE_KIB,
+    WRITE_OPTION,
+    create_db_engine,
+    insert_returning_ids,
+)
 from db.schema import Story
 from db.store import Store
 
@@ -40,3 +47,20 @@ def test_insert_returning_ids_gives_each_rows_id_in_row_order(db_url: str) -> No
     assert [stored[i] for i in second] == [5, 1]
     assert min(second) > max(first[:2])
     assert len(stored) == 4
+
+
+def test_sqlite_write_transactions_get_a_big_page_cache_that_is_given_back(tmp_path: Path) -> None:
+    """Ingest needs more than SQLite's 2 MiB cache while it writes; a pooled connection must
+    not keep it once the transaction is over (the service's memory budget)."""
+    engine = create_db_engine(f"sqlite:///{tmp_path / 'cache.db'}")
+    try:
+        with engine.execution_options(**{WRITE_OPTION: True}).begin() as connection:
+            writer = connection.connection.dbapi_connection
+            during = connection.exec_driver_sql("PRAGMA cache_size").scalar()
+        with engine.connect() as connection:
+            assert connection.connection.dbapi_connection is writer  # the same, from the pool
+            after = connection.exec_driver_sql("PRAGMA cache_size").scalar()
+    finally:
+        engine.dispose()
+    assert during == -WRITE_CACHE_KIB
+    assert after == SQLITE_DEFAULT_CACHE
