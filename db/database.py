@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import json
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import (
+    ARRAY,
     Column,
+    ColumnElement,
     Connection,
     Engine,
+    String,
     Table,
+    any_,
+    bindparam,
     create_engine,
     event,
     func,
@@ -20,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import QueryableAttribute, Session
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from db.errors import StorageError
@@ -65,6 +71,28 @@ def in_chunks(values: Sequence[T], size: int = IN_CHUNK) -> Iterator[list[T]]:
     """``values`` in padded IN lists of at most ``size`` (a power of two)."""
     for start in range(0, len(values), size):
         yield in_list(values[start : start + size])
+
+
+def one_of(
+    session: Session, column: ColumnElement[T] | QueryableAttribute[T], values: Iterable[T]
+) -> ColumnElement[bool]:
+    """``column IN values``, with every value in one bound parameter: a JSON array that
+    SQLite reads with ``json_each``, an array that PostgreSQL compares with ``= ANY``. Both
+    look each value up in ``column``'s index, as for an IN list.
+
+    For the lookups of every ingested feed (its articles' keys, their story-band keys). An
+    IN list has one placeholder per value, which SQLAlchemy renders and binds at every
+    execution; here the SQL text is always the same and compiled once, and there is no
+    limit on the number of values to chunk around. The story-band lookup of a feed of 50
+    entries (1,650 keys) went from 10.7 to 7.7 ms (benchmarks/README.md).
+    """
+    items = list(values)
+    element = column if isinstance(column, ColumnElement) else column.expression
+    if session.get_bind().dialect.name == "postgresql":
+        return element == any_(bindparam(None, items, type_=ARRAY(element.type), unique=True))
+    listed = json.dumps(items, ensure_ascii=False)
+    rows = func.json_each(bindparam(None, listed, type_=String(), unique=True))
+    return element.in_(select(rows.table_valued("value").c.value))
 
 
 def insert_rows(

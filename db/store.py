@@ -37,6 +37,7 @@ from db.database import (
     in_list,
     insert_returning_ids,
     migrate,
+    one_of,
 )
 from db.records import (
     ArticleOutcome,
@@ -311,16 +312,17 @@ class Store:
         """Which of these (kind, value) keys the archive already has, to skip page fetches."""
         wanted = {(kind, key_value(value)): (kind, value) for kind, value in keys}
         found: dict[tuple[str, str], KnownArticle] = {}
+        if not wanted:
+            return found
         with self._session() as session:
-            for chunk in _chunks(list(wanted), 400):
-                stmt = (
-                    select(ArticleKey.kind, ArticleKey.value, Article.id, Article.updated_at)
-                    .join(Article, Article.id == ArticleKey.article_id)
-                    .where(_key_in(chunk))
-                )
-                for kind, value, id_, updated in session.execute(stmt):
-                    if (kind, value) in wanted:
-                        found[wanted[(kind, value)]] = KnownArticle(id_, updated)
+            stmt = (
+                select(ArticleKey.kind, ArticleKey.value, Article.id, Article.updated_at)
+                .join(Article, Article.id == ArticleKey.article_id)
+                .where(_key_in(session, list(wanted)))
+            )
+            for kind, value, id_, updated in session.execute(stmt):
+                if (kind, value) in wanted:
+                    found[wanted[(kind, value)]] = KnownArticle(id_, updated)
         return found
 
     def save_fetch(
@@ -405,12 +407,11 @@ class Store:
     def _stored_keys(
         self, session: Session, keys: Sequence[tuple[str, str]]
     ) -> set[tuple[str, str]]:
-        found: set[tuple[str, str]] = set()
         wanted = set(keys)
-        for chunk in _chunks(list(wanted), 400):
-            rows = session.execute(select(ArticleKey.kind, ArticleKey.value).where(_key_in(chunk)))
-            found.update((kind, value) for kind, value in rows if (kind, value) in wanted)
-        return found
+        if not wanted:
+            return set()
+        stmt = select(ArticleKey.kind, ArticleKey.value).where(_key_in(session, list(wanted)))
+        return {(kind, value) for kind, value in session.execute(stmt) if (kind, value) in wanted}
 
     def _insert_many(
         self,
@@ -556,7 +557,9 @@ class Store:
 
     def _match(self, session: Session, keys: list[tuple[str, str]]) -> Article | None:
         rows = session.execute(
-            select(ArticleKey.kind, ArticleKey.value, ArticleKey.article_id).where(_key_in(keys))
+            select(ArticleKey.kind, ArticleKey.value, ArticleKey.article_id).where(
+                _key_in(session, keys)
+            )
         ).all()
         by_key = {(kind, value): article_id for kind, value, article_id in rows}
         for key in keys:  # strongest identity wins
@@ -691,7 +694,7 @@ def _to_stored(article: Article, source: str) -> StoredArticle:
     )
 
 
-def _key_in(keys: Sequence[tuple[str, str]]) -> ColumnElement[bool]:
+def _key_in(session: Session, keys: Sequence[tuple[str, str]]) -> ColumnElement[bool]:
     """kind IN (...) AND value IN (...): a superset of the pairs that both databases answer
     from the (kind, value) primary key index; callers keep only the pairs they asked for.
 
@@ -699,12 +702,7 @@ def _key_in(keys: Sequence[tuple[str, str]]) -> ColumnElement[bool]:
     """
     kinds = sorted({kind for kind, _ in keys})
     values = sorted({value for _, value in keys})
-    return and_(ArticleKey.kind.in_(in_list(kinds)), ArticleKey.value.in_(in_list(values)))
-
-
-def _chunks(items: list[tuple[str, str]], size: int) -> Iterator[list[tuple[str, str]]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+    return and_(ArticleKey.kind.in_(in_list(kinds)), one_of(session, ArticleKey.value, values))
 
 
 #: pg_advisory_xact_lock key of article writes (any constant would do).

@@ -22,7 +22,7 @@ from typing import Protocol, cast
 from sqlalchemy import Engine, Table, column, delete, insert, inspect, select, table, update
 from sqlalchemy.orm import Session
 
-from db.database import bind_value, in_chunks, in_list, insert_rows
+from db.database import bind_value, in_list, insert_rows, one_of
 from db.records import ArticleRecord
 from db.schema import Article, Source, Story, StoryBand
 
@@ -185,29 +185,31 @@ class StoryIndex:
 def exact_copy_stories(session: Session, hashes: Iterable[str]) -> dict[str, int]:
     """hash -> the story of the first stored article with that text hash (an exact copy)."""
     found: dict[str, int] = {}
-    for chunk in in_chunks(sorted(hashes)):
-        rows = session.execute(
-            select(Article.content_hash, Article.story_id)
-            .where(Article.content_hash.in_(chunk), Article.story_id.is_not(None))
-            .order_by(Article.id)
-        )
-        for digest, story_id in rows:
-            if digest is not None and story_id is not None:
-                found.setdefault(digest, story_id)
+    if not (wanted := sorted(hashes)):
+        return found
+    rows = session.execute(
+        select(Article.content_hash, Article.story_id)
+        .where(one_of(session, Article.content_hash, wanted), Article.story_id.is_not(None))
+        .order_by(Article.id)
+    )
+    for digest, story_id in rows:
+        if digest is not None and story_id is not None:
+            found.setdefault(digest, story_id)
     return found
 
 
 def key_holders(session: Session, keys: Iterable[int], since: datetime) -> dict[int, list[int]]:
     """band key -> the articles indexed under it since ``since``."""
     holders: dict[int, list[int]] = {}
-    for chunk in in_chunks(sorted(keys)):
-        rows = session.execute(
-            select(StoryBand.band_key, StoryBand.article_id).where(
-                StoryBand.band_key.in_(chunk), StoryBand.created_at >= since
-            )
+    if not (wanted := sorted(keys)):
+        return holders
+    rows = session.execute(
+        select(StoryBand.band_key, StoryBand.article_id).where(
+            one_of(session, StoryBand.band_key, wanted), StoryBand.created_at >= since
         )
-        for key, article_id in rows:
-            holders.setdefault(key, []).append(article_id)
+    )
+    for key, article_id in rows:
+        holders.setdefault(key, []).append(article_id)
     return holders
 
 
@@ -221,15 +223,16 @@ def _most_shared(keys: Sequence[int], holders: dict[int, list[int]]) -> list[int
 def stored_texts(session: Session, article_ids: Iterable[int]) -> dict[int, tuple[str, str, int]]:
     """article id -> (title, text, story id) of those that belong to a story."""
     texts: dict[int, tuple[str, str, int]] = {}
-    for chunk in in_chunks(sorted(article_ids)):
-        rows = session.execute(
-            select(Article.id, Article.title, Article.text, Article.story_id).where(
-                Article.id.in_(chunk), Article.story_id.is_not(None)
-            )
+    if not (wanted := sorted(article_ids)):
+        return texts
+    rows = session.execute(
+        select(Article.id, Article.title, Article.text, Article.story_id).where(
+            one_of(session, Article.id, wanted), Article.story_id.is_not(None)
         )
-        for article_id, title, text, story_id in rows:
-            if story_id is not None:
-                texts[article_id] = (title, text, story_id)
+    )
+    for article_id, title, text, story_id in rows:
+        if story_id is not None:
+            texts[article_id] = (title, text, story_id)
     return texts
 
 

@@ -8,14 +8,16 @@ import warnings
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import event, func, inspect, select
+from sqlalchemy import Engine, Select, event, func, inspect, select
+from sqlalchemy.orm import Session
 
-from db.database import create_db_engine, migrate
+from db.database import create_db_engine, migrate, one_of
 from db.records import ArticleOutcome, ArticleRecord, FetchOutcome, FetchResult, Validators
-from db.schema import ArticleKey, Base, Story
+from db.schema import ArticleKey, Base, Story, StoryBand
 from db.service_state import ServiceState
 from db.store import FetchToSave, SavedFetch, SourceSpec, Store, _key_in
 
@@ -362,16 +364,25 @@ def test_concurrent_writers_store_one_article(db_url: str) -> None:
         s.close()
 
 
-def test_key_lookups_use_the_primary_key_index(tmp_path: Path) -> None:
-    """A row-value IN made SQLite scan article_keys on every lookup (ingest slowed with size)."""
-    engine = create_db_engine(f"sqlite:///{tmp_path / 'plan.db'}")
-    migrate(engine)
-    stmt = select(ArticleKey.article_id).where(_key_in([("url", "a"), ("guid", "b")]))
+def _sqlite_plan(engine: Engine, stmt: Select[Any]) -> str:
     sql = str(stmt.compile(engine, compile_kwargs={"literal_binds": True}))
     with engine.connect() as conn:
-        plan = " ".join(str(row[-1]) for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql))
+        return " ".join(str(row[-1]) for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql))
+
+
+def test_key_lookups_use_the_primary_key_index(tmp_path: Path) -> None:
+    """A row-value IN made SQLite scan article_keys on every lookup (ingest slowed with size);
+    the values now come from one JSON parameter (db.database.one_of), which must not either."""
+    engine = create_db_engine(f"sqlite:///{tmp_path / 'plan.db'}")
+    migrate(engine)
+    with Session(engine) as session:
+        keys = select(ArticleKey.article_id).where(_key_in(session, [("url", "a"), ("guid", "b")]))
+        bands = select(StoryBand.article_id).where(one_of(session, StoryBand.band_key, [1, 2]))
+        key_plan, band_plan = _sqlite_plan(engine, keys), _sqlite_plan(engine, bands)
     engine.dispose()
-    assert "SCAN article_keys" not in plan and "USING INDEX" in plan, plan
+    assert "SEARCH article_keys USING INDEX" in key_plan, key_plan
+    assert "SCAN story_bands" not in band_plan, band_plan
+    assert "SEARCH story_bands USING COVERING INDEX" in band_plan, band_plan
 
 
 def test_dispatch_pages_past_due_sources_that_left_the_config(db_url: str) -> None:
