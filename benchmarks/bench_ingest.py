@@ -143,9 +143,13 @@ def write_config(folder: Path, base_url: str, feed_names: list[str], fetch_artic
 
 
 def haitiwatch_cmd(config: Path, *args: str) -> list[str]:
-    exe = shutil.which("haitiwatch")
+    """The console script installed with this interpreter. On PATH there may be a version
+    manager's shim in front of it (pyenv's is a bash script that runs `pyenv exec`: 50-80 ms
+    of every start), which reader, run as `python -c`, would not pay."""
+    beside = Path(sys.executable).with_name("haitiwatch")
+    exe = str(beside) if beside.is_file() else shutil.which("haitiwatch")
     if exe is None:
-        raise SystemExit("`haitiwatch` is not on PATH: pip install -e . first")
+        raise SystemExit("`haitiwatch` is not installed: pip install -e . first")
     return [exe, "--config", str(config), *args]
 
 
@@ -402,6 +406,7 @@ def print_setup(
     )
     print(f"server: {server.note} at {server.base_url}")
     print(f"code: {code_version()}")
+    print(f"haitiwatch command: {haitiwatch_cmd(Path('haitiwatch.toml'))[0]}")
     print(
         "haitiwatch settings: download_delay 0, 16 per domain, 64 total, robots.txt obeyed, "
         "SQLite (WAL), fresh database per cold run"
