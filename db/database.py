@@ -43,9 +43,10 @@ WAL_AUTOCHECKPOINT_PAGES = 10_000
 WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024
 #: Page cache of a write transaction, KiB. SQLite's default (2 MiB) is too small for ingest:
 #: it inserts at random places in the story-band, article-key and full-text indexes, and with
-#: 2 MiB a transaction evicted pages and read them back (300,000 reads and half of the write
-#: syscalls of a 10,000-entry crawl; main process 1.3 s of CPU, benchmarks/README.md).
-WRITE_CACHE_KIB = 32 * 1024
+#: 2 MiB a transaction evicted pages and read them back (300,000 reads in a 10,000-entry
+#: crawl; system CPU 3.1 s, 2.25 s with 8 MiB). 32 MiB saved 0.3 s more, but raised the
+#: service's resident memory in its first polls to 336 MiB (benchmarks/README.md).
+WRITE_CACHE_KIB = 8 * 1024
 SQLITE_DEFAULT_CACHE = -2000
 _WRITE_CACHE_GROWN = "haitiwatch_write_cache"
 
