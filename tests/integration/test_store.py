@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from db.database import create_db_engine, migrate, one_of
 from db.records import ArticleOutcome, ArticleRecord, FetchOutcome, FetchResult, Validators
-from db.schema import ArticleKey, Base, Story, StoryBand
+from db.schema import ArticleKey, Base, Source, Story, StoryBand
 from db.service_state import ServiceState
 from db.store import FetchToSave, SavedFetch, SourceSpec, Store, _key_in
 
@@ -318,6 +318,27 @@ def test_fetch_health_and_validators(store: Store) -> None:
     [health] = store.source_health()
     assert (health.status, health.consecutive_failures) == ("ok", 0)
     assert store.validators("outlet")[0].etag == '"v1"'  # a 304 keeps the validators
+
+
+def test_a_failing_source_remembers_when_it_started_failing(store: Store) -> None:
+    with_sources(store, "outlet")
+    later, retry = NOW + timedelta(minutes=15), NOW + timedelta(hours=1)
+    store.save_fetch(fetch(FetchOutcome.ERROR, error="timeout", http_status=None), [], NOW)
+    store.save_fetch(fetch(FetchOutcome.ERROR, started=later, retry_after=retry), [], later)
+
+    def source_row() -> Source:
+        with Session(store.engine) as session:
+            return session.scalars(select(Source).where(Source.name == "outlet")).one()
+
+    failing = source_row()
+    assert failing.failing_since == NOW and failing.last_error_at == later
+    assert failing.last_fetch_at == later and failing.retry_after_until == retry
+    assert failing.consecutive_failures == 2 and failing.last_success_at is None
+    store.save_fetch(fetch(started=later + timedelta(minutes=15)), [], later)
+    recovered = source_row()
+    assert recovered.failing_since is None and recovered.retry_after_until is None
+    assert recovered.last_success_at == later + timedelta(minutes=15)
+    assert recovered.last_error_at == later  # the last error stays on record
 
 
 def test_changing_a_source_url_forgets_its_validators(store: Store) -> None:
