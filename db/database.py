@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -51,27 +51,6 @@ SQLITE_DEFAULT_CACHE = -2000
 _WRITE_CACHE_GROWN = "haitiwatch_write_cache"
 
 T = TypeVar("T")
-#: Longest IN list sent at once.
-IN_CHUNK = 512
-
-
-def in_list(values: Sequence[T]) -> list[T]:
-    """``values`` padded to the next power of two by repeating the last one (same result).
-
-    SQLAlchemy renders one SQL text per IN-list length, and SQLite keeps up to 128 prepared
-    statements per connection (about 80 KB each with 500 values): lists of every length from
-    1 to 500 cost the long-lived service 15 MB. Padded, there are at most 10 lengths.
-    """
-    padded = list(values)
-    if padded:
-        padded += [padded[-1]] * ((1 << (len(padded) - 1).bit_length()) - len(padded))
-    return padded
-
-
-def in_chunks(values: Sequence[T], size: int = IN_CHUNK) -> Iterator[list[T]]:
-    """``values`` in padded IN lists of at most ``size`` (a power of two)."""
-    for start in range(0, len(values), size):
-        yield in_list(values[start : start + size])
 
 
 def one_of(
@@ -81,11 +60,12 @@ def one_of(
     SQLite reads with ``json_each``, an array that PostgreSQL compares with ``= ANY``. Both
     look each value up in ``column``'s index, as for an IN list.
 
-    For the lookups of every ingested feed (its articles' keys, their story-band keys). An
-    IN list has one placeholder per value, which SQLAlchemy renders and binds at every
-    execution; here the SQL text is always the same and compiled once, and there is no
-    limit on the number of values to chunk around. The story-band lookup of a feed of 50
-    entries (1,650 keys) went from 10.7 to 7.7 ms (benchmarks/README.md).
+    An IN list has one placeholder per value, which SQLAlchemy renders and binds at every
+    execution, and one SQL text per length (SQLite keeps up to 128 prepared statements a
+    connection, ~80 KB each with 500 values: 15 MB in the long-lived service). Here the SQL
+    text is always the same and compiled once, and there is no limit on the number of values
+    to chunk around. The story-band lookup of a feed of 50 entries (1,650 keys) went from
+    10.7 to 7.7 ms (benchmarks/README.md).
     """
     items = list(values)
     element = column if isinstance(column, ColumnElement) else column.expression

@@ -36,8 +36,6 @@ from db.database import (
     WRITE_OPTION,
     create_db_engine,
     dialect_insert,
-    in_chunks,
-    in_list,
     insert_returning_ids,
     migrate,
     one_of,
@@ -227,15 +225,16 @@ class Store:
         """``validators`` for many sources in one query (a crawl pass starts with all)."""
         wanted = {self.source_id(name): name for name in names}
         found: dict[str, tuple[Validators, datetime | None]] = {}
+        if not wanted:
+            return found
         with self._session() as session:
-            for chunk in in_chunks(sorted(wanted)):
-                rows = session.execute(
-                    select(
-                        Source.id, Source.etag, Source.last_modified, Source.retry_after_until
-                    ).where(Source.id.in_(chunk))
-                )
-                for id_, etag, last_modified, retry_after_until in rows:
-                    found[wanted[id_]] = (Validators(etag, last_modified), retry_after_until)
+            rows = session.execute(
+                select(
+                    Source.id, Source.etag, Source.last_modified, Source.retry_after_until
+                ).where(one_of(session, Source.id, wanted))
+            )
+            for id_, etag, last_modified, retry_after_until in rows:
+                found[wanted[id_]] = (Validators(etag, last_modified), retry_after_until)
         return found
 
     def _record_fetch(self, session: Session, result: FetchResult, counts: ArticleCounts) -> int:
@@ -739,9 +738,9 @@ def _key_in(session: Session, keys: Sequence[tuple[str, str]]) -> ColumnElement[
 
     (A row-value ``(kind, value) IN (VALUES ...)`` makes SQLite 3.40 scan the whole table.)
     """
-    kinds = sorted({kind for kind, _ in keys})
-    values = sorted({value for _, value in keys})
-    return and_(ArticleKey.kind.in_(in_list(kinds)), one_of(session, ArticleKey.value, values))
+    kinds = {kind for kind, _ in keys}
+    values = {value for _, value in keys}
+    return and_(one_of(session, ArticleKey.kind, kinds), one_of(session, ArticleKey.value, values))
 
 
 #: pg_advisory_xact_lock key of article writes (any constant would do).

@@ -22,7 +22,7 @@ from typing import Protocol, cast
 from sqlalchemy import Engine, Table, column, delete, insert, inspect, select, table, update
 from sqlalchemy.orm import Session
 
-from db.database import bind_value, in_list, insert_rows, one_of
+from db.database import bind_value, insert_rows, one_of
 from db.records import ArticleRecord
 from db.schema import Article, Source, Story, StoryBand
 
@@ -185,7 +185,7 @@ class StoryIndex:
 def exact_copy_stories(session: Session, hashes: Iterable[str]) -> dict[str, int]:
     """hash -> the story of the first stored article with that text hash (an exact copy)."""
     found: dict[str, int] = {}
-    if not (wanted := sorted(hashes)):
+    if not (wanted := set(hashes)):
         return found
     rows = session.execute(
         select(Article.content_hash, Article.story_id)
@@ -201,7 +201,7 @@ def exact_copy_stories(session: Session, hashes: Iterable[str]) -> dict[str, int
 def key_holders(session: Session, keys: Iterable[int], since: datetime) -> dict[int, list[int]]:
     """band key -> the articles indexed under it since ``since``."""
     holders: dict[int, list[int]] = {}
-    if not (wanted := sorted(keys)):
+    if not (wanted := set(keys)):
         return holders
     rows = session.execute(
         select(StoryBand.band_key, StoryBand.article_id).where(
@@ -223,7 +223,7 @@ def _most_shared(keys: Sequence[int], holders: dict[int, list[int]]) -> list[int
 def stored_texts(session: Session, article_ids: Iterable[int]) -> dict[int, tuple[str, str, int]]:
     """article id -> (title, text, story id) of those that belong to a story."""
     texts: dict[int, tuple[str, str, int]] = {}
-    if not (wanted := sorted(article_ids)):
+    if not (wanted := set(article_ids)):
         return texts
     rows = session.execute(
         select(Article.id, Article.title, Article.text, Article.story_id).where(
@@ -252,7 +252,7 @@ def add_keys(session: Session, article_id: int, keys: Sequence[int], now: dateti
     have = set(
         session.scalars(
             select(StoryBand.band_key).where(
-                StoryBand.band_key.in_(in_list(wanted)), StoryBand.article_id == article_id
+                one_of(session, StoryBand.band_key, wanted), StoryBand.article_id == article_id
             )
         )
     )
