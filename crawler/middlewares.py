@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -17,6 +18,23 @@ from twisted.internet.defer import Deferred
 from crawler.netguard import host_is_literal_forbidden, resolve_forbidden
 
 
+class _RobotsFailureAtInfo(logging.Filter):
+    """Scrapy logs a robots.txt it could not download at ERROR with the whole traceback (about
+    70 lines for a host that is down). The source's own fetch then fails and is reported once;
+    this record drops to INFO, without the traceback, and shows only with ``-v``."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno <= logging.INFO:
+            return True
+        record.levelno, record.levelname = logging.INFO, "INFO"
+        record.exc_info, record.exc_text = None, None
+        # The logger checked the old level; check the new one against its configuration.
+        return logging.getLogger(record.name).isEnabledFor(logging.INFO)
+
+
+_ROBOTS_LOG = logging.getLogger("scrapy.downloadermiddlewares.robotstxt")
+
+
 class ConcurrentSafeRobotsTxtMiddleware(RobotsTxtMiddleware):
     """Scrapy's RobotsTxtMiddleware with the concurrent-waiters bug fixed.
 
@@ -24,6 +42,11 @@ class ConcurrentSafeRobotsTxtMiddleware(RobotsTxtMiddleware):
     same Deferred; the first waiter's callback returns None down the chain, so all later waiters
     see "no parser" and are allowed. Each waiter gets its own Deferred here.
     """
+
+    def __init__(self, crawler: Crawler) -> None:
+        super().__init__(crawler)
+        if not any(isinstance(f, _RobotsFailureAtInfo) for f in _ROBOTS_LOG.filters):
+            _ROBOTS_LOG.addFilter(_RobotsFailureAtInfo())
 
     async def robot_parser(self, request: Request) -> Any:
         pending = self._parsers.get(urlparse_cached(request).netloc)

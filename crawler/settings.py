@@ -27,6 +27,9 @@ def scrapy_settings(settings: CrawlSettings, jobs: list[SourceJob]) -> dict[str,
         "RETRY_ENABLED": settings.retries > 0,
         "RETRY_TIMES": settings.retries,
         "RETRY_HTTP_CODES": [500, 502, 503, 504, 522, 524, 408],
+        # The harvester reports each failed source (WARNING) and page (INFO) itself; Scrapy's
+        # own give-up line, at ERROR, would say it again, louder.
+        "RETRY_GIVE_UP_LOG_LEVEL": "INFO",
         "REDIRECT_MAX_TIMES": 5,
         # Scrapy starts this many tasks for every response's callback output, even an empty
         # one (default 100: 20,000 tasks for 200 feeds). Ours yields page requests only,

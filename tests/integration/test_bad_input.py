@@ -7,6 +7,7 @@ item of the good ones, and keep its memory bounded (entity expansion, gzip bomb,
 from __future__ import annotations
 
 import resource
+import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -29,6 +30,7 @@ from tests.support import (
     open_store,
     real_feed_items,
     rss,
+    run_cli,
     sources_json,
     write_config,
 )
@@ -291,3 +293,28 @@ def test_strict_exits_non_zero_when_a_source_failed(bad_crawl: BadCrawl) -> None
     run = crawl(bad_crawl.config, "--strict", timeout=180)
     assert run.returncode == 1, (run.stdout, run.stderr)
     assert "failed" in run.stdout
+
+
+def _closed_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+def test_a_host_that_is_down_is_one_warning_not_a_traceback(tmp_path: Path) -> None:
+    """Scrapy logs the robots.txt failure with its traceback and each retry give-up at ERROR;
+    the source's own failure is the one line a user should see (the rest is -v)."""
+    url = f"http://127.0.0.1:{_closed_port()}/feed.xml"
+    config = write_config(tmp_path, [{"name": "down", "url": url}], crawl={"retries": 1})
+    quiet = crawl(config)
+    assert quiet.returncode == 0, quiet.stderr
+    assert "source down failed: connection refused" in quiet.stderr
+    assert "Traceback" not in quiet.stderr, quiet.stderr
+    assert " ERROR " not in quiet.stderr, quiet.stderr
+    assert len(quiet.stderr.strip().splitlines()) == 1, quiet.stderr
+
+    verbose = run_cli("-v", "crawl", "--workers", "0", config=config)
+    assert "robots.txt" in verbose.stderr  # still there for whoever asks
+    assert "Traceback" not in verbose.stderr, verbose.stderr
