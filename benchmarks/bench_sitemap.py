@@ -35,6 +35,7 @@ from crawler.jobs import CrawlSettings, ListingOptions, SourceJob
 from crawler.runner import CrawlEngine, run_reactor, worker_pools
 from db.records import FeedEntry
 from db.schema import Article, ArticleKey
+from db.search import index_new_articles
 from db.store import SourceSpec, Store, record_keys
 from tests.support.server import Site, running_site
 
@@ -115,6 +116,7 @@ def seed(store: Store, site: Site, job: SourceJob, known: int, now: datetime) ->
         keys += [{"kind": k, "value": v, "article_id": i + 1} for k, v in record_keys(record)]
     with store.engine.begin() as conn:
         conn.execute(insert(Article), rows)
+        index_new_articles(conn, [row["id"] for row in rows])  # as the Store does
         conn.execute(insert(ArticleKey), keys)
     return time.perf_counter() - t0
 

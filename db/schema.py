@@ -241,7 +241,8 @@ class AlertRow(Base):
 
 
 # -- search (issue 6): full-text index --------------------------------------------------------
-# No model: the index is not a table the code writes. Migration 0005_search creates it:
-# SQLite, the external-content FTS5 table `articles_fts` (title, text) kept in step with
-# `articles` by triggers; PostgreSQL, the generated column `articles.search_vector` (tsvector,
+# No model: the index is not a table the ORM maps. Migration 0005_search creates it:
+# SQLite, the external-content FTS5 table `articles_fts` (title, text): the Store adds new
+# articles to it (db.search.index_new_articles, migration 0008), triggers apply updates and
+# deletes; PostgreSQL, the generated column `articles.search_vector` (tsvector,
 # title weight A, text weight B) with a GIN index. Both queried only by db/search.py.

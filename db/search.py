@@ -9,6 +9,7 @@ it with filters, ranking (bm25 / ts_rank) and sorting; see migrations 0005_searc
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -17,6 +18,7 @@ from typing import Any, Final, Literal, TypeAlias
 
 from sqlalchemy import (
     ColumnElement,
+    Connection,
     Engine,
     Integer,
     Select,
@@ -68,6 +70,13 @@ EPOCH_DAY: Final = date(1970, 1, 1)
 SEARCH_KEY_SQL: Final = (
     "max(0, min(coalesce(CAST(strftime('%s', substr(coalesce(articles.published_at, "
     "articles.first_seen_at), 1, 19)) AS INTEGER), 0), 4294967295)) * 2147483648 + articles.id"
+)
+#: Adds new articles to the SQLite index, in search-key order (migration 0008_search_insert
+#: replaced the AFTER INSERT trigger by this statement: a feed's batch through the trigger cost
+#: 0.26 ms an article, this 0.11 ms; in reverse key order, as feeds list, 0.17 ms).
+_INDEX_NEW_SQLITE: Final = (
+    f"INSERT INTO articles_fts(rowid, title, text) SELECT {SEARCH_KEY_SQL}, title, text"  # noqa: S608 (constants only)
+    " FROM articles WHERE articles.id IN (SELECT value FROM json_each(?)) ORDER BY 1"
 )
 _FTS = table("articles_fts", column("rowid"))
 _RULE_MATCHES = table("rule_matches", column("article_id"), column("rule"))
@@ -156,6 +165,14 @@ class CoveragePoint:
     day: date
     key: str
     count: int
+
+
+def index_new_articles(connection: Connection, article_ids: Sequence[int]) -> None:
+    """Add just-inserted articles to the full-text index, in the inserting transaction (the
+    Store calls this for every article it inserts; updates and deletes are triggers'). On
+    PostgreSQL the index is a generated column: nothing to do."""
+    if article_ids and connection.dialect.name == "sqlite":
+        connection.exec_driver_sql(_INDEX_NEW_SQLITE, (json.dumps(list(article_ids)),))
 
 
 def has_rule_matches(engine: Engine) -> bool:

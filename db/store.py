@@ -52,6 +52,7 @@ from db.records import (
     Validators,
 )
 from db.schema import Article, ArticleKey, Fetch, Source, Story
+from db.search import index_new_articles
 from db.story_index import Placement, StoryIndex, join_story
 
 #: Longer key values are stored as their hash (index entries have a size limit on PostgreSQL).
@@ -438,6 +439,7 @@ class Store:
             ARTICLES,
             [self._article_row(r, s, now) for r, s in zip(records, story_ids, strict=True)],
         )
+        index_new_articles(session.connection(), article_ids)
         session.execute(
             insert(KEYS),
             [
@@ -626,6 +628,7 @@ class Store:
         )
         session.add(article)
         session.flush()
+        index_new_articles(session.connection(), [article.id])
         # The primary key of the first key raises IntegrityError on a concurrent duplicate.
         session.add(ArticleKey(kind=keys[0][0], value=keys[0][1], article_id=article.id))
         session.flush()

@@ -12,12 +12,14 @@ from typing import Any
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Engine, Select, event, func, inspect, select
+from sqlalchemy import Engine, Select, event, func, inspect, select, text
 from sqlalchemy.orm import Session
 
+from crawler.search_query import CompiledSearch
 from db.database import create_db_engine, migrate, one_of
 from db.records import ArticleOutcome, ArticleRecord, FetchOutcome, FetchResult, Validators
 from db.schema import ArticleKey, Base, Source, Story, StoryBand
+from db.search import SEARCH_KEY_SQL, search
 from db.service_state import ServiceState
 from db.store import FetchToSave, SavedFetch, SourceSpec, Store, _key_in
 
@@ -419,3 +421,43 @@ def test_dispatch_pages_past_due_sources_that_left_the_config(db_url: str) -> No
     assert len({dispatch_id for _name, dispatch_id, _due in first}) == 2
     assert state.dispatch_due(configured, NOW, limit=2) == []  # dispatched once
     store.close()
+
+
+def test_every_article_the_store_inserts_is_searchable(store: Store) -> None:
+    """The Store adds new articles to the full-text index itself (migration 0008): a feed's
+    batch, a page stored on its own, and an article updated afterwards are each found by
+    their own words, and on SQLite the index matches the articles row for row."""
+    with_sources(store, "outlet")
+    # Newest first, as feeds list them: their search keys come in descending order.
+    batch = [
+        record(
+            canonical_url=f"https://outlet.example/{i}",
+            guid=str(i),
+            guid_key=f"outlet.example|{i}",
+            content_hash=f"{i}" * 32,
+            published=NOW - timedelta(hours=i),
+            text=f"{TEXT} Batch{i}word.",
+        )
+        for i in range(1, 4)
+    ]
+    store.save_fetch(fetch(), batch, NOW)
+    store.save_article(record(text=TEXT + " Pageonlyword."), NOW)
+    edited = record(text=TEXT + " Editedword.", content_hash="b" * 32)
+    assert store.save_article(edited, NOW + timedelta(hours=1)) is ArticleOutcome.UPDATED
+
+    def hits(word: str) -> list[str]:
+        found = search(store.engine, CompiledSearch(word).match)
+        return [h.url for h in found]
+
+    for i in range(1, 4):
+        assert hits(f"batch{i}word") == [f"https://outlet.example/{i}"]
+    assert hits("editedword") == [record().canonical_url]
+    assert hits("pageonlyword") == []  # its text was replaced by the edit
+    if store.engine.dialect.name == "sqlite":
+        with store.engine.begin() as connection:
+            keys = set(connection.execute(text(f"SELECT {SEARCH_KEY_SQL} FROM articles")).scalars())
+            indexed = set(connection.execute(text("SELECT rowid FROM articles_fts")).scalars())
+            connection.execute(
+                text("INSERT INTO articles_fts(articles_fts) VALUES ('integrity-check')")
+            )
+        assert indexed == keys and len(keys) == 4

@@ -7,7 +7,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 
 from db.database import HEAD_REVISIONS, MIGRATIONS, create_db_engine, migrate, stored_revisions
 
@@ -29,14 +29,18 @@ def test_a_database_behind_the_heads_is_upgraded(tmp_path: Path) -> None:
     with engine.begin() as connection:  # undo the newest revision, as an older release left it
         config = _alembic_config()
         config.attributes["connection"] = connection
-        command.downgrade(config, "0007_search_key@-1")
+        command.downgrade(config, "0008_search_insert@-1")
     behind = stored_revisions(engine)
-    assert behind is not None and "0007_search_key" not in behind
+    assert behind is not None and "0008_search_insert" not in behind
+    assert "articles_fts_ai" in _schema_names(engine)  # the older release's insert trigger
     migrate(engine)
     assert stored_revisions(engine) == HEAD_REVISIONS
-    with engine.connect() as connection:  # 0007's index exists again: it really ran
-        names = {row[0] for row in connection.execute(text("SELECT name FROM sqlite_master"))}
-    assert "ix_articles_source_date" in names
+    assert "articles_fts_ai" not in _schema_names(engine)  # 0008 really ran
+
+
+def _schema_names(engine: Engine) -> set[str]:
+    with engine.connect() as connection:
+        return {row[0] for row in connection.execute(text("SELECT name FROM sqlite_master"))}
 
 
 def _alembic_config() -> Config:
