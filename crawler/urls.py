@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Final
 from urllib.parse import SplitResult, unquote, urljoin, urlsplit, urlunsplit
 
 import idna
-from courlan import clean as courlan_clean
 
 from db.errors import HaitiwatchError
 
@@ -66,7 +65,6 @@ _TRACKING_PREFIXES: Final = (
 _CONTENT_PARAMS: Final = frozenset(
     {"cid", "uid", "eid", "keyword", "keywords", "refresh", "reference", "search", "source_id"}
 )
-_COURLAN_TRACKERS: Final[re.Pattern[str] | None] = getattr(courlan_clean, "TRACKERS_RE", None)
 
 _AMP_PARAMS: Final = frozenset({"amp", "_amp", "amp_js_v", "usqp"})
 _HOST_ALIAS_LABELS: Final = frozenset({"www", "m", "mobile", "amp"})
@@ -87,9 +85,19 @@ def is_tracking_param(name: str) -> bool:
     lowered = unquote(name).strip().lower()
     if lowered in _TRACKING_NAMES or lowered.startswith(_TRACKING_PREFIXES):
         return True
-    if lowered in _CONTENT_PARAMS or _COURLAN_TRACKERS is None:
+    if lowered in _CONTENT_PARAMS or (trackers := _courlan_trackers()) is None:
         return False
-    return _COURLAN_TRACKERS.search(lowered) is not None
+    return trackers.search(lowered) is not None
+
+
+@cache
+def _courlan_trackers() -> re.Pattern[str] | None:
+    """courlan's tracker pattern, imported on first use: the courlan package imports urllib3
+    (0.045 s of a start), which the crawl's main process needs for nothing else."""
+    from courlan import clean as courlan_clean
+
+    pattern: re.Pattern[str] | None = getattr(courlan_clean, "TRACKERS_RE", None)
+    return pattern
 
 
 def absolute_url(href: str | None, base: str | None) -> str | None:

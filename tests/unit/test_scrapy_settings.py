@@ -1,11 +1,12 @@
-"""The crawl replaces Scrapy's default extension list: changes in Scrapy's list get reviewed."""
+"""The crawl replaces Scrapy's default extension list (changes in Scrapy's list get reviewed)
+and leaves the cookies middleware out of its downloader middlewares."""
 
 from __future__ import annotations
 
 from scrapy.settings import default_settings
 
 from crawler.jobs import CrawlSettings
-from crawler.settings import scrapy_settings
+from crawler.settings import COOKIES_MIDDLEWARE, scrapy_settings
 
 #: Scrapy's default extensions when crawler/settings.py last chose among them (Scrapy 2.19).
 REVIEWED = {
@@ -35,3 +36,12 @@ def test_the_crawl_keeps_only_the_stats_extensions() -> None:
         "scrapy.extensions.corestats.CoreStats",
         "scrapy.extensions.logcount.LogCount",
     }
+
+
+def test_the_crawl_has_scrapys_downloader_middlewares_but_cookies() -> None:
+    settings = scrapy_settings(CrawlSettings(user_agent="haitiwatch-test"), [])
+    chosen = settings["DOWNLOADER_MIDDLEWARES_BASE"]
+    default = default_settings.DOWNLOADER_MIDDLEWARES_BASE
+    assert settings["COOKIES_ENABLED"] is False
+    assert set(default) - set(chosen) == {COOKIES_MIDDLEWARE}
+    assert all(chosen[name] == default[name] for name in chosen)
