@@ -20,8 +20,9 @@ from crawler.netguard import host_is_literal_forbidden, resolve_forbidden
 
 class _RobotsFailureAtInfo(logging.Filter):
     """Scrapy logs a robots.txt it could not download at ERROR with the whole traceback (about
-    70 lines for a host that is down). The source's own fetch then fails and is reported once;
-    this record drops to INFO, without the traceback, and shows only with ``-v``."""
+    70 lines for a host that is down), the only record of that logger above INFO. The source's
+    own fetch then fails and is reported once; this record drops to INFO, without the
+    traceback, and shows only with ``-v``."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno <= logging.INFO:

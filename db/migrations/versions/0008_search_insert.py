@@ -3,8 +3,8 @@
 Until now an AFTER INSERT trigger added each new article to the FTS5 index, one row at a
 time. The Store now adds each batch of new articles with one INSERT ... SELECT in search-key
 order (db.search.index_new_articles), in the same transaction: 0.11 ms an article instead of
-0.26 ms through the trigger, a quarter of what storing an article costs. The UPDATE and
-DELETE triggers stay: they keep the index in step with any change.
+0.26 ms through the trigger (which was a quarter of all the work of storing an article). The
+UPDATE and DELETE triggers stay: they keep the index in step with any change.
 
 Whatever inserts into ``articles`` on SQLite must now call ``index_new_articles`` (the Store
 is the only writer). PostgreSQL is unchanged: its index is a generated column.
