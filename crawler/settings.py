@@ -19,6 +19,8 @@ COOKIES_MIDDLEWARE = "scrapy.downloadermiddlewares.cookies.CookiesMiddleware"
 def scrapy_settings(settings: CrawlSettings, jobs: list[SourceJob]) -> dict[str, Any]:
     return {
         "TWISTED_REACTOR": ASYNCIO_REACTOR,
+        # Scrapy's own lets every queued request of a host through at once (crawler/downloader.py).
+        "DOWNLOADER": "crawler.downloader.ConcurrencySafeDownloader",
         "USER_AGENT": settings.user_agent,
         "ROBOTSTXT_OBEY": settings.obey_robots_txt,
         "DOWNLOAD_DELAY": settings.download_delay,

@@ -57,6 +57,10 @@ class Site:
         self._routes: dict[str, Route] = {}
         self._log: list[Logged] = []
         self._lock = threading.Lock()
+        self._in_flight = 0
+        #: Most requests being answered at once, and TCP connections accepted, since start.
+        self.peak_in_flight = 0
+        self.connections = 0
         self.closing = threading.Event()
         self._server = _Server(("127.0.0.1", 0), _RequestHandler)
         self._server.site = self
@@ -149,6 +153,19 @@ class Site:
         with self._lock:
             self._log.append(entry)
 
+    def started(self) -> None:
+        with self._lock:
+            self._in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self._in_flight)
+
+    def finished(self) -> None:
+        with self._lock:
+            self._in_flight -= 1
+
+    def connected(self) -> None:
+        with self._lock:
+            self.connections += 1
+
     def requests(self, prefix: str = "") -> list[Logged]:
         """Logged requests whose path starts with ``prefix``, in arrival order."""
         with self._lock:
@@ -185,6 +202,10 @@ class _RequestHandler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:  # quiet
         pass
 
+    def setup(self) -> None:  # one handler per TCP connection (HTTP/1.1 keep-alive)
+        super().setup()
+        self.server.site.connected()
+
     def do_HEAD(self) -> None:
         self.do_GET()
 
@@ -199,6 +220,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             )
         )
         route = site.route_for(self.path)
+        site.started()
         try:
             if route is None:
                 self._send(404, b"not found", "text/plain")
@@ -208,6 +230,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 self._serve(route)
         except CLIENT_GONE:
             self.close_connection = True
+        finally:
+            site.finished()
 
     def _serve(self, route: Route) -> None:
         if route.delay and self.server.site.closing.wait(route.delay):
