@@ -44,19 +44,23 @@ class HostLoad:
     connections: int
 
 
-def _poll_many_feeds_of_one_host(folder: Path, prelude: str = "") -> HostLoad:
+def _poll_many_feeds_of_one_host(
+    folder: Path, prelude: str = "", feeds: int = FEEDS, limit: int = LIMIT, delay: float = 0
+) -> HostLoad:
     feed = rss(real_feed_items(3))
     with running_site() as site:
-        for n in range(FEEDS):
+        for n in range(feeds):
             site.add(
                 f"/feed{n}.xml", feed, content_type="application/rss+xml", delay=ANSWER_DELAY_S
             )
         sources = [
             {"name": f"feed-{n}", "url": site.url(f"/feed{n}.xml"), "fetch_articles": False}
-            for n in range(FEEDS)
+            for n in range(feeds)
         ]
         config = write_config(
-            folder, sources, crawl={"download_delay": 0, "concurrent_requests_per_domain": LIMIT}
+            folder,
+            sources,
+            crawl={"download_delay": delay, "concurrent_requests_per_domain": limit},
         )
         crawl(config, prelude=prelude).check()
         return HostLoad(len(site.requests()), site.peak_in_flight, site.connections)
@@ -75,3 +79,10 @@ def test_the_regression_test_catches_the_stock_downloader(tmp_path: Path) -> Non
     assert load.peak_in_flight > LIMIT, (
         f"the stock Downloader kept to the limit ({load}): is Scrapy fixed upstream?"
     )
+
+
+def test_with_a_download_delay_slow_answers_do_not_pile_up(tmp_path: Path) -> None:
+    """Requests spaced by a delay shorter than the answers take still wait for a free slot."""
+    load = _poll_many_feeds_of_one_host(tmp_path, feeds=4, limit=1, delay=ANSWER_DELAY_S / 3)
+    assert load.requests == 5
+    assert load.peak_in_flight == 1
