@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import crawl, real_feed_items, rss, write_config
+from tests.support import crawl, real_feed_items, rss, scrapy_settings_prelude, write_config
 from tests.support.server import running_site
 
 pytestmark = pytest.mark.slow
@@ -20,21 +20,7 @@ LIMIT = 2
 ANSWER_DELAY_S = 0.15
 
 # Run inside the crawl process, before the CLI: put Scrapy's own Downloader back.
-STOCK_DOWNLOADER = """
-import crawler.runner as _runner
-import crawler.settings as _settings
-
-_fixed = _settings.scrapy_settings
-
-def _stock_downloader(*args, **kwargs):
-    out = _fixed(*args, **kwargs)
-    out.pop("DOWNLOADER")
-    return out
-
-_settings.scrapy_settings = _stock_downloader
-if hasattr(_runner, "scrapy_settings"):
-    _runner.scrapy_settings = _stock_downloader
-"""
+STOCK_DOWNLOADER = scrapy_settings_prelude('out.pop("DOWNLOADER")')
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,16 @@ from pathlib import Path
 import pytest
 
 from crawler.textnorm import clean_text
-from tests.support import Run, articles, crawl, fundus_pages, real_feed_items, rss, write_config
+from tests.support import (
+    Run,
+    articles,
+    crawl,
+    fundus_pages,
+    real_feed_items,
+    rss,
+    scrapy_settings_prelude,
+    write_config,
+)
 from tests.support.server import Site
 
 pytestmark = pytest.mark.slow
@@ -25,23 +34,14 @@ ROBOTS_DELAY_S = 0.5
 PRIVATE = 5
 
 # Run inside the crawl process, before the CLI: put Scrapy's own middleware back.
-STOCK_ROBOTS_MIDDLEWARE = """
-import crawler.runner as _runner
-import crawler.settings as _settings
-
-_fixed = _settings.scrapy_settings
-
-def _stock_robots(*args, **kwargs):
-    out = _fixed(*args, **kwargs)
+STOCK_ROBOTS_MIDDLEWARE = scrapy_settings_prelude(
+    """
     chain = {k: v for k, v in out["DOWNLOADER_MIDDLEWARES"].items()
              if not k.endswith("ConcurrentSafeRobotsTxtMiddleware")}
     chain["scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware"] = 100
-    return out | {"DOWNLOADER_MIDDLEWARES": chain}
-
-_settings.scrapy_settings = _stock_robots
-if hasattr(_runner, "scrapy_settings"):
-    _runner.scrapy_settings = _stock_robots
-"""
+    out = out | {"DOWNLOADER_MIDDLEWARES": chain}
+    """
+)
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
+import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -204,6 +205,28 @@ def _fresh_file(folder: Path, kind: str) -> Path:
 def _pythonpath() -> str:
     existing = os.environ.get("PYTHONPATH")
     return str(REPO) + (os.pathsep + existing if existing else "")
+
+
+def scrapy_settings_prelude(change: str) -> str:
+    """A ``prelude`` for ``run_cli``/``crawl``: the crawl's Scrapy settings dict, ``out``, goes
+    through ``change`` (Python statements on ``out``) before Scrapy sees it. For the tests that
+    put one of Scrapy's own components back, to show the bug ours fixes."""
+    body = textwrap.indent(textwrap.dedent(change).strip(), "    ")
+    return f"""
+import crawler.runner as _runner
+import crawler.settings as _settings
+
+_fixed = _settings.scrapy_settings
+
+def _changed(*args, **kwargs):
+    out = _fixed(*args, **kwargs)
+{body}
+    return out
+
+_settings.scrapy_settings = _changed
+if hasattr(_runner, "scrapy_settings"):
+    _runner.scrapy_settings = _changed
+"""
 
 
 def crawl(config: Path, *args: str, **kwargs: Any) -> Run:
