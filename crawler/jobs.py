@@ -17,6 +17,7 @@ class CrawlSettings:
     timeout: float = 30.0
     max_response_bytes: int = 16 * 1024 * 1024
     obey_robots_txt: bool = True
+    robots_txt_max_age_s: float = 24 * 3600
     retries: int = 2
     max_retry_after_s: float = 6 * 3600
     #: Processes for CPU-heavy parsing and extraction; 0 runs them in threads.

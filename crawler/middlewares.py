@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -16,6 +17,7 @@ from scrapy.utils.httpobj import urlparse_cached
 from twisted.internet.defer import Deferred
 
 from crawler.netguard import host_is_literal_forbidden, resolve_forbidden
+from crawler.settings import ROBOTSTXT_MAX_AGE
 
 
 class _RobotsFailureAtInfo(logging.Filter):
@@ -37,20 +39,31 @@ _ROBOTS_LOG = logging.getLogger("scrapy.downloadermiddlewares.robotstxt")
 
 
 class ConcurrentSafeRobotsTxtMiddleware(RobotsTxtMiddleware):
-    """Scrapy's RobotsTxtMiddleware with the concurrent-waiters bug fixed.
+    """Scrapy's RobotsTxtMiddleware with the concurrent-waiters bug fixed, and an age limit.
 
     While robots.txt for a host is downloading, Scrapy 2.19 makes every waiting request await the
     same Deferred; the first waiter's callback returns None down the chain, so all later waiters
     see "no parser" and are allowed. Each waiter gets its own Deferred here.
+
+    Scrapy also keeps a host's robots.txt for as long as the crawler runs, and the service's
+    runs for weeks: a host that later disallows us would not be heard. A copy older than
+    ROBOTSTXT_MAX_AGE (crawl.robots_txt_max_age) is fetched again on the host's next request.
     """
 
     def __init__(self, crawler: Crawler) -> None:
         super().__init__(crawler)
+        self._max_age_s = crawler.settings.getfloat(ROBOTSTXT_MAX_AGE, 24 * 3600)
+        self._fetched_at: dict[str, float] = {}
         if not any(isinstance(f, _RobotsFailureAtInfo) for f in _ROBOTS_LOG.filters):
             _ROBOTS_LOG.addFilter(_RobotsFailureAtInfo())
 
     async def robot_parser(self, request: Request) -> Any:
-        pending = self._parsers.get(urlparse_cached(request).netloc)
+        netloc = urlparse_cached(request).netloc
+        pending = self._parsers.get(netloc)
+        if self._too_old(netloc, pending):
+            del self._parsers[netloc]  # Scrapy's method below fetches it again
+        if netloc not in self._parsers:
+            self._fetched_at[netloc] = time.monotonic()
         if isinstance(pending, Deferred):
             mine: Deferred[Any] = Deferred()
 
@@ -61,6 +74,12 @@ class ConcurrentSafeRobotsTxtMiddleware(RobotsTxtMiddleware):
             pending.addBoth(hand_over)
             return await maybe_deferred_to_future(mine)
         return await super().robot_parser(request)
+
+    def _too_old(self, netloc: str, cached: Any) -> bool:
+        """A robots.txt (or its failure, None) held longer than the age limit."""
+        if netloc not in self._parsers or isinstance(cached, Deferred):
+            return False
+        return time.monotonic() - self._fetched_at.get(netloc, 0.0) >= self._max_age_s
 
 
 class PrivateAddressGuard:

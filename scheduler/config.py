@@ -116,6 +116,9 @@ class CrawlConfig(_Section):
     timeout: float = Field(30.0, gt=0, le=600)
     max_response_bytes: int = Field(16 * 1024 * 1024, ge=1024)
     obey_robots_txt: bool = True
+    #: A host's robots.txt is fetched again when the copy in use is this old (RFC 9309
+    #: section 2.4: a crawler should not use a cached robots.txt for more than 24 hours).
+    robots_txt_max_age: Duration = timedelta(hours=24)
     user_agent: str = DEFAULT_USER_AGENT
     #: Longest Retry-After honoured; larger values are clipped to this.
     max_retry_after: Duration = timedelta(hours=6)

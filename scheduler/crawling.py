@@ -24,6 +24,7 @@ def crawl_settings(crawl_config: CrawlConfig, cpu_workers: int = 2) -> CrawlSett
         timeout=crawl_config.timeout,
         max_response_bytes=crawl_config.max_response_bytes,
         obey_robots_txt=crawl_config.obey_robots_txt,
+        robots_txt_max_age_s=crawl_config.robots_txt_max_age.total_seconds(),
         retries=crawl_config.retries,
         max_retry_after_s=crawl_config.max_retry_after.total_seconds(),
         cpu_workers=cpu_workers,

@@ -8,6 +8,8 @@ page origin is in flight.
 
 from __future__ import annotations
 
+import signal
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -20,12 +22,14 @@ from tests.support import (
     articles,
     crawl,
     fundus_pages,
+    health,
     real_feed_items,
     rss,
     scrapy_settings_prelude,
     write_config,
 )
 from tests.support.server import Site
+from tests.support.service import ServiceProcess, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -107,3 +111,25 @@ def test_the_regression_test_catches_the_stock_middleware(
     done = _crawl_with_slow_robots(site_factory, tmp_path, prelude=STOCK_ROBOTS_MIDDLEWARE)
     fetched = [p for p in done.pages_site.paths() if p.startswith("/private")]
     assert fetched, "the stock middleware no longer shows the bug: is Scrapy fixed upstream?"
+
+
+def test_the_service_reads_robots_txt_again_once_it_is_old(site: Site, tmp_path: Path) -> None:
+    """A host that starts disallowing us is heard within crawl.robots_txt_max_age, without
+    a restart (Scrapy alone keeps the first copy for as long as the crawler runs)."""
+    site.add("/robots.txt", b"User-agent: *\nAllow: /\n", content_type="text/plain")
+    site.feed("/news.xml", rss(real_feed_items(2)))
+    source = {"name": "news", "url": site.url("/news.xml"), "interval": "1s"}
+    config = write_config(tmp_path, [source | {"fetch_articles": False}])
+    config.write_text(config.read_text().replace("[crawl]", '[crawl]\nrobots_txt_max_age = "2s"'))
+    service = ServiceProcess(config)
+    try:
+        wait_for(lambda: len(site.requests("/news.xml")) >= 2, 30, "two polls of the feed")
+        site.add("/robots.txt", b"User-agent: *\nDisallow: /\n", content_type="text/plain")
+        wait_for(lambda: len(site.requests("/robots.txt")) >= 2, 15, "robots.txt read again")
+        time.sleep(1)  # a poll that was already past the check may still land
+        polls = len(site.requests("/news.xml"))
+        time.sleep(3)  # three more intervals
+        assert len(site.requests("/news.xml")) == polls, "still polling a disallowed feed"
+        wait_for(lambda: "robots" in (health(config)["news"].last_error or ""), 10, "the error")
+    finally:
+        service.stop(signal.SIGTERM)
