@@ -7,6 +7,9 @@ from urllib.parse import urlsplit
 
 from db.records import Validators
 
+#: RFC 9309 section 2.4: a cached robots.txt should not be used for more than 24 hours.
+ROBOTS_TXT_MAX_AGE_S = 24 * 3600
+
 
 @dataclass(frozen=True, slots=True)
 class CrawlSettings:
@@ -17,7 +20,7 @@ class CrawlSettings:
     timeout: float = 30.0
     max_response_bytes: int = 16 * 1024 * 1024
     obey_robots_txt: bool = True
-    robots_txt_max_age_s: float = 24 * 3600
+    robots_txt_max_age_s: float = ROBOTS_TXT_MAX_AGE_S
     retries: int = 2
     max_retry_after_s: float = 6 * 3600
     #: Processes for CPU-heavy parsing and extraction; 0 runs them in threads.

@@ -16,6 +16,7 @@ from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.httpobj import urlparse_cached
 from twisted.internet.defer import Deferred
 
+from crawler.jobs import ROBOTS_TXT_MAX_AGE_S
 from crawler.netguard import host_is_literal_forbidden, resolve_forbidden
 from crawler.settings import ROBOTSTXT_MAX_AGE
 
@@ -52,7 +53,7 @@ class ConcurrentSafeRobotsTxtMiddleware(RobotsTxtMiddleware):
 
     def __init__(self, crawler: Crawler) -> None:
         super().__init__(crawler)
-        self._max_age_s = crawler.settings.getfloat(ROBOTSTXT_MAX_AGE, 24 * 3600)
+        self._max_age_s = crawler.settings.getfloat(ROBOTSTXT_MAX_AGE, ROBOTS_TXT_MAX_AGE_S)
         self._fetched_at: dict[str, float] = {}
         if not any(isinstance(f, _RobotsFailureAtInfo) for f in _ROBOTS_LOG.filters):
             _ROBOTS_LOG.addFilter(_RobotsFailureAtInfo())
