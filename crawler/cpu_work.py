@@ -38,8 +38,10 @@ def page_record(
 def feed_records(
     job: SourceJob, entries: list[FeedEntry], prepare: PrepareStory = None
 ) -> list[ArticleRecord]:
-    records = [r for e in entries if (r := build_record(job, e)) is not None]
-    return [prepare(r) for r in records] if prepare else records
+    # Each record is prepared right after it is built: its text's normalised form, cached
+    # for the content hash (textnorm.normalise_for_hash), is still there for its shingles.
+    records = (r for e in entries if (r := build_record(job, e)) is not None)
+    return [prepare(r) for r in records] if prepare else list(records)
 
 
 def warm_up() -> None:

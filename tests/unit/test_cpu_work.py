@@ -1,11 +1,15 @@
-"""The CPU pool's start-up: a failing warm-up must not break the pool."""
+"""The CPU pool: its start-up, and the work it does per feed."""
 
 from __future__ import annotations
 
 import pytest
 
-from crawler import language
+from crawler import language, textnorm
+from crawler.cpu_work import feed_records
+from crawler.jobs import SourceJob
 from crawler.runner import worker_pools
+from crawler.stories import StoryMatcher
+from db.records import FeedEntry
 
 
 def test_a_failing_warm_up_leaves_the_pool_usable(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -15,3 +19,23 @@ def test_a_failing_warm_up_leaves_the_pool_usable(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(language, "warm_up", broken)
     with worker_pools(0) as (cpu, _db):
         assert cpu.submit(sum, [1, 2, 3]).result(timeout=10) == 6
+
+
+def test_each_feed_text_is_normalised_once_for_its_hash_and_its_shingles() -> None:
+    """The content hash and the story shingles share one normalisation (an LRU of 16 texts):
+    a feed's records are prepared as they are built, not after all of them."""
+    job = SourceJob(name="wire", kind="feed", url="https://wire.example/feed")
+    words = "police mission haiti kenya gang suppression force port-au-prince council vote"
+    entries = [
+        FeedEntry(
+            url=f"https://wire.example/{i}",
+            title=f"Story number {i} of the day",
+            summary=f"Item {i}: " + " ".join(f"{w}{i}{n}" for n in range(8) for w in words.split()),
+        )
+        for i in range(40)  # more texts than the normalisation's cache holds
+    ]
+    textnorm.normalise_for_hash.cache_clear()
+    records = feed_records(job, entries, StoryMatcher().prepare)
+    assert len(records) == 40 and all(r.story_keys for r in records)
+    # each text once (hash, then shingles) and each title once (its story key)
+    assert textnorm.normalise_for_hash.cache_info().misses == 2 * len(entries)
