@@ -192,6 +192,11 @@ def _sqlite_begin(connection: Connection) -> None:
     write = connection.get_execution_options().get(WRITE_OPTION)
     if write:
         connection.exec_driver_sql(f"PRAGMA cache_size=-{WRITE_CACHE_KIB}")
+        # Each source of a group commit has its savepoint, and SQLite first copies every page
+        # a savepoint changes into a statement journal: as a temporary file, 880 MB of write
+        # calls in a 10,000-entry crawl; in memory, a few MB for the transaction's life.
+        # Readers keep files: a large ORDER BY of theirs must not grow in memory.
+        connection.exec_driver_sql("PRAGMA temp_store=MEMORY")
         connection.info[_WRITE_CACHE_GROWN] = True
     connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
@@ -203,6 +208,7 @@ def _sqlite_shrink_cache(dbapi_connection: Any, record: ConnectionPoolEntry) -> 
     if dbapi_connection is not None and record.info.pop(_WRITE_CACHE_GROWN, False):
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA cache_size={SQLITE_DEFAULT_CACHE}")
+        cursor.execute("PRAGMA temp_store=DEFAULT")
         cursor.close()
 
 

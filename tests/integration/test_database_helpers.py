@@ -50,17 +50,20 @@ def test_insert_returning_ids_gives_each_rows_id_in_row_order(db_url: str) -> No
 
 
 def test_sqlite_write_transactions_get_a_big_page_cache_that_is_given_back(tmp_path: Path) -> None:
-    """Ingest needs more than SQLite's 2 MiB cache while it writes; a pooled connection must
-    not keep it once the transaction is over (the service's memory budget)."""
+    """Ingest needs more than SQLite's 2 MiB cache while it writes, and its savepoints'
+    journals in memory; a pooled connection must keep neither once the transaction is over
+    (the service's memory budget; a reader's big sort spills to a file)."""
     engine = create_db_engine(f"sqlite:///{tmp_path / 'cache.db'}")
+    pragmas = "SELECT * FROM pragma_cache_size(), pragma_temp_store()"
     try:
         with engine.execution_options(**{WRITE_OPTION: True}).begin() as connection:
             writer = connection.connection.dbapi_connection
-            during = connection.exec_driver_sql("PRAGMA cache_size").scalar()
+            during = tuple(connection.exec_driver_sql(pragmas).one())
         with engine.connect() as connection:
             assert connection.connection.dbapi_connection is writer  # the same, from the pool
-            after = connection.exec_driver_sql("PRAGMA cache_size").scalar()
+            after = tuple(connection.exec_driver_sql(pragmas).one())
     finally:
         engine.dispose()
-    assert during == -WRITE_CACHE_KIB
-    assert after == SQLITE_DEFAULT_CACHE
+    memory, default = 2, 0  # PRAGMA temp_store values
+    assert during == (-WRITE_CACHE_KIB, memory)
+    assert after == (SQLITE_DEFAULT_CACHE, default)
