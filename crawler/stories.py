@@ -124,9 +124,7 @@ Shingles = npt.NDArray[np.uint32]
 #: and again. Stored articles are put here as they are placed (their arrays come from the CPU
 #: pool), so the database thread rarely shingles a text. Bounded by bytes, not texts: a feed
 #: summary takes about 1 KB, a long page 20 KB (the service's memory budget is 300 MB).
-#: 8 MB held every text of a 10,000-entry crawl; at 4 MB the database thread shingled 3,300
-#: evicted candidates again, 0.6 s (benchmarks/README.md).
-SHINGLE_CACHE_BYTES: Final = 8 * 1024 * 1024
+SHINGLE_CACHE_BYTES: Final = 4 * 1024 * 1024
 
 
 class _ShingleCache:
