@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any
+from typing import Any, Self
 from urllib.parse import urlsplit
 
 from scrapy.crawler import Crawler
 from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Request, Response
+from scrapy.http.request import NO_CALLBACK
+from scrapy.robotstxt import RobotParser
 from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.httpobj import urlparse_cached
 from twisted.internet.defer import Deferred
@@ -19,6 +21,10 @@ from twisted.internet.defer import Deferred
 from crawler.jobs import ROBOTS_TXT_MAX_AGE_S
 from crawler.netguard import host_is_literal_forbidden, resolve_forbidden
 from crawler.settings import ROBOTSTXT_MAX_AGE
+from crawler.spider import UNREACHABLE, describe_error
+
+#: How long a host whose robots.txt could not be reached is left alone (RFC 9309 2.3.1.4).
+UNREACHABLE_RETRY_S = 600.0
 
 
 class _RobotsFailureAtInfo(logging.Filter):
@@ -39,8 +45,23 @@ class _RobotsFailureAtInfo(logging.Filter):
 _ROBOTS_LOG = logging.getLogger("scrapy.downloadermiddlewares.robotstxt")
 
 
+class _Unreachable(RobotParser):
+    """The robots.txt "parser" of a host that could not be reached: it allows nothing."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, robotstxt_body: bytes) -> Self:
+        raise NotImplementedError("made by the middleware, never from a body")
+
+    def allowed(self, url: str | bytes, user_agent: str | bytes) -> bool:
+        return False
+
+
 class ConcurrentSafeRobotsTxtMiddleware(RobotsTxtMiddleware):
-    """Scrapy's RobotsTxtMiddleware with the concurrent-waiters bug fixed, and an age limit.
+    """Scrapy's RobotsTxtMiddleware with the concurrent-waiters bug fixed, an age limit, and
+    RFC 9309's rule for a host that cannot be reached.
 
     While robots.txt for a host is downloading, Scrapy 2.19 makes every waiting request await the
     same Deferred; the first waiter's callback returns None down the chain, so all later waiters
@@ -49,11 +70,20 @@ class ConcurrentSafeRobotsTxtMiddleware(RobotsTxtMiddleware):
     Scrapy also keeps a host's robots.txt for as long as the crawler runs, and the service's
     runs for weeks: a host that later disallows us would not be heard. A copy older than
     ROBOTSTXT_MAX_AGE (crawl.robots_txt_max_age) is fetched again on the host's next request.
+
+    When robots.txt cannot be downloaded because the host does not answer (timeout, refused
+    connection, unknown name), RFC 9309 (2.3.1.4) says to assume complete disallow; Scrapy
+    allows, retries robots.txt twice, then tries each request three times more. A host that
+    accepts connections and never answers thus held a `crawl` pass for six timeouts (three
+    minutes with the defaults). Here robots.txt is tried once, and the host's requests fail at
+    once for UNREACHABLE_RETRY_S, when robots.txt is tried again. A host that answers robots.txt
+    with an error status is still crawled, as by Scrapy: CDNs answer 403 or 503 to it.
     """
 
     def __init__(self, crawler: Crawler) -> None:
         super().__init__(crawler)
         self._max_age_s = crawler.settings.getfloat(ROBOTSTXT_MAX_AGE, ROBOTS_TXT_MAX_AGE_S)
+        self._timeout_s = crawler.settings.getfloat("DOWNLOAD_TIMEOUT")
         self._fetched_at: dict[str, float] = {}
         if not any(isinstance(f, _RobotsFailureAtInfo) for f in _ROBOTS_LOG.filters):
             _ROBOTS_LOG.addFilter(_RobotsFailureAtInfo())
@@ -76,11 +106,43 @@ class ConcurrentSafeRobotsTxtMiddleware(RobotsTxtMiddleware):
             return await maybe_deferred_to_future(mine)
         return await super().robot_parser(request)
 
+    async def process_request(self, request: Request, spider: Any = None) -> None:
+        if request.meta.get("dont_obey_robotstxt") and _is_robots_txt(request):
+            request.meta.setdefault("dont_retry", True)  # its failure is final (above)
+        await super().process_request(request)
+
+    def process_request_2(self, rp: Any, request: Request) -> None:
+        if isinstance(rp, _Unreachable):
+            self._stats.inc_value("robotstxt/unreachable")
+            raise IgnoreRequest(
+                f"robots.txt unreachable ({rp.reason}): the host is not crawled until it"
+                " answers (RFC 9309)"
+            )
+        super().process_request_2(rp, request)
+
+    def _robots_error(self, exc: Exception, netloc: str) -> None:
+        if not isinstance(exc, UNREACHABLE):
+            super()._robots_error(exc, netloc)
+            return
+        self._stats.inc_value(f"robotstxt/exception_count/{type(exc)}")
+        reason, _status, _retry_after = describe_error(exc, self._timeout_s)
+        waiting = self._parsers[netloc]
+        assert isinstance(waiting, Deferred)
+        self._parsers[netloc] = unreachable = _Unreachable(reason)
+        # Fetched again once UNREACHABLE_RETRY_S old (or the age limit, if shorter).
+        wait = min(UNREACHABLE_RETRY_S, self._max_age_s)
+        self._fetched_at[netloc] = time.monotonic() - self._max_age_s + wait
+        waiting.callback(unreachable)
+
     def _too_old(self, netloc: str, cached: Any) -> bool:
-        """A robots.txt (or its failure, None) held longer than the age limit."""
+        """A robots.txt (or its failure) held longer than the age limit."""
         if netloc not in self._parsers or isinstance(cached, Deferred):
             return False
         return time.monotonic() - self._fetched_at.get(netloc, 0.0) >= self._max_age_s
+
+
+def _is_robots_txt(request: Request) -> bool:
+    return request.callback is NO_CALLBACK and urlparse_cached(request).path == "/robots.txt"
 
 
 class PrivateAddressGuard:

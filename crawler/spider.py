@@ -14,7 +14,7 @@ from typing import Any
 import scrapy
 from scrapy import signals
 from scrapy.crawler import Crawler
-from scrapy.exceptions import DontCloseSpider
+from scrapy.exceptions import DontCloseSpider, IgnoreRequest
 from scrapy.http import Request, Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.internet.defer import CancelledError
@@ -69,6 +69,8 @@ _CANCELLED: tuple[type[Exception], ...] = (
 # Also what a body without Content-Length that outgrows DOWNLOAD_MAXSIZE ends as (Scrapy aborts
 # the connection, and the abort is reported before the cancellation).
 _DATA_LOSS = _scrapy_errors("ResponseDataLossError")
+#: The host could not be reached at all (as opposed to answering badly).
+UNREACHABLE: tuple[type[Exception], ...] = (*_TIMEOUTS, *_DNS, *_REFUSED)
 
 
 def _header(response: Response, name: str) -> str | None:
@@ -96,6 +98,12 @@ def to_fetched(response: Response) -> FetchedBody:
 def describe_failure(failure: Failure, timeout: float) -> tuple[str, int | None, str | None]:
     """A message a person understands, the HTTP status if any, and Retry-After if any."""
     exc = failure.value
+    assert exc is not None  # a Failure always carries its exception
+    return describe_error(exc, timeout)
+
+
+def describe_error(exc: BaseException, timeout: float) -> tuple[str, int | None, str | None]:
+    """``describe_failure`` of the exception itself."""
     if isinstance(exc, HttpError):
         response = exc.response
         return (
@@ -116,6 +124,8 @@ def describe_failure(failure: Failure, timeout: float) -> tuple[str, int | None,
         message = "response cut off: connection closed early, or body larger than the size cap"
         return message, None, None
     text = str(exc) or type(exc).__name__
+    if isinstance(exc, IgnoreRequest) and str(exc):  # ours, and Scrapy's, say what happened
+        return text, None, None
     return f"{type(exc).__name__}: {text}" if type(exc).__name__ not in text else text, None, None
 
 

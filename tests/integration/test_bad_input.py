@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import resource
 import socket
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -310,7 +311,7 @@ def test_a_host_that_is_down_is_one_warning_not_a_traceback(tmp_path: Path) -> N
     config = write_config(tmp_path, [{"name": "down", "url": url}], crawl={"retries": 1})
     quiet = crawl(config)
     assert quiet.returncode == 0, quiet.stderr
-    assert "source down failed: connection refused" in quiet.stderr
+    assert "source down failed: robots.txt unreachable (connection refused)" in quiet.stderr
     assert "Traceback" not in quiet.stderr, quiet.stderr
     assert " ERROR " not in quiet.stderr, quiet.stderr
     assert len(quiet.stderr.strip().splitlines()) == 1, quiet.stderr
@@ -318,3 +319,34 @@ def test_a_host_that_is_down_is_one_warning_not_a_traceback(tmp_path: Path) -> N
     verbose = run_cli("-v", "crawl", "--workers", "0", config=config)
     assert "robots.txt" in verbose.stderr  # still there for whoever asks
     assert "Traceback" not in verbose.stderr, verbose.stderr
+
+
+def test_a_host_that_never_answers_is_given_up_after_one_timeout(tmp_path: Path) -> None:
+    """RFC 9309: a robots.txt that cannot be reached means "disallow". Scrapy allowed, and
+    retried robots.txt and then every feed of the host: with 2 feeds and 2 retries, 9
+    connections that each waited for the timeout. robots.txt is now tried once and the
+    host's feeds fail at once, saying why."""
+    accepted: list[socket.socket] = []
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(16)
+        port = listener.getsockname()[1]
+
+        def accept_and_say_nothing() -> None:
+            while True:
+                try:
+                    accepted.append(listener.accept()[0])
+                except OSError:  # closed at the end of the test
+                    return
+
+        threading.Thread(target=accept_and_say_nothing, daemon=True).start()
+        sources = [{"name": f"hung{n}", "url": f"http://127.0.0.1:{port}/f{n}.xml"} for n in (1, 2)]
+        config = write_config(tmp_path, sources, crawl={"timeout": 1, "retries": 2})
+        run = crawl(config)
+    for connection in accepted:
+        connection.close()
+    assert run.returncode == 0, run.stderr
+    assert "sources: 0 ok (0 not modified), 2 failed" in run.stdout
+    for name in ("hung1", "hung2"):
+        assert f"source {name} failed: robots.txt unreachable (timed out" in run.stderr
+    assert len(accepted) == 1  # robots.txt, once

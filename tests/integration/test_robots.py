@@ -133,3 +133,28 @@ def test_the_service_reads_robots_txt_again_once_it_is_old(site: Site, tmp_path:
         wait_for(lambda: "robots" in (health(config)["news"].last_error or ""), 10, "the error")
     finally:
         service.stop(signal.SIGTERM)
+
+
+def test_the_service_crawls_a_host_again_once_its_robots_txt_answers(
+    site: Site, tmp_path: Path
+) -> None:
+    """robots.txt timing out means "disallow" (RFC 9309), but only until it is tried again:
+    within crawl.robots_txt_max_age (here 2 s; 10 minutes at most), not for the process's life."""
+    site.add("/robots.txt", b"User-agent: *\nAllow: /\n", content_type="text/plain", delay=5)
+    site.feed("/news.xml", rss(real_feed_items(2)))
+    source = {"name": "news", "url": site.url("/news.xml"), "interval": "1s"}
+    config = write_config(tmp_path, [source | {"fetch_articles": False}], crawl={"timeout": 1})
+    config.write_text(config.read_text().replace("[crawl]", '[crawl]\nrobots_txt_max_age = "2s"'))
+    service = ServiceProcess(config)
+    try:
+
+        def skipped() -> bool:
+            news = health(config).get("news")
+            return news is not None and "robots.txt unreachable" in (news.last_error or "")
+
+        wait_for(skipped, 30, "the host skipped after robots.txt timed out")
+        assert not site.requests("/news.xml")
+        site.add("/robots.txt", b"User-agent: *\nAllow: /\n", content_type="text/plain")
+        wait_for(lambda: len(site.requests("/news.xml")) >= 1, 20, "the feed polled again")
+    finally:
+        service.stop(signal.SIGTERM)
