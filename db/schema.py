@@ -120,7 +120,8 @@ class Article(Base):
     __tablename__ = "articles"
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id"), index=True)
+    # No index of its own: ix_articles_source_date (migration 0007) leads with it.
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id"))
     story_id: Mapped[int | None] = mapped_column(ForeignKey("stories.id"), index=True)
     url: Mapped[str] = mapped_column(Text)
     canonical_url: Mapped[str] = mapped_column(Text)

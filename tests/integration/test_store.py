@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from crawler.search_query import CompiledSearch
 from db.database import create_db_engine, migrate, one_of
 from db.records import ArticleOutcome, ArticleRecord, FetchOutcome, FetchResult, Validators
-from db.schema import ArticleKey, Base, Source, Story, StoryBand
+from db.schema import Article, ArticleKey, Base, Source, Story, StoryBand
 from db.search import SEARCH_KEY_SQL, search
 from db.service_state import ServiceState
 from db.store import FetchToSave, SavedFetch, SourceSpec, Store, _key_in
@@ -402,8 +402,11 @@ def test_key_lookups_use_the_primary_key_index(tmp_path: Path) -> None:
         keys = select(ArticleKey.article_id).where(_key_in(session, [("url", "a"), ("guid", "b")]))
         bands = select(StoryBand.article_id).where(one_of(session, StoryBand.band_key, [1, 2]))
         key_plan, band_plan = _sqlite_plan(engine, keys), _sqlite_plan(engine, bands)
+    per_source = select(func.count()).select_from(Article).where(Article.source_id == 1)
+    source_plan = _sqlite_plan(engine, per_source)  # ix_articles_source_id is gone (0009)
     engine.dispose()
     assert "SEARCH article_keys USING INDEX" in key_plan, key_plan
+    assert "USING COVERING INDEX ix_articles_source_date (source_id=?)" in source_plan, source_plan
     assert "SCAN story_bands" not in band_plan, band_plan
     assert "SEARCH story_bands USING COVERING INDEX" in band_plan, band_plan
 
