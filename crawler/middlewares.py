@@ -84,17 +84,18 @@ class ConcurrentSafeRobotsTxtMiddleware(RobotsTxtMiddleware):
         super().__init__(crawler)
         self._max_age_s = crawler.settings.getfloat(ROBOTSTXT_MAX_AGE, ROBOTS_TXT_MAX_AGE_S)
         self._timeout_s = crawler.settings.getfloat("DOWNLOAD_TIMEOUT")
-        self._fetched_at: dict[str, float] = {}
+        #: When each host's robots.txt (or its failure) is to be fetched again (monotonic).
+        self._expires_at: dict[str, float] = {}
         if not any(isinstance(f, _RobotsFailureAtInfo) for f in _ROBOTS_LOG.filters):
             _ROBOTS_LOG.addFilter(_RobotsFailureAtInfo())
 
     async def robot_parser(self, request: Request) -> Any:
         netloc = urlparse_cached(request).netloc
         pending = self._parsers.get(netloc)
-        if self._too_old(netloc, pending):
+        if self._expired(netloc, pending):
             del self._parsers[netloc]  # Scrapy's method below fetches it again
         if netloc not in self._parsers:
-            self._fetched_at[netloc] = time.monotonic()
+            self._expires_at[netloc] = time.monotonic() + self._max_age_s
         if isinstance(pending, Deferred):
             mine: Deferred[Any] = Deferred()
 
@@ -129,16 +130,16 @@ class ConcurrentSafeRobotsTxtMiddleware(RobotsTxtMiddleware):
         waiting = self._parsers[netloc]
         assert isinstance(waiting, Deferred)
         self._parsers[netloc] = unreachable = _Unreachable(reason)
-        # Fetched again once UNREACHABLE_RETRY_S old (or the age limit, if shorter).
-        wait = min(UNREACHABLE_RETRY_S, self._max_age_s)
-        self._fetched_at[netloc] = time.monotonic() - self._max_age_s + wait
+        # Tried again after UNREACHABLE_RETRY_S (or the age limit, if shorter).
+        retry_in = min(UNREACHABLE_RETRY_S, self._max_age_s)
+        self._expires_at[netloc] = time.monotonic() + retry_in
         waiting.callback(unreachable)
 
-    def _too_old(self, netloc: str, cached: Any) -> bool:
-        """A robots.txt (or its failure) held longer than the age limit."""
+    def _expired(self, netloc: str, cached: Any) -> bool:
+        """A robots.txt (or its failure) held past the time to fetch it again."""
         if netloc not in self._parsers or isinstance(cached, Deferred):
             return False
-        return time.monotonic() - self._fetched_at.get(netloc, 0.0) >= self._max_age_s
+        return time.monotonic() >= self._expires_at.get(netloc, 0.0)
 
 
 def _is_robots_txt(request: Request) -> bool:

@@ -123,9 +123,9 @@ def describe_error(exc: BaseException, timeout: float) -> tuple[str, int | None,
     if isinstance(exc, _DATA_LOSS):
         message = "response cut off: connection closed early, or body larger than the size cap"
         return message, None, None
+    if isinstance(exc, IgnoreRequest) and (said := str(exc)):  # ours and Scrapy's say what
+        return said, None, None
     text = str(exc) or type(exc).__name__
-    if isinstance(exc, IgnoreRequest) and str(exc):  # ours, and Scrapy's, say what happened
-        return text, None, None
     return f"{type(exc).__name__}: {text}" if type(exc).__name__ not in text else text, None, None
 
 
