@@ -3,6 +3,8 @@
 The spider calls these coroutines; CPU work (feedparser, trafilatura) runs in a process or
 thread pool so downloads keep flowing, and all database writes go through ONE thread, so
 SQLite never sees two writers from this process and each write is one short transaction.
+The CPU pool is entered through a gate (crawler/cpu_gate.py) that starts records, which the
+database thread waits for, before further parses.
 
 A ``Poll`` is one fetch of one source with the article pages it leads to; it completes when
 the feed and every page request it started are done, whatever their outcome.
@@ -21,6 +23,7 @@ from functools import partial
 from typing import ParamSpec, TypeVar
 
 from crawler.assemble import Known, build_record, select_to_fetch
+from crawler.cpu_gate import CpuGate, Stage
 from crawler.cpu_work import PrepareStory, feed_records, page_record
 from crawler.fetch_writer import FetchWriter
 from crawler.jobs import FetchedBody, SourceJob
@@ -108,21 +111,23 @@ class Harvester:
         db: Executor,
         retry_after_cap: timedelta,
         clock: Callable[[], datetime] = utcnow,
+        cpu_slots: int = 2,  # tasks inside the CPU pool at once (its workers + 1)
     ) -> None:
         self.store = store
-        self._cpu, self._db = cpu, db
+        self._cpu = CpuGate(cpu, cpu_slots)
+        self._db = db
         self.writer = FetchWriter(store, db)
         self._retry_after_cap = retry_after_cap
         self._clock = clock
         matcher = store.stories.matcher
         self._prepare: PrepareStory = matcher.prepare if matcher is not None else None
 
-    async def _run(self, pool: Executor, fn: Callable[P, T], *args: P.args, **kw: P.kwargs) -> T:
-        return await asyncio.get_running_loop().run_in_executor(pool, partial(fn, *args, **kw))
-
     async def run_db(self, fn: Callable[P, T], *args: P.args, **kw: P.kwargs) -> T:
         """Run a blocking database call on the single database thread."""
-        return await self._run(self._db, fn, *args, **kw)
+        return await asyncio.get_running_loop().run_in_executor(self._db, partial(fn, *args, **kw))
+
+    async def _run_cpu(self, stage: Stage, fn: Callable[P, T], *args: P.args, **kw: P.kwargs) -> T:
+        return await self._cpu.run(stage, partial(fn, *args, **kw))
 
     # -- feeds -----------------------------------------------------------------------------
 
@@ -136,8 +141,8 @@ class Harvester:
             totals.sources_not_modified += 1
             return NextSteps()
         try:
-            listing: Listing = await self._run(
-                self._cpu,
+            listing: Listing = await self._run_cpu(
+                Stage.PARSE,
                 read_listing,
                 job.kind,
                 job.options,
@@ -166,8 +171,8 @@ class Harvester:
         assert progress is not None, "a listing document without a listing in progress"
         progress.bytes_received += len(got.body)
         try:
-            listing: Listing = await self._run(
-                self._cpu,
+            listing: Listing = await self._run_cpu(
+                Stage.PARSE,
                 read_listing,
                 poll.job.kind,
                 poll.job.options,
@@ -214,7 +219,7 @@ class Harvester:
         entries, keys = progress.entries(), progress.keys()
         poll.found = entries
         flat = [k for entry_keys in keys for k in entry_keys]
-        found = await self._run(self._db, self.store.known_articles, flat)
+        found = await self.run_db(self.store.known_articles, flat)
         known = {k: Known(v.updated_at) for k, v in found.items()}
         todo, seen_again = select_to_fetch(entries, keys, known)
         pages = [e for e in todo if job.fetch_articles and not needs_browser(e.url)]
@@ -226,7 +231,7 @@ class Harvester:
                 f"(max_pages), the rest next time"
             )
         records = (
-            await self._run(self._cpu, feed_records, job, feed_only, self._prepare)
+            await self._run_cpu(Stage.RECORDS, feed_records, job, feed_only, self._prepare)
             if feed_only
             else []
         )
@@ -299,8 +304,8 @@ class Harvester:
     # -- article pages ---------------------------------------------------------------------
 
     async def page_fetched(self, poll: Poll, entry: FeedEntry, got: FetchedBody) -> None:
-        record = await self._run(
-            self._cpu,
+        record = await self._run_cpu(
+            Stage.RECORDS,
             page_record,
             poll.job,
             entry,
@@ -324,7 +329,7 @@ class Harvester:
     async def _store(self, poll: Poll, record: ArticleRecord | None) -> None:
         if record is None:
             return
-        outcome: ArticleOutcome = await self._run(
-            self._db, self.store.save_article, record, self._clock(), poll.fetch_id
+        outcome: ArticleOutcome = await self.run_db(
+            self.store.save_article, record, self._clock(), poll.fetch_id
         )
         poll.totals.count(outcome)

@@ -91,7 +91,11 @@ class CrawlEngine:
     ) -> None:
         self.settings = settings
         self.harvester = Harvester(
-            store, *pools, retry_after_cap=timedelta(seconds=settings.max_retry_after_s)
+            store,
+            *pools,
+            retry_after_cap=timedelta(seconds=settings.max_retry_after_s),
+            # one task waiting beside each busy worker (the thread pool has one worker)
+            cpu_slots=max(settings.cpu_workers, 1) + 1,
         )
         self._crawler: Crawler | None = None
         self._task: asyncio.Task[None] | None = None
