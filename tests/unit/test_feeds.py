@@ -13,11 +13,14 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import lxml.etree
+import lxml.html
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from crawler.feeds import (
+    _BLOCK_TAGS,
     MAX_FEED_BYTES,
     language_code,
     neutralise_entities,
@@ -569,3 +572,52 @@ def test_language_code_is_a_short_lowercase_tag(tag: str) -> None:
 )
 def test_language_code_examples(tag: str, code: str | None) -> None:
     assert language_code(tag) == code
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(max_size=300))
+def test_plain_text_collapses_exactly_the_whitespace_a_regex_would(text: str) -> None:
+    """str.split() stands in for re.sub(r"\\s+", " ") in plain_text: the same characters."""
+    expected = re.sub(r"\s+", " ", text).strip() or None
+    assert plain_text(text, is_html=False) == expected
+
+
+def _lxml_html_text(markup: str) -> str | None:
+    """The reference: lxml.html's fragment parser and text_content(), as plain_text had it."""
+    try:
+        root = lxml.html.fragment_fromstring(markup, create_parent="div")
+    except (lxml.etree.LxmlError, ValueError, AssertionError):
+        return _UNREADABLE
+    for element in list(root.iter("script", "style")):
+        element.drop_tree()
+    for element in root.iter(*_BLOCK_TAGS):
+        element.tail = "\n" + (element.tail or "")
+    return " ".join(str(root.text_content()).split()) or None
+
+
+_UNREADABLE = "(the reference parser failed)"
+
+
+_tags = st.sampled_from(["p", "div", "br", "b", "a", "span", "script", "style", "li", "td"])
+_words = st.text(alphabet=st.sampled_from("ab &;<>éè\n\t\u00a0"), max_size=12)
+_fragments = st.recursive(
+    _words,
+    lambda inner: (
+        st.builds(
+            lambda tag, parts: f"<{tag}>{''.join(parts)}</{tag}>",
+            _tags,
+            st.lists(inner, max_size=3),
+        )
+        | st.lists(inner, max_size=3).map("".join)
+        | st.builds(lambda text: f"<!--{text}-->", _words)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_fragments)
+def test_html_summaries_read_as_lxml_html_reads_them(markup: str) -> None:
+    expected = _lxml_html_text(markup)
+    assume(expected != _UNREADABLE)
+    assert plain_text(markup) == expected
