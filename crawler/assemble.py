@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from crawler.jobs import SourceJob
@@ -79,6 +79,21 @@ def build_record(
     final_url: str | None = None,
 ) -> ArticleRecord | None:
     """Merge what the feed said with what the page said. None when nothing usable remains."""
+    built = record_without_language(job, entry, page, final_url)
+    if built is None:
+        return None
+    record, declared = built
+    return replace(record, language=detect_language(record.title, record.text, declared))
+
+
+def record_without_language(
+    job: SourceJob,
+    entry: FeedEntry,
+    page: ExtractedPage | None = None,
+    final_url: str | None = None,
+) -> tuple[ArticleRecord, str | None] | None:
+    """``build_record`` but for its language, and the language the page or feed declares:
+    the caller detects it (``language.detect_languages`` for a feed's entries at once)."""
     fetched_url = final_url or entry.url
     page_text = clean_text(page.text) if page else ""
     feed_text = clean_text(entry.summary)
@@ -90,7 +105,7 @@ def build_record(
         primary, aliases = _urls(entry.url, fetched_url, page.canonical_url if page else None)
     except UnusableURL:
         return None
-    return ArticleRecord(
+    record = ArticleRecord(
         source=job.name,
         url=fetched_url,
         canonical_url=primary,
@@ -105,12 +120,11 @@ def build_record(
         authors=(page.authors if page and page.authors else entry.authors),
         # Atom entries may carry only <updated>: better than nothing, after the page's own date.
         published=entry.published or (page.published if page else None) or entry.updated,
-        # Detected from what is stored; the declared language only breaks near-ties.
-        language=detect_language(
-            title, text, (page.language if page else None) or entry.language or job.language
-        ),
+        language=None,
         summary=feed_text or None,
     )
+    # Detected from what is stored; the declared language only breaks near-ties.
+    return record, (page.language if page else None) or entry.language or job.language
 
 
 def _title(entry: FeedEntry, page: ExtractedPage | None, text: str) -> str:

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 
-from crawler.assemble import build_record
+from crawler.assemble import build_record, record_without_language
 from crawler.jobs import SourceJob
+from crawler.language import detect_languages
 from db.records import ArticleRecord, FeedEntry
 
 log = logging.getLogger(__name__)
@@ -38,10 +40,19 @@ def page_record(
 def feed_records(
     job: SourceJob, entries: list[FeedEntry], prepare: PrepareStory = None
 ) -> list[ArticleRecord]:
-    # Each record is prepared right after it is built: its text's normalised form, cached
-    # for the content hash (textnorm.normalise_for_hash), is still there for its shingles.
-    records = (r for e in entries if (r := build_record(job, e)) is not None)
-    return [prepare(r) for r in records] if prepare else list(records)
+    """A feed's new entries as records, their languages detected together (one batch)."""
+    built: list[tuple[ArticleRecord, str | None]] = []
+    for entry in entries:
+        if (found := record_without_language(job, entry)) is not None:
+            record, declared = found
+            # Prepared right after it is built: its text's normalised form, cached for the
+            # content hash (textnorm.normalise_for_hash), is still there for its shingles.
+            built.append((prepare(record) if prepare else record, declared))
+    languages = detect_languages([(r.title, r.text, declared) for r, declared in built])
+    return [
+        replace(record, language=language)
+        for (record, _), language in zip(built, languages, strict=True)
+    ]
 
 
 def warm_up() -> None:

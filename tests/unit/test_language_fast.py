@@ -22,10 +22,12 @@ from crawler.language import (
     _model,
     _sample,
     _scores,
+    _scores_many,
     _tables,
     _walk,
     _widen_half,
     detect_language,
+    detect_languages,
     normalise_tag,
 )
 
@@ -197,23 +199,79 @@ def test_vectorised_walk_visits_the_states_of_the_byte_loop(data: bytes) -> None
     # Any bytes, not only UTF-8: the depth bound is a property of the automaton.
     tables = _tables(_model())
     assert tables.depth is not None
-    assert _walk(tables, tables.depth, data).tolist() == _loop_walk(tables, data)
+    found, starts = _walk(tables, tables.depth, [data])
+    assert found.tolist() == _loop_walk(tables, data)
+    assert starts.tolist() == [0]
 
 
 @settings(max_examples=100, deadline=None)
-@given(texts)
-def test_fallback_byte_loop_gives_the_same_features(text: str) -> None:
+@given(st.lists(texts, max_size=5))
+def test_fallback_byte_loop_gives_the_same_features(batch: list[str]) -> None:
     # A model whose depth is not proven keeps the library's loop; both paths agree.
     model = _model()
     tables = _tables(model)
-    encoded = model._encode(text)
+    encoded = [model._encode(text) for text in batch]
     fast = _features(model, tables, encoded)
     slow = _features(model, tables._replace(depth=None), encoded)
-    if slow is None:
-        assert fast is None
-        return
-    assert fast is not None
-    assert [a.tolist() for a in fast] == [a.tolist() for a in slow]
+    assert len(fast) == len(slow) == len(batch)
+    for one_fast, one_slow in zip(fast, slow, strict=True):
+        if one_slow is None:
+            assert one_fast is None
+            continue
+        assert one_fast is not None
+        assert [a.tolist() for a in one_fast] == [a.tolist() for a in one_slow]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.binary(max_size=40) | texts.map(lambda t: t.encode("utf8", "surrogatepass"))))
+@example([b"", b"abc", b"", b"\xff" * 7])
+def test_pieces_are_walked_each_from_the_root(pieces: list[bytes]) -> None:
+    """Walking pieces end to end gives each piece's own walk: no state carries over."""
+    tables = _tables(_model())
+    assert tables.depth is not None
+    found, starts = _walk(tables, tables.depth, pieces)
+    assert found.tolist() == [state for piece in pieces for state in _loop_walk(tables, piece)]
+    assert starts.tolist() == [sum(map(len, pieces[:i])) for i in range(len(pieces))]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(texts, max_size=6))
+@example(["", "a", ENGLISH, " ", FRENCH.upper()])
+def test_a_batch_scores_each_sample_as_the_byte_loop_does(batch: list[str]) -> None:
+    model = _model()
+    scored = _scores_many(model, batch)
+    assert len(scored) == len(batch)
+    for sample, found in zip(batch, scored, strict=True):
+        expected = _reference_scores(model, sample)
+        if expected is None:
+            assert found is None
+        else:
+            assert found.view(np.uint32).tolist() == expected.view(np.uint32).tolist()
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.tuples(
+            st.one_of(st.none(), texts),
+            st.one_of(st.none(), texts),
+            st.sampled_from([None, "fr", "ht", "en-US", "und"]),
+        ),
+        max_size=6,
+    )
+)
+def test_detect_languages_answers_as_one_at_a_time(
+    articles: list[tuple[str | None, str | None, str | None]],
+) -> None:
+    assert detect_languages(articles) == [_reference_detect(*article) for article in articles]
+
+
+def test_detect_languages_reads_every_language_of_a_mixed_batch() -> None:
+    articles = [(None, text, None) for text in (CREOLE, FRENCH, SPANISH, ENGLISH)] * 3
+    articles.insert(5, ("", "", "fr"))  # too little text: the declared language
+    expected = ["ht", "fr", "es", "en"] * 3
+    expected.insert(5, "fr")
+    assert detect_languages(articles) == expected
 
 
 def test_widen_half_matches_numpy_on_every_finite_float16() -> None:
