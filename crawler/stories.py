@@ -19,17 +19,19 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import cache
 from typing import Final
 
 import numpy as np
 import numpy.typing as npt
 
+from crawler.story_matcher import StoryMatcher, StoryParams
 from crawler.textnorm import normalise_for_hash
 from db.records import ArticleRecord
 
 __all__ = [
+    "StoryMatcher",
     "StoryParams",
     "array_similarity",
     "article_keys",
@@ -39,6 +41,7 @@ __all__ = [
     "remember_shingles",
     "shingle_array",
     "shingles",
+    "shipped_shingles",
     "signature",
     "similarity",
     "title_key",
@@ -63,29 +66,6 @@ _PREFIX_RE: Final = re.compile(rf"^\s*(?:{_LABELS})\s*(?:\||:|-|–|—)\s*", re
 # "X - Outlet", "X | Outlet", "X — Outlet": the last short segment after a separator.
 _SUFFIX_RE: Final = re.compile(r"\s+(?:\||-|–|—|::|•)\s+([^|–—•]{1,60})$")
 _SUFFIX_MAX_WORDS: Final = 5
-
-
-@dataclass(frozen=True, slots=True)
-class StoryParams:
-    """How texts are compared. The defaults come from measurements (docs/stories.md)."""
-
-    #: Words per shingle.
-    shingle_words: int = 5
-    #: LSH banding: ``bands`` keys of ``rows`` MinHash values each.
-    bands: int = 32
-    rows: int = 2
-    #: A text with fewer shingles is treated as title-only (feed summaries, paywalls).
-    min_shingles: int = 25
-    #: Verified copy: Jaccard of the shingle sets at least this...
-    min_jaccard: float = 0.25
-    #: ...or this share of the smaller text's shingles found in the other.
-    min_containment: float = 0.5
-    #: A normalised title needs this many words to identify a story on its own.
-    min_title_words: int = 4
-
-    @property
-    def num_perm(self) -> int:
-        return self.bands * self.rows
 
 
 @dataclass(frozen=True, slots=True)
@@ -386,38 +366,7 @@ def is_copy(sim: Similarity, params: StoryParams) -> bool:
     return sim.jaccard >= params.min_jaccard or sim.containment >= params.min_containment
 
 
-class StoryMatcher:
-    """The matcher the Store's story index uses (db.story_index.Matcher): keys and verdicts."""
-
-    def __init__(self, params: StoryParams | None = None) -> None:
-        self.params = params or StoryParams()
-
-    def keys(self, record: ArticleRecord) -> list[int]:
-        return article_keys(record.title, record.text, self.params, _shipped(record))
-
-    def prepare(self, record: ArticleRecord) -> ArticleRecord:
-        """The record with its index keys and shingles, computed in the crawl's CPU pool so
-        that the database thread does not shingle the text again to verify candidates."""
-        text_shingles = shingle_array(record.text, self.params.shingle_words)
-        keys = article_keys(record.title, record.text, self.params, text_shingles)
-        return replace(
-            record,
-            story_keys=tuple(keys),
-            story_shingles=text_shingles.astype("<u4").tobytes(),
-        )
-
-    def remember(self, record: ArticleRecord) -> None:
-        """Keep the shingles the record was shipped with: later articles are verified
-        against it without shingling its text again."""
-        shipped = _shipped(record)
-        if shipped is not None:
-            remember_shingles(record.text, self.params.shingle_words, shipped)
-
-    def score(self, record: ArticleRecord, title: str, text: str) -> float | None:
-        return copy_score(record.title, record.text, title, text, self.params, _shipped(record))
-
-
-def _shipped(record: ArticleRecord) -> Shingles | None:
+def shipped_shingles(record: ArticleRecord) -> Shingles | None:
     if record.story_shingles is None:
         return None
     # A read-only view of the record's bytes (no copy on little-endian machines): it is read

@@ -13,10 +13,14 @@ import sys
 import unicodedata
 from collections.abc import Mapping
 from functools import cache, lru_cache
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-import numpy as np
-import numpy.typing as npt
+if TYPE_CHECKING:  # numpy is imported on first use: short texts and ASCII never need it
+    import numpy as np
+    import numpy.typing as npt
+
+    #: A table as an array of 0x10000 code points, indexed by code point.
+    _Codes = npt.NDArray[np.uint32]
 
 __all__ = ["clean_text", "content_hash", "fold", "normalise_for_hash"]
 
@@ -123,8 +127,6 @@ def content_hash(text: str | None, min_chars: int = 200) -> str | None:
 #: Below this length str.translate is faster even on non-ASCII text: the array lookup costs
 #: about 5 µs at any length (and fold() is called on single characters to build tables).
 _ARRAY_MIN_CHARS: Final = 128
-#: A table as an array of 0x10000 code points, indexed by code point.
-_Codes = npt.NDArray[np.uint32]
 #: Array entry of a character the table deletes (not a code point).
 _DELETED: Final = 0xFFFFFFFF
 #: UTF-32 in the machine's byte order is the memory layout of a uint32 array.
@@ -136,6 +138,8 @@ def _translate_is_fast(text: str) -> bool:
 
 
 def _code_array(table: Mapping[int, str | None]) -> _Codes:
+    import numpy as np
+
     codes = np.arange(_BMP_END, dtype=np.uint32)  # unmapped characters map to themselves
     for code, value in table.items():
         codes[code] = _DELETED if value is None else ord(value)  # ord: exactly one character
@@ -162,6 +166,8 @@ def _lookup(text: str, codes: _Codes) -> _Codes:
     """``text``'s code points looked up in ``codes``; astral ones (>= U+10000, never in a
     table) unchanged. "surrogatepass": lone surrogates (from broken pages) pass through as
     themselves, as they do through str.translate."""
+    import numpy as np
+
     points = np.frombuffer(text.encode(_UTF32, "surrogatepass"), dtype=np.uint32)
     if points.max() < _BMP_END:
         mapped: _Codes = codes.take(points)
@@ -179,6 +185,8 @@ def _without_deleted(codes: _Codes) -> _Codes:
 def _without_stripped_astral(codes: _Codes) -> _Codes:
     """``codes`` without the astral characters that ``_is_stripped`` removes. The tables have
     already removed every stripped BMP character (and a lone surrogate is not stripped)."""
+    import numpy as np
+
     astral = np.flatnonzero(codes >= _BMP_END)
     pairs = zip(astral.tolist(), codes[astral].tolist(), strict=True)
     stripped = [position for position, code in pairs if _is_stripped(chr(code))]

@@ -6,7 +6,7 @@ outbox rows) are registered here as Store hooks, in order.
 
 from __future__ import annotations
 
-from crawler.stories import StoryMatcher, StoryParams
+from crawler.story_matcher import StoryMatcher, StoryParams
 from db.store import ArticleHook, Store
 from db.story_index import StoryIndex
 from scheduler.config import LoadedConfig

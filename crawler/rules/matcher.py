@@ -20,7 +20,6 @@ from itertools import compress, count
 from typing import Final
 
 import ahocorasick
-import numpy as np
 
 from crawler.rules.ast import And, Near, Node, Not, Or, Phrase, Term, leaves
 from crawler.rules.parser import parse_query
@@ -427,6 +426,8 @@ def _token_starts(split: str) -> list[int]:
     """
     if not split:
         return []
+    import numpy as np  # on first use: a process that matches no rule does not need it
+
     codes = np.frombuffer(split.encode("utf-32-le"), dtype=np.uint32)
     word = codes != _SPACE
     after_space = np.concatenate(([True], ~word[:-1]))

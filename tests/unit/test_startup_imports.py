@@ -1,0 +1,46 @@
+"""What a process imports at start: the heavy libraries wait until they are needed.
+
+A pass where every feed answers 304 builds no record, places no story and parses nothing;
+its whole cost is the start (the re-poll figure of benchmarks/bench_ingest.py).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+# Imported on use: numpy (stories, text tables, rule matching), the feed parser and the page
+# extractor (CPU workers), the PostgreSQL dialect (only for a PostgreSQL URL).
+ON_USE = ("numpy", "crawler.stories", "feedparser", "trafilatura", "psycopg")
+
+
+def test_the_crawl_command_starts_without_the_libraries_it_imports_on_use() -> None:
+    probe = (
+        "import json, sys\n"
+        "import scheduler.cli, scheduler.wiring, crawler.runner, crawler.harvest\n"
+        f"print(json.dumps([m for m in {ON_USE!r} if m in sys.modules]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert json.loads(done.stdout) == []
+
+
+def test_the_story_matcher_imports_its_work_on_first_use() -> None:
+    probe = (
+        "import json, sys\n"
+        "from crawler.story_matcher import StoryMatcher\n"
+        "from db.records import ArticleRecord\n"
+        "before = 'numpy' in sys.modules\n"
+        "text = ' '.join(f'word{i}' for i in range(60))\n"
+        "record = ArticleRecord(source='s', url='https://a.example/1', "
+        "canonical_url='https://a.example/1', title='A title of five words', text=text, "
+        "text_origin='feed')\n"
+        "prepared = StoryMatcher().prepare(record)\n"
+        "print(json.dumps([before, 'numpy' in sys.modules, len(prepared.story_keys)]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert json.loads(done.stdout) == [False, True, 33]
