@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 from typing import TYPE_CHECKING, TypeVar
 
-from crawler.cpu_work import warm_up
+from crawler.cpu_work import start_worker_process, warm_up
 from crawler.harvest import Harvester, Poll
 from crawler.jobs import CrawlSettings, SourceJob
 from crawler.settings import ASYNCIO_REACTOR, scrapy_settings
@@ -68,9 +68,12 @@ def worker_pools(cpu_workers: int) -> Iterator[tuple[Executor, Executor]]:
     if cpu_workers > 0:
         # spawn, not fork: forking a process that runs an event loop and threads is unsafe.
         # Workers start with the first feed to parse (not here: a pass where every feed
-        # answers 304 needs none) and load the language model before their first task.
+        # answers 304 needs none), lower their priority below this process's and load the
+        # language model before their first task.
         cpu = ProcessPoolExecutor(
-            cpu_workers, mp_context=multiprocessing.get_context("spawn"), initializer=warm_up
+            cpu_workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=start_worker_process,
         )
     else:
         # One thread: trafilatura/lxml beside numpy in two threads crashed natively (rarely).

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from crawler import language, textnorm
-from crawler.cpu_work import feed_records
+from crawler.cpu_work import WORKER_NICENESS, feed_records
 from crawler.jobs import SourceJob
 from crawler.runner import worker_pools
 from crawler.stories import StoryMatcher
@@ -19,6 +21,13 @@ def test_a_failing_warm_up_leaves_the_pool_usable(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(language, "warm_up", broken)
     with worker_pools(0) as (cpu, _db):
         assert cpu.submit(sum, [1, 2, 3]).result(timeout=10) == 6
+
+
+def test_worker_processes_run_at_a_lower_priority_than_the_crawl() -> None:
+    """The database writer and the downloads in the main process come first."""
+    with worker_pools(1) as (cpu, _db):
+        worker_niceness = cpu.submit(os.nice, 0).result(timeout=60)
+    assert worker_niceness == min(os.nice(0) + WORKER_NICENESS, 19)
 
 
 def test_each_feed_text_is_normalised_once_for_its_hash_and_its_shingles() -> None:
