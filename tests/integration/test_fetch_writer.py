@@ -84,3 +84,31 @@ def test_a_failing_source_fails_alone(store: Store) -> None:
     assert isinstance(results[2], KeyError)
     assert [type(r).__name__ for i, r in enumerate(results) if i != 2] == ["SavedFetch"] * 3
     assert len(list(store.iter_articles())) == 3
+
+
+def test_sources_arriving_one_by_one_share_commits_spaced_by_the_interval(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An idle writer saves the first source at once; the ones that trickle in during the
+    interval after it share the next transaction instead of one each."""
+    monkeypatch.setattr(fetch_writer, "MIN_COMMIT_INTERVAL_S", 1.0)
+
+    async def trickle() -> tuple[FetchWriter, list[object], float]:
+        loop = asyncio.get_running_loop()
+        with ThreadPoolExecutor(1) as db:
+            writer = FetchWriter(store, db)
+            started = loop.time()
+            first = await writer.save(article(0))
+            first_done = loop.time() - started
+            saves = []
+            for i in range(1, 6):
+                saves.append(asyncio.ensure_future(writer.save(article(i, f"s{i}"))))
+                await asyncio.sleep(0.02)
+            rest = await asyncio.gather(*saves)
+        return writer, [first, *rest], first_done
+
+    writer, results, first_done = asyncio.run(trickle())
+    assert first_done < 1.0, "an idle writer must not wait"
+    assert writer.commits == 2  # the first alone; the five that trickled in, together
+    assert all(r.outcomes == [ArticleOutcome.NEW] for r in results)  # type: ignore[attr-defined]
+    assert len(list(store.iter_articles())) == 6
