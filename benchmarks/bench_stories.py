@@ -49,13 +49,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from crawler.stories import (
     Similarity,
-    StoryMatcher,
     StoryParams,
     band_keys,
     shingles,
     signature,
     similarity,
 )
+from crawler.story_matcher import StoryMatcher
 from db.records import ArticleRecord
 from db.store import SourceSpec, Store
 from db.story_index import StoryIndex, candidates

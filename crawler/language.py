@@ -111,11 +111,6 @@ def _sample(title: str | None, text: str | None) -> str:
     return "\n".join(parts)[:MAX_SAMPLE_CHARS]
 
 
-def _scores(model: Any, sample: str) -> Any:
-    """Naive-Bayes log-probabilities per class of one sample (None: no feature in it)."""
-    return _scores_many(model, [sample])[0]
-
-
 def _scores_many(model: Any, samples: Sequence[str]) -> list[Any]:
     """Naive-Bayes log-probabilities per class, as py3langid's raw scores, of each sample.
 

@@ -26,12 +26,11 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from crawler.story_matcher import StoryMatcher, StoryParams
+from crawler.story_matcher import StoryParams
 from crawler.textnorm import normalise_for_hash
 from db.records import ArticleRecord
 
 __all__ = [
-    "StoryMatcher",
     "StoryParams",
     "array_similarity",
     "article_keys",

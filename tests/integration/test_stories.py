@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from crawler.stories import StoryMatcher
+from crawler.story_matcher import StoryMatcher
 from db.records import (
     ArticleOutcome,
     ArticleRecord,

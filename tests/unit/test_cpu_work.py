@@ -10,7 +10,7 @@ from crawler import language, textnorm
 from crawler.cpu_work import WORKER_NICENESS, feed_records
 from crawler.jobs import SourceJob
 from crawler.runner import worker_pools
-from crawler.stories import StoryMatcher
+from crawler.story_matcher import StoryMatcher
 from db.records import FeedEntry
 
 

@@ -1,6 +1,6 @@
 """The vectorised language scoring gives exactly the scores of the library's byte loop.
 
-``_reference_scores`` is ``crawler.language._scores`` as it was before the speed-up: a Python
+``_reference_scores`` is the one-sample scoring as it was before the speed-up: a Python
 loop over the bytes (py3langid's ``visit_counts``) and an einsum casting the float16 rows.
 The new code must match it bit for bit, not approximately.
 """
@@ -21,7 +21,6 @@ from crawler.language import (
     _features,
     _model,
     _sample,
-    _scores,
     _scores_many,
     _tables,
     _walk,
@@ -63,7 +62,8 @@ OTHER_SCRIPTS = (
 
 
 def _reference_scores(model: Any, sample: str) -> Any:
-    """``crawler.language._scores`` before the speed-up, kept verbatim as the reference."""
+    """The one-sample scoring of ``crawler.language`` before the speed-up, kept verbatim as
+    the reference."""
     from py3langid.langid import visit_counts
 
     encoded = model._encode(sample)
@@ -94,7 +94,7 @@ def _reference_detect(title: str | None, text: str | None, declared: str | None)
 def _assert_same_scores(sample: str) -> None:
     model = _model()
     expected = _reference_scores(model, sample)
-    found = _scores(model, sample)
+    (found,) = _scores_many(model, [sample])
     if expected is None:
         assert found is None
         return

@@ -11,7 +11,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crawler.stories import (
-    StoryMatcher,
     StoryParams,
     array_similarity,
     article_keys,
@@ -26,6 +25,7 @@ from crawler.stories import (
     similarity,
     title_key,
 )
+from crawler.story_matcher import StoryMatcher
 from db.records import ArticleRecord
 from tests.support import DATA, fundus_pages
 
