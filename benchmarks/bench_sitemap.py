@@ -32,7 +32,8 @@ from sqlalchemy import insert
 
 from crawler.assemble import build_record
 from crawler.jobs import CrawlSettings, ListingOptions, SourceJob
-from crawler.runner import CrawlEngine, run_reactor, worker_pools
+from crawler.pools import worker_pools
+from crawler.runner import CrawlEngine, run_reactor
 from db.records import FeedEntry
 from db.schema import Article, ArticleKey
 from db.search import index_new_articles

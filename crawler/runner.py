@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import multiprocessing
-from collections.abc import Awaitable, Callable, Iterator, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import Executor
 from datetime import timedelta
 from typing import TYPE_CHECKING, TypeVar
 
-from crawler.cpu_work import start_worker_process, warm_up
 from crawler.harvest import Harvester, Poll
 from crawler.jobs import CrawlSettings, SourceJob
 from crawler.settings import ASYNCIO_REACTOR, scrapy_settings
@@ -59,31 +56,6 @@ def run_reactor(main: Callable[[], Awaitable[T]]) -> T:
     # Signals are the caller's business (the service installs its own handlers).
     reactor.run(installSignalHandlers=False)  # type: ignore[call-arg,misc]
     return done[0].result()
-
-
-@contextmanager
-def worker_pools(cpu_workers: int) -> Iterator[tuple[Executor, Executor]]:
-    """CPU pool for parsing/extraction (processes use both cores) and ONE database thread."""
-    cpu: Executor
-    if cpu_workers > 0:
-        # spawn, not fork: forking a process that runs an event loop and threads is unsafe.
-        # Workers start with the first feed to parse (not here: a pass where every feed
-        # answers 304 needs none), lower their priority below this process's and load the
-        # language model before their first task.
-        cpu = ProcessPoolExecutor(
-            cpu_workers,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=start_worker_process,
-        )
-    else:
-        # One thread: trafilatura/lxml beside numpy in two threads crashed natively (rarely).
-        cpu = ThreadPoolExecutor(1, thread_name_prefix="hw-cpu", initializer=warm_up)
-    db = ThreadPoolExecutor(1, thread_name_prefix="hw-db")
-    try:
-        yield cpu, db
-    finally:
-        db.shutdown(wait=True)
-        cpu.shutdown(wait=True, cancel_futures=True)
 
 
 class CrawlEngine:

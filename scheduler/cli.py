@@ -107,15 +107,22 @@ def crawl(
     ] = 2,
 ) -> None:
     """Run one crawl pass over the sources and print a summary."""
-    from crawler.runner import run_reactor
-    from scheduler.crawling import crawl_pass, select_sources
+    from crawler.pools import start_workers, worker_pools
+    from scheduler.crawling import crawl_settings, expects_content, pass_jobs, select_sources
 
     loaded = _load()
     sources = select_sources(loaded.config, source or [])
-    with _store(loaded) as store, _progress(len(sources)) as advance:
-        totals, deferred = run_reactor(
-            lambda: crawl_pass(store, loaded.config, sources, workers, advance)
-        )
+    settings = crawl_settings(loaded.config.crawl, workers)
+    with _store(loaded) as store, worker_pools(settings.cpu_workers) as pools:
+        jobs, deferred = pass_jobs(store, loaded.config, sources)
+        if expects_content(jobs):
+            # Now, so that their start-up (0.5 s) runs beside the crawler's imports below.
+            start_workers(pools[0], settings.cpu_workers)
+        from crawler.runner import crawl as crawl_jobs
+        from crawler.runner import run_reactor
+
+        with _progress(len(sources)) as advance:
+            totals = run_reactor(lambda: crawl_jobs(jobs, settings, store, pools, advance))
     _print_totals(totals, deferred)
     if strict and totals.sources_failed:
         raise typer.Exit(1)

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from crawler.jobs import CrawlSettings, ListingOptions, SourceJob
 from crawler.netguard import host_is_literal_forbidden, resolve_forbidden
-from crawler.runner import crawl, worker_pools
-from db.records import CrawlTotals
 from db.store import SourceSpec, Store
 from scheduler.config import DEFAULT_LASTMOD_WINDOW, Config, CrawlConfig, SourceConfig
 
@@ -113,17 +111,16 @@ def select_sources(config: Config, names: Sequence[str]) -> list[SourceConfig]:
     return [s for s in config.sources if s.enabled]
 
 
-async def crawl_pass(
-    store: Store,
-    config: Config,
-    sources: Sequence[SourceConfig],
-    cpu_workers: int = 2,
-    on_source_done: Callable[[str], None] | None = None,
-) -> tuple[CrawlTotals, list[str]]:
-    """One pass over the sources; returns the totals and the sources deferred by Retry-After."""
+def pass_jobs(
+    store: Store, config: Config, sources: Sequence[SourceConfig]
+) -> tuple[list[SourceJob], list[str]]:
+    """A pass's jobs (the configured sources synced to the database first) and the sources
+    deferred by Retry-After."""
     sync_sources(store, config.sources)
-    jobs, deferred = make_jobs(store, sources, datetime.now(UTC))
-    settings = crawl_settings(config.crawl, cpu_workers)
-    with worker_pools(settings.cpu_workers) as pools:
-        totals = await crawl(jobs, settings, store, pools, on_source_done)
-    return totals, deferred
+    return make_jobs(store, sources, datetime.now(UTC))
+
+
+def expects_content(jobs: Sequence[SourceJob]) -> bool:
+    """Whether the pass will surely parse something: a source with no validators to send
+    (never fetched, or its server gives none) cannot answer 304 Not Modified."""
+    return any(not job.validators.etag and not job.validators.last_modified for job in jobs)

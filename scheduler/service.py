@@ -35,7 +35,8 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
 
 from crawler.jobs import SourceJob
-from crawler.runner import CrawlEngine, run_reactor, worker_pools
+from crawler.pools import worker_pools
+from crawler.runner import CrawlEngine, run_reactor
 from db.errors import HaitiwatchError
 from db.records import CrawlTotals
 from db.service_state import LEASE_NAME, LeaseInfo, ServiceState
