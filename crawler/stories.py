@@ -35,9 +35,9 @@ __all__ = [
     "array_similarity",
     "article_keys",
     "band_keys",
+    "compute_shingles",
     "is_copy",
     "normalise_title",
-    "remember_shingles",
     "shingle_array",
     "shingles",
     "shipped_shingles",
@@ -98,11 +98,10 @@ def shingles(text: str, words: int = 5) -> frozenset[int]:
 
 #: A text's shingle hashes, sorted and unique: compact (4 bytes a shingle) and quick to intersect.
 Shingles = npt.NDArray[np.uint32]
-#: Shingle arrays kept (by text digest) for verification: each new article is compared with
-#: up to MAX_CANDIDATES stored ones, mostly recent, and the same recent articles come up again
-#: and again. Stored articles are put here as they are placed (their arrays come from the CPU
-#: pool), so the database thread rarely shingles a text. Bounded by bytes, not texts: a feed
-#: summary takes about 1 KB, a long page 20 KB (the service's memory budget is 300 MB).
+#: Shingle arrays kept (by text digest) for verifying new articles against stored ones whose
+#: shingles were not stored (story_shingles): articles indexed before that table existed, or
+#: saved without the crawl's CPU pool. Bounded by bytes, not texts: a feed summary takes about
+#: 1 KB, a long page 20 KB (the service's memory budget is 300 MB).
 SHINGLE_CACHE_BYTES: Final = 4 * 1024 * 1024
 
 
@@ -148,17 +147,13 @@ def shingle_array(text: str, words: int = 5) -> Shingles:
     found = _shingle_cache.get(key)
     if found is not None:
         return found
-    computed = _compute_shingles(text, words)
+    computed = compute_shingles(text, words)
     _shingle_cache.put(key, computed)
     return computed
 
 
-def remember_shingles(text: str, words: int, array: Shingles) -> None:
-    """Cache ``array`` as ``text``'s shingles (computed elsewhere, e.g. in the CPU pool)."""
-    _shingle_cache.put(_text_key(text, words), array)
-
-
-def _compute_shingles(text: str, words: int) -> Shingles:
+def compute_shingles(text: str, words: int = 5) -> Shingles:
+    """``shingle_array`` without the cache: for a text seen once (a new article's)."""
     toks = tokens(text)
     if not toks:
         return np.empty(0, dtype=np.uint32)
@@ -340,6 +335,7 @@ def copy_score(
     other_text: str,
     params: StoryParams,
     mine: Shingles | None = None,
+    theirs: Shingles | None = None,
 ) -> float | None:
     """How surely two articles are copies of one story (higher is surer); None: they are not.
 
@@ -349,7 +345,8 @@ def copy_score(
     """
     if mine is None:
         mine = shingle_array(text, params.shingle_words)
-    theirs = shingle_array(other_text, params.shingle_words)
+    if theirs is None:
+        theirs = shingle_array(other_text, params.shingle_words)
     if has_text(mine, params) and has_text(theirs, params):
         sim = array_similarity(mine, theirs)
         return max(sim.jaccard, sim.containment) if is_copy(sim, params) else None
@@ -368,9 +365,16 @@ def is_copy(sim: Similarity, params: StoryParams) -> bool:
 def shipped_shingles(record: ArticleRecord) -> Shingles | None:
     if record.story_shingles is None:
         return None
-    # A read-only view of the record's bytes (no copy on little-endian machines): it is read
-    # once for every candidate the record is verified against.
-    shipped: Shingles = np.frombuffer(record.story_shingles, dtype="<u4").astype(
-        np.uint32, copy=False
-    )
-    return shipped
+    return shingles_from_bytes(record.story_shingles)
+
+
+def shingles_to_bytes(array: Shingles) -> bytes:
+    """What is shipped from the CPU pool and stored (story_shingles): little-endian uint32."""
+    return array.astype("<u4").tobytes()
+
+
+def shingles_from_bytes(data: bytes) -> Shingles:
+    """``shingles_to_bytes`` read back: a read-only view of the bytes (no copy on
+    little-endian machines)."""
+    array: Shingles = np.frombuffer(data, dtype="<u4").astype(np.uint32, copy=False)
+    return array

@@ -8,8 +8,12 @@ CLI's read commands) does not import it at start.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from db.records import ArticleRecord
+
+if TYPE_CHECKING:  # not imported at run time: the CPU workers need no SQLAlchemy
+    from db.story_index import Candidate
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,30 +53,29 @@ class StoryMatcher:
         )
 
     def prepare(self, record: ArticleRecord) -> ArticleRecord:
-        """The record with its index keys and shingles, computed in the crawl's CPU pool so
-        that the database thread does not shingle the text again to verify candidates."""
+        """The record with its index keys and shingles, computed in the crawl's CPU pool. The
+        shingles are stored with the article: later articles are verified against them
+        without its text being read or shingled again."""
         from crawler import stories
 
-        text_shingles = stories.shingle_array(record.text, self.params.shingle_words)
+        text_shingles = stories.compute_shingles(record.text, self.params.shingle_words)
         keys = stories.article_keys(record.title, record.text, self.params, text_shingles)
         return replace(
             record,
             story_keys=tuple(keys),
-            story_shingles=text_shingles.astype("<u4").tobytes(),
+            story_shingles=stories.shingles_to_bytes(text_shingles),
         )
 
-    def remember(self, record: ArticleRecord) -> None:
-        """Keep the shingles the record was shipped with: later articles are verified
-        against it without shingling its text again."""
+    def score(self, record: ArticleRecord, other: Candidate) -> float | None:
         from crawler import stories
 
-        shipped = stories.shipped_shingles(record)
-        if shipped is not None:
-            stories.remember_shingles(record.text, self.params.shingle_words, shipped)
-
-    def score(self, record: ArticleRecord, title: str, text: str) -> float | None:
-        from crawler import stories
-
+        theirs = stories.shingles_from_bytes(other.shingles) if other.shingles is not None else None
         return stories.copy_score(
-            record.title, record.text, title, text, self.params, stories.shipped_shingles(record)
+            record.title,
+            record.text,
+            other.title,
+            other.text,
+            self.params,
+            stories.shipped_shingles(record),
+            theirs,
         )

@@ -219,7 +219,13 @@ MIGRATE_LOCK = 0x6877_6D6967
 #: The revisions of a database that is up to date (every branch's head, db/migrations).
 #: tests/unit/test_migration_heads.py checks this against Alembic's own list.
 HEAD_REVISIONS = frozenset(
-    {"0002_service", "0003_alerts", "0004_stories", "0006_cluster", "0009_drop_source_index"}
+    {
+        "0002_service",
+        "0003_alerts",
+        "0006_cluster",
+        "0009_drop_source_index",
+        "0010_story_shingles",
+    }
 )
 
 

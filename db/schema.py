@@ -12,6 +12,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -185,6 +186,25 @@ class StoryBand(Base):
 
     band_key: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     article_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class StoryShingles(Base):
+    """The text shingles of an article in the story index, as the matcher wrote them.
+
+    A new article is verified against its candidates' shingles: read here, they need neither
+    the candidate's text nor shingling it again. Pruned with story_bands; an article without
+    a row (indexed before this table, or updated since) is verified from its text.
+    """
+
+    __tablename__ = "story_shingles"
+    __table_args__ = (Index("ix_story_shingles_created_at", "created_at"),)
+
+    # INTEGER on SQLite: the table's rowid, so that a row is one B-tree entry.
+    article_id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
+    )
+    shingles: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 

@@ -449,7 +449,14 @@ class Store:
             ],
         )
         self.stories.add_many(
-            session, [(a, p.keys) for a, p in zip(article_ids, placements, strict=True)], now
+            session,
+            [
+                (article_id, placement.keys, record.story_shingles)
+                for article_id, placement, record in zip(
+                    article_ids, placements, records, strict=True
+                )
+            ],
+            now,
         )
         origins: dict[int, int] = {}
         for placement, story_id, article_id in zip(placements, story_ids, article_ids, strict=True):
@@ -633,7 +640,7 @@ class Store:
         session.add(ArticleKey(kind=keys[0][0], value=keys[0][1], article_id=article.id))
         session.flush()
         self._add_keys(session, article.id, keys[1:])
-        self.stories.add_many(session, [(article.id, index_keys)], now)
+        self.stories.add_many(session, [(article.id, index_keys, record.story_shingles)], now)
         story = session.get_one(Story, story_id)
         if story.origin_article_id is None:
             story.origin_article_id = article.id

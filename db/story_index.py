@@ -1,14 +1,16 @@
 """The durable story index: LSH band keys of recent articles in an indexed table.
 
 Each article in the window has one row per band key (and one for its title key) in
-``story_bands (band_key, article_id, created_at)``. Placing a new article is one indexed
-lookup of its ~20 keys, restricted to the window, then a verification of the few candidates
-found. The cost does not grow with the archive, the index lives in the database (no rebuild
-after a restart, shared by every worker), and rows older than the window are pruned.
+``story_bands (band_key, article_id, created_at)``, and its text's shingles in
+``story_shingles``. Placing a new article is one indexed lookup of its ~33 keys, restricted to
+the window, then a verification of the few candidates found against their stored shingles.
+The cost does not grow with the archive, the index lives in the database (no rebuild after a
+restart, shared by every worker), and rows older than the window are pruned.
 
-This module knows nothing of shingles or hashes: a ``Matcher`` (crawler/stories.py) computes
-the keys and verifies candidates; it is injected by scheduler/wiring.py (db imports neither
-crawler nor scheduler). Without a matcher only exact copies (same text hash) share a story.
+This module knows nothing of shingles or hashes (it stores the matcher's shingles as opaque
+bytes): a ``Matcher`` (crawler/story_matcher.py) computes the keys and verifies candidates; it
+is injected by scheduler/wiring.py (db imports neither crawler nor scheduler). Without a
+matcher only exact copies (same text hash) share a story.
 """
 
 from __future__ import annotations
@@ -19,15 +21,28 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol, cast
 
-from sqlalchemy import Engine, Table, column, delete, insert, inspect, select, table, update
+from sqlalchemy import (
+    Engine,
+    Table,
+    case,
+    column,
+    delete,
+    insert,
+    inspect,
+    literal,
+    select,
+    table,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from db.database import bind_value, insert_rows, one_of
 from db.records import ArticleRecord
-from db.schema import Article, Source, Story, StoryBand
+from db.schema import Article, Source, Story, StoryBand, StoryShingles
 
 DEFAULT_WINDOW = timedelta(days=30)
 STORY_BANDS = cast(Table, StoryBand.__table__)
+STORY_SHINGLES = cast(Table, StoryShingles.__table__)
 #: Candidates verified per new article, most shared keys first (bounds the cost).
 MAX_CANDIDATES = 20
 #: Expired rows are deleted every this many indexed articles (per process).
@@ -40,18 +55,29 @@ class Matcher(Protocol):
         ...
 
     def prepare(self, record: ArticleRecord) -> ArticleRecord:
-        """The record with its keys (and what ``score`` needs of it) computed: the crawl calls
-        this in its CPU pool, off the database thread."""
+        """The record with its keys and its text's shingles (``story_shingles``, stored with
+        it) computed: the crawl calls this in its CPU pool, off the database thread."""
         ...
 
-    def remember(self, record: ArticleRecord) -> None:
-        """The record is being stored: keep what ``score`` needs to verify later articles
-        against it (so that its text need not be processed again)."""
+    def score(self, record: ArticleRecord, other: Candidate) -> float | None:
+        """How surely the record is a copy of ``other``; None if it is not."""
         ...
 
-    def score(self, record: ArticleRecord, title: str, text: str) -> float | None:
-        """How surely the record is a copy of the article (title, text); None if it is not."""
-        ...
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """An article a new one may copy: a stored one, or an earlier record of the same batch."""
+
+    title: str
+    #: Empty when ``shingles`` are given (then the text is not read at all).
+    text: str
+    #: The shingles ``Matcher.prepare`` computed for it, if they were stored.
+    shingles: bytes | None
+    story_id: int | None = None
+
+
+#: An article to index: its id, its index keys and its text's shingles (None: not computed).
+Indexed = tuple[int, Sequence[int], bytes | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,9 +114,6 @@ class StoryIndex:
         """``place`` for a batch of new articles in three queries; a record may also be a copy
         of an earlier record of the same batch (``Placement.peer``)."""
         keys = [self.keys(r) for r in records]
-        if self.matcher is not None:
-            for record in records:
-                self.matcher.remember(record)
         hashes = {r.content_hash for r in records if r.content_hash}
         exact = exact_copy_stories(session, hashes)
         # Only records without an exact copy need their candidates (as in ``place``).
@@ -105,7 +128,7 @@ class StoryIndex:
             [] if r.content_hash in exact else _most_shared(ks, holders)
             for r, ks in zip(records, keys, strict=True)
         ]
-        texts = stored_texts(session, {a for ids in ranked for a in ids})
+        stored = stored_candidates(session, {a for ids in ranked for a in ids})
         placements: list[Placement] = []
         first_with_hash: dict[str, int] = {}
         batch_holders: dict[int, list[int]] = {}
@@ -117,7 +140,7 @@ class StoryIndex:
                 placements.append(Placement(None, ks, peer=first_with_hash[digest]))
             else:
                 placements.append(
-                    self._best_of(record, ks, ranked[i], texts, records, batch_holders)
+                    self._best_of(record, ks, ranked[i], stored, records, batch_holders)
                 )
             if digest:
                 first_with_hash.setdefault(digest, i)
@@ -129,8 +152,8 @@ class StoryIndex:
         self,
         record: ArticleRecord,
         keys: tuple[int, ...],
-        stored: list[int],
-        texts: dict[int, tuple[str, str, int]],
+        ranked: list[int],
+        stored: dict[int, Candidate],
         batch: Sequence[ArticleRecord],
         batch_holders: dict[int, list[int]],
     ) -> Placement:
@@ -138,26 +161,23 @@ class StoryIndex:
         if self.matcher is None or not keys:
             return Placement(None, keys)
         best: tuple[float, int | None, int | None] | None = None  # score, story, peer
-        for article_id in stored:
-            if article_id not in texts:
+        for article_id in ranked:
+            if (candidate := stored.get(article_id)) is None:
                 continue
-            title, text, story_id = texts[article_id]
-            score = self.matcher.score(record, title, text)
+            score = self.matcher.score(record, candidate)
             if score is not None and (best is None or score > best[0]):
-                best = (score, story_id, None)
+                best = (score, candidate.story_id, None)
         for peer in _most_shared(keys, batch_holders):
             other = batch[peer]
-            score = self.matcher.score(record, other.title, other.text)
+            score = self.matcher.score(record, batch_candidate(other))
             if score is not None and (best is None or score > best[0]):
                 best = (score, None, peer)
         if best is None:
             return Placement(None, keys)
         return Placement(best[1], keys, peer=best[2])
 
-    def add_many(
-        self, session: Session, indexed: Sequence[tuple[int, Sequence[int]]], now: datetime
-    ) -> None:
-        """Index new articles ((article id, keys) pairs) in one statement."""
+    def add_many(self, session: Session, indexed: Sequence[Indexed], now: datetime) -> None:
+        """Index new articles: their keys in one statement, their shingles in another."""
         connection = session.connection()
         created = bind_value(connection, STORY_BANDS.c.created_at, now)
         insert_rows(
@@ -166,8 +186,18 @@ class StoryIndex:
             ("band_key", "article_id", "created_at"),
             [
                 (key, article_id, created)
-                for article_id, keys in indexed
+                for article_id, keys, _shingles in indexed
                 for key in dict.fromkeys(keys)
+            ],
+        )
+        insert_rows(
+            connection,
+            STORY_SHINGLES,
+            ("article_id", "shingles", "created_at"),
+            [
+                (article_id, shingles, created)
+                for article_id, keys, shingles in indexed
+                if keys and shingles is not None
             ],
         )
         before = self._added // PRUNE_EVERY
@@ -178,8 +208,16 @@ class StoryIndex:
     def reindex(
         self, session: Session, article: Article, record: ArticleRecord, now: datetime
     ) -> None:
-        """An article updated in place is also found under its new text's keys."""
-        add_keys(session, article.id, self.keys(record), now)
+        """An article updated in place is also found under its new text's keys, and verified
+        against its new text (its stored shingles are replaced, or removed)."""
+        keys = self.keys(record)
+        add_keys(session, article.id, keys, now)
+        session.execute(delete(StoryShingles).where(StoryShingles.article_id == article.id))
+        if keys and record.story_shingles is not None:
+            session.execute(
+                insert(StoryShingles),
+                [{"article_id": article.id, "shingles": record.story_shingles, "created_at": now}],
+            )
 
 
 def exact_copy_stories(session: Session, hashes: Iterable[str]) -> dict[str, int]:
@@ -220,29 +258,41 @@ def _most_shared(keys: Sequence[int], holders: dict[int, list[int]]) -> list[int
     return [holder for holder, _hits in ranked[:MAX_CANDIDATES]]
 
 
-def stored_texts(session: Session, article_ids: Iterable[int]) -> dict[int, tuple[str, str, int]]:
-    """article id -> (title, text, story id) of those that belong to a story."""
-    texts: dict[int, tuple[str, str, int]] = {}
+def stored_candidates(session: Session, article_ids: Iterable[int]) -> dict[int, Candidate]:
+    """article id -> the article as a candidate, for those that belong to a story. The text
+    is read only for articles without stored shingles (long texts live in overflow pages that
+    SQLite does not read when the column is not used)."""
+    found: dict[int, Candidate] = {}
     if not (wanted := set(article_ids)):
-        return texts
+        return found
+    shingles = STORY_SHINGLES.c.shingles
     rows = session.execute(
-        select(Article.id, Article.title, Article.text, Article.story_id).where(
-            one_of(session, Article.id, wanted), Article.story_id.is_not(None)
+        select(
+            Article.id,
+            Article.title,
+            case((shingles.is_(None), Article.text), else_=literal("")),
+            shingles,
+            Article.story_id,
         )
+        .outerjoin(STORY_SHINGLES, STORY_SHINGLES.c.article_id == Article.id)
+        .where(one_of(session, Article.id, wanted), Article.story_id.is_not(None))
     )
-    for article_id, title, text, story_id in rows:
+    for article_id, title, text, stored, story_id in rows:
         if story_id is not None:
-            texts[article_id] = (title, text, story_id)
-    return texts
+            found[article_id] = Candidate(title, text, stored, story_id)
+    return found
 
 
-def candidates(
-    session: Session, keys: Sequence[int], since: datetime
-) -> list[tuple[str, str, int]]:
-    """(title, text, story_id) of the articles sharing most keys, indexed since ``since``."""
+def batch_candidate(record: ArticleRecord) -> Candidate:
+    """An earlier record of the same batch as a candidate (its shingles as computed)."""
+    return Candidate(record.title, record.text, record.story_shingles)
+
+
+def candidates(session: Session, keys: Sequence[int], since: datetime) -> list[Candidate]:
+    """The articles sharing most keys, indexed since ``since``, as candidates."""
     ranked = _most_shared(keys, key_holders(session, keys, since))
-    texts = stored_texts(session, ranked)
-    return [texts[article_id] for article_id in ranked if article_id in texts]
+    stored = stored_candidates(session, ranked)
+    return [stored[article_id] for article_id in ranked if article_id in stored]
 
 
 def add_keys(session: Session, article_id: int, keys: Sequence[int], now: datetime) -> None:
@@ -274,7 +324,13 @@ def join_story(session: Session, story_id: int, now: datetime) -> None:
 
 
 def prune(session: Session, before: datetime) -> int:
-    """Delete index rows older than ``before`` (articles and stories stay). Returns the count."""
+    """Delete index rows and shingles older than ``before`` (articles and stories stay).
+    Returns the count of index rows deleted."""
+    session.execute(
+        delete(StoryShingles)
+        .where(StoryShingles.created_at < before)
+        .execution_options(synchronize_session=False)
+    )
     result = session.execute(
         delete(StoryBand)
         .where(StoryBand.created_at < before)

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from crawler.story_matcher import StoryMatcher
@@ -25,7 +25,7 @@ from db.records import (
     StoredArticle,
     StoredChange,
 )
-from db.schema import Story, StoryBand
+from db.schema import Article, Story, StoryBand, StoryShingles
 from db.store import SourceSpec, Store
 from db.story_index import StoryIndex, list_stories, prune, story_copies
 from tests.support import DATA, fundus_pages, run_cli, write_config
@@ -251,13 +251,65 @@ def test_two_workers_placing_copies_at_once_open_one_story(db_url: str) -> None:
     second.close()
 
 
+def stored_shingles(store: Store) -> dict[int, bytes]:
+    with Session(store.engine) as session:
+        rows = session.execute(select(StoryShingles.article_id, StoryShingles.shingles))
+        return {article_id: shingles for article_id, shingles in rows}
+
+
+def test_candidates_are_verified_against_their_stored_shingles(store: Store) -> None:
+    """The shingles computed in the CPU pool are stored with the article; a later copy is
+    verified against them, without the stored text (a row without them: against the text)."""
+    matcher = StoryMatcher()
+    (title, text), (_, other_text), (third_title, third_text) = ORIGINALS[:3]
+    kept = matcher.prepare(record("wire", "kept", title, text))
+    dropped = matcher.prepare(record("wire", "dropped", third_title, third_text))
+    store.save_article(kept, NOW)
+    store.save_article(dropped, NOW)
+    ids = {a.canonical_url: a.id for a in store.iter_articles()}
+    kept_id, dropped_id = ids["https://wire.example/kept"], ids["https://wire.example/dropped"]
+    assert stored_shingles(store) == {
+        kept_id: kept.story_shingles,
+        dropped_id: dropped.story_shingles,
+    }
+    with Session(store.engine) as session, session.begin():  # the stored texts now differ
+        session.execute(update(Article).values(text=other_text))
+        session.execute(delete(StoryShingles).where(StoryShingles.article_id == dropped_id))
+    for outlet, (headline, original) in (
+        ("nation", (title, text)),
+        ("star", (third_title, third_text)),
+    ):
+        copy = planted_copy(original, outlet, random.Random(4))
+        store.save_article(matcher.prepare(record(outlet, "c", headline, copy)), NOW)
+    articles = by_url(store)
+    # verified against the shingles stored with it: still a copy
+    assert articles["https://nation.example/c"].story == articles["https://wire.example/kept"].story
+    # no shingles stored: verified against its (changed) text
+    assert (
+        articles["https://star.example/c"].story != articles["https://wire.example/dropped"].story
+    )
+
+
+def test_an_updated_article_is_verified_against_its_new_text(store: Store) -> None:
+    matcher = StoryMatcher()
+    (title, text), (_, new_text) = ORIGINALS[0], ORIGINALS[1]
+    store.save_article(matcher.prepare(record("wire", "o", title, text)), NOW)
+    updated = matcher.prepare(record("wire", "o", title, new_text))
+    assert store.save_article(updated, NOW + timedelta(hours=1)) == "updated"
+    assert list(stored_shingles(store).values()) == [updated.story_shingles]
+    # Without shingles of its own (saved without the CPU pool) its old ones are dropped.
+    store.save_article(record("wire", "o", title, text), NOW + timedelta(hours=2))
+    assert stored_shingles(store) == {}
+
+
 def test_the_window_bounds_the_index(db_url: str) -> None:
     store = open_store(db_url, window=timedelta(days=30))
+    prepare = StoryMatcher().prepare  # as the crawl does: with shingles to store
     title, text = ORIGINALS[3]
-    store.save_article(record("wire", "old", title, text), NOW - timedelta(days=31))
-    store.save_article(record("wire", "recent", *ORIGINALS[4]), NOW - timedelta(days=2))
+    store.save_article(prepare(record("wire", "old", title, text)), NOW - timedelta(days=31))
+    store.save_article(prepare(record("wire", "recent", *ORIGINALS[4])), NOW - timedelta(days=2))
     copy = planted_copy(text, "gazette", random.Random(6))
-    store.save_article(record("gazette", "c", title, copy), NOW)
+    store.save_article(prepare(record("gazette", "c", title, copy)), NOW)
     articles = by_url(store)
     assert articles["https://gazette.example/c"].story != articles["https://wire.example/old"].story
     with Session(store.engine) as session, session.begin():
@@ -265,8 +317,10 @@ def test_the_window_bounds_the_index(db_url: str) -> None:
         removed = prune(session, NOW - timedelta(days=30))
         after = session.scalar(select(func.count()).select_from(StoryBand)) or 0
         oldest = session.scalar(select(func.min(StoryBand.created_at)))
+        shingled = session.scalars(select(StoryShingles.created_at)).all()
     assert removed == 33 and before == after + removed  # 32 band keys and one title key
     assert oldest is not None and oldest >= NOW - timedelta(days=30)
+    assert len(shingled) == 2 and min(shingled) >= NOW - timedelta(days=30)
     store.close()
 
 

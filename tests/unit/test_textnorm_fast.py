@@ -301,7 +301,7 @@ def test_golden_outputs() -> None:
     assert digest(textnorm.clean_text(GOLDEN).encode()).hexdigest()[:16] == "25aee22aea822505"
     folded = textnorm.fold(GOLDEN).encode("utf-8", "surrogatepass")
     assert digest(folded).hexdigest()[:16] == "3bae31bed3b783f7"
-    shingled = stories._compute_shingles(GOLDEN, 5).tobytes()
+    shingled = stories.compute_shingles(GOLDEN, 5).tobytes()
     assert digest(shingled).hexdigest()[:16] == "0234a16a1754b6b3"
 
 
@@ -317,12 +317,12 @@ def test_golden_outputs() -> None:
 @example("漢字日本語中文 abc", 3)
 def test_compute_shingles_is_unchanged(text: str, words: int) -> None:
     expected = ref_compute_shingles(text, words)
-    got = stories._compute_shingles(text, words)
+    got = stories.compute_shingles(text, words)
     assert got.dtype == expected.dtype == np.uint32
     assert got.tolist() == expected.tolist()
     for name in PATHS:
         with path(name):
-            assert stories._compute_shingles(text, words).tolist() == expected.tolist(), name
+            assert stories.compute_shingles(text, words).tolist() == expected.tolist(), name
 
 
 @given(texts, st.sampled_from([1, 3, 5]))
@@ -338,4 +338,4 @@ def test_negative_shingle_width_still_fails() -> None:
     with pytest.raises(ValueError, match="broadcast"):
         ref_compute_shingles("one two three", -1)
     with pytest.raises(ValueError, match="broadcast"):
-        stories._compute_shingles("one two three", -1)
+        stories.compute_shingles("one two three", -1)
