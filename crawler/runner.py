@@ -40,6 +40,17 @@ def install_asyncio_reactor() -> None:
             raise
 
 
+def load_download_handlers() -> None:
+    """Import Scrapy's HTTP(S) download handler (and with it the TLS stack, ~0.1 s) now, as
+    the crawler does when it starts: the crawl command calls this inside
+    ``scheduler.startup.lifelong_imports``, while its CPU workers start."""
+    from scrapy.settings import default_settings
+    from scrapy.utils.misc import load_object
+
+    for scheme in ("http", "https"):
+        load_object(default_settings.DOWNLOAD_HANDLERS_BASE[scheme])
+
+
 def run_reactor(main: Callable[[], Awaitable[T]]) -> T:
     """Run one coroutine on the asyncio reactor and return its result."""
     install_asyncio_reactor()

@@ -22,6 +22,7 @@ from db.records import CrawlTotals, SourceHealth
 from db.store import Store
 from scheduler.config import CONFIG_ENV, LoadedConfig, default_config_text, load_config
 from scheduler.export import FORMATS, write_export
+from scheduler.startup import lifelong_imports
 from scheduler.wiring import open_store
 
 app = typer.Typer(
@@ -118,8 +119,11 @@ def crawl(
         if expects_content(jobs):
             # Now, so that their start-up (0.5 s) runs beside the crawler's imports below.
             start_workers(pools[0], settings.cpu_workers)
-        from crawler.runner import crawl as crawl_jobs
-        from crawler.runner import run_reactor
+        with lifelong_imports():  # Scrapy, Twisted, the TLS stack
+            from crawler.runner import crawl as crawl_jobs
+            from crawler.runner import load_download_handlers, run_reactor
+
+            load_download_handlers()
 
         with _progress(len(sources)) as advance:
             totals = run_reactor(lambda: crawl_jobs(jobs, settings, store, pools, advance))

@@ -7,12 +7,8 @@ the whole CLI (SQLAlchemy, Alembic, typer...: about a second of CPU each) for no
 
 
 def main() -> None:
-    import gc
+    from scheduler.startup import lifelong_imports
 
-    from scheduler.cli import main as cli_main
-
-    # The modules just imported are ~150,000 objects that live as long as the process. Frozen,
-    # they are left out of every later garbage collection: a full collection during a crawl
-    # then scans what the crawl allocated, not the libraries.
-    gc.freeze()
+    with lifelong_imports():
+        from scheduler.cli import main as cli_main
     cli_main()

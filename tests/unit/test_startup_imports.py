@@ -44,3 +44,40 @@ def test_the_story_matcher_imports_its_work_on_first_use() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
     )
     assert json.loads(done.stdout) == [False, True, 33]
+
+
+def test_lifelong_imports_freeze_what_they_load_with_the_collector_off() -> None:
+    probe = (
+        "import gc, json\n"
+        "from scheduler.startup import lifelong_imports\n"
+        "before = gc.get_freeze_count()\n"
+        "with lifelong_imports():\n"
+        "    during = gc.isenabled()\n"
+        "    kept = [[] for _ in range(5000)]\n"
+        "after = gc.isenabled()\n"
+        "frozen = gc.get_freeze_count() - before\n"
+        "gc.disable()\n"
+        "with lifelong_imports():\n"
+        "    pass\n"
+        "print(json.dumps([during, after, frozen >= 5000, gc.isenabled()]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    # off inside, on after, the new objects frozen; a disabled collector stays disabled
+    assert json.loads(done.stdout) == [False, True, True, False]
+
+
+def test_loading_the_download_handlers_installs_no_reactor() -> None:
+    """The crawl command loads them before the asyncio reactor is installed (NOTES.md)."""
+    probe = (
+        "import json, sys\n"
+        "from crawler.runner import load_download_handlers\n"
+        "load_download_handlers()\n"
+        "print(json.dumps(['twisted.internet.reactor' in sys.modules,\n"
+        "                  'scrapy.core.downloader.handlers.http11' in sys.modules]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert json.loads(done.stdout) == [False, True]
