@@ -44,9 +44,12 @@ WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024
 #: Page cache of a write transaction, KiB. SQLite's default (2 MiB) is too small for ingest:
 #: it inserts at random places in the story-band, article-key and full-text indexes, and with
 #: 2 MiB a transaction evicted pages and read them back (300,000 reads in a 10,000-entry
-#: crawl; system CPU 3.1 s, 2.25 s with 8 MiB). 32 MiB saved 0.3 s more, but raised the
-#: service's resident memory in its first polls to 336 MiB (benchmarks/README.md).
+#: crawl; system CPU 3.1 s, 2.25 s with 8 MiB). This is the long-lived service's.
 WRITE_CACHE_KIB = 8 * 1024
+#: A one-shot ``crawl`` pass's: a batch job, without the service's memory budget. A cold
+#: 10,000-entry crawl: 0.3 s shorter than with 8 MiB; in the service it raised resident memory
+#: in the first polls from 315 to 337 MiB (benchmarks/README.md).
+BATCH_WRITE_CACHE_KIB = 32 * 1024
 SQLITE_DEFAULT_CACHE = -2000
 _WRITE_CACHE_GROWN = "haitiwatch_write_cache"
 
@@ -160,7 +163,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None
     cursor.close()
 
 
-def create_db_engine(url: str) -> Engine:
+def create_db_engine(url: str, write_cache_kib: int = WRITE_CACHE_KIB) -> Engine:
+    """An engine for ``url``; on SQLite, write transactions get ``write_cache_kib`` of page
+    cache (given back when the connection returns to the pool)."""
     try:
         parsed = make_url(url)
     except ArgumentError as e:
@@ -180,18 +185,18 @@ def create_db_engine(url: str) -> Engine:
         raise StorageError(f"database.url: cannot use {parsed.drivername}: {e}") from e
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", _sqlite_begin)
+        event.listen(engine, "begin", lambda c: _sqlite_begin(c, write_cache_kib))
         event.listen(engine.pool, "checkin", _sqlite_shrink_cache)
     return engine
 
 
-def _sqlite_begin(connection: Connection) -> None:
+def _sqlite_begin(connection: Connection, write_cache_kib: int) -> None:
     """Writers BEGIN IMMEDIATE: a deferred transaction that reads, then writes, fails at once
     with "database is locked" when another process wrote meanwhile (WAL snapshot); IMMEDIATE
     waits for the lock (busy_timeout) instead."""
     write = connection.get_execution_options().get(WRITE_OPTION)
     if write:
-        connection.exec_driver_sql(f"PRAGMA cache_size=-{WRITE_CACHE_KIB}")
+        connection.exec_driver_sql(f"PRAGMA cache_size=-{int(write_cache_kib)}")
         # Each source of a group commit has its savepoint, and SQLite first copies every page
         # a savepoint changes into a statement journal: as a temporary file, 880 MB of write
         # calls in a 10,000-entry crawl; in memory, a few MB for the transaction's life.

@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from db.alerts import rules_by_article
 from db.database import (
+    WRITE_CACHE_KIB,
     WRITE_OPTION,
     create_db_engine,
     dialect_insert,
@@ -163,9 +164,13 @@ class Store:
 
     @classmethod
     def open(
-        cls, url: str, hooks: Sequence[ArticleHook] = (), stories: StoryIndex | None = None
+        cls,
+        url: str,
+        hooks: Sequence[ArticleHook] = (),
+        stories: StoryIndex | None = None,
+        write_cache_kib: int = WRITE_CACHE_KIB,
     ) -> Store:
-        engine = create_db_engine(url)
+        engine = create_db_engine(url, write_cache_kib)
         migrate(engine)
         return cls(engine, hooks, stories)
 

@@ -9,6 +9,7 @@ from sqlalchemy import Table, delete, select
 from sqlalchemy.orm import Session
 
 from db.database import (
+    BATCH_WRITE_CACHE_KIB,
     SQLITE_DEFAULT_CACHE,
     WRITE_CACHE_KIB,
     WRITE_OPTION,
@@ -53,17 +54,19 @@ def test_sqlite_write_transactions_get_a_big_page_cache_that_is_given_back(tmp_p
     """Ingest needs more than SQLite's 2 MiB cache while it writes, and its savepoints'
     journals in memory; a pooled connection must keep neither once the transaction is over
     (the service's memory budget; a reader's big sort spills to a file)."""
-    engine = create_db_engine(f"sqlite:///{tmp_path / 'cache.db'}")
     pragmas = "SELECT * FROM pragma_cache_size(), pragma_temp_store()"
-    try:
-        with engine.execution_options(**{WRITE_OPTION: True}).begin() as connection:
-            writer = connection.connection.dbapi_connection
-            during = tuple(connection.exec_driver_sql(pragmas).one())
-        with engine.connect() as connection:
-            assert connection.connection.dbapi_connection is writer  # the same, from the pool
-            after = tuple(connection.exec_driver_sql(pragmas).one())
-    finally:
-        engine.dispose()
     memory, default = 2, 0  # PRAGMA temp_store values
-    assert during == (-WRITE_CACHE_KIB, memory)
-    assert after == (SQLITE_DEFAULT_CACHE, default)
+    # the service's default, and a crawl pass's (a batch job)
+    for write_cache_kib in (WRITE_CACHE_KIB, BATCH_WRITE_CACHE_KIB):
+        engine = create_db_engine(f"sqlite:///{tmp_path / 'cache.db'}", write_cache_kib)
+        try:
+            with engine.execution_options(**{WRITE_OPTION: True}).begin() as connection:
+                writer = connection.connection.dbapi_connection
+                during = tuple(connection.exec_driver_sql(pragmas).one())
+            with engine.connect() as connection:
+                assert connection.connection.dbapi_connection is writer  # the same, pooled
+                after = tuple(connection.exec_driver_sql(pragmas).one())
+        finally:
+            engine.dispose()
+        assert during == (-write_cache_kib, memory)
+        assert after == (SQLITE_DEFAULT_CACHE, default)
