@@ -484,30 +484,39 @@ class Store:
     def _stories_for(
         self, session: Session, placements: Sequence[Placement], now: datetime
     ) -> list[int]:
-        """The story id of each placed article: existing stories are joined, new ones created."""
-        starting = [i for i, p in enumerate(placements) if p.story_id is None and p.peer is None]
+        """The story id of each placed article: existing stories are joined, new ones created
+        (with their count of copies in the batch: most articles start a story, and updating
+        each new row again cost an UPDATE apiece)."""
+        # Each article's story: (False, a stored story's id) or (True, the index of the
+        # batch's article that starts it).
+        owners: list[tuple[bool, int]] = []
+        for index, placement in enumerate(placements):
+            if placement.story_id is not None:
+                owners.append((False, placement.story_id))
+            elif placement.peer is not None:
+                owners.append(owners[placement.peer])
+            else:
+                owners.append((True, index))
+        copies = Counter(owners)
+        starting = [index for is_new, index in copies if is_new]
         new_ids = insert_returning_ids(
             session.connection(),
             STORIES,
-            [{"created_at": now, "updated_at": now, "article_count": 0} for _ in starting],
+            [
+                {"created_at": now, "updated_at": now, "article_count": copies[(True, index)]}
+                for index in starting
+            ],
         )
         started = dict(zip(starting, new_ids, strict=True))
-        story_ids: list[int] = []
-        for index, placement in enumerate(placements):
-            if placement.story_id is not None:
-                story_ids.append(placement.story_id)
-            elif placement.peer is not None:
-                story_ids.append(story_ids[placement.peer])
-            else:
-                story_ids.append(started[index])
-        joined = Counter(story_ids)
-        session.execute(
-            update(STORIES)
-            .where(STORIES.c.id == bindparam("sid"))
-            .values(article_count=STORIES.c.article_count + bindparam("n"), updated_at=now),
-            [{"sid": story_id, "n": n} for story_id, n in sorted(joined.items())],
-        )
-        return story_ids
+        joined = sorted((key, n) for (is_new, key), n in copies.items() if not is_new)
+        if joined:
+            session.execute(
+                update(STORIES)
+                .where(STORIES.c.id == bindparam("sid"))
+                .values(article_count=STORIES.c.article_count + bindparam("n"), updated_at=now),
+                [{"sid": story_id, "n": n} for story_id, n in joined],
+            )
+        return [started[key] if is_new else key for is_new, key in owners]
 
     def _article_row(self, record: ArticleRecord, story_id: int, now: datetime) -> dict[str, Any]:
         return {
