@@ -6,6 +6,7 @@ its whole cost is the start (the re-poll figure of benchmarks/bench_ingest.py).
 
 from __future__ import annotations
 
+import inspect
 import json
 import subprocess
 import sys
@@ -81,3 +82,50 @@ def test_loading_the_download_handlers_installs_no_reactor() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
     )
     assert json.loads(done.stdout) == [False, True]
+
+
+DEPRECATED_CLASSES_PROBE = (
+    "import inspect, json\n"
+    "{load}\n"
+    "from scrapy.core.downloader import contextfactory, tls\n"
+    "from scrapy.utils import deprecate\n"
+    "print(json.dumps([contextfactory.ScrapyClientContextFactory.__module__,\n"
+    "                  contextfactory.AcceptableProtocolsContextFactory.__module__,\n"
+    "                  tls.ScrapyClientTLSOptions.__module__,\n"
+    "                  deprecate.inspect is inspect]))\n"
+)
+
+
+def test_scrapys_deprecated_classes_name_the_same_modules_when_loaded_by_the_crawl() -> None:
+    """load_download_handlers spares create_deprecated_class its inspect.stack() walk; the
+    classes it makes must name their modules as Scrapy alone names them."""
+    outputs = []
+    for load in (
+        "from crawler.runner import load_download_handlers; load_download_handlers()",
+        "import scrapy.core.downloader.handlers.http11",  # Scrapy alone
+    ):
+        done = subprocess.run(
+            [sys.executable, "-c", DEPRECATED_CLASSES_PROBE.format(load=load)],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        )
+        outputs.append(json.loads(done.stdout))
+    ours, scrapys = outputs
+    assert ours == scrapys
+    assert ours[0] == "scrapy.core.downloader.contextfactory" and ours[-1] is True
+
+
+def test_the_inspect_stand_in_finds_the_frame_and_module_that_inspect_finds() -> None:
+    from crawler.runner import _InspectWithoutSource
+
+    stand_in = _InspectWithoutSource()
+
+    def caller() -> tuple[object, object]:
+        return stand_in.stack()[1][0], inspect.stack()[1][0]
+
+    ours, real = caller()
+    assert ours is real
+    assert stand_in.getmodule(ours) is inspect.getmodule(real) is sys.modules[__name__]
+    assert stand_in.isclass(int) and stand_in.getmodule(json) is json  # the rest: inspect's
