@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from crawler.search_query import CompiledSearch
 from db.database import create_db_engine, migrate, one_of
 from db.records import ArticleOutcome, ArticleRecord, FetchOutcome, FetchResult, Validators
-from db.schema import Article, ArticleKey, Base, Source, Story, StoryBand
+from db.schema import Article, ArticleKey, Base, Fetch, Source, Story, StoryBand
 from db.search import SEARCH_KEY_SQL, search
 from db.service_state import ServiceState
 from db.store import FetchToSave, SavedFetch, SourceSpec, Store, _key_in
@@ -247,6 +247,63 @@ def test_a_source_that_fails_in_a_group_commit_is_rolled_back_alone(store: Store
     assert {h.name: h.fetches for h in store.source_health()} == {"outlet": 2, "wire": 0}
     with store.engine.connect() as connection:  # its story was rolled back with it
         assert connection.scalar(select(func.count()).select_from(Story)) == 2
+
+
+def test_fetches_without_articles_are_recorded_together_as_one_by_one(store: Store) -> None:
+    """A group's 304s, errors and empty feeds are recorded in two statements; each source's
+    health, validators and fetch row come out as when they were saved alone."""
+    with_sources(store, "outlet", "wire", "gazette", "star")
+    validators = Validators(etag='"v2"', last_modified="Sun, 01 Nov 2026 11:00:00 GMT")
+    later = NOW + timedelta(minutes=5)
+    saved = store.save_fetches(
+        [
+            FetchToSave(fetch(source="wire", outcome=FetchOutcome.NOT_MODIFIED,
+                              http_status=304), [], NOW, seen_again=0),
+            FetchToSave(fetch(), [record()], NOW),
+            FetchToSave(fetch(source="gazette", outcome=FetchOutcome.ERROR, http_status=500,
+                              error="HTTP 500"), [], NOW),
+            FetchToSave(fetch(source="star", validators=validators, items_found=3), [], later,
+                        seen_again=3),
+        ]
+    )  # fmt: skip
+    assert all(isinstance(s, SavedFetch) for s in saved)
+    fetch_ids = [s.fetch_id for s in saved if isinstance(s, SavedFetch)]
+    counts = [s.counts.duplicate for s in saved if isinstance(s, SavedFetch)]
+    assert counts == [0, 0, 0, 3]
+    with Session(store.engine) as session:
+        rows = {
+            fetch_id: (source, outcome, status, duplicate)
+            for fetch_id, source, outcome, status, duplicate in session.execute(
+                select(Fetch.id, Source.name, Fetch.outcome, Fetch.http_status,
+                       Fetch.articles_duplicate).join(Source, Source.id == Fetch.source_id)
+            )
+        }  # fmt: skip
+        sources = {s.name: s for s in session.scalars(select(Source))}
+    assert [rows[i] for i in fetch_ids] == [
+        ("wire", "not_modified", 304, 0),
+        ("outlet", "ok", 200, 0),
+        ("gazette", "error", 500, 0),
+        ("star", "ok", 200, 3),
+    ]
+    assert sources["gazette"].consecutive_failures == 1
+    assert sources["gazette"].last_error == "HTTP 500"
+    assert sources["wire"].last_success_at == NOW and sources["wire"].etag is None
+    assert (sources["star"].etag, sources["star"].last_modified) == (
+        validators.etag, validators.last_modified)  # fmt: skip
+
+
+def test_a_failing_fetch_among_those_without_articles_fails_alone(store: Store) -> None:
+    with_sources(store, "outlet", "wire")
+    saved = store.save_fetches(
+        [
+            FetchToSave(fetch(outcome=FetchOutcome.NOT_MODIFIED, http_status=304), [], NOW),
+            FetchToSave(fetch(source="nobody", outcome=FetchOutcome.NOT_MODIFIED), [], NOW),
+            FetchToSave(fetch(source="wire", outcome=FetchOutcome.NOT_MODIFIED), [], NOW),
+        ]
+    )
+    assert isinstance(saved[0], SavedFetch) and isinstance(saved[2], SavedFetch)
+    assert isinstance(saved[1], Exception)
+    assert {h.name: h.fetches for h in store.source_health()} == {"outlet": 1, "wire": 1}
 
 
 def test_concurrent_feed_batches_store_each_article_once(db_url: str) -> None:
