@@ -13,7 +13,7 @@ import pytest
 
 from crawler import fetch_writer
 from crawler.fetch_writer import FetchWriter
-from db.records import ArticleOutcome
+from db.records import ArticleOutcome, FetchOutcome
 from db.store import FetchToSave, SourceSpec, Store
 from tests.integration.test_store import NOW, fetch, record
 
@@ -112,3 +112,26 @@ def test_sources_arriving_one_by_one_share_commits_spaced_by_the_interval(
     assert writer.commits == 2  # the first alone; the five that trickled in, together
     assert all(r.outcomes == [ArticleOutcome.NEW] for r in results)  # type: ignore[attr-defined]
     assert len(list(store.iter_articles())) == 6
+
+
+def test_sources_without_articles_are_not_held_back_by_the_interval(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The interval gathers articles into fewer commits; a 304 does not wait for company
+    (the last sources of a pass of unchanged feeds would wait for nothing)."""
+    monkeypatch.setattr(fetch_writer, "MIN_COMMIT_INTERVAL_S", 5.0)
+
+    async def unchanged() -> tuple[FetchWriter, float]:
+        loop = asyncio.get_running_loop()
+        with ThreadPoolExecutor(1) as db:
+            writer = FetchWriter(store, db)
+            started = loop.time()
+            await writer.save(article(0))  # a transaction has just started...
+            for i in range(1, 4):  # ...and 304s arrive
+                not_modified = fetch(source=f"s{i}", outcome=FetchOutcome.NOT_MODIFIED)
+                await writer.save(FetchToSave(not_modified, [], NOW))
+            return writer, loop.time() - started
+
+    writer, elapsed = asyncio.run(unchanged())
+    assert elapsed < 2.0, "a source without articles waited for the interval"
+    assert writer.commits == 4
