@@ -10,10 +10,19 @@ import inspect
 import json
 import subprocess
 import sys
+from typing import Any
 
 # Imported on use: numpy (stories, text tables, rule matching), the feed parser and the page
 # extractor (CPU workers), the PostgreSQL dialect (only for a PostgreSQL URL).
 ON_USE = ("numpy", "crawler.stories", "feedparser", "trafilatura", "psycopg")
+
+
+def run_probe(probe: str) -> Any:
+    """Run ``probe`` in a fresh interpreter (nothing imported yet); its JSON output."""
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    return json.loads(done.stdout)
 
 
 def test_the_crawl_command_starts_without_the_libraries_it_imports_on_use() -> None:
@@ -22,10 +31,7 @@ def test_the_crawl_command_starts_without_the_libraries_it_imports_on_use() -> N
         "import scheduler.cli, scheduler.wiring, crawler.runner, crawler.harvest\n"
         f"print(json.dumps([m for m in {ON_USE!r} if m in sys.modules]))\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
-    )
-    assert json.loads(done.stdout) == []
+    assert run_probe(probe) == []
 
 
 def test_the_story_matcher_imports_its_work_on_first_use() -> None:
@@ -41,10 +47,7 @@ def test_the_story_matcher_imports_its_work_on_first_use() -> None:
         "prepared = StoryMatcher().prepare(record)\n"
         "print(json.dumps([before, 'numpy' in sys.modules, len(prepared.story_keys)]))\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
-    )
-    assert json.loads(done.stdout) == [False, True, 33]
+    assert run_probe(probe) == [False, True, 33]
 
 
 def test_lifelong_imports_freeze_what_they_load_with_the_collector_off() -> None:
@@ -62,11 +65,8 @@ def test_lifelong_imports_freeze_what_they_load_with_the_collector_off() -> None
         "    pass\n"
         "print(json.dumps([during, after, frozen >= 5000, gc.isenabled()]))\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
-    )
     # off inside, on after, the new objects frozen; a disabled collector stays disabled
-    assert json.loads(done.stdout) == [False, True, True, False]
+    assert run_probe(probe) == [False, True, True, False]
 
 
 def test_loading_the_download_handlers_installs_no_reactor() -> None:
@@ -78,10 +78,7 @@ def test_loading_the_download_handlers_installs_no_reactor() -> None:
         "print(json.dumps(['twisted.internet.reactor' in sys.modules,\n"
         "                  'scrapy.core.downloader.handlers.http11' in sys.modules]))\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
-    )
-    assert json.loads(done.stdout) == [False, True]
+    assert run_probe(probe) == [False, True]
 
 
 DEPRECATED_CLASSES_PROBE = (
@@ -99,20 +96,13 @@ DEPRECATED_CLASSES_PROBE = (
 def test_scrapys_deprecated_classes_name_the_same_modules_when_loaded_by_the_crawl() -> None:
     """load_download_handlers spares create_deprecated_class its inspect.stack() walk; the
     classes it makes must name their modules as Scrapy alone names them."""
-    outputs = []
-    for load in (
-        "from crawler.runner import load_download_handlers; load_download_handlers()",
-        "import scrapy.core.downloader.handlers.http11",  # Scrapy alone
-    ):
-        done = subprocess.run(
-            [sys.executable, "-c", DEPRECATED_CLASSES_PROBE.format(load=load)],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=60,
+    ours, scrapys = (
+        run_probe(DEPRECATED_CLASSES_PROBE.format(load=load))
+        for load in (
+            "from crawler.runner import load_download_handlers; load_download_handlers()",
+            "import scrapy.core.downloader.handlers.http11",  # Scrapy alone
         )
-        outputs.append(json.loads(done.stdout))
-    ours, scrapys = outputs
+    )
     assert ours == scrapys
     assert ours[0] == "scrapy.core.downloader.contextfactory" and ours[-1] is True
 
