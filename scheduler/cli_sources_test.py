@@ -67,19 +67,14 @@ class Probe:
 
 def probe_source(source: SourceConfig, loaded: LoadedConfig, pages: int) -> Probe:
     """Run one poll of ``source`` on the real crawler with nothing stored."""
-    from crawler.jobs import SourceJob
     from crawler.runner import CrawlEngine, run_reactor
-    from scheduler.crawling import crawl_settings, listing_options, lives_on_private_address
+    from scheduler.crawling import crawl_settings, lives_on_private_address, source_job
 
-    job = SourceJob(
-        name=source.name,
-        kind=source.kind,
-        url=source.url,
-        fetch_articles=source.fetch_articles and pages > 0,
-        language=source.language.split("-")[0] if source.language else None,
-        download_delay=source.download_delay,
-        allow_private=lives_on_private_address(source.url),
-        options=replace(listing_options(source), max_pages=max(pages, 1)),
+    job = source_job(source, allow_private=lives_on_private_address(source.url))
+    job = replace(
+        job,
+        fetch_articles=job.fetch_articles and pages > 0,
+        options=replace(job.options, max_pages=max(pages, 1)),
     )
     store = DryRunStore()
     settings = crawl_settings(loaded.config.crawl, cpu_workers=0)

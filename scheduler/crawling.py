@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from crawler.jobs import CrawlSettings, ListingOptions, SourceJob
 from crawler.netguard import host_is_literal_forbidden, resolve_forbidden
+from db.records import Validators
 from db.store import SourceSpec, Store
 from scheduler.config import DEFAULT_LASTMOD_WINDOW, Config, CrawlConfig, SourceConfig
 
@@ -75,20 +76,26 @@ def make_jobs(
         if wait_until is not None and wait_until > now:
             deferred.append(source.name)
             continue
-        jobs.append(
-            SourceJob(
-                name=source.name,
-                kind=source.kind,
-                url=source.url,
-                fetch_articles=source.fetch_articles,
-                language=source.language.split("-")[0] if source.language else None,
-                download_delay=source.download_delay,
-                validators=validators,
-                allow_private=private[source.url],
-                options=listing_options(source),
-            )
-        )
+        jobs.append(source_job(source, validators, allow_private=private[source.url]))
     return jobs, deferred
+
+
+def source_job(
+    source: SourceConfig, validators: Validators | None = None, *, allow_private: bool
+) -> SourceJob:
+    """The one way a configured source becomes a poll: `crawl`, `run`, cluster workers and
+    `sources test` all call this, so that no mode polls a source without its options."""
+    return SourceJob(
+        name=source.name,
+        kind=source.kind,
+        url=source.url,
+        fetch_articles=source.fetch_articles,
+        language=source.language.split("-")[0] if source.language else None,
+        download_delay=source.download_delay,
+        validators=validators or Validators(),
+        allow_private=allow_private,
+        options=listing_options(source),
+    )
 
 
 def listing_options(source: SourceConfig) -> ListingOptions:

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -33,6 +34,7 @@ from tests.support import (
     write_config,
 )
 from tests.support.server import Logged, Site, running_site
+from tests.support.service import ServiceProcess, wait_for
 from tests.unit.test_listings import REAL_NEW_FORMAT
 
 pytestmark = pytest.mark.slow
@@ -170,6 +172,47 @@ def _serve(site: Site, pages: list[Page], now: datetime) -> None:
         site.add(f"/child/{i}.xml", _news_sitemap([]), content_type="application/xml")
 
 
+def listing_sources(site: Site) -> list[dict[str, Any]]:
+    """One source of each listing kind, and bad input of each kind (also run by the service)."""
+    return [
+        {"name": "outlet", "url": site.url("/outlet.xml")},
+        {"name": "sitemap", "kind": "sitemap", "url": site.url("/sitemap_index.xml")},
+        {
+            "name": "section",
+            "kind": "html",
+            "url": site.url("/section/"),
+            "selectors": ["ul.stories li.story"],
+            "pagination_depth": 1,
+        },
+        {
+            "name": "gnews",
+            "kind": "gnews",
+            "query": "Haiti Kenya",
+            "endpoint": site.url("/rss/search"),
+        },
+        {
+            "name": "gdelt",
+            "kind": "gdelt",
+            "query": "Haiti Kenya",
+            "endpoint": site.url("/api/v2/doc/doc"),
+        },
+        {"name": "gdelt-error", "kind": "gdelt", "url": site.url("/gdelt-error")},
+        {"name": "bad-sitemap", "kind": "sitemap", "url": site.url("/bad-sitemap.xml")},
+        {
+            "name": "huge-index",
+            "kind": "sitemap",
+            "url": site.url("/huge_index.xml"),
+            "max_sitemaps": 3,
+        },
+        {
+            "name": "no-match",
+            "kind": "html",
+            "url": site.url("/section/"),
+            "selectors": ["div.card a"],
+        },
+    ]
+
+
 @dataclass(frozen=True)
 class ListingCrawl:
     site: Site
@@ -190,43 +233,7 @@ def listing_crawl(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ListingC
         _serve(site, pages, now)
         config = write_config(
             tmp_path_factory.mktemp("listings"),
-            [
-                {"name": "outlet", "url": site.url("/outlet.xml")},
-                {"name": "sitemap", "kind": "sitemap", "url": site.url("/sitemap_index.xml")},
-                {
-                    "name": "section",
-                    "kind": "html",
-                    "url": site.url("/section/"),
-                    "selectors": ["ul.stories li.story"],
-                    "pagination_depth": 1,
-                },
-                {
-                    "name": "gnews",
-                    "kind": "gnews",
-                    "query": "Haiti Kenya",
-                    "endpoint": site.url("/rss/search"),
-                },
-                {
-                    "name": "gdelt",
-                    "kind": "gdelt",
-                    "query": "Haiti Kenya",
-                    "endpoint": site.url("/api/v2/doc/doc"),
-                },
-                {"name": "gdelt-error", "kind": "gdelt", "url": site.url("/gdelt-error")},
-                {"name": "bad-sitemap", "kind": "sitemap", "url": site.url("/bad-sitemap.xml")},
-                {
-                    "name": "huge-index",
-                    "kind": "sitemap",
-                    "url": site.url("/huge_index.xml"),
-                    "max_sitemaps": 3,
-                },
-                {
-                    "name": "no-match",
-                    "kind": "html",
-                    "url": site.url("/section/"),
-                    "selectors": ["div.card a"],
-                },
-            ],
+            listing_sources(site),
             # The 60,000-sitemap index is ~6 MB: within the production default of 16 MiB.
             crawl={"max_response_bytes": 16 * 1024 * 1024},
         )
@@ -377,3 +384,49 @@ def test_export_filters_by_detected_language(listing_crawl: ListingCrawl) -> Non
         for line in run_cli("export", config=listing_crawl.config).check().stdout.splitlines()
     ]
     assert len(every) > len(rows)
+
+
+def _urls_by_source(stored: list[StoredArticle]) -> dict[str, set[str]]:
+    by_source: dict[str, set[str]] = {}
+    for article in stored:
+        by_source.setdefault(article.source, set()).add(article.canonical_url)
+    return by_source
+
+
+def test_the_service_polls_every_kind_as_crawl_does(
+    listing_crawl: ListingCrawl, tmp_path: Path
+) -> None:
+    """`run` must build each poll with its source's options (lastmod window, selectors, ...),
+    exactly as `crawl` does: the same sources on the same site store the same articles."""
+    sources = [{**s, "interval": "3s"} for s in listing_sources(listing_crawl.site)]
+    config = write_config(tmp_path, sources, crawl={"max_response_bytes": 16 * 1024 * 1024})
+    listing_crawl.site.clear_log()
+    service = ServiceProcess(config)
+    try:
+        wait_for(
+            lambda: all(f"polled {s['name']}:" in service.log() for s in sources),
+            90,
+            "one poll of every source",
+        )
+    finally:
+        code, _seconds = service.stop()
+    assert code == 0, service.log()[-3000:]
+
+    def listing_documents(log: list[Logged]) -> set[str]:
+        return {e.path for e in log if not e.path.startswith(("/a/", "/robots.txt"))}
+
+    assert listing_documents(listing_crawl.site.requests()) == listing_documents(
+        listing_crawl.first_log
+    )
+    by_crawl = _urls_by_source(listing_crawl.stored)
+    by_service = _urls_by_source(articles(config))
+    assert set().union(*by_service.values()) == set().union(*by_crawl.values())
+    # The outlet's feed, the news sitemap and Google News all name /a/0: whichever poll runs
+    # first stores it. Every other article belongs to one source in both modes.
+    contested = {u for u in set().union(*by_crawl.values()) if u.endswith("/a/0")}
+    assert {s: u - contested for s, u in by_service.items() if u - contested} == {
+        s: u - contested for s, u in by_crawl.items() if u - contested
+    }
+    assert {name: h.status for name, h in health(config).items()} == {
+        name: h.status for name, h in listing_crawl.health.items()
+    }
