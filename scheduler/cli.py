@@ -104,13 +104,21 @@ def crawl(
         list[str] | None, typer.Option("--source", "-s", help="Only this source (repeatable).")
     ] = None,
     strict: Annotated[bool, typer.Option(help="Exit 1 if any source failed.")] = False,
+    send: Annotated[
+        bool,
+        typer.Option(
+            help="Deliver the pass's immediate alerts before exiting (--no-send leaves them "
+            "in the outbox for `run`)."
+        ),
+    ] = True,
     workers: Annotated[
         int, typer.Option(help="Processes for parsing and text extraction (0: threads only).")
     ] = 2,
 ) -> None:
-    """Run one crawl pass over the sources and print a summary."""
+    """Run one crawl pass over the sources, deliver its immediate alerts, print a summary."""
     from crawler.pools import start_workers, worker_pools
     from scheduler.crawling import crawl_settings, expects_content, pass_jobs, select_sources
+    from scheduler.notify import Notifier, drain_outbox, outbox_for
 
     loaded = _load()
     sources = select_sources(loaded.config, source or [])
@@ -130,9 +138,17 @@ def crawl(
 
             load_download_handlers()
 
-        with _progress(len(sources)) as advance:
-            totals = run_reactor(lambda: crawl_jobs(jobs, settings, store, pools, advance))
+        async def crawl_and_alert() -> tuple[CrawlTotals, int]:
+            with _progress(len(sources)) as advance:
+                totals = await crawl_jobs(jobs, settings, store, pools, advance)
+            # Someone running `crawl` from cron has no service to send what the pass matched.
+            sent = await drain_outbox(store, Notifier.from_config(loaded)) if send else 0
+            return totals, sent
+
+        totals, sent = run_reactor(crawl_and_alert)
+        waiting = outbox_for(store).count("pending")
     _print_totals(totals, deferred)
+    _print_alerts(sent, waiting)
     if strict and totals.sources_failed:
         raise typer.Exit(1)
 
@@ -162,6 +178,13 @@ def _print_totals(totals: CrawlTotals, deferred: list[str]) -> None:
     )
     if totals.failed_sources:
         out.print("failed: " + ", ".join(sorted(totals.failed_sources)), highlight=False)
+
+
+def _print_alerts(sent: int, waiting: int) -> None:
+    line = f"alerts: {sent} sent"
+    if waiting:
+        line += f", {waiting} waiting in the outbox (`haitiwatch run` retries them)"
+    out.print(line, highlight=False)
 
 
 @app.command()

@@ -38,6 +38,7 @@ from tests.support import (
     run_cli,
     write_config,
 )
+from tests.support.receiver import Receiver
 from tests.support.server import Logged, Site, running_site
 
 pytestmark = pytest.mark.slow
@@ -345,3 +346,47 @@ def test_retry_after_makes_the_source_wait_without_a_request(site: Site, tmp_pat
     assert site.paths("/busy.xml") == []
     assert site.paths("/calm.xml") == ["/calm.xml"]
     assert time.monotonic() - started < 60
+
+
+@pytest.mark.parametrize("send", [True, False])
+def test_a_pass_delivers_its_immediate_alerts(
+    tmp_path: Path, site: Site, receiver: Receiver, send: bool
+) -> None:
+    """`crawl` from cron has no service beside it: what it matched is sent before it exits."""
+    site.feed(
+        "/alerts.xml",
+        rss(
+            [
+                FeedItem(
+                    title=f"Kenyan police in Haiti, day {n}",
+                    link=f"http://127.0.0.1/day/{n}",
+                    guid=f"day-{n}",
+                    description=text,
+                )
+                for n, text in enumerate(
+                    [
+                        "The Multinational Security Support mission opened a base in Croix-des-"
+                        "Bouquets on Monday, officials said, after weeks of clashes nearby.",
+                        "Parliament in Nairobi questioned the cost of the Multinational Security "
+                        "Support mission as a second contingent of officers prepared to fly out.",
+                    ]
+                )
+            ]
+        ),
+    )
+    config = write_config(
+        tmp_path, [{"name": "alerts", "url": site.url("/alerts.xml"), "fetch_articles": False}]
+    )
+    hook = "json://" + receiver.url("/hook").removeprefix("http://")
+    config.write_text(
+        config.read_text()
+        + f'\n[channels.desk]\nurl = "{hook}"\n\n[[rules]]\nname = "mission"\n'
+        'query = \'"multinational security support"\'\nchannels = ["desk"]\n'
+    )
+    run = crawl(config, *([] if send else ["--no-send"])).check()
+    if send:
+        assert len(receiver.posts) == 2
+        assert "alerts: 2 sent" in run.stdout
+    else:
+        assert receiver.posts == []
+        assert "alerts: 0 sent, 2 waiting in the outbox" in run.stdout
