@@ -33,15 +33,11 @@ app.add_typer(alerts_app, name="alerts")
 def rules_check() -> None:
     """Validate every rule (query syntax, channels, schedules) and show what each does."""
     loaded = _load()  # a query syntax error stops here, naming the rule, line and column
-    notifier = Notifier.from_config(loaded)
+    channel_problems = Notifier.from_config(loaded).channel_problems()
     table = Table("rule", "mode", "channels", "terms", "note")
-    problems = 0
     for rule in loaded.config.rules:
         compiled = compile_rule(rule.name, rule.query)
-        notes = [
-            f"channel {c}: {notifier.errors[c]}" for c in rule.channels if c in notifier.errors
-        ]
-        problems += len(notes)
+        notes = [f"channel {c} cannot send" for c in rule.channels if c in channel_problems]
         if compiled.triggers is None:
             notes.append("no required word: checked against every article")
         mode = rule.mode + (f" ({rule.digest})" if rule.digest else "")
@@ -50,6 +46,10 @@ def rules_check() -> None:
             rule.name, mode, ", ".join(rule.channels) or "-", str(words), escape("; ".join(notes))
         )
     out.print(table)
+    # In full below the table, which would wrap them: every channel, used by a rule or not.
+    for name, problem in sorted(channel_problems.items()):
+        out.print(f"channel {name}: {problem}", highlight=False, markup=False, soft_wrap=True)
+    problems = len(channel_problems)
     out.print(
         f"{len(loaded.config.rules)} rules OK" if not problems else f"{problems} problem(s)",
         highlight=False,

@@ -102,11 +102,38 @@ class Notifier:
     def _rulesets(self) -> dict[str, RuleSet]:
         return {r.name: RuleSet([compile_rule(r.name, r.query)]) for r in self.rules}
 
+    def channel_problems(self) -> dict[str, str]:
+        """Why each unusable channel cannot send: a secret that cannot be read, or a URL that
+        Apprise does not understand (named by its scheme only: the URL is a secret)."""
+        problems = dict(self.errors)
+        for name, url in self.channels.items():
+            if url is not None and not apprise_accepts(url):
+                scheme = url.split("://", 1)[0] if "://" in url else "(none)"
+                problems[name] = (
+                    f"channels.{name}: Apprise does not understand this URL "
+                    f"(scheme {scheme!r}; see Apprise's list of services)"
+                )
+        return problems
+
     def snippet(self, alert: Alert, width: int = 240) -> Snippet:
         """A short excerpt of the article with the rule's matched terms marked."""
         ruleset = self._rulesets.get(alert.rule)
         found = ruleset.match(alert.title, alert.text) if ruleset else []
         return make_snippet(alert.text, found[0].marks if found else (), width=width)
+
+
+def apprise_accepts(url: str) -> bool:
+    """Whether Apprise makes at least one notification target of ``url``. Apprise's own error
+    log, which would quote the whole URL and its secret, is silenced meanwhile."""
+    import apprise  # slow import (~0.8 s of plugins): only when needed
+
+    apprise_log = logging.getLogger("apprise")
+    was_disabled, apprise_log.disabled = apprise_log.disabled, True
+    try:
+        targets = apprise.Apprise()
+        return bool(targets.add(url)) and len(targets) > 0
+    finally:
+        apprise_log.disabled = was_disabled
 
 
 # -- messages ----------------------------------------------------------------------------------

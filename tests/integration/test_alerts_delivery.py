@@ -371,3 +371,25 @@ def test_alerts_test_and_rules_test_commands(tmp_path: Path, receiver: Receiver)
     run = run_cli("rules", "check", config=bad)
     assert run.returncode == 2
     assert "rule 'broken'" in run.stderr and "line 2, column 6" in run.stderr
+
+
+def test_rules_check_fails_on_a_channel_url_apprise_cannot_parse(tmp_path: Path) -> None:
+    config = tmp_path / "hw.toml"
+    config.write_text(
+        '[database]\nurl = "sqlite:///hw.db"\n'
+        '[channels.desk]\nurl = "json://127.0.0.1:9/hook"\n'
+        '[channels.typo]\nurl = "slakc://T1SECRET/B1SECRET/tokensecret"\n'
+        '[[rules]]\nname = "mission"\nquery = "haiti"\nchannels = ["desk", "typo"]\n'
+    )
+    run = run_cli("rules", "check", config=config)
+    assert run.returncode == 1, run.stdout
+    assert "channels.typo: Apprise does not understand this URL (scheme 'slakc'" in run.stdout
+    assert "channels.desk" not in run.stdout
+    assert "SECRET" not in run.stdout + run.stderr
+    config.write_text(config.read_text().replace('"desk", "typo"', '"desk"'))
+    run = run_cli("rules", "check", config=config)
+    assert run.returncode == 1, "a spare channel that cannot send is a problem too"
+    assert "channel typo: channels.typo: Apprise does not understand" in run.stdout
+    config.write_text(config.read_text().replace("slakc://", "slack://"))
+    run = run_cli("rules", "check", config=config).check()
+    assert "1 rules OK" in run.stdout
