@@ -40,7 +40,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnClause
 
 from db.errors import HaitiwatchError
-from db.schema import Article, Source
+from db.schema import Article, RuleMatchRow, Source
 
 SORTS: Final = ("relevance", "date")
 COVERAGE_KEYS: Final = ("source", "language", "rule")
@@ -608,3 +608,11 @@ def languages(engine: Engine) -> list[str]:
     stmt = select(Article.language).where(Article.language.is_not(None)).distinct()
     with Session(engine) as session:
         return sorted(str(lang) for lang in session.scalars(stmt))
+
+
+def filter_names(engine: Engine) -> tuple[set[str], set[str]]:
+    """The source names and the rule names the archive holds (to refuse an unknown filter)."""
+    with Session(engine) as session:
+        sources = set(session.scalars(select(Source.name)))
+        rules = set(session.scalars(select(RuleMatchRow.rule).distinct()))
+    return sources, rules

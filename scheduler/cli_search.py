@@ -17,7 +17,7 @@ from rich.table import Table
 
 from crawler.search_query import CompiledSearch, parse_day
 from db.errors import HaitiwatchError
-from db.search import SORTS, SearchFilters, SearchHit, Sort, iter_search, search
+from db.search import SORTS, SearchFilters, SearchHit, Sort, filter_names, iter_search, search
 from scheduler.cli import _load, _store, app, out
 
 FORMATS = ("table", "json", "jsonl", "csv")
@@ -115,6 +115,12 @@ def search_command(
     )
     loaded = _load()
     with _store(loaded) as store:
+        archived_sources, archived_rules = filter_names(store.engine)
+        known_sources = archived_sources | {s.name for s in loaded.config.sources}
+        _refuse_unknown("--source", filters.sources, known_sources)
+        _refuse_unknown(
+            "--rule", [rule] if rule else [], archived_rules | {r.name for r in loaded.config.rules}
+        )
         if format == "table":
             hits = search(store.engine, match, filters, chosen, limit or 20)
             out.print(_table(hits, compiled))
@@ -122,6 +128,14 @@ def search_command(
         with_text = snippets and compiled is not None
         stream = iter_search(store.engine, match, filters, chosen, limit, with_text)
         write_records(_records(stream, compiled), format, sys.stdout)
+
+
+def _refuse_unknown(option: str, names: Iterable[str], known: set[str]) -> None:
+    """A misspelt filter would print an empty result, which reads as "nothing found"."""
+    for name in names:
+        if name not in known:
+            listed = ", ".join(sorted(known)) or "none"
+            raise HaitiwatchError(f"{option}: no {option[2:]} named {name!r} (known: {listed})")
 
 
 def _records(

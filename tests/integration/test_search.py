@@ -499,3 +499,26 @@ def test_coverage_of_the_last_days_is_the_tail_of_the_whole(archive: Store) -> N
             tail = [p for p in whole if (newest - p.day).days < days]
             assert coverage(engine, match, filters, "source", last_days=days) == tail
     assert coverage(engine, CompiledSearch("zzzqqq").match, SearchFilters(), last_days=5) == []
+
+
+def test_an_unknown_source_or_rule_is_an_error_naming_the_known_ones(
+    archive: Store, db_url: str, tmp_path: Path
+) -> None:
+    """A misspelt filter must not print an empty result, which reads as "nothing found"."""
+    config = tmp_path / "hw.toml"
+    config.write_text(
+        f'[database]\nurl = "{db_url}"\n[[rules]]\nname = "mission"\nquery = "kenya"\n', "utf-8"
+    )
+    archived = sorted({hit.source for hit in iter_search(archive.engine, None)})
+    bad = run_cli("search", "kenya", "--source", "NOSUCH", config=config)
+    assert bad.returncode == 2
+    assert "--source: no source named 'NOSUCH' (known: " in bad.stderr
+    assert all(name in bad.stderr for name in archived)
+    bad = run_cli("search", "--rule", "misson", config=config)
+    assert bad.returncode == 2
+    assert "--rule: no rule named 'misson' (known: mission)" in bad.stderr
+    ok = run_cli("search", "kenya", "--source", "whitehouse", "-f", "jsonl", config=config)
+    assert ok.check().stdout and all(
+        json.loads(line)["source"] == "whitehouse" for line in ok.stdout.splitlines()
+    )
+    run_cli("search", "--rule", "mission", config=config).check()  # configured, no match yet
