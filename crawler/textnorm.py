@@ -9,18 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import re
-import sys
 import unicodedata
-from collections.abc import Mapping
 from functools import cache, lru_cache
-from typing import TYPE_CHECKING, Final
-
-if TYPE_CHECKING:  # numpy is imported on first use: short texts and ASCII never need it
-    import numpy as np
-    import numpy.typing as npt
-
-    #: A table as an array of 0x10000 code points, indexed by code point.
-    _Codes = npt.NDArray[np.uint32]
+from typing import Final
 
 __all__ = ["clean_text", "content_hash", "fold", "normalise_for_hash"]
 
@@ -51,11 +42,7 @@ def clean_text(text: str | None) -> str:
     """
     if not text:
         return ""
-    text = text.replace("\r\n", "\n")
-    if _translate_is_fast(text):
-        text = text.translate(_clean_table())
-    else:
-        text = _from_code_points(_without_deleted(_lookup(text, _clean_codes())))
+    text = text.replace("\r\n", "\n").translate(_clean_table())
     text = unicodedata.normalize("NFC", text)
     return _tidy_lines(text)
 
@@ -85,23 +72,15 @@ def fold(text: str) -> str:
     Spaces become " ", typographic apostrophes "'" and dashes "-". Characters outside the
     Basic Multilingual Plane are left unchanged.
     """
-    if _translate_is_fast(text):
-        return text.translate(_fold_table())
-    return _from_code_points(_lookup(text, _fold_codes()))
+    return text.translate(_fold_table())
 
 
 @lru_cache(maxsize=16)  # a text is hashed and shingled right after: normalise it once
 def normalise_for_hash(text: str) -> str:
     """Folded text without punctuation, symbols or invisible characters; single spaces."""
-    if _translate_is_fast(text):
-        stripped = text.translate(_fold_strip_table())
-        if not stripped.isascii() and max(stripped) >= chr(_BMP_END):  # rare: emoji...
-            stripped = "".join(ch for ch in stripped if not _is_stripped(ch))
-    else:
-        codes = _without_deleted(_lookup(text, _fold_strip_codes()))
-        if codes.size and codes.max() >= _BMP_END:  # rare: emoji and other astral symbols
-            codes = _without_stripped_astral(codes)
-        stripped = _from_code_points(codes)
+    stripped = text.translate(_fold_strip_table())
+    if not stripped.isascii() and max(stripped) >= chr(_BMP_END):  # rare: emoji...
+        stripped = "".join(ch for ch in stripped if not _is_stripped(ch))
     return " ".join(stripped.split())
 
 
@@ -114,87 +93,6 @@ def content_hash(text: str | None, min_chars: int = 200) -> str | None:
     if len(normalised) < min_chars:
         return None
     return hashlib.sha256(normalised.encode("utf-8")).hexdigest()[:32]
-
-
-# -- translating through code-point arrays -------------------------------------------------
-#
-# str.translate is fast for an all-ASCII string but does a dict lookup per character once the
-# string has one non-ASCII character (a curly quote, an accent): about 60 ns a character, most
-# of the time of these functions on real articles. Non-ASCII text is instead looked up in an
-# array indexed by code point (one numpy gather over the UTF-32 code units). Each table maps a
-# BMP character to at most one character, so the arrays give exactly what translate gives.
-
-#: Below this length str.translate is faster even on non-ASCII text: the array lookup costs
-#: about 5 µs at any length (and fold() is called on single characters to build tables).
-_ARRAY_MIN_CHARS: Final = 128
-#: Array entry of a character the table deletes (not a code point).
-_DELETED: Final = 0xFFFFFFFF
-#: UTF-32 in the machine's byte order is the memory layout of a uint32 array.
-_UTF32: Final = "utf-32-le" if sys.byteorder == "little" else "utf-32-be"
-
-
-def _translate_is_fast(text: str) -> bool:
-    return len(text) < _ARRAY_MIN_CHARS or text.isascii()
-
-
-def _code_array(table: Mapping[int, str | None]) -> _Codes:
-    import numpy as np
-
-    codes = np.arange(_BMP_END, dtype=np.uint32)  # unmapped characters map to themselves
-    for code, value in table.items():
-        codes[code] = _DELETED if value is None else ord(value)  # ord: exactly one character
-    codes.flags.writeable = False
-    return codes
-
-
-@cache
-def _clean_codes() -> _Codes:
-    return _code_array(_clean_table())
-
-
-@cache
-def _fold_codes() -> _Codes:
-    return _code_array(_fold_table())
-
-
-@cache
-def _fold_strip_codes() -> _Codes:
-    return _code_array(_fold_strip_table())
-
-
-def _lookup(text: str, codes: _Codes) -> _Codes:
-    """``text``'s code points looked up in ``codes``; astral ones (>= U+10000, never in a
-    table) unchanged. "surrogatepass": lone surrogates (from broken pages) pass through as
-    themselves, as they do through str.translate."""
-    import numpy as np
-
-    points = np.frombuffer(text.encode(_UTF32, "surrogatepass"), dtype=np.uint32)
-    if points.max() < _BMP_END:
-        mapped: _Codes = codes.take(points)
-        return mapped
-    in_bmp = points < _BMP_END
-    mixed: _Codes = np.where(in_bmp, codes.take(np.where(in_bmp, points, 0)), points)
-    return mixed
-
-
-def _without_deleted(codes: _Codes) -> _Codes:
-    kept: _Codes = codes[codes != _DELETED]
-    return kept
-
-
-def _without_stripped_astral(codes: _Codes) -> _Codes:
-    """``codes`` without the astral characters that ``_is_stripped`` removes. The tables have
-    already removed every stripped BMP character (and a lone surrogate is not stripped)."""
-    import numpy as np
-
-    astral = np.flatnonzero(codes >= _BMP_END)
-    pairs = zip(astral.tolist(), codes[astral].tolist(), strict=True)
-    stripped = [position for position, code in pairs if _is_stripped(chr(code))]
-    return np.delete(codes, stripped) if stripped else codes
-
-
-def _from_code_points(codes: _Codes) -> str:
-    return codes.tobytes().decode(_UTF32, "surrogatepass")
 
 
 # -- tables, built once on first use --------------------------------------------------------
