@@ -71,10 +71,6 @@ def start_worker_process() -> None:
     warm_up()
 
 
-def ready() -> None:
-    """An empty task: submitted to start a worker (and its initializer) before real work."""
-
-
 def warm_up() -> None:
     """Load what every record needs (the language model) before the first task.
 

@@ -8,15 +8,11 @@ one-shot ``crawl`` command and the long-lived service both use ``CrawlEngine``.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
-import sys
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Executor
-from contextlib import contextmanager
 from datetime import timedelta
-from types import FrameType, ModuleType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from crawler.harvest import Harvester, Poll
 from crawler.jobs import CrawlSettings, SourceJob
@@ -42,63 +38,6 @@ def install_asyncio_reactor() -> None:
     except Exception:
         if not is_asyncio_reactor_installed():
             raise
-
-
-def load_download_handlers() -> None:
-    """Import Scrapy's HTTP(S) download handler (and with it the TLS stack) now, as the
-    crawler does when it starts: the crawl command calls this inside
-    ``scheduler.startup.lifelong_imports``, while its CPU workers start."""
-    from scrapy.settings import default_settings
-    from scrapy.utils.misc import load_object
-
-    with _deprecated_classes_without_source_lookup():
-        for scheme in ("http", "https"):
-            load_object(default_settings.DOWNLOAD_HANDLERS_BASE[scheme])
-
-
-class _InspectWithoutSource:
-    """The ``inspect`` module, except that ``stack()`` gives bare frames (no source lines)
-    and ``getmodule(frame)`` is the module whose globals the frame runs in (``inspect``'s
-    own maps every loaded module's file to find it)."""
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(inspect, name)
-
-    @staticmethod
-    def getmodule(obj: object, _filename: str | None = None) -> ModuleType | None:
-        if isinstance(obj, FrameType):
-            return sys.modules.get(obj.f_globals.get("__name__", ""))
-        return inspect.getmodule(obj, _filename)
-
-    @staticmethod
-    def stack(context: int = 1) -> list[tuple[FrameType]]:
-        frames: list[tuple[FrameType]] = []
-        frame: FrameType | None = sys._getframe(1)  # the caller's, as inspect.stack()[0]
-        while frame is not None:
-            frames.append((frame,))
-            frame = frame.f_back
-        return frames
-
-
-@contextmanager
-def _deprecated_classes_without_source_lookup() -> Iterator[None]:
-    """Scrapy 2.19's ``create_deprecated_class``, called three times as its TLS modules load,
-    names its caller's module with ``inspect.getmodule(inspect.stack()[1][0])``.
-    ``inspect.stack()`` reads the source lines of every frame, and for each frozen frame of
-    the import system ``getmodule`` walks every loaded module: 0.09 s of every crawl's
-    start, for one frame's module. Meanwhile Scrapy's module sees an ``inspect`` that finds
-    the same frame and the same module directly (tests/unit/test_startup_imports.py)."""
-    from scrapy.utils import deprecate
-
-    namespace = vars(deprecate)
-    if namespace.get("inspect") is not inspect:  # not the Scrapy this was written for
-        yield
-        return
-    namespace["inspect"] = _InspectWithoutSource()
-    try:
-        yield
-    finally:
-        namespace["inspect"] = inspect
 
 
 def run_reactor(main: Callable[[], Awaitable[T]]) -> T:

@@ -23,7 +23,6 @@ from db.records import CrawlTotals, SourceHealth
 from db.store import Store
 from scheduler.config import CONFIG_ENV, LoadedConfig, default_config_text, load_config
 from scheduler.export import FORMATS, write_export
-from scheduler.startup import lifelong_imports
 from scheduler.wiring import open_store
 
 app = typer.Typer(
@@ -116,8 +115,10 @@ def crawl(
     ] = 2,
 ) -> None:
     """Run one crawl pass over the sources, deliver its immediate alerts, print a summary."""
-    from crawler.pools import start_workers, worker_pools
-    from scheduler.crawling import crawl_settings, expects_content, pass_jobs, select_sources
+    from crawler.pools import worker_pools
+    from crawler.runner import crawl as crawl_jobs
+    from crawler.runner import run_reactor
+    from scheduler.crawling import crawl_settings, pass_jobs, select_sources
     from scheduler.notify import Notifier, drain_outbox, outbox_for
 
     loaded = _load()
@@ -129,14 +130,6 @@ def crawl(
         worker_pools(settings.cpu_workers) as pools,
     ):
         jobs, deferred = pass_jobs(store, loaded.config, sources)
-        if expects_content(jobs):
-            # Now, so that their start-up (0.5 s) runs beside the crawler's imports below.
-            start_workers(pools[0], settings.cpu_workers)
-        with lifelong_imports():  # Scrapy, Twisted, the TLS stack
-            from crawler.runner import crawl as crawl_jobs
-            from crawler.runner import load_download_handlers, run_reactor
-
-            load_download_handlers()
 
         async def crawl_and_alert() -> tuple[CrawlTotals, int]:
             with _progress(len(sources)) as advance:

@@ -125,9 +125,3 @@ def pass_jobs(
     deferred by Retry-After."""
     sync_sources(store, config.sources)
     return make_jobs(store, sources, datetime.now(UTC))
-
-
-def expects_content(jobs: Sequence[SourceJob]) -> bool:
-    """Whether the pass will surely parse something: a source with no validators to send
-    (never fetched, or its server gives none) cannot answer 304 Not Modified."""
-    return any(not job.validators.etag and not job.validators.last_modified for job in jobs)

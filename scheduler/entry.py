@@ -2,13 +2,11 @@
 
 The crawl's worker processes are spawned, and a spawned process re-imports the script that
 started its parent. Pointing the script at ``scheduler.cli`` would make every worker import
-the whole CLI (SQLAlchemy, Alembic, typer...: about a second of CPU each) for nothing.
+the whole CLI (SQLAlchemy, Alembic, typer...) for nothing.
 """
 
 
 def main() -> None:
-    from scheduler.startup import lifelong_imports
+    from scheduler.cli import main as cli_main
 
-    with lifelong_imports():
-        from scheduler.cli import main as cli_main
     cli_main()

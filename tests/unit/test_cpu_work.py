@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-import time
 
 import pytest
 
 from crawler import language, textnorm
 from crawler.cpu_work import WORKER_NICENESS, feed_records
 from crawler.jobs import SourceJob
-from crawler.pools import start_workers, worker_pools
+from crawler.pools import worker_pools
 from crawler.story_matcher import StoryMatcher
-from db.records import FeedEntry, Validators
-from scheduler.crawling import expects_content
+from db.records import FeedEntry
 
 
 def test_a_failing_warm_up_leaves_the_pool_usable(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -31,30 +28,6 @@ def test_worker_processes_run_at_a_lower_priority_than_the_crawl() -> None:
     with worker_pools(1) as (cpu, _db):
         worker_niceness = cpu.submit(os.nice, 0).result(timeout=60)
     assert worker_niceness == min(os.nice(0) + WORKER_NICENESS, 19)
-
-
-def test_workers_start_with_the_first_task_or_when_started() -> None:
-    before = set(multiprocessing.active_children())
-    with worker_pools(2) as (cpu, _db):
-        time.sleep(0.2)
-        assert set(multiprocessing.active_children()) == before  # none until needed
-        start_workers(cpu, 2)
-        deadline = time.monotonic() + 60
-        while len(set(multiprocessing.active_children()) - before) < 2:
-            assert time.monotonic() < deadline, "the workers did not start"
-            time.sleep(0.05)
-        assert cpu.submit(sum, [1, 2]).result(timeout=60) == 3
-
-
-def test_a_pass_expects_content_when_a_source_cannot_answer_not_modified() -> None:
-    def job(name: str, validators: Validators) -> SourceJob:
-        return SourceJob(name=name, kind="feed", url=f"https://{name}.example/feed",
-                         validators=validators)  # fmt: skip
-
-    known = [job("a", Validators(etag='"1"')), job("b", Validators(last_modified="Sun, 1 Nov"))]
-    assert not expects_content(known)  # every source may answer 304: start workers on demand
-    assert expects_content([*known, job("new", Validators())])
-    assert not expects_content([])
 
 
 def test_each_feed_text_is_normalised_once_for_its_hash_and_its_shingles() -> None:
