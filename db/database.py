@@ -41,17 +41,10 @@ WRITE_OPTION = "haitiwatch_write"
 #: WAL pages (4 KiB each) between automatic checkpoints (SQLite's default: 1,000).
 WAL_AUTOCHECKPOINT_PAGES = 10_000
 WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024
-#: Page cache of a write transaction, KiB. SQLite's default (2 MiB) is too small for ingest:
-#: it inserts at random places in the story-band, article-key and full-text indexes, and with
-#: 2 MiB a transaction evicted pages and read them back (300,000 reads in a 10,000-entry
-#: crawl; system CPU 3.1 s, 2.25 s with 8 MiB). This is the long-lived service's.
-WRITE_CACHE_KIB = 8 * 1024
-#: A one-shot ``crawl`` pass's: a batch job, without the service's memory budget. A cold
-#: 10,000-entry crawl: 0.3 s shorter than with 8 MiB; in the service it raised resident memory
-#: in the first polls from 315 to 337 MiB (benchmarks/README.md).
-BATCH_WRITE_CACHE_KIB = 32 * 1024
-SQLITE_DEFAULT_CACHE = -2000
-_WRITE_CACHE_GROWN = "haitiwatch_write_cache"
+#: SQLite's page cache per connection, KiB (SQLite's default is 2 MiB). Ingest inserts at
+#: random places in the story-band, article-key and full-text indexes; with 2 MiB a write
+#: transaction evicted pages and read them back.
+CACHE_KIB = 8 * 1024
 
 T = TypeVar("T")
 
@@ -105,26 +98,11 @@ def insert_rows(
 def insert_returning_ids(
     connection: Connection, table: Table, rows: Sequence[dict[str, Any]]
 ) -> list[int]:
-    """Insert ``rows`` into ``table`` (integer primary key ``id``); their ids, in row order.
-
-    SQLAlchemy only promises ``RETURNING`` in parameter order where the database does. On
-    PostgreSQL it batches the rows; on SQLite it falls back to one INSERT per row (20,000
-    statements for a crawl's 10,000 new articles and their stories). A SQLite writer holds
-    the database's write lock from BEGIN IMMEDIATE (``_sqlite_begin``), so nobody else can
-    insert meanwhile: the ids are allocated here as SQLite would (max + 1, the tables have
-    no AUTOINCREMENT), and the rows go in with one executemany.
-    """
+    """Insert ``rows`` into ``table`` (integer primary key ``id``); their ids, in row order."""
     if not rows:
         return []
-    if connection.dialect.name != "sqlite":
-        returning = insert(table).returning(table.c.id, sort_by_parameter_order=True)
-        return list(connection.scalars(returning, list(rows)))
-    last = connection.scalar(select(func.coalesce(func.max(table.c.id), 0))) or 0
-    ids = list(range(last + 1, last + 1 + len(rows)))
-    connection.execute(
-        insert(table), [{**row, "id": id_} for row, id_ in zip(rows, ids, strict=True)]
-    )
-    return ids
+    returning = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+    return list(connection.scalars(returning, list(rows)))
 
 
 def dialect_insert(session: Session) -> Any:
@@ -160,12 +138,15 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None
     cursor.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT_BYTES}")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
+    # Each source of a group commit has its savepoint, and SQLite first copies every page a
+    # savepoint changes into a statement journal: in memory rather than a temporary file.
+    cursor.execute("PRAGMA temp_store=MEMORY")
     cursor.close()
 
 
-def create_db_engine(url: str, write_cache_kib: int = WRITE_CACHE_KIB) -> Engine:
-    """An engine for ``url``; on SQLite, write transactions get ``write_cache_kib`` of page
-    cache (given back when the connection returns to the pool)."""
+def create_db_engine(url: str) -> Engine:
+    """An engine for ``url``, with SQLite's pragmas set on every connection."""
     try:
         parsed = make_url(url)
     except ArgumentError as e:
@@ -185,36 +166,16 @@ def create_db_engine(url: str, write_cache_kib: int = WRITE_CACHE_KIB) -> Engine
         raise StorageError(f"database.url: cannot use {parsed.drivername}: {e}") from e
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", lambda c: _sqlite_begin(c, write_cache_kib))
-        event.listen(engine.pool, "checkin", _sqlite_shrink_cache)
+        event.listen(engine, "begin", _sqlite_begin)
     return engine
 
 
-def _sqlite_begin(connection: Connection, write_cache_kib: int) -> None:
+def _sqlite_begin(connection: Connection) -> None:
     """Writers BEGIN IMMEDIATE: a deferred transaction that reads, then writes, fails at once
     with "database is locked" when another process wrote meanwhile (WAL snapshot); IMMEDIATE
     waits for the lock (busy_timeout) instead."""
     write = connection.get_execution_options().get(WRITE_OPTION)
-    if write:
-        connection.exec_driver_sql(f"PRAGMA cache_size=-{int(write_cache_kib)}")
-        # Each source of a group commit has its savepoint, and SQLite first copies every page
-        # a savepoint changes into a statement journal: as a temporary file, 880 MB of write
-        # calls in a 10,000-entry crawl; in memory, a few MB for the transaction's life.
-        # Readers keep files: a large ORDER BY of theirs must not grow in memory.
-        connection.exec_driver_sql("PRAGMA temp_store=MEMORY")
-        connection.info[_WRITE_CACHE_GROWN] = True
     connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
-
-
-def _sqlite_shrink_cache(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
-    """Back to SQLite's default cache when a writing connection returns to the pool: SQLite
-    frees the pages beyond it, so a long-lived service holds the big cache only while it
-    writes."""
-    if dbapi_connection is not None and record.info.pop(_WRITE_CACHE_GROWN, False):
-        cursor = dbapi_connection.cursor()
-        cursor.execute(f"PRAGMA cache_size={SQLITE_DEFAULT_CACHE}")
-        cursor.execute("PRAGMA temp_store=DEFAULT")
-        cursor.close()
 
 
 #: pg_advisory_xact_lock key held while migrating (any constant would do).

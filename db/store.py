@@ -33,7 +33,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from db.alerts import rules_by_article
 from db.database import (
-    WRITE_CACHE_KIB,
     WRITE_OPTION,
     create_db_engine,
     dialect_insert,
@@ -168,9 +167,8 @@ class Store:
         url: str,
         hooks: Sequence[ArticleHook] = (),
         stories: StoryIndex | None = None,
-        write_cache_kib: int = WRITE_CACHE_KIB,
     ) -> Store:
-        engine = create_db_engine(url, write_cache_kib)
+        engine = create_db_engine(url)
         migrate(engine)
         return cls(engine, hooks, stories)
 

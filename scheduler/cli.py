@@ -17,7 +17,6 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from db.database import BATCH_WRITE_CACHE_KIB, WRITE_CACHE_KIB
 from db.errors import HaitiwatchError
 from db.records import CrawlTotals, SourceHealth
 from db.store import Store
@@ -76,8 +75,8 @@ def _load() -> LoadedConfig:
 
 
 @contextmanager
-def _store(loaded: LoadedConfig, write_cache_kib: int = WRITE_CACHE_KIB) -> Iterator[Store]:
-    store = open_store(loaded, write_cache_kib)
+def _store(loaded: LoadedConfig) -> Iterator[Store]:
+    store = open_store(loaded)
     try:
         yield store
     finally:
@@ -124,9 +123,8 @@ def crawl(
     loaded = _load()
     sources = select_sources(loaded.config, source or [])
     settings = crawl_settings(loaded.config.crawl, workers)
-    # A pass is a batch job: a bigger SQLite cache while it writes (db.database).
     with (
-        _store(loaded, BATCH_WRITE_CACHE_KIB) as store,
+        _store(loaded) as store,
         worker_pools(settings.cpu_workers) as pools,
     ):
         jobs, deferred = pass_jobs(store, loaded.config, sources)

@@ -7,7 +7,6 @@ outbox rows) are registered here as Store hooks, in order.
 from __future__ import annotations
 
 from crawler.story_matcher import StoryMatcher, StoryParams
-from db.database import WRITE_CACHE_KIB
 from db.store import ArticleHook, Store
 from db.story_index import StoryIndex
 from scheduler.config import LoadedConfig
@@ -28,8 +27,6 @@ def story_index(loaded: LoadedConfig) -> StoryIndex:
     return StoryIndex(StoryMatcher(params), cfg.window)
 
 
-def open_store(loaded: LoadedConfig, write_cache_kib: int = WRITE_CACHE_KIB) -> Store:
-    """The Store; ``write_cache_kib``: SQLite's page cache while writing (db.database)."""
-    return Store.open(
-        loaded.database_url, article_hooks(loaded), story_index(loaded), write_cache_kib
-    )
+def open_store(loaded: LoadedConfig) -> Store:
+    """The Store, with the configured rule hooks and story index."""
+    return Store.open(loaded.database_url, article_hooks(loaded), story_index(loaded))

@@ -8,14 +8,7 @@ from pathlib import Path
 from sqlalchemy import Table, delete, select
 from sqlalchemy.orm import Session
 
-from db.database import (
-    BATCH_WRITE_CACHE_KIB,
-    SQLITE_DEFAULT_CACHE,
-    WRITE_CACHE_KIB,
-    WRITE_OPTION,
-    create_db_engine,
-    insert_returning_ids,
-)
+from db.database import CACHE_KIB, WRITE_OPTION, create_db_engine, insert_returning_ids
 from db.schema import Story
 from db.store import Store
 
@@ -50,23 +43,17 @@ def test_insert_returning_ids_gives_each_rows_id_in_row_order(db_url: str) -> No
     assert len(stored) == 4
 
 
-def test_sqlite_write_transactions_get_a_big_page_cache_that_is_given_back(tmp_path: Path) -> None:
-    """Ingest needs more than SQLite's 2 MiB cache while it writes, and its savepoints'
-    journals in memory; a pooled connection must keep neither once the transaction is over
-    (the service's memory budget; a reader's big sort spills to a file)."""
+def test_every_sqlite_connection_gets_the_page_cache_and_memory_journals(tmp_path: Path) -> None:
+    """Ingest needs more than SQLite's 2 MiB page cache, and its savepoints' journals in
+    memory: set once when a connection opens, for writers and readers alike."""
     pragmas = "SELECT * FROM pragma_cache_size(), pragma_temp_store()"
-    memory, default = 2, 0  # PRAGMA temp_store values
-    # the service's default, and a crawl pass's (a batch job)
-    for write_cache_kib in (WRITE_CACHE_KIB, BATCH_WRITE_CACHE_KIB):
-        engine = create_db_engine(f"sqlite:///{tmp_path / 'cache.db'}", write_cache_kib)
-        try:
-            with engine.execution_options(**{WRITE_OPTION: True}).begin() as connection:
-                writer = connection.connection.dbapi_connection
-                during = tuple(connection.exec_driver_sql(pragmas).one())
-            with engine.connect() as connection:
-                assert connection.connection.dbapi_connection is writer  # the same, pooled
-                after = tuple(connection.exec_driver_sql(pragmas).one())
-        finally:
-            engine.dispose()
-        assert during == (-write_cache_kib, memory)
-        assert after == (SQLITE_DEFAULT_CACHE, default)
+    memory = 2  # PRAGMA temp_store value
+    engine = create_db_engine(f"sqlite:///{tmp_path / 'cache.db'}")
+    try:
+        with engine.execution_options(**{WRITE_OPTION: True}).begin() as writer:
+            during_write = tuple(writer.exec_driver_sql(pragmas).one())
+        with engine.connect() as reader:
+            read = tuple(reader.exec_driver_sql(pragmas).one())
+    finally:
+        engine.dispose()
+    assert during_write == read == (-CACHE_KIB, memory)
