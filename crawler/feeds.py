@@ -95,8 +95,9 @@ def _plausible(moment: datetime | None, now: datetime) -> datetime | None:
 def neutralise_entities(body: bytes) -> tuple[bytes, bool]:
     """Remove the DTD internal subset and any <!ENTITY in the prolog, in linear time.
 
-    feedparser's fallback parser expands one big entity at every reference (NOTES.md: 78 KiB of
-    feed gave a 381 MiB title). Returns the cleaned body and whether anything was removed.
+    feedparser's fallback parser expands one big entity at every reference (docs/pitfalls.md):
+    a small feed can grow a title of hundreds of MB. Returns the cleaned body and whether
+    anything was removed.
     """
     if any(encoded in body for encoded in _OTHER_ENCODED_ENTITY):
         raise FeedError("refused: entity declarations in a UTF-16/32 or EBCDIC feed")

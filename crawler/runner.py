@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 
 def install_asyncio_reactor() -> None:
-    """Must run before anything imports twisted.internet.reactor (NOTES.md)."""
+    """Must run before anything imports twisted.internet.reactor (docs/pitfalls.md)."""
     from scrapy.utils.reactor import install_reactor, is_asyncio_reactor_installed
 
     try:

@@ -48,7 +48,7 @@ def scrapy_settings(settings: CrawlSettings, jobs: list[SourceJob]) -> dict[str,
         # which need no parallel handling.
         "CONCURRENT_ITEMS": 4,
         "COOKIES_ENABLED": False,
-        "HTTPCACHE_ENABLED": False,  # RFC2616Policy is wrong for a monitor (NOTES.md)
+        "HTTPCACHE_ENABLED": False,  # RFC2616Policy is wrong for a monitor (docs/pitfalls.md)
         "TELNETCONSOLE_ENABLED": False,
         "LOG_ENABLED": False,
         "STATS_DUMP": False,

@@ -1,7 +1,7 @@
 """Google News RSS searches: the publisher from <source>, the article URL where it can be had.
 
 Google News links (``news.google.com/rss/articles/<id>``) are redirects that need JavaScript
-(NOTES.md). The id is base64url. Ids of the older format (``CBMi...``) hold a small protobuf
+(docs/pitfalls.md). The id is base64url. Ids of the older format (``CBMi...``) hold a small protobuf
 whose first field is the article URL itself: those decode offline to the publisher's URL, so
 the page can be fetched and the article dedupes against the outlet's own feed by canonical
 URL. Newer ids (``AU_yqL...`` inside) are opaque without a network call to Google: the item

@@ -81,7 +81,7 @@ def billion_laughs(link: str) -> bytes:
 
 
 def one_big_entity(link: str) -> bytes:
-    """NOTES.md: one ~50 KB entity referenced many times slipped through feedparser."""
+    """One ~50 KB entity referenced many times slipped through feedparser (docs/pitfalls.md)."""
     refs = "&big;" * 1500
     return _entity_feed(
         f'<!ENTITY big "{"A" * 50_000}">',

@@ -1,4 +1,4 @@
-"""Regression test for Scrapy 2.19's robots.txt concurrency bug (NOTES.md).
+"""Regression test for Scrapy 2.19's robots.txt concurrency bug (docs/pitfalls.md).
 
 While robots.txt for a host is still downloading, Scrapy's RobotsTxtMiddleware lets every
 waiting request but the first through unchecked. The feed lives on one origin and its pages on
