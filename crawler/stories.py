@@ -26,9 +26,32 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from crawler.story_matcher import StoryParams
 from crawler.textnorm import normalise_for_hash
 from db.records import ArticleRecord
+
+
+@dataclass(frozen=True, slots=True)
+class StoryParams:
+    """How texts are compared. The defaults come from measurements (docs/stories.md)."""
+
+    #: Words per shingle.
+    shingle_words: int = 5
+    #: LSH banding: ``bands`` keys of ``rows`` MinHash values each.
+    bands: int = 32
+    rows: int = 2
+    #: A text with fewer shingles is treated as title-only (feed summaries, paywalls).
+    min_shingles: int = 25
+    #: Verified copy: Jaccard of the shingle sets at least this...
+    min_jaccard: float = 0.25
+    #: ...or this share of the smaller text's shingles found in the other.
+    min_containment: float = 0.5
+    #: A normalised title needs this many words to identify a story on its own.
+    min_title_words: int = 4
+
+    @property
+    def num_perm(self) -> int:
+        return self.bands * self.rows
+
 
 __all__ = [
     "StoryParams",

@@ -6,7 +6,8 @@ outbox rows) are registered here as Store hooks, in order.
 
 from __future__ import annotations
 
-from crawler.story_matcher import StoryMatcher, StoryParams
+from crawler.stories import StoryParams
+from crawler.story_matcher import StoryMatcher
 from db.store import ArticleHook, Store
 from db.story_index import StoryIndex
 from scheduler.config import LoadedConfig
