@@ -182,25 +182,8 @@ def _sqlite_begin(connection: Connection) -> None:
 MIGRATE_LOCK = 0x6877_6D6967
 
 
-#: The revisions of a database that is up to date (every branch's head, db/migrations).
-#: tests/unit/test_migration_heads.py checks this against Alembic's own list.
-HEAD_REVISIONS = frozenset(
-    {
-        "0002_service",
-        "0003_alerts",
-        "0006_cluster",
-        "0009_drop_source_index",
-        "0010_story_shingles",
-    }
-)
-
-
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest revision (idempotent; run on every start)."""
-    if stored_revisions(engine) == HEAD_REVISIONS:
-        # Up to date: the usual start. Alembic's import and its scan of the migration
-        # scripts cost 0.2 s, which a pass of unchanged feeds (0.3 s of work) pays otherwise.
-        return
     from alembic import command
     from alembic.config import Config as AlembicConfig
 
@@ -215,7 +198,7 @@ def migrate(engine: Engine) -> None:
                     text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATE_LOCK}
                 )
             cfg.attributes["connection"] = connection
-            command.upgrade(cfg, "heads")  # feature branches may add their own heads
+            command.upgrade(cfg, "head")
     except OperationalError as e:
         raise StorageError(f"cannot open database {engine.url!r}: {e.orig}") from e
     except SQLAlchemyError as e:
