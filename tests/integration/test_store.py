@@ -506,6 +506,7 @@ def test_every_article_the_store_inserts_is_searchable(store: Store) -> None:
     # Newest first, as feeds list them: their search keys come in descending order.
     batch = [
         record(
+            url=f"https://outlet.example/{i}",
             canonical_url=f"https://outlet.example/{i}",
             guid=str(i),
             guid_key=f"outlet.example|{i}",
@@ -526,7 +527,7 @@ def test_every_article_the_store_inserts_is_searchable(store: Store) -> None:
 
     for i in range(1, 4):
         assert hits(f"batch{i}word") == [f"https://outlet.example/{i}"]
-    assert hits("editedword") == [record().canonical_url]
+    assert hits("editedword") == [record().url]
     assert hits("pageonlyword") == []  # its text was replaced by the edit
     if store.engine.dialect.name == "sqlite":
         with store.engine.begin() as connection:
