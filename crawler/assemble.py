@@ -10,11 +10,14 @@ from datetime import datetime
 from crawler.jobs import SourceJob
 from crawler.language import detect_language
 from crawler.textnorm import clean_text, content_hash
-from crawler.urls import UnusableURL, canonical_url, host_of, registered_domain
+from crawler.urls import UnusableURL, canonical_url, fetch_url, host_of, registered_domain
 from db.records import ArticleRecord, ExtractedPage, FeedEntry
 
 _URL_GUID_PREFIXES = ("http://", "https://")
 _TITLE_FROM_TEXT_CHARS = 120
+#: Listing kinds whose entry title is a link's text ("Read more"), not a headline the outlet
+#: announced: the fetched page's own title is better.
+_LINK_TEXT_KINDS = frozenset({"html"})
 
 
 def guid_key(guid: str | None, feed_url: str) -> str | None:
@@ -98,19 +101,21 @@ def record_without_language(
     page_text = clean_text(page.text) if page else ""
     feed_text = clean_text(entry.summary)
     text, origin = (page_text, "page") if page_text else (feed_text, "feed")
-    title = _title(entry, page, text)
+    title = _title(entry, page, text, page_first=job.kind in _LINK_TEXT_KINDS)
     if not title and not text:
         return None
     try:
-        primary, aliases = _urls(entry.url, fetched_url, page.canonical_url if page else None)
+        declared = _declared_canonical(page.canonical_url if page else None, fetched_url)
+        primary, aliases = _keys(entry.url, fetched_url, declared)
+        link = article_link(fetched_url, declared)
     except UnusableURL:
         return None
     record = ArticleRecord(
         source=job.name,
-        url=fetched_url,
+        url=link,
         canonical_url=primary,
         alias_urls=aliases,
-        title=title or primary,
+        title=title or link,
         text=text,
         text_origin=origin,
         guid=entry.guid,
@@ -127,31 +132,48 @@ def record_without_language(
     return record, (page.language if page else None) or entry.language or job.language
 
 
-def _title(entry: FeedEntry, page: ExtractedPage | None, text: str) -> str:
+def _title(entry: FeedEntry, page: ExtractedPage | None, text: str, page_first: bool) -> str:
     # The feed's title is what the outlet chose to announce; the page's <title> often has
-    # the site name appended, so it comes second.
-    for candidate in (entry.title, page.title if page else None):
+    # the site name appended, so it comes second. A section page's link text ("Read more",
+    # a teaser) is no headline: there the page's title comes first.
+    page_title = page.title if page else None
+    ordered = (page_title, entry.title) if page_first else (entry.title, page_title)
+    for candidate in ordered:
         if candidate and (cleaned := clean_text(candidate)):
             return " ".join(cleaned.split())
     first_line = text.split("\n", 1)[0]
     return first_line[:_TITLE_FROM_TEXT_CHARS].strip()
 
 
-def _urls(
-    entry_url: str, fetched_url: str, page_canonical: str | None
-) -> tuple[str, tuple[str, ...]]:
-    """The article's canonical URL and the other URLs it is known by.
+def article_link(fetched_url: str, declared: str | None) -> str:
+    """The address people and programs follow: the page's declared canonical URL (on the same
+    outlet), else the URL fetched (after redirects; the feed's link when no page was fetched).
 
-    A page's declared canonical URL is trusted only within the same outlet: a hostile page
-    must not be able to claim another outlet's article.
+    Only the fragment and tracking parameters go: unlike the key, it keeps the scheme, host
+    and path the site uses, so a plain-http site or one that needs its ``www.`` still opens.
     """
+    return fetch_url(declared or fetched_url)
+
+
+def _declared_canonical(page_canonical: str | None, fetched_url: str) -> str | None:
+    """The page's declared canonical URL, if usable and on the same outlet as the page.
+
+    A hostile page must not be able to claim another outlet's article.
+    """
+    if not page_canonical:
+        return None
+    try:
+        same_outlet = registered_domain(page_canonical) == registered_domain(fetched_url)
+        canonical_url(page_canonical)  # a URL we can key
+    except UnusableURL:
+        return None
+    return page_canonical if same_outlet else None
+
+
+def _keys(entry_url: str, fetched_url: str, declared: str | None) -> tuple[str, tuple[str, ...]]:
+    """The article's key (its canonical URL) and the other keys it is known by."""
     candidates = [canonical_url(fetched_url), canonical_url(entry_url)]
-    if page_canonical:
-        try:
-            declared = canonical_url(page_canonical)
-        except UnusableURL:
-            declared = None
-        if declared and registered_domain(declared) == registered_domain(fetched_url):
-            candidates.insert(0, declared)
+    if declared:
+        candidates.insert(0, canonical_url(declared))
     unique = list(dict.fromkeys(candidates))
     return unique[0], tuple(unique[1:])

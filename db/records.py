@@ -63,7 +63,9 @@ class ArticleRecord:
     """An article ready to store: feed entry and extracted page merged, keys computed."""
 
     source: str
+    #: The address to follow (``crawler.assemble.article_link``); never the key below.
     url: str
+    #: The dedupe key (``crawler.urls.canonical_url``): for matching, not for opening.
     canonical_url: str
     title: str
     text: str
@@ -146,8 +148,8 @@ class StoredArticle:
     """An article as read back from the archive (export, search, alerts)."""
 
     id: int
-    url: str
-    canonical_url: str
+    url: str  # the link to follow
+    canonical_url: str  # the dedupe key
     title: str
     source: str
     published: datetime | None

@@ -124,7 +124,10 @@ class Article(Base):
     # No index of its own: ix_articles_source_date (migration 0007) leads with it.
     source_id: Mapped[int] = mapped_column(ForeignKey("sources.id"))
     story_id: Mapped[int | None] = mapped_column(ForeignKey("stories.id"), index=True)
+    #: The link every reader shows (export, search, API, Atom, pages, alerts): a real address.
+    #: Rows stored before it was defined hold the URL fetched (or the feed's link): real too.
     url: Mapped[str] = mapped_column(Text)
+    #: The dedupe key (https, bare host, sorted query): for matching, often not an address.
     canonical_url: Mapped[str] = mapped_column(Text)
     guid: Mapped[str | None] = mapped_column(Text)
     title: Mapped[str] = mapped_column(Text)

@@ -443,7 +443,7 @@ def _columns(with_text: bool) -> list[Any]:
         Article.id,
         Source.name,
         Article.title,
-        Article.canonical_url,
+        Article.url,
         Article.language,
         Article.published_at,
         Article.first_seen_at,

@@ -653,6 +653,7 @@ class Store:
         if not decide_update(article, record):
             return ArticleOutcome.DUPLICATE
         article.title, article.text = record.title, record.text
+        article.url = record.url  # the revised page's own address (a new slug, a move)
         article.text_origin, article.content_hash = record.text_origin, record.content_hash
         article.summary = record.summary or article.summary
         article.authors = list(record.authors) or article.authors

@@ -364,7 +364,7 @@ class StorySummary:
     updated_at: datetime
     article_count: int
     origin: StoryCopy | None
-    #: Every copy's canonical URL (the caller derives the outlets from them).
+    #: Every copy's link (the caller derives the outlets from them).
     urls: tuple[str, ...]
 
 
@@ -426,7 +426,7 @@ def _copies(session: Session, story_ids: list[int]) -> dict[int, list[StoryCopy]
             StoryCopy(
                 article_id=article.id,
                 source=source,
-                url=article.canonical_url,
+                url=article.url,
                 title=article.title,
                 first_seen=article.first_seen_at,
                 published=article.published_at,

@@ -158,9 +158,7 @@ def _entries_table(entries: Sequence[FeedEntry]) -> Table:
 def _records_table(records: Sequence[ArticleRecord]) -> Table:
     table = Table("lang", "from", "chars", "title", "url")
     for r in records:
-        table.add_row(
-            r.language or "-", r.text_origin, str(len(r.text)), r.title[:60], r.canonical_url
-        )
+        table.add_row(r.language or "-", r.text_origin, str(len(r.text)), r.title[:60], r.url)
     return table
 
 

@@ -25,7 +25,7 @@ FIELDS = (
     "story",
     "authors",
     "rules",
-    "original_url",
+    "canonical_url",
 )
 
 
@@ -35,7 +35,7 @@ def article_row(article: StoredArticle) -> dict[str, Any]:
 
     return {
         "id": article.id,
-        "url": article.canonical_url,
+        "url": article.url,  # the link to follow; the dedupe key is canonical_url
         "title": article.title,
         "source": article.source,
         "published": iso(article.published),
@@ -47,7 +47,7 @@ def article_row(article: StoredArticle) -> dict[str, Any]:
         "story": article.story,
         "authors": list(article.authors),
         "rules": list(article.rules),
-        "original_url": article.url,
+        "canonical_url": article.canonical_url,
     }
 
 

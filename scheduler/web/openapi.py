@@ -14,6 +14,12 @@ _STR: Final = {"type": "string"}
 _DATE: Final = {"type": "string", "format": "date"}
 _NULL_STR: Final = {"type": ["string", "null"]}
 _NULL_TIME: Final = {"type": ["string", "null"], "format": "date-time"}
+_LINK: Final = {
+    "type": "string",
+    "description": "The article's address: the canonical URL the page declares on its own "
+    "outlet, else the URL fetched after redirects, else the feed's link (tracking parameters "
+    "removed). Not the dedupe key.",
+}
 
 FILTERS: Final = [
     _param(
@@ -52,7 +58,7 @@ SCHEMAS: Final[dict[str, Any]] = {
         "properties": {
             "id": {"type": "integer"},
             "title": _STR,
-            "url": _STR,
+            "url": _LINK,
             "source": _STR,
             "language": _NULL_STR,
             "published": _NULL_TIME,
@@ -85,7 +91,7 @@ SCHEMAS: Final[dict[str, Any]] = {
         "properties": {
             "article_id": {"type": "integer"},
             "source": _STR,
-            "url": _STR,
+            "url": _LINK,
             "title": _STR,
             "first_seen": _NULL_TIME,
             "published": _NULL_TIME,

@@ -31,6 +31,8 @@ from db.search import (
     search,
 )
 from db.store import Store
+from db.story_index import list_stories, story_copies
+from scheduler.export import article_row
 from tests.support import run_cli
 from tests.support.archive import HOSTILE_TITLE, briefings, fill_archive
 
@@ -255,6 +257,29 @@ def test_new_articles_are_searchable_at_once(store: Store) -> None:
     )  # fmt: skip
     store.save_article(record, datetime.now(UTC))
     assert titles(store, "kenyane") == ["Nouvelles de Haïti"]
+
+
+def test_results_and_story_copies_show_the_link_not_the_key(store: Store) -> None:
+    """Every reader of the archive gives the address that opens (plain http, www., the
+    site's own path and query order), never the dedupe key."""
+    fill_archive(store, hostile=False)
+    link = "http://www.fundus.example/la/index.html?b=2&a=1"
+    record = ArticleRecord(
+        source="fundus", url=link, canonical_url="https://fundus.example/la?a=1&b=2",
+        title="Lakou", text="Polis Kenyan yo nan Pòtoprens.", text_origin="page",
+    )  # fmt: skip
+    store.save_article(record, datetime.now(UTC))
+    match = CompiledSearch("pòtoprens").match
+    [hit] = search(store.engine, match)
+    [streamed] = iter_search(store.engine, match, sort="date")
+    newest = search(store.engine, None, sort="date", limit=100)
+    assert hit.url == streamed.url == link and link in {h.url for h in newest}
+    [copy] = story_copies(store.engine, hit.story_id or 0) or []
+    assert copy.url == link
+    stories = list_stories(store.engine, datetime.now(UTC) - timedelta(days=1))
+    assert link in {url for story in stories for url in story.urls}
+    [exported] = [article_row(a) for a in store.iter_articles() if a.url == link]
+    assert (exported["url"], exported["canonical_url"]) == (link, record.canonical_url)
 
 
 def in_date_order(engine: Engine, hits: list[SearchHit]) -> list[SearchHit]:

@@ -349,6 +349,21 @@ def test_changed_text_at_same_url_is_an_update_with_revision(store: Store) -> No
     assert article.last_updated == NOW + timedelta(hours=1)
 
 
+def test_an_update_refreshes_the_link_and_a_duplicate_keeps_it(store: Store) -> None:
+    """The link is written on insert (one by one and in a batch) and follows the page when
+    it is revised (the site moved it); the key stays the same."""
+    with_sources(store, "outlet")
+    store.save_fetch(fetch(), [record(url="http://outlet.example/news/kenya-haiti")], NOW)
+    moved = record(url="https://www.outlet.example/news/kenya-haiti.html")
+    assert store.save_article(moved, NOW) is ArticleOutcome.DUPLICATE  # same text: kept
+    assert next(store.iter_articles()).url == "http://outlet.example/news/kenya-haiti"
+    revised = replace(moved, text=TEXT + " Updated.", content_hash="b" * 32)
+    assert store.save_article(revised, NOW) is ArticleOutcome.UPDATED
+    [article] = list(store.iter_articles())
+    assert article.url == "https://www.outlet.example/news/kenya-haiti.html"
+    assert article.canonical_url == "https://outlet.example/news/kenya-haiti"
+
+
 def test_feed_summary_never_replaces_page_text(store: Store) -> None:
     with_sources(store, "outlet")
     store.save_article(record(), NOW)
@@ -491,6 +506,7 @@ def test_every_article_the_store_inserts_is_searchable(store: Store) -> None:
     # Newest first, as feeds list them: their search keys come in descending order.
     batch = [
         record(
+            url=f"https://outlet.example/{i}",
             canonical_url=f"https://outlet.example/{i}",
             guid=str(i),
             guid_key=f"outlet.example|{i}",
@@ -511,7 +527,7 @@ def test_every_article_the_store_inserts_is_searchable(store: Store) -> None:
 
     for i in range(1, 4):
         assert hits(f"batch{i}word") == [f"https://outlet.example/{i}"]
-    assert hits("editedword") == [record().canonical_url]
+    assert hits("editedword") == [record().url]
     assert hits("pageonlyword") == []  # its text was replaced by the edit
     if store.engine.dialect.name == "sqlite":
         with store.engine.begin() as connection:

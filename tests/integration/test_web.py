@@ -3,13 +3,10 @@ and plain HTTP: search, filters, stories, chart, sources, Atom, API, token, host
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import shutil
-import socket
 import tempfile
-import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -28,6 +25,7 @@ from scheduler.config import load_config
 from scheduler.web import create_app, mount_web
 from scheduler.web.openapi import SPEC
 from tests.support.archive import HOSTILE_TITLE, fill_archive
+from tests.support.web import free_port, get, serve
 
 REPO = Path(__file__).resolve().parents[2]
 # The README's screenshots are refreshed with HAITIWATCH_SCREENSHOTS=1; otherwise they go to a
@@ -51,12 +49,6 @@ class Server:
     store: Store
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _config(tmp_path: Path, db: Path, extra: str = "") -> Path:
     path = tmp_path / "hw.toml"
     path.write_text(
@@ -67,23 +59,6 @@ def _config(tmp_path: Path, db: Path, extra: str = "") -> Path:
         "utf-8",
     )
     return path
-
-
-def serve(app: web.Application, port: int) -> Iterator[None]:
-    """Run ``app`` on its own event loop in a thread, like the service does."""
-    loop = asyncio.new_event_loop()
-    runner = web.AppRunner(app, access_log=None)
-    loop.run_until_complete(runner.setup())
-    loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", port).start())
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
-        loop.close()
 
 
 @pytest.fixture(scope="module")
@@ -101,22 +76,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
                 "SELECT id, 'mss', '[]', first_seen_at FROM articles WHERE text LIKE '%Kenya%'"
             )
         )
-    port = _free_port()
+    port = free_port()
     yield from _serving(create_app(store, loaded, "127.0.0.1"), port, store)
 
 
 def _serving(app: web.Application, port: int, store: Store) -> Iterator[Server]:
     for _ in serve(app, port):
         yield Server(f"http://127.0.0.1:{port}", store)
-
-
-def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
-    request = urllib.request.Request(url, headers=headers or {})
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, dict(response.headers), response.read()
-    except urllib.error.HTTPError as e:
-        return e.code, dict(e.headers), e.read()
 
 
 def api(server: Server, path: str) -> Any:
@@ -189,7 +155,7 @@ def test_token_required_off_loopback(tmp_path: Path, monkeypatch: pytest.MonkeyP
     loaded = load_config(
         _config(tmp_path, tmp_path / "hw.db", '\n[web]\ntoken_env = "HW_WEB_TOKEN"\n')
     )
-    port = _free_port()
+    port = free_port()
     for server in _serving(create_app(store, loaded, "0.0.0.0"), port, store):
         assert get(server.url + "/api/sources")[0] == 401
         assert get(server.url + "/api/sources", {"Authorization": "Bearer wrong"})[0] == 401

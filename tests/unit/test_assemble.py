@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -10,7 +11,9 @@ from hypothesis import strategies as st
 from crawler.assemble import Known, build_record, entries_to_fetch, entry_lookup_keys, guid_key
 from crawler.harvest import retry_after_until
 from crawler.jobs import SourceJob
+from crawler.urls import UnusableURL, canonical_url, is_tracking_param
 from db.records import ExtractedPage, FeedEntry
+from tests.unit.test_urls import _TRACKERS, _encode_pairs, web_urls
 
 FEED = "https://www.haitiantimes.com/feed/"
 JOB = SourceJob(name="haitian-times", kind="feed", url=FEED, language="en")
@@ -78,6 +81,69 @@ def test_a_page_cannot_claim_another_outlets_canonical_url() -> None:
     page = ExtractedPage(title="t", text=BODY, canonical_url="https://nation.africa/kenya/story")
     record = build_record(JOB, entry(), page)
     assert record is not None and "nation.africa" not in record.canonical_url
+
+
+def test_the_link_is_the_declared_canonical_url_as_the_site_wrote_it() -> None:
+    declared = (
+        "http://www.haitiantimes.com/2026/11/01/on-patrol/index.html?b=2&a=1&utm_source=x#top"
+    )
+    page = ExtractedPage(title="t", text=BODY, canonical_url=declared)
+    record = build_record(JOB, entry(), page, final_url="http://haitiantimes.com/?p=123")
+    assert record is not None
+    # Scheme, www., index.html and query order kept; only tracking and the fragment go.
+    assert record.url == "http://www.haitiantimes.com/2026/11/01/on-patrol/index.html?b=2&a=1"
+    assert record.canonical_url == "https://haitiantimes.com/2026/11/01/on-patrol?a=1&b=2"
+
+
+def test_the_link_is_the_url_fetched_after_redirects_when_no_canonical_is_usable() -> None:
+    final = "http://www.haitiantimes.com/moved/index.php?id=3&utm_campaign=feed"
+    elsewhere = ExtractedPage(title="t", text=BODY, canonical_url="https://nation.africa/story")
+    for page in (ExtractedPage(title="t", text=BODY), elsewhere):
+        record = build_record(JOB, entry(), page, final_url=final)
+        assert record is not None
+        assert record.url == "http://www.haitiantimes.com/moved/index.php?id=3"
+
+
+def test_without_a_page_the_link_is_the_feeds_link_without_tracking() -> None:
+    record = build_record(JOB, entry(url="http://www.haitiantimes.com/a/?utm_source=rss&p=1"))
+    assert record is not None
+    assert record.url == "http://www.haitiantimes.com/a/?p=1"
+    assert record.canonical_url == "https://haitiantimes.com/a?p=1"
+
+
+@given(web_urls(), _TRACKERS, st.booleans())
+def test_the_link_keeps_the_address_drops_the_trackers_and_has_the_articles_key(
+    url: str, trackers: list[tuple[str, str]], declared: bool
+) -> None:
+    """Whether the page declared it or the feed linked it, the link is that address (scheme,
+    host, path) without tracking parameters, and it leads back to the article's key."""
+    tracked = url + ("&" if "?" in url else "?") + _encode_pairs(trackers)
+    try:
+        fetched = url.rstrip("/") + "/fetched-first"
+        canonical_url(fetched)
+    except UnusableURL:
+        return
+    page = ExtractedPage(title="t", text=BODY, canonical_url=tracked) if declared else None
+    link_entry = entry(url=fetched if declared else tracked, guid=None)
+    record = build_record(JOB, link_entry, page, final_url=fetched if declared else None)
+    if record is None:
+        return
+    link, given_url = urlsplit(record.url), urlsplit(url)
+    assert (link.scheme, link.netloc, link.path) == given_url[:3]
+    assert not any(is_tracking_param(p.partition("=")[0]) for p in link.query.split("&") if p)
+    assert canonical_url(record.url) == record.canonical_url
+
+
+def test_a_section_pages_link_text_gives_way_to_the_pages_title() -> None:
+    section = SourceJob(name="section", kind="html", url="https://haitiantimes.com/haiti/")
+    page = ExtractedPage(title="Kenyan police patrol Port-au-Prince", text=BODY)
+    teaser = entry(title="Read more", summary=None)
+    record = build_record(section, teaser, page)
+    assert record is not None and record.title == "Kenyan police patrol Port-au-Prince"
+    untitled = build_record(section, teaser, ExtractedPage(title=None, text=BODY))
+    assert untitled is not None and untitled.title == "Read more"  # the fallback
+    feed_record = build_record(JOB, teaser, page)
+    assert feed_record is not None and feed_record.title == "Read more"  # feeds: unchanged
 
 
 def test_feed_fallback_and_untitled_items() -> None:
