@@ -230,6 +230,7 @@ HEAD_REVISIONS = frozenset(
         "0006_cluster",
         "0009_drop_source_index",
         "0010_story_shingles",
+        "0011_owed_pages",
     }
 )
 

@@ -42,11 +42,13 @@ from db.database import (
     one_of,
 )
 from db.errors import StorageError
+from db.owed import OwedPages, apply_changes, owed_counts, settle_in
 from db.records import (
     ArticleOutcome,
     ArticleRecord,
     FetchOutcome,
     FetchResult,
+    OwedChange,
     SourceHealth,
     StoredArticle,
     StoredChange,
@@ -108,6 +110,8 @@ class FetchToSave:
     now: datetime
     #: Entries the crawler skipped because they were already stored.
     seen_again: int = 0
+    #: The source's owed article pages as this poll leaves them (None: unchanged).
+    owed: OwedChange | None = None
 
 
 class SavedFetch(NamedTuple):
@@ -161,6 +165,8 @@ class Store:
             engine.execution_options(**{WRITE_OPTION: True}), expire_on_commit=False
         )
         self._source_ids: dict[str, int] = {}
+        #: Article pages listed and not fetched yet, per source.
+        self.owed = OwedPages(self._session, self._write, self.source_id)
 
     @classmethod
     def open(
@@ -324,6 +330,7 @@ class Store:
                     select(Fetch.source_id, func.count()).group_by(Fetch.source_id)
                 ).all()
             )
+            owed = owed_counts(session)
             return [
                 SourceHealth(
                     name=s.name,
@@ -343,6 +350,7 @@ class Store:
                     articles=articles.get(s.id, 0),
                     fetches=fetches.get(s.id, 0),
                     next_due=s.next_due_at,
+                    pages_owed=owed.get(s.id, 0),
                 )
                 for s in session.scalars(select(Source).order_by(Source.name))
             ]
@@ -403,6 +411,7 @@ class Store:
                 try:
                     with session.begin_nested():
                         fetch_ids = self._record_fetches(session, [fetches[i] for i in bare])
+                        self._apply_owed(session, [fetches[i] for i in bare])
                 except Exception:  # rolled back; recorded one by one below instead
                     fetch_ids = None
             if fetch_ids is not None:
@@ -427,7 +436,13 @@ class Store:
             updated=outcomes.count(ArticleOutcome.UPDATED),
         )
         fetch_id = self._record_fetch(session, fetch.result, counts)
+        self._apply_owed(session, [fetch])
         return SavedFetch(outcomes, counts, fetch_id)
+
+    def _apply_owed(self, session: Session, fetches: Sequence[FetchToSave]) -> None:
+        changes = [(self.source_id(f.result.source), f.owed) for f in fetches if f.owed]
+        if changes:
+            apply_changes(session, changes)
 
     def _save_records(
         self, session: Session, records: Sequence[ArticleRecord], now: datetime
@@ -583,9 +598,14 @@ class Store:
         }
 
     def save_article(
-        self, record: ArticleRecord, now: datetime, fetch_id: int | None = None
+        self,
+        record: ArticleRecord,
+        now: datetime,
+        fetch_id: int | None = None,
+        owed_key: str | None = None,
     ) -> ArticleOutcome:
-        """Store one article (from a fetched page) and count it on the fetch that found it."""
+        """Store one article (from a fetched page) and count it on the fetch that found it;
+        its source no longer owes the page ``owed_key``."""
         column = {
             ArticleOutcome.NEW: Fetch.articles_new,
             ArticleOutcome.DUPLICATE: Fetch.articles_duplicate,
@@ -597,6 +617,8 @@ class Store:
             if fetch_id is not None:
                 col = column[outcome]
                 session.execute(update(Fetch).where(Fetch.id == fetch_id).values({col: col + 1}))
+            if owed_key is not None:
+                settle_in(session, self.source_id(record.source), owed_key)
         return outcome
 
     def _save_article(
