@@ -146,7 +146,7 @@ class Harvester:
         """Read a source's response; store what needs no page fetch, and say what to fetch."""
         job, totals = poll.job, poll.totals
         if got.status == 304:
-            plan = await self._owed_plan(poll) if job.fetch_articles else None
+            plan = await self._owed_plan(poll) if job.fetch_articles and job.owes_pages else None
             notes = "; ".join(plan_notes(plan)) if plan else ""
             result = self._result(
                 poll, got, duration_ms, FetchOutcome.NOT_MODIFIED, error=notes or None

@@ -11,12 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, delete, func, select, update
+from sqlalchemy import Exists, Table, bindparam, delete, exists, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.database import dialect_insert
 from db.records import FeedEntry, OwedChange, OwedPage
-from db.schema import OwedPageRow
+from db.schema import OwedPageRow, Source
 
 OWED = cast(Table, OwedPageRow.__table__)
 
@@ -71,6 +71,12 @@ def apply_changes(session: Session, changes: Sequence[tuple[int, OwedChange]]) -
     if added:
         # A row already there (a poll of the same source elsewhere) is the same page: kept.
         session.execute(dialect_insert(session)(OWED).on_conflict_do_nothing(), added)
+
+
+def owes_pages() -> Exists:
+    """Whether a ``sources`` row owes any page: read with its validators at the start of a
+    poll, so that a poll whose listing is not modified reads owed pages only if there are."""
+    return exists().where(OWED.c.source_id == Source.id)
 
 
 def owed_counts(session: Session) -> dict[int, int]:

@@ -42,7 +42,7 @@ from db.database import (
     one_of,
 )
 from db.errors import StorageError
-from db.owed import OwedPages, apply_changes, owed_counts, settle_in
+from db.owed import OwedPages, apply_changes, owed_counts, owes_pages, settle_in
 from db.records import (
     ArticleOutcome,
     ArticleRecord,
@@ -112,6 +112,16 @@ class FetchToSave:
     seen_again: int = 0
     #: The source's owed article pages as this poll leaves them (None: unchanged).
     owed: OwedChange | None = None
+
+
+class PollStart(NamedTuple):
+    """What a poll of a source starts from."""
+
+    validators: Validators
+    #: A server's Retry-After: no request to the source before then.
+    retry_after_until: datetime | None
+    #: The source owes article pages from earlier polls (db/owed.py).
+    owes_pages: bool
 
 
 class SavedFetch(NamedTuple):
@@ -239,24 +249,31 @@ class Store:
             self._source_ids = self._load_source_ids()
         return self._source_ids[name]
 
-    def validators(self, name: str) -> tuple[Validators, datetime | None]:
-        """The source's ETag/Last-Modified, and the time before which it must not be asked."""
+    def validators(self, name: str) -> PollStart:
+        """The source's ETag/Last-Modified, the time before which it must not be asked, and
+        whether it owes pages."""
         return self.validators_of([name])[name]
 
-    def validators_of(self, names: Sequence[str]) -> dict[str, tuple[Validators, datetime | None]]:
+    def validators_of(self, names: Sequence[str]) -> dict[str, PollStart]:
         """``validators`` for many sources in one query (a crawl pass starts with all)."""
         wanted = {self.source_id(name): name for name in names}
-        found: dict[str, tuple[Validators, datetime | None]] = {}
+        found: dict[str, PollStart] = {}
         if not wanted:
             return found
         with self._session() as session:
             rows = session.execute(
                 select(
-                    Source.id, Source.etag, Source.last_modified, Source.retry_after_until
+                    Source.id,
+                    Source.etag,
+                    Source.last_modified,
+                    Source.retry_after_until,
+                    owes_pages(),
                 ).where(one_of(session, Source.id, wanted))
             )
-            for id_, etag, last_modified, retry_after_until in rows:
-                found[wanted[id_]] = (Validators(etag, last_modified), retry_after_until)
+            for id_, etag, last_modified, retry_after_until, owes in rows:
+                found[wanted[id_]] = PollStart(
+                    Validators(etag, last_modified), retry_after_until, bool(owes)
+                )
         return found
 
     def _record_fetch(self, session: Session, result: FetchResult, counts: ArticleCounts) -> int:

@@ -71,8 +71,8 @@ def make_jobs(
     known = store.validators_of([source.name for source in sources])
     private = private_sources([source.url for source in sources])
     for source in sources:
-        validators, wait_until = known[source.name]
-        if wait_until is not None and wait_until > now:
+        start = known[source.name]
+        if start.retry_after_until is not None and start.retry_after_until > now:
             deferred.append(source.name)
             continue
         jobs.append(
@@ -83,9 +83,10 @@ def make_jobs(
                 fetch_articles=source.fetch_articles,
                 language=source.language.split("-")[0] if source.language else None,
                 download_delay=source.download_delay,
-                validators=validators,
+                validators=start.validators,
                 allow_private=private[source.url],
                 options=listing_options(source),
+                owes_pages=start.owes_pages,
             )
         )
     return jobs, deferred

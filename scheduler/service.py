@@ -349,11 +349,14 @@ class Service:
         started = time.monotonic()
         totals, retry_after = CrawlTotals(sources_failed=1), None
         try:
-            validators, wait_until = await self._db(self._store.validators, name)
+            start = await self._db(self._store.validators, name)
+            wait_until = start.retry_after_until
             if wait_until is not None and wait_until > utcnow():
                 retry_after, totals = wait_until, CrawlTotals()
                 return
-            job = replace(self._job(source), validators=validators)
+            job = replace(
+                self._job(source), validators=start.validators, owes_pages=start.owes_pages
+            )
             poll = await self._engine.poll(job, POLL_DEADLINE.total_seconds())
             totals, retry_after = poll.totals, poll.retry_after
         except asyncio.CancelledError:
