@@ -152,7 +152,9 @@ class Harvester:
                 poll, got, duration_ms, FetchOutcome.NOT_MODIFIED, error=notes or None
             )
             change = plan.change if plan else None
-            await self.writer.save(FetchToSave(result, [], self._clock(), owed=change))
+            # The owed pages' articles are counted on this fetch.
+            saved = await self.writer.save(FetchToSave(result, [], self._clock(), owed=change))
+            poll.fetch_id = saved.fetch_id
             totals.sources_ok += 1
             totals.sources_not_modified += 1
             return NextSteps(pages=plan.fetch if plan else [])

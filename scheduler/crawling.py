@@ -9,7 +9,8 @@ from urllib.parse import urlsplit
 
 from crawler.jobs import CrawlSettings, ListingOptions, SourceJob
 from crawler.netguard import host_is_literal_forbidden, resolve_forbidden
-from db.store import SourceSpec, Store
+from db.records import Validators
+from db.store import PollStart, SourceSpec, Store
 from scheduler.config import DEFAULT_LASTMOD_WINDOW, Config, CrawlConfig, SourceConfig
 
 
@@ -75,21 +76,26 @@ def make_jobs(
         if start.retry_after_until is not None and start.retry_after_until > now:
             deferred.append(source.name)
             continue
-        jobs.append(
-            SourceJob(
-                name=source.name,
-                kind=source.kind,
-                url=source.url,
-                fetch_articles=source.fetch_articles,
-                language=source.language.split("-")[0] if source.language else None,
-                download_delay=source.download_delay,
-                validators=start.validators,
-                allow_private=private[source.url],
-                options=listing_options(source),
-                owes_pages=start.owes_pages,
-            )
-        )
+        jobs.append(source_job(source, private[source.url], start))
     return jobs, deferred
+
+
+def source_job(
+    source: SourceConfig, allow_private: bool, start: PollStart | None = None
+) -> SourceJob:
+    """The job of one poll of ``source`` (``start``: what the database says of it now)."""
+    return SourceJob(
+        name=source.name,
+        kind=source.kind,
+        url=source.url,
+        fetch_articles=source.fetch_articles,
+        language=source.language.split("-")[0] if source.language else None,
+        download_delay=source.download_delay,
+        validators=start.validators if start else Validators(),
+        allow_private=allow_private,
+        options=listing_options(source),
+        owes_pages=start.owes_pages if start else False,
+    )
 
 
 def listing_options(source: SourceConfig) -> ListingOptions:

@@ -25,7 +25,6 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import ParamSpec, TypeVar
@@ -40,9 +39,9 @@ from crawler.runner import CrawlEngine, run_reactor
 from db.errors import HaitiwatchError
 from db.records import CrawlTotals
 from db.service_state import LEASE_NAME, LeaseInfo, ServiceState
-from db.store import Store
+from db.store import PollStart, Store
 from scheduler.config import LoadedConfig, SourceConfig, load_config
-from scheduler.crawling import crawl_settings, private_sources, sync_sources
+from scheduler.crawling import crawl_settings, private_sources, source_job, sync_sources
 from scheduler.digest import run_due_digests
 from scheduler.notify import Message, Notifier, deliver, drain_outbox, outbox_for
 from scheduler.observe import Metrics, start_http
@@ -281,16 +280,8 @@ class Service:
         await self._db(sync_sources, self._store, list(sources))
         self.sources = enabled
 
-    def _job(self, source: SourceConfig) -> SourceJob:
-        return SourceJob(
-            name=source.name,
-            kind=source.kind,
-            url=source.url,
-            fetch_articles=source.fetch_articles,
-            language=source.language,
-            download_delay=source.download_delay,
-            allow_private=self.private.get(source.url, False),
-        )
+    def _job(self, source: SourceConfig, start: PollStart | None = None) -> SourceJob:
+        return source_job(source, self.private.get(source.url, False), start)
 
     async def _schedule_all(self) -> None:
         assert self._state is not None
@@ -354,9 +345,7 @@ class Service:
             if wait_until is not None and wait_until > utcnow():
                 retry_after, totals = wait_until, CrawlTotals()
                 return
-            job = replace(
-                self._job(source), validators=start.validators, owes_pages=start.owes_pages
-            )
+            job = self._job(source, start)
             poll = await self._engine.poll(job, POLL_DEADLINE.total_seconds())
             totals, retry_after = poll.totals, poll.retry_after
         except asyncio.CancelledError:

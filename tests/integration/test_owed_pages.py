@@ -17,8 +17,17 @@ from sqlalchemy import select
 
 from db.schema import Fetch, Source
 from db.store import Store
-from tests.support import crawl, fundus_pages, real_feed_items, rss, run_cli, write_config
+from tests.support import (
+    articles,
+    crawl,
+    fundus_pages,
+    real_feed_items,
+    rss,
+    run_cli,
+    write_config,
+)
 from tests.support.server import Site
+from tests.support.service import ServiceProcess, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -32,17 +41,18 @@ def _sources(config: Path, env: dict[str, str]) -> dict[str, dict[str, object]]:
     return {row["name"]: row for row in json.loads(run.stdout)}
 
 
-def _fetch_outcomes(db_url: str, source: str) -> list[tuple[str, int | None]]:
+def _fetches(db_url: str, source: str) -> list[tuple[str, int | None, int]]:
+    """Each fetch of ``source``: outcome, HTTP status, and new articles counted on it."""
     store = Store.open(db_url)
     try:
         with store.engine.connect() as conn:
             rows = conn.execute(
-                select(Fetch.outcome, Fetch.http_status)
+                select(Fetch.outcome, Fetch.http_status, Fetch.articles_new)
                 .join(Source, Source.id == Fetch.source_id)
                 .where(Source.name == source)
                 .order_by(Fetch.id)
             )
-            return [(outcome, status) for outcome, status in rows]
+            return [(outcome, status, new) for outcome, status, new in rows]
     finally:
         store.close()
 
@@ -55,10 +65,8 @@ def _stored_paths(db_url: str) -> list[str]:
         store.close()
 
 
-def test_pages_past_max_pages_are_fetched_by_later_polls_that_get_304(
-    site: Site, tmp_path: Path, db_url: str
-) -> None:
-    """On SQLite and PostgreSQL (``db_url``)."""
+def _serve_backlog(site: Site) -> None:
+    """A feed of BACKLOG items linking to real pages; it answers 304 to its ETag."""
     pages = fundus_pages()
     assert len(pages) == BACKLOG
     items = [
@@ -72,6 +80,13 @@ def test_pages_past_max_pages_are_fetched_by_later_polls_that_get_304(
     for i, page in enumerate(pages):
         site.add(f"/story/{i}", page.html)
     site.feed("/feed.xml", rss(items), etag='"backlog-v1"')
+
+
+def test_pages_past_max_pages_are_fetched_by_later_polls_that_get_304(
+    site: Site, tmp_path: Path, db_url: str
+) -> None:
+    """On SQLite and PostgreSQL (``db_url``)."""
+    _serve_backlog(site)
     config = write_config(
         tmp_path, [{"name": "backlog", "url": site.url("/feed.xml"), "max_pages": MAX_PAGES}]
     )
@@ -85,10 +100,10 @@ def test_pages_past_max_pages_are_fetched_by_later_polls_that_get_304(
         owed.append(_sources(config, env)["backlog"].get("pages_owed"))
         stored.append(len(_stored_paths(db_url)))
 
-    assert _fetch_outcomes(db_url, "backlog") == [
-        ("ok", 200),
-        ("not_modified", 304),
-        ("not_modified", 304),
+    assert _fetches(db_url, "backlog") == [
+        ("ok", 200, 3),
+        ("not_modified", 304, 3),
+        ("not_modified", 304, 2),
     ]
     assert fetched == [
         ["/story/5", "/story/6", "/story/7"],
@@ -98,6 +113,23 @@ def test_pages_past_max_pages_are_fetched_by_later_polls_that_get_304(
     assert owed == [5, 2, 0]
     assert stored == [3, 6, 8]
     assert _stored_paths(db_url) == sorted(f"/story/{i}" for i in range(BACKLOG))
+
+
+def test_the_service_fetches_owed_pages_on_its_next_polls(site: Site, tmp_path: Path) -> None:
+    """`haitiwatch run` builds its polls itself: the same max_pages and owed pages."""
+    _serve_backlog(site)
+    source = {"name": "backlog", "url": site.url("/feed.xml"), "max_pages": MAX_PAGES}
+    config = write_config(tmp_path, [source | {"interval": "1s"}])
+    service = ServiceProcess(config)
+    try:
+        wait_for(lambda: len(articles(config)) == BACKLOG, 60, "every page of the backlog")
+    finally:
+        code, _seconds = service.stop()
+    assert code == 0, service.log()
+    fetches = _fetches(f"sqlite:///{tmp_path / 'hw.db'}", "backlog")
+    assert fetches[0] == ("ok", 200, 3)
+    assert [f for f in fetches[1:] if f[2]] == [("not_modified", 304, 3), ("not_modified", 304, 2)]
+    assert sorted(site.paths("/story/")) == sorted(f"/story/{i}" for i in range(BACKLOG))
 
 
 def _section(paths: list[str]) -> str:
@@ -136,7 +168,7 @@ def test_section_links_whose_page_fails_store_no_article(site: Site, tmp_path: P
     site.add("/a/busy", later.html)
     site.clear_log()
     crawl(config).check()
-    assert _fetch_outcomes(db_url, "section")[-1] == ("not_modified", 304)
+    assert _fetches(db_url, "section")[-1] == ("not_modified", 304, 1)
     assert site.paths("/a/") == ["/a/busy"]
     assert _stored_paths(db_url) == ["/a/busy", "/a/live"]
     assert _sources(config, env)["section"]["pages_owed"] == 0
