@@ -146,7 +146,7 @@ class Harvester:
         """Read a source's response; store what needs no page fetch, and say what to fetch."""
         job, totals = poll.job, poll.totals
         if got.status == 304:
-            plan = await self._owed_plan(poll) if job.fetch_articles and job.owes_pages else None
+            plan = await self._owed_plan(poll) if job.fetch_articles else None
             notes = "; ".join(plan_notes(plan)) if plan else ""
             result = self._result(
                 poll, got, duration_ms, FetchOutcome.NOT_MODIFIED, error=notes or None
@@ -230,13 +230,13 @@ class Harvester:
         return NextSteps(pages=await self._settle(poll, progress))
 
     async def _lookup(
-        self, source: str, keys: list[tuple[str, str]]
+        self, job: SourceJob, keys: list[tuple[str, str]]
     ) -> tuple[list[OwedPage], dict[tuple[str, str], Known]]:
         """The pages the source owes, and which of theirs and ``keys`` are stored (one trip
         to the database thread)."""
 
         def both() -> tuple[list[OwedPage], dict[tuple[str, str], Known]]:
-            owed = self.store.owed.pending(source)
+            owed = self.store.owed.pending(job.name) if job.owes_pages else []
             owed_keys = [k for page in owed for k in page.lookup_keys()]
             found = self.store.known_articles(keys + owed_keys)
             return owed, {k: Known(v.updated_at) for k, v in found.items()}
@@ -245,7 +245,9 @@ class Harvester:
 
     async def _owed_plan(self, poll: Poll) -> PagePlan | None:
         """The owed pages a poll whose listing was not modified fetches (None: none owed)."""
-        owed, known = await self._lookup(poll.job.name, [])
+        if not poll.job.owes_pages:
+            return None
+        owed, known = await self._lookup(poll.job, [])
         if not owed:
             return None
         return self._planned(
@@ -266,7 +268,7 @@ class Harvester:
             log.info("source %s: %s", job.name, warning)
         entries, keys = progress.entries(), progress.keys()
         poll.found = entries
-        owed, known = await self._lookup(job.name, [k for entry_keys in keys for k in entry_keys])
+        owed, known = await self._lookup(job, [k for entry_keys in keys for k in entry_keys])
         now = self._clock()
         listed: list[OwedPage] = []
         feed_only: list[FeedEntry] = []

@@ -59,8 +59,8 @@ class SourceJob:
     #: The configured source lives on a private or loopback address, so its host is allowed.
     allow_private: bool = False
     options: ListingOptions = field(default_factory=ListingOptions)
-    #: The source owed article pages when the poll was made (``Store.validators``): a poll
-    #: whose listing answers 304 Not Modified reads them only then.
+    #: The source owed article pages when the poll was made (``Store.validators``): the poll
+    #: reads them only then (pages owed meanwhile wait for the next poll).
     owes_pages: bool = False
 
     @property
