@@ -64,15 +64,23 @@ def select_to_fetch(
     known: Mapping[tuple[str, str], Known],
 ) -> tuple[list[FeedEntry], int]:
     """``entries_to_fetch`` with each entry's lookup keys already computed."""
-    todo: list[FeedEntry] = []
-    for entry, entry_keys in zip(entries, keys, strict=True):
-        hits = [known[k] for k in entry_keys if k in known]
-        changed = entry.updated is not None and entry.updated > max(
-            (h.updated_at for h in hits), default=entry.updated
-        )
-        if not hits or changed:
-            todo.append(entry)
+    todo = [
+        entry
+        for entry, entry_keys in zip(entries, keys, strict=True)
+        if needs_fetch(entry, entry_keys, known)
+    ]
     return todo, len(entries) - len(todo)
+
+
+def needs_fetch(
+    entry: FeedEntry, keys: Sequence[tuple[str, str]], known: Mapping[tuple[str, str], Known]
+) -> bool:
+    """The entry is not stored, or the listing says it changed since it was."""
+    hits = [known[k] for k in keys if k in known]
+    changed = entry.updated is not None and entry.updated > max(
+        (h.updated_at for h in hits), default=entry.updated
+    )
+    return not hits or changed
 
 
 def build_record(

@@ -7,7 +7,8 @@ The CPU pool is entered through a gate (crawler/cpu_gate.py) that starts records
 database thread waits for, before further parses.
 
 A ``Poll`` is one fetch of one source with the article pages it leads to; it completes when
-the feed and every page request it started are done, whatever their outcome.
+the feed and every page request it started are done, whatever their outcome. A poll fetches
+the pages its source owes (crawler/owed.py) whether its listing answered or was not modified.
 """
 
 from __future__ import annotations
@@ -22,13 +23,22 @@ from email.utils import parsedate_to_datetime
 from functools import partial
 from typing import ParamSpec, TypeVar
 
-from crawler.assemble import Known, build_record, select_to_fetch
+from crawler.assemble import Known, build_record, needs_fetch
 from crawler.cpu_gate import CpuGate, Stage
 from crawler.cpu_work import PrepareStory, feed_records, page_record
 from crawler.fetch_writer import FetchWriter
 from crawler.jobs import FetchedBody, SourceJob
 from crawler.listings import Listing, read_listing
-from crawler.listings.progress import ListingProgress, needs_browser, newest_first
+from crawler.listings.progress import ListingProgress, needs_browser
+from crawler.owed import (
+    MAX_PAGE_ATTEMPTS,
+    AfterFailure,
+    PagePlan,
+    after_page_failure,
+    owed_page,
+    plan_notes,
+    plan_pages,
+)
 from db.errors import FeedError
 from db.records import (
     ArticleOutcome,
@@ -37,6 +47,7 @@ from db.records import (
     FeedEntry,
     FetchOutcome,
     FetchResult,
+    OwedPage,
     Validators,
 )
 from db.store import FetchToSave, Store
@@ -98,7 +109,7 @@ class Poll:
 class NextSteps:
     """What the spider requests next for a poll: article pages, and listing documents."""
 
-    pages: list[FeedEntry] = field(default_factory=list)
+    pages: list[OwedPage] = field(default_factory=list)
     #: (url, level) of further documents of the same listing.
     listings: list[tuple[str, int]] = field(default_factory=list)
 
@@ -135,11 +146,18 @@ class Harvester:
         """Read a source's response; store what needs no page fetch, and say what to fetch."""
         job, totals = poll.job, poll.totals
         if got.status == 304:
-            result = self._result(poll, got, duration_ms, FetchOutcome.NOT_MODIFIED)
-            await self.writer.save(FetchToSave(result, [], self._clock()))
+            plan = await self._owed_plan(poll) if job.fetch_articles else None
+            notes = "; ".join(plan_notes(plan)) if plan else ""
+            result = self._result(
+                poll, got, duration_ms, FetchOutcome.NOT_MODIFIED, error=notes or None
+            )
+            change = plan.change if plan else None
+            # The owed pages' articles are counted on this fetch.
+            saved = await self.writer.save(FetchToSave(result, [], self._clock(), owed=change))
+            poll.fetch_id = saved.fetch_id
             totals.sources_ok += 1
             totals.sources_not_modified += 1
-            return NextSteps()
+            return NextSteps(pages=plan.fetch if plan else [])
         try:
             listing: Listing = await self._run_cpu(
                 Stage.PARSE,
@@ -211,25 +229,60 @@ class Harvester:
             return NextSteps()
         return NextSteps(pages=await self._settle(poll, progress))
 
-    async def _settle(self, poll: Poll, progress: ListingProgress) -> list[FeedEntry]:
+    async def _lookup(
+        self, job: SourceJob, keys: list[tuple[str, str]]
+    ) -> tuple[list[OwedPage], dict[tuple[str, str], Known]]:
+        """The pages the source owes, and which of theirs and ``keys`` are stored (one trip
+        to the database thread)."""
+
+        def both() -> tuple[list[OwedPage], dict[tuple[str, str], Known]]:
+            owed = self.store.owed.pending(job.name) if job.owes_pages else []
+            owed_keys = [k for page in owed for k in page.lookup_keys()]
+            found = self.store.known_articles(keys + owed_keys)
+            return owed, {k: Known(v.updated_at) for k, v in found.items()}
+
+        return await self.run_db(both)
+
+    async def _owed_plan(self, poll: Poll) -> PagePlan | None:
+        """The owed pages a poll whose listing was not modified fetches (None: none owed)."""
+        if not poll.job.owes_pages:
+            return None
+        owed, known = await self._lookup(poll.job, [])
+        if not owed:
+            return None
+        return self._planned(
+            poll, plan_pages([], owed, known, poll.job.options.max_pages, self._clock())
+        )
+
+    def _planned(self, poll: Poll, plan: PagePlan) -> PagePlan:
+        poll.totals.pages_dropped += len(plan.dropped)
+        if plan.dropped:
+            first = plan.dropped[0].entry.url
+            log.warning("source %s: %s (first: %s)", poll.job.name, plan_notes(plan)[-1], first)
+        return plan
+
+    async def _settle(self, poll: Poll, progress: ListingProgress) -> list[OwedPage]:
         """Look up what the listing named, store feed-only records, return the pages to fetch."""
         job, totals, got = poll.job, poll.totals, progress.first
         for warning in progress.warnings:
             log.info("source %s: %s", job.name, warning)
         entries, keys = progress.entries(), progress.keys()
         poll.found = entries
-        flat = [k for entry_keys in keys for k in entry_keys]
-        found = await self.run_db(self.store.known_articles, flat)
-        known = {k: Known(v.updated_at) for k, v in found.items()}
-        todo, seen_again = select_to_fetch(entries, keys, known)
-        pages = [e for e in todo if job.fetch_articles and not needs_browser(e.url)]
-        feed_only = [e for e in todo if not (job.fetch_articles and not needs_browser(e.url))]
-        pages, later = newest_first(pages, job.options.max_pages)
-        if later:
-            progress.warnings.append(
-                f"{len(pages) + later} new article pages; fetching the {len(pages)} newest "
-                f"(max_pages), the rest next time"
-            )
+        owed, known = await self._lookup(job, [k for entry_keys in keys for k in entry_keys])
+        now = self._clock()
+        listed: list[OwedPage] = []
+        feed_only: list[FeedEntry] = []
+        for entry, entry_keys in zip(entries, keys, strict=True):
+            if not needs_fetch(entry, entry_keys, known):
+                continue
+            if job.fetch_articles and not needs_browser(entry.url):
+                listed.append(owed_page(entry, entry_keys, now))
+            else:
+                feed_only.append(entry)
+        seen_again = len(entries) - len(listed) - len(feed_only)
+        limit = job.options.max_pages if job.fetch_articles else 0
+        plan = self._planned(poll, plan_pages(listed, owed, known, limit, now))
+        progress.warnings.extend(plan_notes(plan))
         records = (
             await self._run_cpu(Stage.RECORDS, feed_records, job, feed_only, self._prepare)
             if feed_only
@@ -251,13 +304,13 @@ class Harvester:
             validators=Validators(got.etag, got.last_modified),
         )
         outcomes, _counts, poll.fetch_id = await self.writer.save(
-            FetchToSave(result, records, self._clock(), seen_again)
+            FetchToSave(result, records, self._clock(), seen_again, plan.change)
         )
         totals.sources_ok += 1
         totals.duplicate += seen_again
         for outcome in outcomes:
             totals.count(outcome)
-        return pages
+        return plan.fetch
 
     def _result(
         self, poll: Poll, got: FetchedBody, duration_ms: int, outcome: FetchOutcome, **extra: object
@@ -303,33 +356,46 @@ class Harvester:
 
     # -- article pages ---------------------------------------------------------------------
 
-    async def page_fetched(self, poll: Poll, entry: FeedEntry, got: FetchedBody) -> None:
+    async def page_fetched(self, poll: Poll, page: OwedPage, got: FetchedBody) -> None:
         record = await self._run_cpu(
             Stage.RECORDS,
             page_record,
             poll.job,
-            entry,
+            page.entry,
             got.body,
             got.url,
             got.encoding,
             self._prepare,
         )
-        await self._store(poll, record)
+        await self._store(poll, page, record)
 
-    async def page_failed(self, poll: Poll, entry: FeedEntry, reason: str) -> None:
-        """No page: keep the item with the feed's own text rather than lose it."""
-        log.info(
-            "source %s: page %s not fetched (%s); using the feed summary",
-            poll.job.name,
-            entry.url,
-            reason,
+    async def page_failed(self, poll: Poll, page: OwedPage, reason: str, transient: bool) -> None:
+        """No page: keep a feed's item with its own text rather than lose it; a section
+        page's link is no article (crawler/owed.py: ``after_page_failure``)."""
+        job, url = poll.job, page.entry.url
+        decision = after_page_failure(job.kind, page, transient)
+        if decision is AfterFailure.LISTING_TEXT:
+            log.info(
+                "source %s: page %s not fetched (%s); using the feed summary", job.name, url, reason
+            )
+            await self._store(poll, page, build_record(job, page.entry))
+            return
+        poll.totals.pages_failed += 1
+        attempt = f"attempt {page.attempts + 1} of {MAX_PAGE_ATTEMPTS}"
+        log.warning(
+            "source %s: page %s failed (%s), %s: %s", job.name, url, reason, attempt, decision
         )
-        await self._store(poll, build_record(poll.job, entry))
+        if decision is AfterFailure.RETRY:
+            await self.run_db(self.store.owed.defer, job.name, page.key)
+        else:
+            await self.run_db(self.store.owed.settle, job.name, page.key)
 
-    async def _store(self, poll: Poll, record: ArticleRecord | None) -> None:
+    async def _store(self, poll: Poll, page: OwedPage, record: ArticleRecord | None) -> None:
+        """Store the page's article; either way the source no longer owes the page."""
         if record is None:
+            await self.run_db(self.store.owed.settle, poll.job.name, page.key)
             return
         outcome: ArticleOutcome = await self.run_db(
-            self.store.save_article, record, self._clock(), poll.fetch_id
+            self.store.save_article, record, self._clock(), poll.fetch_id, page.key
         )
         poll.totals.count(outcome)

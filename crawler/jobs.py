@@ -59,6 +59,9 @@ class SourceJob:
     #: The configured source lives on a private or loopback address, so its host is allowed.
     allow_private: bool = False
     options: ListingOptions = field(default_factory=ListingOptions)
+    #: The source owed article pages when the poll was made (``Store.validators``): the poll
+    #: reads them only then (pages owed meanwhile wait for the next poll).
+    owes_pages: bool = False
 
     @property
     def url_host(self) -> str:

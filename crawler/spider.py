@@ -30,7 +30,7 @@ from w3lib.encoding import http_content_type_encoding
 from crawler.harvest import Harvester, NextSteps, Poll
 from crawler.jobs import FetchedBody
 from crawler.urls import UnusableURL, fetch_url
-from db.records import FeedEntry
+from db.records import OwedPage
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +129,16 @@ def describe_error(exc: BaseException, timeout: float) -> tuple[str, int | None,
     return f"{type(exc).__name__}: {text}" if type(exc).__name__ not in text else text, None, None
 
 
+def is_transient(exc: BaseException) -> bool:
+    """Might the same request succeed later? Server errors, timeouts and lost connections
+    may pass; a client error (404, 410), a refusal (robots.txt, the address guard) or an
+    oversized response will not."""
+    if isinstance(exc, HttpError):
+        status = exc.response.status
+        return status >= 500 or status in (408, 429)
+    return not isinstance(exc, (IgnoreRequest, *_CANCELLED))
+
+
 class SourceSpider(scrapy.Spider):
     """Stays open until told to close; polls are fed in with ``enqueue``."""
 
@@ -198,10 +208,10 @@ class SourceSpider(scrapy.Spider):
     async def _next_requests(self, poll: Poll, steps: NextSteps) -> list[Request]:
         """Requests for the next steps, each counted on the poll before it is handed out."""
         requests = [self.listing_request(poll, url, level) for url, level in steps.listings]
-        for entry in steps.pages:
-            request = self.page_request(poll, entry)
+        for page in steps.pages:
+            request = self.page_request(poll, page)
             if request is None:
-                await self.harvester.page_failed(poll, entry, "unusable URL")
+                await self.harvester.page_failed(poll, page, "unusable URL", transient=False)
                 continue
             requests.append(request)
         for _request in requests:
@@ -253,9 +263,9 @@ class SourceSpider(scrapy.Spider):
         finally:
             meta["poll"].finish_step()
 
-    def page_request(self, poll: Poll, entry: FeedEntry) -> Request | None:
+    def page_request(self, poll: Poll, page: OwedPage) -> Request | None:
         try:
-            url = fetch_url(entry.url)
+            url = fetch_url(page.entry.url)
         except UnusableURL:
             return None
         return Request(
@@ -263,25 +273,25 @@ class SourceSpider(scrapy.Spider):
             callback=self.parse_page,
             errback=self.page_failed,
             dont_filter=True,
-            meta={"poll": poll, "entry": entry},
+            meta={"poll": poll, "page": page},
         )
 
     async def parse_page(self, response: Response) -> None:
         poll: Poll = response.meta["poll"]
         try:
+            page: OwedPage = response.meta["page"]
             if isinstance(response, TextResponse):
-                await self.harvester.page_fetched(
-                    poll, response.meta["entry"], to_fetched(response)
-                )
+                await self.harvester.page_fetched(poll, page, to_fetched(response))
             else:
-                await self.harvester.page_failed(poll, response.meta["entry"], "not an HTML page")
+                await self.harvester.page_failed(poll, page, "not an HTML page", transient=False)
         finally:
             poll.finish_step()
 
     async def page_failed(self, failure: Failure) -> None:
         meta = failure.request.meta  # type: ignore[attr-defined]
         message, _status, _retry_after = describe_failure(failure, self.timeout)
+        transient = failure.value is not None and is_transient(failure.value)
         try:
-            await self.harvester.page_failed(meta["poll"], meta["entry"], message)
+            await self.harvester.page_failed(meta["poll"], meta["page"], message, transient)
         finally:
             meta["poll"].finish_step()

@@ -38,6 +38,36 @@ class FeedEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class OwedPage:
+    """An article page a source listed and that is not fetched yet: kept across polls (and
+    restarts) until a poll fetches it. Keys are in their ``article_keys`` form."""
+
+    entry: FeedEntry
+    #: The entry's canonical URL: a source owes a page once per URL.
+    key: str
+    #: The entry's scoped GUID, if it has one.
+    guid_key: str | None
+    #: When a poll first listed it (owed pages too old are given up).
+    first_owed: datetime
+    #: Failed attempts so far (pages whose listing gives no text of their own are retried).
+    attempts: int = 0
+
+    def lookup_keys(self) -> tuple[tuple[str, str], ...]:
+        """The keys by which it may be in the archive by now."""
+        guid = (("guid", self.guid_key),) if self.guid_key else ()
+        return (("url", self.key), *guid)
+
+
+@dataclass(frozen=True, slots=True)
+class OwedChange:
+    """How one poll changes its source's owed pages, saved in its fetch's transaction."""
+
+    add: tuple[OwedPage, ...] = ()
+    #: Keys no longer owed: stored meanwhile, or given up.
+    remove: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class ParsedFeed:
     title: str | None
     entries: tuple[FeedEntry, ...]
@@ -141,6 +171,8 @@ class SourceHealth:
     articles: int
     fetches: int
     next_due: datetime | None = None
+    #: Article pages listed and not fetched yet (crawler/owed.py).
+    pages_owed: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +205,11 @@ class CrawlTotals:
     new: int = 0
     duplicate: int = 0
     updated: int = 0
+    #: Article pages that gave no article: the page failed and the listing has no text of
+    #: its own to store instead (section-page links).
+    pages_failed: int = 0
+    #: Owed pages given up: owed too long, or beyond the per-source cap.
+    pages_dropped: int = 0
     failed_sources: list[str] = field(default_factory=list)
 
     def merge(self, other: CrawlTotals) -> None:
@@ -182,6 +219,8 @@ class CrawlTotals:
         self.new += other.new
         self.duplicate += other.duplicate
         self.updated += other.updated
+        self.pages_failed += other.pages_failed
+        self.pages_dropped += other.pages_dropped
         self.failed_sources.extend(other.failed_sources)
 
     def count(self, outcome: ArticleOutcome) -> None:

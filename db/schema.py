@@ -158,6 +158,34 @@ class ArticleKey(Base):
     )
 
 
+class OwedPageRow(Base):
+    """An article page a source listed and has not fetched yet (crawler/owed.py decides).
+
+    Written with the poll's fetch record, deleted when the page's attempt concluded (in the
+    article's own transaction): a crash in between fetches the page again, never loses it.
+    """
+
+    __tablename__ = "owed_pages"
+
+    source_id: Mapped[int] = mapped_column(
+        ForeignKey("sources.id", ondelete="CASCADE"), primary_key=True
+    )
+    #: The canonical URL in its article_keys form (long ones hashed).
+    url_key: Mapped[str] = mapped_column(String(768), primary_key=True)
+    guid_key: Mapped[str | None] = mapped_column(Text)
+    # The listing's entry, as the page's record will need it.
+    url: Mapped[str] = mapped_column(Text)
+    guid: Mapped[str | None] = mapped_column(Text)
+    title: Mapped[str | None] = mapped_column(Text)
+    summary: Mapped[str | None] = mapped_column(Text)
+    authors: Mapped[list[str]] = mapped_column(JSON, default=list)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    language: Mapped[str | None] = mapped_column(Text)
+    first_owed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+
 # --- service (issue: background service) -------------------------------------------------
 
 

@@ -41,11 +41,13 @@ from db.database import (
     one_of,
 )
 from db.errors import StorageError
+from db.owed import OwedPages, apply_changes, owed_counts, owes_pages, settle_in
 from db.records import (
     ArticleOutcome,
     ArticleRecord,
     FetchOutcome,
     FetchResult,
+    OwedChange,
     SourceHealth,
     StoredArticle,
     StoredChange,
@@ -107,6 +109,18 @@ class FetchToSave:
     now: datetime
     #: Entries the crawler skipped because they were already stored.
     seen_again: int = 0
+    #: The source's owed article pages as this poll leaves them (None: unchanged).
+    owed: OwedChange | None = None
+
+
+class PollStart(NamedTuple):
+    """What a poll of a source starts from."""
+
+    validators: Validators
+    #: A server's Retry-After: no request to the source before then.
+    retry_after_until: datetime | None
+    #: The source owes article pages from earlier polls (db/owed.py).
+    owes_pages: bool
 
 
 class SavedFetch(NamedTuple):
@@ -160,6 +174,8 @@ class Store:
             engine.execution_options(**{WRITE_OPTION: True}), expire_on_commit=False
         )
         self._source_ids: dict[str, int] = {}
+        #: Article pages listed and not fetched yet, per source.
+        self.owed = OwedPages(self._session, self._write, self.source_id)
 
     @classmethod
     def open(
@@ -231,24 +247,31 @@ class Store:
             self._source_ids = self._load_source_ids()
         return self._source_ids[name]
 
-    def validators(self, name: str) -> tuple[Validators, datetime | None]:
-        """The source's ETag/Last-Modified, and the time before which it must not be asked."""
+    def validators(self, name: str) -> PollStart:
+        """The source's ETag/Last-Modified, the time before which it must not be asked, and
+        whether it owes pages."""
         return self.validators_of([name])[name]
 
-    def validators_of(self, names: Sequence[str]) -> dict[str, tuple[Validators, datetime | None]]:
+    def validators_of(self, names: Sequence[str]) -> dict[str, PollStart]:
         """``validators`` for many sources in one query (a crawl pass starts with all)."""
         wanted = {self.source_id(name): name for name in names}
-        found: dict[str, tuple[Validators, datetime | None]] = {}
+        found: dict[str, PollStart] = {}
         if not wanted:
             return found
         with self._session() as session:
             rows = session.execute(
                 select(
-                    Source.id, Source.etag, Source.last_modified, Source.retry_after_until
+                    Source.id,
+                    Source.etag,
+                    Source.last_modified,
+                    Source.retry_after_until,
+                    owes_pages(),
                 ).where(one_of(session, Source.id, wanted))
             )
-            for id_, etag, last_modified, retry_after_until in rows:
-                found[wanted[id_]] = (Validators(etag, last_modified), retry_after_until)
+            for id_, etag, last_modified, retry_after_until, owes in rows:
+                found[wanted[id_]] = PollStart(
+                    Validators(etag, last_modified), retry_after_until, bool(owes)
+                )
         return found
 
     def _record_fetch(self, session: Session, result: FetchResult, counts: ArticleCounts) -> int:
@@ -322,6 +345,7 @@ class Store:
                     select(Fetch.source_id, func.count()).group_by(Fetch.source_id)
                 ).all()
             )
+            owed = owed_counts(session)
             return [
                 SourceHealth(
                     name=s.name,
@@ -341,6 +365,7 @@ class Store:
                     articles=articles.get(s.id, 0),
                     fetches=fetches.get(s.id, 0),
                     next_due=s.next_due_at,
+                    pages_owed=owed.get(s.id, 0),
                 )
                 for s in session.scalars(select(Source).order_by(Source.name))
             ]
@@ -401,6 +426,7 @@ class Store:
                 try:
                     with session.begin_nested():
                         fetch_ids = self._record_fetches(session, [fetches[i] for i in bare])
+                        self._apply_owed(session, [fetches[i] for i in bare])
                 except Exception:  # rolled back; recorded one by one below instead
                     fetch_ids = None
             if fetch_ids is not None:
@@ -425,7 +451,13 @@ class Store:
             updated=outcomes.count(ArticleOutcome.UPDATED),
         )
         fetch_id = self._record_fetch(session, fetch.result, counts)
+        self._apply_owed(session, [fetch])
         return SavedFetch(outcomes, counts, fetch_id)
+
+    def _apply_owed(self, session: Session, fetches: Sequence[FetchToSave]) -> None:
+        changes = [(self.source_id(f.result.source), f.owed) for f in fetches if f.owed]
+        if changes:
+            apply_changes(session, changes)
 
     def _save_records(
         self, session: Session, records: Sequence[ArticleRecord], now: datetime
@@ -581,9 +613,14 @@ class Store:
         }
 
     def save_article(
-        self, record: ArticleRecord, now: datetime, fetch_id: int | None = None
+        self,
+        record: ArticleRecord,
+        now: datetime,
+        fetch_id: int | None = None,
+        owed_key: str | None = None,
     ) -> ArticleOutcome:
-        """Store one article (from a fetched page) and count it on the fetch that found it."""
+        """Store one article (from a fetched page) and count it on the fetch that found it;
+        its source no longer owes the page ``owed_key``."""
         column = {
             ArticleOutcome.NEW: Fetch.articles_new,
             ArticleOutcome.DUPLICATE: Fetch.articles_duplicate,
@@ -595,6 +632,8 @@ class Store:
             if fetch_id is not None:
                 col = column[outcome]
                 session.execute(update(Fetch).where(Fetch.id == fetch_id).values({col: col + 1}))
+            if owed_key is not None:
+                settle_in(session, self.source_id(record.source), owed_key)
         return outcome
 
     def _save_article(

@@ -167,6 +167,12 @@ def _print_totals(totals: CrawlTotals, deferred: list[str]) -> None:
         f"articles: {totals.new} new, {totals.duplicate} duplicate, {totals.updated} updated",
         highlight=False,
     )
+    if totals.pages_failed or totals.pages_dropped:
+        out.print(
+            f"article pages: {totals.pages_failed} failed without an article, "
+            f"{totals.pages_dropped} owed pages given up",
+            highlight=False,
+        )
     if totals.failed_sources:
         out.print("failed: " + ", ".join(sorted(totals.failed_sources)), highlight=False)
 
@@ -214,12 +220,20 @@ def _health_json(h: SourceHealth) -> dict[str, Any]:
         "articles": h.articles,
         "fetches": h.fetches,
         "next_due": _iso(h.next_due),
+        "pages_owed": h.pages_owed,
     }
 
 
 def _health_table(health: list[SourceHealth]) -> Table:
     table = Table(
-        "name", "status", "last success", "failures", "articles", "next due", "last error"
+        "name",
+        "status",
+        "last success",
+        "failures",
+        "articles",
+        "pages owed",
+        "next due",
+        "last error",
     )
     colour = {"ok": "green", "failing": "red", "never": "yellow"}
     for h in health:
@@ -229,6 +243,7 @@ def _health_table(health: list[SourceHealth]) -> Table:
             _iso(h.last_success) or "-",
             str(h.consecutive_failures),
             str(h.articles),
+            str(h.pages_owed),
             _iso(h.next_due) or "-",
             (h.last_error or "")[:80] if h.status == "failing" else "",
         )

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any, cast
 import typer
 from rich.table import Table
 
-from db.records import ArticleOutcome, ArticleRecord, FeedEntry, FetchResult
+from db.records import ArticleOutcome, ArticleRecord, FeedEntry, FetchResult, OwedPage
 from db.store import ArticleCounts, FetchToSave, KnownArticle, SavedFetch, Store
 from db.story_index import StoryIndex
 from scheduler.config import LoadedConfig, SourceConfig
@@ -28,6 +28,19 @@ if TYPE_CHECKING:  # the crawler (Scrapy, trafilatura) loads only when a source 
 DEADLINE_S = 300.0
 
 
+class DryRunOwed:
+    """A source in a dry run owes no pages from before, and keeps none for later."""
+
+    def pending(self, source: str) -> list[OwedPage]:
+        return []
+
+    def settle(self, source: str, key: str) -> None:
+        pass
+
+    def defer(self, source: str, key: str) -> None:
+        pass
+
+
 @dataclass
 class DryRunStore:
     """Answers what the Harvester asks of a Store, storing nothing."""
@@ -36,6 +49,7 @@ class DryRunStore:
     records: list[ArticleRecord] = field(default_factory=list)
     #: No matcher: nothing is grouped, and the crawl computes no story keys.
     stories: StoryIndex = field(default_factory=StoryIndex)
+    owed: DryRunOwed = field(default_factory=DryRunOwed)
 
     def known_articles(
         self, keys: Sequence[tuple[str, str]]
@@ -52,7 +66,11 @@ class DryRunStore:
         return saved
 
     def save_article(
-        self, record: ArticleRecord, now: datetime, fetch_id: int | None = None
+        self,
+        record: ArticleRecord,
+        now: datetime,
+        fetch_id: int | None = None,
+        owed_key: str | None = None,
     ) -> ArticleOutcome:
         self.records.append(record)
         return ArticleOutcome.NEW

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from crawler.jobs import CrawlSettings, ListingOptions, SourceJob
 from crawler.netguard import host_is_literal_forbidden, resolve_forbidden
 from db.records import Validators
-from db.store import SourceSpec, Store
+from db.store import PollStart, SourceSpec, Store
 from scheduler.config import DEFAULT_LASTMOD_WINDOW, Config, CrawlConfig, SourceConfig
 
 
@@ -72,19 +72,20 @@ def make_jobs(
     known = store.validators_of([source.name for source in sources])
     private = private_sources([source.url for source in sources])
     for source in sources:
-        validators, wait_until = known[source.name]
-        if wait_until is not None and wait_until > now:
+        start = known[source.name]
+        if start.retry_after_until is not None and start.retry_after_until > now:
             deferred.append(source.name)
             continue
-        jobs.append(source_job(source, validators, allow_private=private[source.url]))
+        jobs.append(source_job(source, private[source.url], start))
     return jobs, deferred
 
 
 def source_job(
-    source: SourceConfig, validators: Validators | None = None, *, allow_private: bool
+    source: SourceConfig, allow_private: bool, start: PollStart | None = None
 ) -> SourceJob:
-    """The one way a configured source becomes a poll: `crawl`, `run`, cluster workers and
-    `sources test` all call this, so that no mode polls a source without its options."""
+    """The one way a configured source becomes a poll (``start``: what the database says of
+    it now): `crawl`, `run`, cluster workers and `sources test` all call this, so that no mode
+    polls a source without its options."""
     return SourceJob(
         name=source.name,
         kind=source.kind,
@@ -92,9 +93,10 @@ def source_job(
         fetch_articles=source.fetch_articles,
         language=source.language.split("-")[0] if source.language else None,
         download_delay=source.download_delay,
-        validators=validators or Validators(),
+        validators=start.validators if start else Validators(),
         allow_private=allow_private,
         options=listing_options(source),
+        owes_pages=start.owes_pages if start else False,
     )
 
 

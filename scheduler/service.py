@@ -37,9 +37,9 @@ from crawler.jobs import SourceJob
 from crawler.pools import worker_pools
 from crawler.runner import CrawlEngine, run_reactor
 from db.errors import HaitiwatchError
-from db.records import CrawlTotals, Validators
+from db.records import CrawlTotals
 from db.service_state import LEASE_NAME, LeaseInfo, ServiceState
-from db.store import Store
+from db.store import PollStart, Store
 from scheduler.config import LoadedConfig, SourceConfig, load_config
 from scheduler.crawling import crawl_settings, private_sources, source_job, sync_sources
 from scheduler.digest import run_due_digests
@@ -280,8 +280,8 @@ class Service:
         await self._db(sync_sources, self._store, list(sources))
         self.sources = enabled
 
-    def _job(self, source: SourceConfig, validators: Validators | None = None) -> SourceJob:
-        return source_job(source, validators, allow_private=self.private.get(source.url, False))
+    def _job(self, source: SourceConfig, start: PollStart | None = None) -> SourceJob:
+        return source_job(source, self.private.get(source.url, False), start)
 
     async def _schedule_all(self) -> None:
         assert self._state is not None
@@ -340,11 +340,12 @@ class Service:
         started = time.monotonic()
         totals, retry_after = CrawlTotals(sources_failed=1), None
         try:
-            validators, wait_until = await self._db(self._store.validators, name)
+            start = await self._db(self._store.validators, name)
+            wait_until = start.retry_after_until
             if wait_until is not None and wait_until > utcnow():
                 retry_after, totals = wait_until, CrawlTotals()
                 return
-            job = self._job(source, validators)
+            job = self._job(source, start)
             poll = await self._engine.poll(job, POLL_DEADLINE.total_seconds())
             totals, retry_after = poll.totals, poll.retry_after
         except asyncio.CancelledError:

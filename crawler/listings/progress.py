@@ -6,8 +6,7 @@ costs one batched known-articles lookup and one fetch record, whatever its shape
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from collections.abc import Iterable
 
 from crawler.jobs import FetchedBody
 from crawler.listings import Listing
@@ -18,7 +17,6 @@ from db.records import FeedEntry
 BROWSER_ONLY_HOSTS = frozenset({"news.google.com"})
 #: At most this many documents per listing poll, whatever the index or pagination says.
 MAX_DOCUMENTS = 1_000
-_OLDEST = datetime(1970, 1, 1, tzinfo=UTC)
 Keys = tuple[tuple[str, str], ...]
 
 
@@ -27,14 +25,6 @@ def needs_browser(url: str) -> bool:
         return host_of(url) in BROWSER_ONLY_HOSTS
     except UnusableURL:
         return False
-
-
-def newest_first(entries: Sequence[FeedEntry], limit: int) -> tuple[list[FeedEntry], int]:
-    """At most ``limit`` entries, newest first when cut (undated ones last); and how many wait."""
-    if len(entries) <= limit:
-        return list(entries), 0
-    ranked = sorted(entries, key=lambda e: e.published or e.updated or _OLDEST, reverse=True)
-    return ranked[:limit], len(entries) - limit
 
 
 class ListingProgress:

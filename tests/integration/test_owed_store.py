@@ -1,0 +1,103 @@
+"""Owed pages in the Store, on SQLite and PostgreSQL: written with the fetch record, kept by a
+new Store on the same database (a restart), settled with the page's article."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from db.records import (
+    ArticleOutcome,
+    ArticleRecord,
+    FeedEntry,
+    FetchOutcome,
+    FetchResult,
+    OwedChange,
+    OwedPage,
+)
+from db.store import FetchToSave, SourceSpec, Store
+
+NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+
+
+def _page(n: int, **entry: object) -> OwedPage:
+    url = f"https://outlet.example/news/{n}"
+    fields: dict[str, object] = {"title": f"Story {n}", "published": NOW - timedelta(hours=n)}
+    fields.update(entry)
+    return OwedPage(FeedEntry(url=url, **fields), url, None, NOW)  # type: ignore[arg-type]
+
+
+def _fetch(source: str, outcome: FetchOutcome, owed: OwedChange) -> FetchToSave:
+    status = 304 if outcome is FetchOutcome.NOT_MODIFIED else 200
+    result = FetchResult(source, f"https://{source}.example/feed", NOW, 5, outcome, status)
+    return FetchToSave(result, [], NOW, owed=owed)
+
+
+def _owed(store: Store) -> dict[str, int]:
+    return {h.name: h.pages_owed for h in store.source_health()}
+
+
+def test_owed_pages_outlive_the_store_until_each_page_concludes(db_url: str) -> None:
+    full = _page(
+        1,
+        guid="g-1",
+        summary="What the feed said.",
+        authors=("A. Writer", "B. Writer"),
+        updated=NOW - timedelta(minutes=5),
+        language="fr",
+    )
+    pages = [full, _page(2), _page(3), _page(4)]
+    store = Store.open(db_url)
+    store.sync_sources([SourceSpec("outlet", "feed", "https://outlet.example/feed")], NOW)
+    assert not store.validators("outlet").owes_pages
+    [saved] = store.save_fetches([_fetch("outlet", FetchOutcome.OK, OwedChange(add=tuple(pages)))])
+    assert not isinstance(saved, Exception)
+    store.close()
+
+    store = Store.open(db_url)  # a restart: everything owed is still there, as it was listed
+    try:
+        assert sorted(store.owed.pending("outlet"), key=lambda p: p.key) == pages
+        assert _owed(store) == {"outlet": 4}
+        assert store.validators("outlet").owes_pages  # what a poll answered 304 goes by
+        article = ArticleRecord(
+            source="outlet",
+            url=full.entry.url,
+            canonical_url=full.key,
+            title="Story 1",
+            text="The page's text.",
+            text_origin="page",
+        )
+        outcome = store.save_article(article, NOW, saved.fetch_id, owed_key=full.key)
+        assert outcome is ArticleOutcome.NEW
+        store.owed.defer("outlet", pages[1].key)
+        store.owed.settle("outlet", pages[2].key)
+        assert {p.key: p.attempts for p in store.owed.pending("outlet")} == {
+            pages[1].key: 1,
+            pages[3].key: 0,
+        }
+        # A poll that answered 304 gives one page up and leaves the other owed.
+        store.save_fetches(
+            [_fetch("outlet", FetchOutcome.NOT_MODIFIED, OwedChange(remove=(pages[3].key,)))]
+        )
+        assert [p.key for p in store.owed.pending("outlet")] == [pages[1].key]
+        store.owed.settle("outlet", pages[1].key)
+        assert not store.validators("outlet").owes_pages
+    finally:
+        store.close()
+
+
+def test_fetches_saved_together_without_articles_apply_their_owed_changes(store: Store) -> None:
+    """The group commit records fetches without articles in two statements (304s mostly):
+    their owed changes go in with them."""
+    names = ["a", "b", "c"]
+    store.sync_sources([SourceSpec(n, "feed", f"https://{n}.example/feed") for n in names], NOW)
+    store.save_fetches([_fetch("a", FetchOutcome.OK, OwedChange(add=(_page(1), _page(2))))])
+    saved = store.save_fetches(
+        [
+            _fetch("a", FetchOutcome.NOT_MODIFIED, OwedChange(remove=(_page(1).key,))),
+            _fetch("b", FetchOutcome.NOT_MODIFIED, OwedChange(add=(_page(3),))),
+            _fetch("c", FetchOutcome.NOT_MODIFIED, OwedChange()),
+        ]
+    )
+    assert not any(isinstance(s, Exception) for s in saved)
+    assert _owed(store) == {"a": 1, "b": 1, "c": 0}
+    assert [p.key for p in store.owed.pending("a")] == [_page(2).key]
