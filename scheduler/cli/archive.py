@@ -1,12 +1,11 @@
-"""`haitiwatch stories` and `haitiwatch story ID`: copies of one article grouped as a story.
-
-Importing this module registers the commands on the main typer app (scheduler/cli.py).
-"""
+"""Reading the archive: `haitiwatch export`, `stories` and `story ID`."""
 
 from __future__ import annotations
 
 import json
+import sys
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -16,8 +15,34 @@ from rich.table import Table
 from crawler.urls import registered_domain
 from db.errors import HaitiwatchError
 from db.story_index import StoryCopy, StorySummary, has_rule_matches, list_stories, story_copies
-from scheduler.cli import _load, _store, app, out
+from scheduler.cli.common import archive, err, iso, load, out
 from scheduler.config import parse_duration
+from scheduler.export import FORMATS, write_export
+
+
+def export(
+    format: Annotated[str, typer.Option("--format", "-f", help="jsonl or csv")] = "jsonl",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="File to write (default: stdout).")
+    ] = None,
+    lang: Annotated[
+        list[str] | None,
+        typer.Option("--lang", help="Only articles in this language (ISO 639-1; repeatable)."),
+    ] = None,
+) -> None:
+    """Stream every stored article as JSON Lines or CSV (constant memory)."""
+    if format not in FORMATS:
+        raise HaitiwatchError(f"--format: expected one of {', '.join(FORMATS)}, got {format!r}")
+    loaded = load()
+    wanted = {code.strip().lower() for code in lang or []}
+    with archive(loaded) as store:
+        chosen = (a for a in store.iter_articles() if not wanted or a.language in wanted)
+        if output is None:
+            count = write_export(chosen, format, sys.stdout)
+        else:
+            with output.open("w", encoding="utf-8", newline="") as stream:
+                count = write_export(chosen, format, stream)
+    err.print(f"exported {count} articles", highlight=False)
 
 
 def outlets(urls: tuple[str, ...] | list[str]) -> list[str]:
@@ -25,7 +50,6 @@ def outlets(urls: tuple[str, ...] | list[str]) -> list[str]:
     return list(dict.fromkeys(registered_domain(url) for url in urls))
 
 
-@app.command("stories")
 def stories_command(
     since: Annotated[str, typer.Option(help='Updated within this long: "7d", "12h".')] = "7d",
     rule: Annotated[
@@ -41,8 +65,8 @@ def stories_command(
         window = parse_duration(since)
     except ValueError as e:
         raise HaitiwatchError(f"--since: {e} (got {since!r})") from e
-    loaded = _load()
-    with _store(loaded) as store:
+    loaded = load()
+    with archive(loaded) as store:
         if rule is not None and not has_rule_matches(store.engine):
             raise HaitiwatchError(
                 "--rule: rule matches are not available in this database "
@@ -57,7 +81,7 @@ def stories_command(
         names = outlets(s.urls)
         table.add_row(
             str(s.id),
-            _iso(s.updated_at),
+            iso(s.updated_at),
             str(s.article_count),
             f"{len(names)}: {escape(', '.join(names[:4]))}{' ...' if len(names) > 4 else ''}",
             escape(s.origin.title[:70]) if s.origin else "-",
@@ -65,7 +89,6 @@ def stories_command(
     out.print(table)
 
 
-@app.command("story")
 def story_command(
     story_id: Annotated[int, typer.Argument(help="The story's id (see `haitiwatch stories`).")],
     format: Annotated[str, typer.Option("--format", "-f", help="table or json")] = "table",
@@ -73,8 +96,8 @@ def story_command(
     """Every copy of one story, in first-seen order; the origin (first seen) is marked."""
     if format not in ("table", "json"):
         raise HaitiwatchError(f"--format: expected table or json, got {format!r}")
-    loaded = _load()
-    with _store(loaded) as store:
+    loaded = load()
+    with archive(loaded) as store:
         copies = story_copies(store.engine, story_id)
     if copies is None:
         raise HaitiwatchError(f"no story with id {story_id}")
@@ -88,17 +111,13 @@ def story_command(
         table.add_row(
             "origin" if c.is_origin else "",
             str(c.article_id),
-            _iso(c.first_seen),
+            iso(c.first_seen),
             escape(c.source),
             registered_domain(c.url),
             escape(c.title[:60]),
             escape(c.url),
         )
     out.print(table)
-
-
-def _iso(moment: datetime | None) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="seconds") if moment else "-"
 
 
 def _copy_json(c: StoryCopy) -> dict[str, Any]:
@@ -109,8 +128,8 @@ def _copy_json(c: StoryCopy) -> dict[str, Any]:
         "outlet": registered_domain(c.url),
         "url": c.url,
         "title": c.title,
-        "first_seen": _iso(c.first_seen),
-        "published": _iso(c.published) if c.published else None,
+        "first_seen": iso(c.first_seen),
+        "published": iso(c.published) if c.published else None,
         "revisions": c.revisions,
     }
 
@@ -119,8 +138,8 @@ def _summary_json(s: StorySummary) -> dict[str, Any]:
     names = outlets(s.urls)
     return {
         "id": s.id,
-        "created": _iso(s.created_at),
-        "updated": _iso(s.updated_at),
+        "created": iso(s.created_at),
+        "updated": iso(s.updated_at),
         "copies": s.article_count,
         "outlet_count": len(names),
         "outlets": names,

@@ -1,14 +1,14 @@
-"""`haitiwatch sources test NAME`: fetch one source once, show what would be collected.
+"""`haitiwatch sources` (each source's health) and `sources test NAME` (one poll, nothing stored).
 
-Nothing is stored and no database is opened: the crawl runs exactly as in production (same
-spider, robots.txt, politeness, parsers) against an in-memory stand-in for the Store that
-treats every article as new and keeps what it was given, so a user can check a new source
-(or a changed selector) before adding it.
+The dry run crawls exactly as in production (same spider, robots.txt, politeness, parsers)
+against an in-memory stand-in for the Store that treats every article as new and keeps what it
+was given, so a user can check a new source (or a changed selector) before adding it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import json
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -17,9 +17,11 @@ from typing import TYPE_CHECKING, Annotated, Any, cast
 import typer
 from rich.table import Table
 
-from db.records import ArticleOutcome, ArticleRecord, FeedEntry, FetchResult, OwedPage
+from db.errors import HaitiwatchError
+from db.records import ArticleOutcome, ArticleRecord, FeedEntry, FetchResult, OwedPage, SourceHealth
 from db.store import ArticleCounts, FetchToSave, KnownArticle, SavedFetch, Store
 from db.story_index import StoryIndex
+from scheduler.cli.common import archive, iso, load, out
 from scheduler.config import LoadedConfig, SourceConfig
 
 if TYPE_CHECKING:  # the crawler (Scrapy, trafilatura) loads only when a source is tested
@@ -112,40 +114,94 @@ def probe_source(source: SourceConfig, loaded: LoadedConfig, pages: int) -> Prob
     return Probe(poll, store.fetches[-1] if store.fetches else None, store.records)
 
 
-def sources_group(
-    show_health: Callable[[str], None], load: Callable[[], LoadedConfig]
-) -> typer.Typer:
-    """`sources` as a group: alone it shows health (as before); `sources test NAME` probes."""
-    group = typer.Typer(invoke_without_command=True, no_args_is_help=False)
 
-    @group.callback()
-    def sources(
-        ctx: typer.Context,
-        format: Annotated[str, typer.Option("--format", "-f", help="table or json")] = "table",
-    ) -> None:
-        """Show each source's health; `sources test NAME` checks a source without storing."""
-        if ctx.invoked_subcommand is None:
-            show_health(format)
+sources_app = typer.Typer(invoke_without_command=True, no_args_is_help=False)
 
-    @group.command("test")
-    def test(
-        name: Annotated[str, typer.Argument(help="The source's name in the config.")],
-        pages: Annotated[
-            int, typer.Option(help="Article pages to fetch and extract as a sample (0: none).")
-        ] = 3,
-        limit: Annotated[int, typer.Option(help="Listed items to show.")] = 20,
-    ) -> None:
-        """Fetch a source once and show what would be collected; nothing is stored."""
-        from scheduler.cli import out
 
-        loaded = load()
-        source = loaded.config.source(name)
-        probe = probe_source(source, loaded, pages)
-        _print(out, source, probe, limit)
-        if probe.poll.failed:
-            raise typer.Exit(1)
+@sources_app.callback()
+def sources(
+    ctx: typer.Context,
+    format: Annotated[str, typer.Option("--format", "-f", help="table or json")] = "table",
+) -> None:
+    """Show each source's health; `sources test NAME` checks a source without storing."""
+    if ctx.invoked_subcommand is None:
+        show_health(format)
 
-    return group
+
+@sources_app.command("test")
+def test(
+    name: Annotated[str, typer.Argument(help="The source's name in the config.")],
+    pages: Annotated[
+        int, typer.Option(help="Article pages to fetch and extract as a sample (0: none).")
+    ] = 3,
+    limit: Annotated[int, typer.Option(help="Listed items to show.")] = 20,
+) -> None:
+    """Fetch a source once and show what would be collected; nothing is stored."""
+    loaded = load()
+    source = loaded.config.source(name)
+    probe = probe_source(source, loaded, pages)
+    _print(out, source, probe, limit)
+    if probe.poll.failed:
+        raise typer.Exit(1)
+
+
+def show_health(format: str) -> None:
+    """Each source's health: status, last success, last error, counts, pages owed."""
+    from scheduler.crawling import sync_sources
+
+    if format not in ("table", "json"):
+        raise HaitiwatchError(f"--format: expected table or json, got {format!r}")
+    loaded = load()
+    with archive(loaded) as store:
+        sync_sources(store, loaded.config.sources)
+        health = store.source_health()
+    if format == "json":
+        out.print_json(json.dumps([_health_json(h) for h in health]))
+        return
+    out.print(_health_table(health))
+
+
+def _health_json(h: SourceHealth) -> dict[str, Any]:
+    return {
+        "name": h.name,
+        "kind": h.kind,
+        "url": h.url,
+        "status": h.status,
+        "last_success": iso(h.last_success),
+        "last_error_at": iso(h.last_error_at),
+        "last_error": h.last_error,
+        "consecutive_failures": h.consecutive_failures,
+        "articles": h.articles,
+        "fetches": h.fetches,
+        "next_due": iso(h.next_due),
+        "pages_owed": h.pages_owed,
+    }
+
+
+def _health_table(health: list[SourceHealth]) -> Table:
+    table = Table(
+        "name",
+        "status",
+        "last success",
+        "failures",
+        "articles",
+        "pages owed",
+        "next due",
+        "last error",
+    )
+    colour = {"ok": "green", "failing": "red", "never": "yellow"}
+    for h in health:
+        table.add_row(
+            h.name,
+            f"[{colour[h.status]}]{h.status}[/]",
+            iso(h.last_success) or "-",
+            str(h.consecutive_failures),
+            str(h.articles),
+            str(h.pages_owed),
+            iso(h.next_due) or "-",
+            (h.last_error or "")[:80] if h.status == "failing" else "",
+        )
+    return table
 
 
 def _print(out: Any, source: SourceConfig, probe: Probe, limit: int) -> None:
@@ -178,13 +234,3 @@ def _records_table(records: Sequence[ArticleRecord]) -> Table:
     for r in records:
         table.add_row(r.language or "-", r.text_origin, str(len(r.text)), r.title[:60], r.url)
     return table
-
-
-def _register() -> None:
-    # `sources` becomes a group; registered after the plain command, the group wins.
-    from scheduler import cli
-
-    cli.app.add_typer(sources_group(cli.sources, cli._load), name="sources")
-
-
-_register()

@@ -1,7 +1,4 @@
-"""`haitiwatch rules check|test` and `haitiwatch alerts [test]`.
-
-Importing this module registers the commands on the main typer app (scheduler/cli.py).
-"""
+"""`haitiwatch rules check|test` and `haitiwatch alerts [test]`."""
 
 from __future__ import annotations
 
@@ -19,20 +16,18 @@ from crawler.rules import Mark, RuleSet, compile_rule, make_snippet
 from crawler.rules.ast import leaves
 from db.alerts import STATUSES, Alert, ArchivedText, Outbox, iter_texts_since
 from db.errors import HaitiwatchError
-from scheduler.cli import _load, _store, app, err, out
+from scheduler.cli.common import archive, err, load, out
 from scheduler.config import LoadedConfig, RuleConfig, parse_duration
 from scheduler.notify import Notifier, send_test
 
 rules_app = typer.Typer(help="Check and backtest alert rules.", no_args_is_help=True)
 alerts_app = typer.Typer(help="The alert outbox: list alerts, test a channel.")
-app.add_typer(rules_app, name="rules")
-app.add_typer(alerts_app, name="alerts")
 
 
 @rules_app.command("check")
 def rules_check() -> None:
     """Validate every rule (query syntax, channels, schedules) and show what each does."""
-    loaded = _load()  # a query syntax error stops here, naming the rule, line and column
+    loaded = load()  # a query syntax error stops here, naming the rule, line and column
     channel_problems = Notifier.from_config(loaded).channel_problems()
     table = Table("rule", "mode", "channels", "terms", "note")
     for rule in loaded.config.rules:
@@ -68,14 +63,14 @@ def rules_test(
     samples: Annotated[int, typer.Option(help="Sample titles to show.")] = 10,
 ) -> None:
     """Backtest a rule on the archive: matches by day and by source, sample highlights."""
-    loaded = _load()
+    loaded = load()
     rule = RuleSet([compile_rule(name, query or _rule(loaded, name).query)])
     start = None if since == "all" else datetime.now(UTC) - _duration(since)
     by_day: Counter[str] = Counter()
     by_source: Counter[str] = Counter()
     shown: list[tuple[ArchivedText, tuple[Mark, ...]]] = []
     total = 0
-    with _store(loaded) as store:
+    with archive(loaded) as store:
         for article in iter_texts_since(store.engine, start):
             total += 1
             found = rule.match(article.title, article.text)
@@ -150,8 +145,8 @@ def alerts_list(
         return
     if status is not None and status not in STATUSES:
         raise HaitiwatchError(f"--status: expected one of {', '.join(STATUSES)}, got {status!r}")
-    loaded = _load()
-    with _store(loaded) as store:
+    loaded = load()
+    with archive(loaded) as store:
         alerts = Outbox(store.engine).list_alerts(status, limit)
     if format == "json":
         out.print_json(json.dumps([_alert_json(a) for a in alerts]))
@@ -209,7 +204,7 @@ def alerts_test(
     channel: Annotated[str, typer.Argument(help="A channel name from the config.")],
 ) -> None:
     """Send a test message to a channel and show each target's result."""
-    notifier = Notifier.from_config(_load())
+    notifier = Notifier.from_config(load())
     delivery = asyncio.run(send_test(notifier, channel))
     for target, outcome in sorted(delivery.targets.items()):
         out.print(f"channel {channel} target {target}: {outcome}", highlight=False)

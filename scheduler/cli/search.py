@@ -1,7 +1,4 @@
-"""`haitiwatch search QUERY`: full-text search of the archive, as a table or a streamed export.
-
-Importing this module registers the command on the main typer app (scheduler/cli.py).
-"""
+"""`haitiwatch search QUERY`: full-text search of the archive, as a table or a streamed export."""
 
 from __future__ import annotations
 
@@ -18,7 +15,7 @@ from rich.table import Table
 from crawler.search_query import CompiledSearch, parse_day
 from db.errors import HaitiwatchError
 from db.search import SORTS, SearchFilters, SearchHit, Sort, filter_names, iter_search, search
-from scheduler.cli import _load, _store, app, out
+from scheduler.cli.common import archive, load, out
 
 FORMATS = ("table", "json", "jsonl", "csv")
 CSV_FIELDS = (
@@ -75,7 +72,6 @@ def write_records(records: Iterable[dict[str, Any]], format: str, stream: TextIO
     return n
 
 
-@app.command("search")
 def search_command(
     query: Annotated[
         str | None, typer.Argument(help='Same syntax as rules: words, "phrases", OR, NOT, NEAR/5.')
@@ -113,8 +109,8 @@ def search_command(
         rule=rule,
         story_id=story,
     )
-    loaded = _load()
-    with _store(loaded) as store:
+    loaded = load()
+    with archive(loaded) as store:
         archived_sources, archived_rules = filter_names(store.engine)
         known_sources = archived_sources | {s.name for s in loaded.config.sources}
         _refuse_unknown("--source", filters.sources, known_sources)

@@ -1,0 +1,40 @@
+"""The `haitiwatch` command line: every command, registered here in one place."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from db.errors import HaitiwatchError
+from scheduler.cli import archive, crawl, rules, search, service, sources
+from scheduler.cli.common import err, global_options
+
+app = typer.Typer(
+    help="haitiwatch: monitor news coverage of the security mission in Haiti.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.callback()(global_options)
+app.command()(service.init)
+app.command()(crawl.crawl)
+app.add_typer(sources.sources_app, name="sources")
+app.command()(archive.export)
+app.command("search")(search.search_command)
+app.command("stories")(archive.stories_command)
+app.command("story")(archive.story_command)
+app.add_typer(rules.rules_app, name="rules")
+app.add_typer(rules.alerts_app, name="alerts")
+app.command()(service.run)
+app.command()(service.status)
+app.command("serve")(service.serve_command)
+
+
+def main() -> None:
+    try:
+        app()
+    except HaitiwatchError as e:
+        # soft_wrap: no line breaks inserted, so file paths and keys stay whole and greppable
+        err.print(f"haitiwatch: error: {e}", highlight=False, markup=False, soft_wrap=True)
+        sys.exit(2)

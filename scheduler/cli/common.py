@@ -1,0 +1,69 @@
+"""What every command shares: the consoles, the global options, the config and the archive."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from db.store import Store
+from scheduler.config import CONFIG_ENV, LoadedConfig, load_config
+from scheduler.wiring import open_store
+
+err = Console(stderr=True)
+out = Console(soft_wrap=True)
+
+
+class _Options:
+    config_path: str | None = None
+
+
+options = _Options()
+
+
+def global_options(
+    config: Annotated[
+        str | None,
+        typer.Option(
+            "--config",
+            "-c",
+            envvar=CONFIG_ENV,
+            help="Config file (TOML). Default: $HAITIWATCH_CONFIG, else the built-in default.",
+        ),
+    ] = None,
+    verbose: Annotated[
+        int,
+        typer.Option("--verbose", "-v", count=True, help="More log output (-v info, -vv debug)."),
+    ] = 0,
+) -> None:
+    """haitiwatch: monitor news coverage of the security mission in Haiti."""
+    options.config_path = config
+    level = {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG)
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+
+
+def load() -> LoadedConfig:
+    """The config named by --config (or $HAITIWATCH_CONFIG, or the built-in default)."""
+    return load_config(options.config_path)
+
+
+@contextmanager
+def archive(loaded: LoadedConfig) -> Iterator[Store]:
+    """The Store of ``loaded``'s database, closed on exit."""
+    store = open_store(loaded)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def iso(moment: datetime | None) -> str | None:
+    return moment.astimezone(UTC).isoformat(timespec="seconds") if moment else None

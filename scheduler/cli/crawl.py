@@ -1,0 +1,100 @@
+"""`haitiwatch crawl`: one pass over the sources, its alerts delivered, a summary printed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from db.records import CrawlTotals
+from scheduler.cli.common import archive, err, load, out
+
+
+def crawl(
+    source: Annotated[
+        list[str] | None, typer.Option("--source", "-s", help="Only this source (repeatable).")
+    ] = None,
+    strict: Annotated[bool, typer.Option(help="Exit 1 if any source failed.")] = False,
+    send: Annotated[
+        bool,
+        typer.Option(
+            help="Deliver the pass's immediate alerts before exiting (--no-send leaves them "
+            "in the outbox for `run`)."
+        ),
+    ] = True,
+    workers: Annotated[
+        int, typer.Option(help="Processes for parsing and text extraction (0: threads only).")
+    ] = 2,
+) -> None:
+    """Run one crawl pass over the sources, deliver its immediate alerts, print a summary."""
+    from crawler.pools import worker_pools
+    from crawler.runner import crawl as crawl_jobs
+    from crawler.runner import run_reactor
+    from scheduler.crawling import crawl_settings, pass_jobs, select_sources
+    from scheduler.notify import Notifier, drain_outbox, outbox_for
+
+    loaded = load()
+    sources = select_sources(loaded.config, source or [])
+    settings = crawl_settings(loaded.config.crawl, workers)
+    with (
+        archive(loaded) as store,
+        worker_pools(settings.cpu_workers) as pools,
+    ):
+        jobs, deferred = pass_jobs(store, loaded.config, sources)
+
+        async def crawl_and_alert() -> tuple[CrawlTotals, int]:
+            with _progress(len(sources)) as advance:
+                totals = await crawl_jobs(jobs, settings, store, pools, advance)
+            # Someone running `crawl` from cron has no service to send what the pass matched.
+            sent = await drain_outbox(store, Notifier.from_config(loaded)) if send else 0
+            return totals, sent
+
+        totals, sent = run_reactor(crawl_and_alert)
+        waiting = outbox_for(store).count("pending")
+    _print_totals(totals, deferred)
+    _print_alerts(sent, waiting)
+    if strict and totals.sources_failed:
+        raise typer.Exit(1)
+
+
+@contextmanager
+def _progress(total: int) -> Iterator[Any]:
+    if not err.is_terminal:
+        yield None
+        return
+    columns = (TextColumn("crawling"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err, transient=True) as progress:
+        task = progress.add_task("sources", total=total)
+        yield lambda _name: progress.advance(task)
+
+
+def _print_totals(totals: CrawlTotals, deferred: list[str]) -> None:
+    sources = (
+        f"sources: {totals.sources_ok} ok ({totals.sources_not_modified} not modified), "
+        f"{totals.sources_failed} failed"
+    )
+    if deferred:
+        sources += f", {len(deferred)} waiting (Retry-After): {', '.join(deferred)}"
+    out.print(sources, highlight=False)
+    out.print(
+        f"articles: {totals.new} new, {totals.duplicate} duplicate, {totals.updated} updated",
+        highlight=False,
+    )
+    if totals.pages_failed or totals.pages_dropped:
+        out.print(
+            f"article pages: {totals.pages_failed} failed without an article, "
+            f"{totals.pages_dropped} owed pages given up",
+            highlight=False,
+        )
+    if totals.failed_sources:
+        out.print("failed: " + ", ".join(sorted(totals.failed_sources)), highlight=False)
+
+
+def _print_alerts(sent: int, waiting: int) -> None:
+    line = f"alerts: {sent} sent"
+    if waiting:
+        line += f", {waiting} waiting in the outbox (`haitiwatch run` retries them)"
+    out.print(line, highlight=False)
