@@ -30,8 +30,9 @@ from crawler.assemble import Known, select_to_fetch
 from crawler.cpu_work import feed_records
 from crawler.jobs import ListingOptions, SourceJob
 from crawler.listings import read_listing
+from crawler.textnorm import clean_text, content_hash
 from db.errors import FeedError
-from db.records import FetchOutcome, FetchResult
+from db.records import FeedEntry, FetchOutcome, FetchResult
 from db.schema import Article, ArticleKey
 from db.store import SourceSpec, Store, key_value
 
@@ -112,7 +113,7 @@ def report(store: Store, feeds: list[CapturedFeed], show: int) -> None:
     store.sync_sources([SourceSpec(f.name, "feed", f.url) for f in feeds], NOW)
     #: canonical entry URL -> (entry title, source, scoped GUID)
     listed: dict[str, tuple[str, str, str | None]] = {}
-    unreadable = entries = 0
+    unreadable = entries = shared = 0
     for feed in feeds:
         job = SourceJob(name=feed.name, kind="feed", url=feed.url, fetch_articles=False)
         try:
@@ -122,6 +123,7 @@ def report(store: Store, feeds: list[CapturedFeed], show: int) -> None:
             continue
         found = list(listing.feed.entries)
         entries += len(found)
+        shared += shared_by_other_titles(found)
         for entry, keys in zip(found, listing.keys, strict=True):
             url = next((value for kind, value in keys if kind == "url"), None)
             guid = next((value for kind, value in keys if kind == "guid"), None)
@@ -152,6 +154,7 @@ def report(store: Store, feeds: list[CapturedFeed], show: int) -> None:
     retitled = [f for f in folded if f[3] != f[4].rsplit(" <", 1)[0]]
     print(f"feeds read: {len(feeds) - unreadable} ({unreadable} unreadable), entries: {entries}")
     print(f"entries with distinct URLs: {len(listed)}")
+    print(f"entries whose text differently titled entries of their feed share: {shared}")
     print(f"articles stored:            {len(articles)}")
     print(f"URLs not stored at all:     {missing}")
     print(f"entries folded as aliases:  {len(folded)} "
@@ -162,6 +165,16 @@ def report(store: Store, feeds: list[CapturedFeed], show: int) -> None:
         print(f"    [{how}] {source}: {title!r} <{url}>\n        folded into {into!r}")
     if len(retitled) > show:
         print(f"    ... and {len(retitled) - show} more")
+
+
+def shared_by_other_titles(entries: list[FeedEntry]) -> int:
+    """Entries whose summary (long enough to be hashed) another entry with another title has."""
+    titles: dict[str, set[str]] = {}
+    hashes = [content_hash(clean_text(entry.summary)) for entry in entries]
+    for entry, digest in zip(entries, hashes, strict=True):
+        if digest is not None:
+            titles.setdefault(digest, set()).add(title_of(entry.title))
+    return sum(1 for digest in hashes if digest is not None and len(titles[digest]) > 1)
 
 
 def url_owners(store: Store) -> dict[str, int]:
