@@ -132,7 +132,7 @@ def report(store: Store, feeds: list[CapturedFeed], show: int) -> None:
         known_keys = store.known_articles([k for ks in listing.keys for k in ks])
         known = {k: Known(v.updated_at) for k, v in known_keys.items()}
         todo, seen_again = select_to_fetch(found, listing.keys, known)
-        records = feed_records(job, todo)
+        records = feed_records(job, todo, found).records
         result = FetchResult(feed.name, feed.url, NOW, 0, FetchOutcome.OK, 200)
         store.save_fetch(result, records, NOW, seen_again)
 

@@ -83,6 +83,8 @@ class Poll:
     listing: ListingProgress | None = None
     #: Everything the source listed this time (a dry run shows it).
     found: list[FeedEntry] = field(default_factory=list)
+    #: Text hashes the listing gave to different articles (its pages' records need them).
+    boilerplate: frozenset[str] = frozenset()
     _pending: int = 1  # the feed request itself
 
     def add_step(self) -> None:
@@ -230,11 +232,13 @@ class Harvester:
                 f"{len(pages) + later} new article pages; fetching the {len(pages)} newest "
                 f"(max_pages), the rest next time"
             )
-        records = (
-            await self._run_cpu(Stage.RECORDS, feed_records, job, feed_only, self._prepare)
-            if feed_only
-            else []
-        )
+        records: list[ArticleRecord] = []
+        # Only summaries can be boilerplate: a sitemap's 50,000 bare URLs stay here.
+        listed = [e for e in entries if e.summary] if todo else []
+        if feed_only or listed:
+            records, poll.boilerplate = await self._run_cpu(
+                Stage.RECORDS, feed_records, job, feed_only, listed, self._prepare
+            )
         duration = progress.duration_ms
         if poll.listing is not None:
             duration = int((self._clock() - poll.started).total_seconds() * 1000)
@@ -313,6 +317,7 @@ class Harvester:
             got.url,
             got.encoding,
             self._prepare,
+            poll.boilerplate,
         )
         await self._store(poll, record)
 
@@ -324,7 +329,7 @@ class Harvester:
             entry.url,
             reason,
         )
-        await self._store(poll, build_record(poll.job, entry))
+        await self._store(poll, build_record(poll.job, entry, boilerplate=poll.boilerplate))
 
     async def _store(self, poll: Poll, record: ArticleRecord | None) -> None:
         if record is None:
