@@ -7,7 +7,12 @@ the articles stored, and the entry URLs folded into another article as an alias 
 text hash), listing those whose entry title differs from the article's: each of them is an item
 lost unless it really is the same article.
 
-    python benchmarks/alias_audit.py [--corpus DIR] [--show N]
+Two stress modes put the feeds through the case the captures hardly show:
+``--one-text`` gives every entry of a feed one long text (a channel's description under every
+video), ``--one-per-poll`` stores each entry as if its feed listed it alone (a new item
+arriving after the others left the feed: only the Store's rule can tell them apart).
+
+    python benchmarks/alias_audit.py [--corpus DIR] [--show N] [--one-text] [--one-per-poll]
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import json
 import sys
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -95,6 +100,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpus", type=Path, default=CORPUS)
     parser.add_argument("--show", type=int, default=40, help="folds with other titles listed")
+    parser.add_argument("--one-text", action="store_true", help="one summary for every entry")
+    parser.add_argument("--one-per-poll", action="store_true", help="each entry stored alone")
     args = parser.parse_args()
     feeds = list(captured_feeds(args.corpus))
     if not feeds:
@@ -103,15 +110,25 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="hw-alias-audit-") as tmp:
         store = Store.open(f"sqlite:///{tmp}/audit.db")
         try:
-            report(store, feeds, args.show)
+            report(store, feeds, args.show, args.one_text, args.one_per_poll)
         finally:
             store.close()
     return 0
 
 
-def report(store: Store, feeds: list[CapturedFeed], show: int) -> None:
+#: What ``--one-text`` gives every entry.
+ONE_TEXT = (
+    "Thanks for watching! This channel is funded by viewers: join the patrons who keep these "
+    "videos free for everyone and get early access, notes and a monthly live session. "
+    "Follow us everywhere, and subscribe to the newsletter for every new episode."
+)
+
+
+def report(
+    store: Store, feeds: list[CapturedFeed], show: int, one_text: bool, one_per_poll: bool
+) -> None:
     store.sync_sources([SourceSpec(f.name, "feed", f.url) for f in feeds], NOW)
-    #: canonical entry URL -> (entry title, source, scoped GUID)
+    #: canonical entry URL -> (entry title, source, GUID)
     listed: dict[str, tuple[str, str, str | None]] = {}
     unreadable = entries = shared = 0
     for feed in feeds:
@@ -122,23 +139,20 @@ def report(store: Store, feeds: list[CapturedFeed], show: int) -> None:
             unreadable += 1
             continue
         found = list(listing.feed.entries)
+        if one_text:
+            found = [replace(entry, summary=ONE_TEXT) for entry in found]
         entries += len(found)
         shared += shared_by_other_titles(found)
         for entry, keys in zip(found, listing.keys, strict=True):
             url = next((value for kind, value in keys if kind == "url"), None)
-            guid = next((value for kind, value in keys if kind == "guid"), None)
             if url is not None:
-                listed.setdefault(url, (title_of(entry.title), feed.name, guid))
-        known_keys = store.known_articles([k for ks in listing.keys for k in ks])
-        known = {k: Known(v.updated_at) for k, v in known_keys.items()}
-        todo, seen_again = select_to_fetch(found, listing.keys, known)
-        records = feed_records(job, todo, found).records
-        result = FetchResult(feed.name, feed.url, NOW, 0, FetchOutcome.OK, 200)
-        store.save_fetch(result, records, NOW, seen_again)
+                listed.setdefault(url, (title_of(entry.title), feed.name, entry.guid))
+        polls = [([e], [k]) for e, k in zip(found, listing.keys, strict=True)]
+        for listed_now, keys in polls if one_per_poll else [(found, list(listing.keys))]:
+            poll(store, job, listed_now, keys)
 
     owners = url_owners(store)
     articles = article_titles(store)
-    guid_keys = keys_of_kind(store, "guid")
     folded: list[tuple[str, str, str, str, str]] = []
     missing = 0
     for url, (title, source, guid) in listed.items():
@@ -146,10 +160,10 @@ def report(store: Store, feeds: list[CapturedFeed], show: int) -> None:
         if owner is None:
             missing += 1
             continue
-        canonical, stored_title = articles[owner]
+        canonical, stored_title, stored_guid = articles[owner]
         if canonical == url:
             continue
-        how = "guid" if guid is not None and guid_keys.get(key_value(guid)) == owner else "hash"
+        how = "guid" if guid is not None and guid == stored_guid else "hash"
         folded.append((how, source, url, title, f"{stored_title} <{canonical}>"))
     retitled = [f for f in folded if f[3] != f[4].rsplit(" <", 1)[0]]
     print(f"feeds read: {len(feeds) - unreadable} ({unreadable} unreadable), entries: {entries}")
@@ -167,6 +181,21 @@ def report(store: Store, feeds: list[CapturedFeed], show: int) -> None:
         print(f"    ... and {len(retitled) - show} more")
 
 
+def poll(
+    store: Store,
+    job: SourceJob,
+    found: list[FeedEntry],
+    keys: list[tuple[tuple[str, str], ...]],
+) -> None:
+    """What a crawl does with a feed that lists ``found``: skip what is stored, store the rest."""
+    known_keys = store.known_articles([k for ks in keys for k in ks])
+    known = {k: Known(v.updated_at) for k, v in known_keys.items()}
+    todo, seen_again = select_to_fetch(found, keys, known)
+    records = feed_records(job, todo, found).records
+    result = FetchResult(job.name, job.url, NOW, 0, FetchOutcome.OK, 200)
+    store.save_fetch(result, records, NOW, seen_again)
+
+
 def shared_by_other_titles(entries: list[FeedEntry]) -> int:
     """Entries whose summary (long enough to be hashed) another entry with another title has."""
     titles: dict[str, set[str]] = {}
@@ -178,21 +207,20 @@ def shared_by_other_titles(entries: list[FeedEntry]) -> int:
 
 
 def url_owners(store: Store) -> dict[str, int]:
-    return keys_of_kind(store, "url")
-
-
-def keys_of_kind(store: Store, kind: str) -> dict[str, int]:
     with store.engine.connect() as connection:
         rows = connection.execute(
-            select(ArticleKey.value, ArticleKey.article_id).where(ArticleKey.kind == kind)
+            select(ArticleKey.value, ArticleKey.article_id).where(ArticleKey.kind == "url")
         )
         return {value: article_id for value, article_id in rows}
 
 
-def article_titles(store: Store) -> dict[int, tuple[str, str]]:
+def article_titles(store: Store) -> dict[int, tuple[str, str, str | None]]:
+    """id -> canonical URL, title and GUID of each stored article."""
     with store.engine.connect() as connection:
-        rows = connection.execute(select(Article.id, Article.canonical_url, Article.title))
-        return {id_: (canonical, title) for id_, canonical, title in rows}
+        rows = connection.execute(
+            select(Article.id, Article.canonical_url, Article.title, Article.guid)
+        )
+        return {id_: (canonical, title, guid) for id_, canonical, title, guid in rows}
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from crawler.jobs import SourceJob
 from crawler.language import detect_language
 from crawler.textnorm import clean_text, content_hash
 from crawler.urls import UnusableURL, canonical_url, host_of, registered_domain
-from db.aliases import Identity, same_article
+from db.aliases import Identity, identity, same_article
 from db.records import ArticleRecord, ExtractedPage, FeedEntry
 
 _URL_GUID_PREFIXES = ("http://", "https://")
@@ -104,7 +104,7 @@ def _identity(entry: FeedEntry, text: str) -> Identity:
         urls: tuple[str, ...] = (canonical_url(entry.url),)
     except UnusableURL:
         urls = ()
-    return Identity(_title(entry, None, text), urls)
+    return identity(_title(entry, None, text), urls, text, "feed")
 
 
 def build_record(

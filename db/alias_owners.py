@@ -12,7 +12,7 @@ from db.aliases import (
     Key,
     Keyed,
     apart_from_false_aliases,
-    is_long_page_text,
+    identity,
     record_identity,
     same_article,
     text_only_matches,
@@ -20,6 +20,9 @@ from db.aliases import (
 from db.database import one_of
 from db.records import ArticleRecord
 from db.schema import Article, ArticleKey
+
+#: Enough of a text to see whether a title only repeats its start.
+TEXT_START_CHARS = 1000
 
 
 def separate_false_aliases(
@@ -43,14 +46,15 @@ def hash_owners(session: Session, keys: Sequence[Key]) -> dict[Key, Identity]:
             Article.canonical_url,
             Article.url,
             Article.text_origin,
+            func.substr(Article.text, 1, TEXT_START_CHARS),
             func.length(Article.text),
         )
         .join(Article, Article.id == ArticleKey.article_id)
         .where(ArticleKey.kind == "hash", one_of(session, ArticleKey.value, wanted))
     )
     return {
-        ("hash", value): Identity(title, (canonical, url), is_long_page_text(origin, chars or 0))
-        for value, title, canonical, url, origin, chars in rows
+        ("hash", value): identity(title, (canonical, url), start, origin, chars)
+        for value, title, canonical, url, origin, start, chars in rows
     }
 
 
@@ -60,8 +64,5 @@ def is_alias(article: Article, record: ArticleRecord) -> bool:
 
 
 def article_identity(article: Article) -> Identity:
-    return Identity(
-        article.title,
-        (article.canonical_url, article.url),
-        is_long_page_text(article.text_origin, len(article.text)),
-    )
+    urls = (article.canonical_url, article.url)
+    return identity(article.title, urls, article.text, article.text_origin)

@@ -42,7 +42,8 @@ _LEADING_LABEL: Final = re.compile(
 )
 _TRAILING_LABEL: Final = re.compile(rf"\s*(?:{_SEPARATOR}|[\[(])\s*{_LABEL}\s*[\])]?\s*$", re.I)
 _WORD: Final = re.compile(r"[^\W_]+")
-_TOKEN: Final = re.compile(r"[A-Za-z0-9]+")
+#: A UUID is one id (its last group, a version 1 UUID's node, is shared by many).
+_TOKEN: Final = re.compile(r"[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}|[A-Za-z0-9]+", re.I)
 _DIGIT_RUN: Final = re.compile(r"(?<![0-9])[0-9]{5,}(?![0-9])")
 _LETTERS_OR_DIGITS: Final = re.compile(r"[A-Za-z]+|[0-9]+")
 #: Path segments and query values that mark a print or AMP rendering of the same page.
@@ -84,16 +85,29 @@ def same_article(stored: Identity, new: Identity) -> bool:
     return stored.long_page_text and new.long_page_text
 
 
-def record_identity(record: ArticleRecord) -> Identity:
+def identity(
+    title: str, urls: tuple[str, ...], text: str, text_origin: str, text_chars: int | None = None
+) -> Identity:
+    """An article's identity from its title, URLs and text (``text`` may be only its start,
+    with ``text_chars`` its length). A title that only repeats the start of the text (an
+    untitled item's, made from its text) tells nothing the text does not: it is left out."""
+    chars = len(text) if text_chars is None else text_chars
     return Identity(
-        record.title,
-        (record.canonical_url, *record.alias_urls),
-        is_long_page_text(record.text_origin, len(record.text)),
+        "" if _begins(text, title) else title,
+        urls,
+        text_origin == "page" and chars >= LONG_PAGE_CHARS,
     )
 
 
-def is_long_page_text(text_origin: str, chars: int) -> bool:
-    return text_origin == "page" and chars >= LONG_PAGE_CHARS
+def record_identity(record: ArticleRecord) -> Identity:
+    urls = (record.canonical_url, *record.alias_urls)
+    return identity(record.title, urls, record.text, record.text_origin)
+
+
+def _begins(text: str, title: str) -> bool:
+    # A title made from a text is its first line, cut at a length: compared as words.
+    title_start = " ".join(_plain_words(title))
+    return " ".join(_plain_words(text[: 2 * len(title) + 20])).startswith(title_start)
 
 
 # -- titles ---------------------------------------------------------------------------------
@@ -110,8 +124,12 @@ def titles_match(a: str, b: str) -> bool:
 
 
 def title_words(title: str) -> tuple[str, ...]:
-    unlabelled = _TRAILING_LABEL.sub("", _LEADING_LABEL.sub("", title, count=1), count=1)
-    decomposed = unicodedata.normalize("NFKD", unlabelled)
+    """The words of a title without its label, case and accents."""
+    return _plain_words(_TRAILING_LABEL.sub("", _LEADING_LABEL.sub("", title, count=1), count=1))
+
+
+def _plain_words(text: str) -> tuple[str, ...]:
+    decomposed = unicodedata.normalize("NFKD", text)
     plain = "".join(char for char in decomposed if not unicodedata.combining(char))
     return tuple(_WORD.findall(plain.casefold()))
 

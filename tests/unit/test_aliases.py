@@ -12,6 +12,7 @@ from db.aliases import (
     Identity,
     apart_from_false_aliases,
     article_id,
+    identity,
     print_or_amp_variants,
     same_article,
     text_only_matches,
@@ -46,6 +47,16 @@ def test_items_sharing_a_plea_with_other_titles_and_plain_slugs_are_kept_apart()
     stored = ident("Gangs block the road to Cap-Haitien", "/news/gangs-block-road")
     new = ident("Kenyan police reach Port-au-Prince", "/news/kenyan-police-reach")
     assert not same_article(stored, new)
+
+
+def test_a_title_made_from_the_text_is_no_evidence() -> None:
+    """Untitled items get their text's first line as title: equal whenever the text is."""
+    text = "Thanks for watching! Support the channel on Patreon. " * 5
+    first = identity(text[:120].strip(), (OUTLET + "/2015/09/3069.html",), text, "feed")
+    second = identity(text[:120].strip(), (OUTLET + "/2015/09/3071.html",), text, "feed")
+    assert first.title == "" and not same_article(first, second)
+    titled = identity("Patreon update", (OUTLET + "/a",), text, "feed")
+    assert titled.title == "Patreon update"
 
 
 def test_a_short_page_text_alone_is_no_evidence() -> None:
@@ -134,6 +145,11 @@ def test_a_long_page_body_folds_a_retitled_article_at_a_changed_slug() -> None:
         ("/h1n1outbreak-news", None),
         ("/article/haiti-3f2a1b9c8d7e6f5a4b3c2d1e0f9a8b7c", "3f2a1b9c8d7e6f5a4b3c2d1e0f9a8b7c"),
         ("/watch?v=f8O3XMrC8hg", "f8O3XMrC8hg"),
+        # a UUID is one id: version 1 UUIDs of one server share their last group
+        (
+            "/cms/s/2/3559f46e-d9c5-11e5-98fd-06d75973fe09.html",
+            "3559f46e-d9c5-11e5-98fd-06d75973fe09",
+        ),
     ],
 )
 def test_article_ids(url: str, expected: str | None) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import given
@@ -142,10 +143,12 @@ def test_a_text_that_differently_titled_entries_share_is_boilerplate() -> None:
 def test_a_text_that_one_article_gives_twice_is_not_boilerplate() -> None:
     """The same story listed twice (same title, same text, no ids to tell apart)."""
     twice = [
-        entry(summary=BODY, url="https://haitiantimes.com/news/kenya-police"),
-        entry(summary=BODY, url="https://haitiantimes.com/world/kenya-police"),
+        entry(title="Patrols resume", summary=BODY, url="https://haitiantimes.com/news/patrols"),
+        entry(title="Patrols resume", summary=BODY, url="https://haitiantimes.com/world/patrols"),
     ]
     assert boilerplate_hashes(twice) == frozenset()
+    untitled = [replace(e, title=None) for e in twice]  # titles made from the text prove nothing
+    assert boilerplate_hashes(untitled) == {build_record(JOB, twice[0]).content_hash}
     assert boilerplate_hashes([video(1)]) == frozenset()  # alone: nothing shares it
     short = [entry(summary="Read more at The Haitian Times", url=f"{FEED}{n}") for n in range(3)]
     assert boilerplate_hashes(short) == frozenset()  # too short to have a hash at all
