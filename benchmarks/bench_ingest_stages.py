@@ -63,7 +63,8 @@ def main() -> int:
         t0 = time.process_time()
         listing = read_listing("feed", job.options, body, job.url, "application/rss+xml")
         t1 = time.process_time()
-        records = feed_records(job, list(listing.feed.entries))
+        listed = list(listing.feed.entries)
+        records = feed_records(job, listed, listed).records
         t2 = time.process_time()
         records = [matcher.prepare(r) for r in records]
         t3 = time.process_time()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -11,6 +11,7 @@ from crawler.jobs import SourceJob
 from crawler.language import detect_language
 from crawler.textnorm import clean_text, content_hash
 from crawler.urls import UnusableURL, canonical_url, fetch_url, host_of, registered_domain
+from db.aliases import Identity, identity, same_article
 from db.records import ArticleRecord, ExtractedPage, FeedEntry
 
 _URL_GUID_PREFIXES = ("http://", "https://")
@@ -83,14 +84,52 @@ def needs_fetch(
     return not hits or changed
 
 
+def boilerplate_hashes(entries: Iterable[FeedEntry]) -> frozenset[str]:
+    """The text hashes of summaries that a feed gives to different articles: a channel's
+    description under every video, a donation plea, an image caption. Such a text names no
+    article, so it must not fold a later item into an earlier one (db/aliases.py).
+
+    ``entries`` are all the feed lists, not only the new ones: a new video arrives alone
+    among old ones that share its description.
+    """
+    # Boilerplate is pasted: grouping the summaries as they are costs no normalisation, and
+    # each record's text is normalised once, for its hash and its shingles together.
+    by_summary: dict[str, list[FeedEntry]] = {}
+    for entry in entries:
+        if entry.summary:
+            by_summary.setdefault(entry.summary, []).append(entry)
+    found: set[str] = set()
+    for summary, sharing in by_summary.items():
+        if len(sharing) < 2:
+            continue
+        text = clean_text(summary)
+        if (digest := content_hash(text)) is not None:
+            first, *others = [_identity(entry, text) for entry in sharing]
+            if any(not same_article(first, other) for other in others):
+                found.add(digest)
+    return frozenset(found)
+
+
+def _identity(entry: FeedEntry, text: str) -> Identity:
+    try:
+        urls: tuple[str, ...] = (canonical_url(entry.url),)
+    except UnusableURL:
+        urls = ()
+    return identity(_title(entry, None, text, page_first=False), urls, text, "feed")
+
+
 def build_record(
     job: SourceJob,
     entry: FeedEntry,
     page: ExtractedPage | None = None,
     final_url: str | None = None,
+    boilerplate: frozenset[str] = frozenset(),
 ) -> ArticleRecord | None:
-    """Merge what the feed said with what the page said. None when nothing usable remains."""
-    built = record_without_language(job, entry, page, final_url)
+    """Merge what the feed said with what the page said. None when nothing usable remains.
+
+    A text whose hash is in ``boilerplate`` (``boilerplate_hashes``) gets no hash.
+    """
+    built = record_without_language(job, entry, page, final_url, boilerplate)
     if built is None:
         return None
     record, declared = built
@@ -102,6 +141,7 @@ def record_without_language(
     entry: FeedEntry,
     page: ExtractedPage | None = None,
     final_url: str | None = None,
+    boilerplate: frozenset[str] = frozenset(),
 ) -> tuple[ArticleRecord, str | None] | None:
     """``build_record`` but for its language, and the language the page or feed declares:
     the caller detects it (``language.detect_languages`` for a feed's entries at once)."""
@@ -118,6 +158,7 @@ def record_without_language(
         link = article_link(fetched_url, declared)
     except UnusableURL:
         return None
+    digest = content_hash(text)
     record = ArticleRecord(
         source=job.name,
         url=link,
@@ -128,7 +169,7 @@ def record_without_language(
         text_origin=origin,
         guid=entry.guid,
         guid_key=guid_key(entry.guid, job.url),
-        content_hash=content_hash(text),
+        content_hash=None if digest in boilerplate else digest,
         outlet=registered_domain(fetched_url),
         authors=(page.authors if page and page.authors else entry.authors),
         # Atom entries may carry only <updated>: better than nothing, after the page's own date.

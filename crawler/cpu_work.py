@@ -9,10 +9,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
+from typing import NamedTuple
 
-from crawler.assemble import build_record, record_without_language
+from crawler.assemble import boilerplate_hashes, build_record, record_without_language
 from crawler.jobs import SourceJob
 from crawler.language import detect_languages
 from db.records import ArticleRecord, FeedEntry
@@ -23,6 +24,13 @@ log = logging.getLogger(__name__)
 PrepareStory = Callable[[ArticleRecord], ArticleRecord] | None
 
 
+class FeedRecords(NamedTuple):
+    records: list[ArticleRecord]
+    #: Text hashes the feed gives to different articles (``assemble.boilerplate_hashes``):
+    #: its pages' records need them too.
+    boilerplate: frozenset[str]
+
+
 def page_record(
     job: SourceJob,
     entry: FeedEntry,
@@ -30,31 +38,39 @@ def page_record(
     url: str,
     encoding: str | None,
     prepare: PrepareStory = None,
+    boilerplate: frozenset[str] = frozenset(),
 ) -> ArticleRecord | None:
     """Extract a page and build its record in one CPU-pool call (language detection and
     story keys included, so the database thread only writes)."""
     from crawler.extract import extract_page  # about 0.3 s of imports; feeds never need it
 
-    record = build_record(job, entry, extract_page(body, url, encoding), final_url=url)
+    page = extract_page(body, url, encoding)
+    record = build_record(job, entry, page, final_url=url, boilerplate=boilerplate)
     return prepare(record) if record and prepare else record
 
 
 def feed_records(
-    job: SourceJob, entries: list[FeedEntry], prepare: PrepareStory = None
-) -> list[ArticleRecord]:
-    """A feed's new entries as records, their languages detected together (one batch)."""
+    job: SourceJob,
+    entries: list[FeedEntry],
+    listed: Sequence[FeedEntry],
+    prepare: PrepareStory = None,
+) -> FeedRecords:
+    """A feed's new entries as records, their languages detected together (one batch), and
+    the feed's boilerplate, found among all the entries it ``listed`` (new ones included)."""
+    boilerplate = boilerplate_hashes(listed)
     built: list[tuple[ArticleRecord, str | None]] = []
     for entry in entries:
-        if (found := record_without_language(job, entry)) is not None:
+        if (found := record_without_language(job, entry, boilerplate=boilerplate)) is not None:
             record, declared = found
             # Prepared right after it is built: its text's normalised form, cached for the
             # content hash (textnorm.normalise_for_hash), is still there for its shingles.
             built.append((prepare(record) if prepare else record, declared))
     languages = detect_languages([(r.title, r.text, declared) for r, declared in built])
-    return [
+    records = [
         replace(record, language=language)
         for (record, _), language in zip(built, languages, strict=True)
     ]
+    return FeedRecords(records, boilerplate)
 
 
 #: How much lower a CPU worker process's priority is than the crawl's main process. The main

@@ -94,6 +94,8 @@ class Poll:
     listing: ListingProgress | None = None
     #: Everything the source listed this time (a dry run shows it).
     found: list[FeedEntry] = field(default_factory=list)
+    #: Text hashes the listing gave to different articles (its pages' records need them).
+    boilerplate: frozenset[str] = frozenset()
     _pending: int = 1  # the feed request itself
 
     def add_step(self) -> None:
@@ -283,11 +285,13 @@ class Harvester:
         limit = job.options.max_pages if job.fetch_articles else 0
         plan = self._planned(poll, plan_pages(listed, owed, known, limit, now))
         progress.warnings.extend(plan_notes(plan))
-        records = (
-            await self._run_cpu(Stage.RECORDS, feed_records, job, feed_only, self._prepare)
-            if feed_only
-            else []
-        )
+        records: list[ArticleRecord] = []
+        # Only summaries can be boilerplate: a sitemap's 50,000 bare URLs stay here.
+        summarised = [e for e in entries if e.summary] if listed or feed_only else []
+        if feed_only or summarised:
+            records, poll.boilerplate = await self._run_cpu(
+                Stage.RECORDS, feed_records, job, feed_only, summarised, self._prepare
+            )
         duration = progress.duration_ms
         if poll.listing is not None:
             duration = int((self._clock() - poll.started).total_seconds() * 1000)
@@ -366,6 +370,7 @@ class Harvester:
             got.url,
             got.encoding,
             self._prepare,
+            poll.boilerplate,
         )
         await self._store(poll, page, record)
 
@@ -378,7 +383,8 @@ class Harvester:
             log.info(
                 "source %s: page %s not fetched (%s); using the feed summary", job.name, url, reason
             )
-            await self._store(poll, page, build_record(job, page.entry))
+            record = build_record(job, page.entry, boilerplate=poll.boilerplate)
+            await self._store(poll, page, record)
             return
         poll.totals.pages_failed += 1
         attempt = f"attempt {page.attempts + 1} of {MAX_PAGE_ATTEMPTS}"

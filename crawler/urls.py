@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterable
 from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Final
-from urllib.parse import SplitResult, unquote, urljoin, urlsplit, urlunsplit
+from urllib.parse import SplitResult, quote, unquote, urljoin, urlsplit, urlunsplit
 
 import idna
 
@@ -77,6 +77,7 @@ _QUERY_COMPONENT_SAFE: Final = _UNRESERVED | frozenset("!$'()*,;:@/?")
 # What browsers strip from both ends of a URL (WHATWG): C0 controls and space, nothing else.
 _URL_EDGE_JUNK: Final = "".join(chr(code) for code in range(0x21))
 _PERCENT_RE: Final = re.compile(r"%([0-9A-Fa-f]{2})")
+_EDGE_JUNK_RE: Final = re.compile(r"[\x00-\x20]")
 _AMP_EXTENSION_RE: Final = re.compile(r"\.amp(?=\.[A-Za-z0-9]+$)|\.amp$")
 
 
@@ -121,10 +122,13 @@ def absolute_url(href: str | None, base: str | None) -> str | None:
 
 
 def fetch_url(url: str) -> str:
-    """The URL to request: ``url`` without its fragment and tracking parameters."""
+    """The URL to request: ``url`` without its fragment and tracking parameters. Spaces and
+    control characters in the path are escaped: left bare before a cut fragment, they would
+    end the URL, and be stripped from it."""
     parts = _split_web_url(url)
     kept = [pair for pair in _query_pairs(parts.query) if not is_tracking_param(_name_of(pair))]
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, "&".join(kept), ""))
+    path = _EDGE_JUNK_RE.sub(lambda m: quote(m.group()), parts.path)
+    return urlunsplit((parts.scheme, parts.netloc, path, "&".join(kept), ""))
 
 
 @lru_cache(maxsize=4096)  # an entry's URL is canonicalised for its lookup keys, then its record

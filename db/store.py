@@ -32,6 +32,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.alerts import rules_by_article
+from db.alias_owners import is_alias, separate_false_aliases
+from db.aliases import Key
 from db.database import (
     WRITE_OPTION,
     create_db_engine,
@@ -474,6 +476,7 @@ class Store:
             _serialize_article_writes(session)
         keyed = [(record, record_keys(record)) for record in records]
         stored = self._stored_keys(session, [k for _, keys in keyed for k in keys])
+        keyed = separate_false_aliases(session, keyed, stored)
         fresh: list[int] = []
         claimed: set[tuple[str, str]] = set()
         for index, (_record, keys) in enumerate(keyed):
@@ -641,7 +644,9 @@ class Store:
     ) -> ArticleOutcome:
         keys = record_keys(record)
         for _attempt in range(3):
-            existing = self._match(session, keys)
+            existing, kind = self._match(session, keys)
+            if existing is not None and kind == "hash" and not is_alias(existing, record):
+                keys, existing = [k for k in keys if k[0] != "hash"], None  # another article
             if existing is not None:
                 outcome = self._merge(session, existing, record, keys, now)
                 if outcome is ArticleOutcome.UPDATED:
@@ -668,7 +673,8 @@ class Store:
         for hook in self.hooks:
             hook(session, [change], now)
 
-    def _match(self, session: Session, keys: list[tuple[str, str]]) -> Article | None:
+    def _match(self, session: Session, keys: list[Key]) -> tuple[Article | None, str | None]:
+        """The stored article with one of these keys, and the kind of the key it matched."""
         rows = session.execute(
             select(ArticleKey.kind, ArticleKey.value, ArticleKey.article_id).where(
                 _key_in(session, keys)
@@ -677,8 +683,8 @@ class Store:
         by_key = {(kind, value): article_id for kind, value, article_id in rows}
         for key in keys:  # strongest identity wins
             if key in by_key:
-                return session.get(Article, by_key[key])
-        return None
+                return session.get_one(Article, by_key[key]), key[0]
+        return None, None
 
     def _merge(
         self,

@@ -44,7 +44,27 @@ def test_each_feed_text_is_normalised_once_for_its_hash_and_its_shingles() -> No
         for i in range(40)  # more texts than the normalisation's cache holds
     ]
     textnorm.normalise_for_hash.cache_clear()
-    records = feed_records(job, entries, StoryMatcher().prepare)
+    records = feed_records(job, entries, entries, StoryMatcher().prepare).records
     assert len(records) == 40 and all(r.story_keys for r in records)
     # each text once (hash, then shingles) and each title once (its story key)
     assert textnorm.normalise_for_hash.cache_info().misses == 2 * len(entries)
+
+
+def test_a_new_item_sharing_the_boilerplate_of_the_items_listed_with_it_gets_no_hash() -> None:
+    """A channel's new video arrives alone among 14 stored ones with its description: the
+    boilerplate is found among everything the feed listed, not only the new entries."""
+    job = SourceJob(name="channel", kind="feed", url="https://www.youtube.com/feeds/videos.xml")
+    description = "Every video of this channel carries this description. " * 5
+    listed = [
+        FeedEntry(
+            url=f"https://www.youtube.com/watch?v=a{n:02d}b{n:02d}c{n:02d}d",
+            title=f"Video {n}: a different subject",
+            summary=description,
+        )
+        for n in range(15)
+    ]
+    built = feed_records(job, listed[:1], listed)
+    assert [r.content_hash for r in built.records] == [None]
+    assert len(built.boilerplate) == 1
+    alone = feed_records(job, listed[:1], listed[:1])
+    assert alone.records[0].content_hash is not None and alone.boilerplate == frozenset()
