@@ -1,4 +1,4 @@
-"""The crawl's I/O orchestrator: parse and extract off the event loop, write through the Store.
+"""The crawl's I/O orchestrator: parse and extract off the event loop, write through storage.
 
 The spider calls these coroutines; CPU work (feedparser, trafilatura) runs in a process or
 thread pool so downloads keep flowing, and all database writes go through ONE thread, so
@@ -26,7 +26,7 @@ from typing import ParamSpec, TypeVar
 from crawler.assemble import Known, build_record, needs_fetch
 from crawler.cpu_gate import CpuGate, Stage
 from crawler.cpu_work import PrepareStory, feed_records, page_record
-from crawler.fetch_writer import FetchWriter
+from crawler.group_writer import GroupWriter
 from crawler.jobs import FetchedBody, SourceJob
 from crawler.listings import Listing, read_listing
 from crawler.listings.progress import ListingProgress, needs_browser
@@ -39,6 +39,7 @@ from crawler.owed import (
     plan_notes,
     plan_pages,
 )
+from crawler.storage import CrawlStorage
 from db.errors import FeedError
 from db.records import (
     ArticleOutcome,
@@ -47,10 +48,12 @@ from db.records import (
     FeedEntry,
     FetchOutcome,
     FetchResult,
+    FetchToSave,
     OwedPage,
+    PageToSave,
+    SavedFetch,
     Validators,
 )
-from db.store import FetchToSave, Store
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
@@ -119,21 +122,20 @@ class NextSteps:
 class Harvester:
     def __init__(
         self,
-        store: Store,
+        storage: CrawlStorage,
         cpu: Executor,
         db: Executor,
         retry_after_cap: timedelta,
         clock: Callable[[], datetime] = utcnow,
         cpu_slots: int = 2,  # tasks inside the CPU pool at once (its workers + 1)
     ) -> None:
-        self.store = store
+        self.storage = storage
         self._cpu = CpuGate(cpu, cpu_slots)
         self._db = db
-        self.writer = FetchWriter(store, db)
+        self.writer = GroupWriter(storage, db)
         self._retry_after_cap = retry_after_cap
         self._clock = clock
-        matcher = store.stories.matcher
-        self._prepare: PrepareStory = matcher.prepare if matcher is not None else None
+        self._prepare: PrepareStory = storage.story_preparer
 
     async def run_db(self, fn: Callable[P, T], *args: P.args, **kw: P.kwargs) -> T:
         """Run a blocking database call on the single database thread."""
@@ -156,6 +158,7 @@ class Harvester:
             change = plan.change if plan else None
             # The owed pages' articles are counted on this fetch.
             saved = await self.writer.save(FetchToSave(result, [], self._clock(), owed=change))
+            assert isinstance(saved, SavedFetch)
             poll.fetch_id = saved.fetch_id
             totals.sources_ok += 1
             totals.sources_not_modified += 1
@@ -238,9 +241,9 @@ class Harvester:
         to the database thread)."""
 
         def both() -> tuple[list[OwedPage], dict[tuple[str, str], Known]]:
-            owed = self.store.owed.pending(job.name) if job.owes_pages else []
+            owed = self.storage.owed_pages(job.name) if job.owes_pages else []
             owed_keys = [k for page in owed for k in page.lookup_keys()]
-            found = self.store.known_articles(keys + owed_keys)
+            found = self.storage.known_articles(keys + owed_keys)
             return owed, {k: Known(v.updated_at) for k, v in found.items()}
 
         return await self.run_db(both)
@@ -307,9 +310,11 @@ class Harvester:
             error="; ".join(progress.warnings[:5]) or None,
             validators=Validators(got.etag, got.last_modified),
         )
-        outcomes, _counts, poll.fetch_id = await self.writer.save(
+        saved = await self.writer.save(
             FetchToSave(result, records, self._clock(), seen_again, plan.change)
         )
+        assert isinstance(saved, SavedFetch)
+        outcomes, _counts, poll.fetch_id = saved
         totals.sources_ok += 1
         totals.duplicate += seen_again
         for outcome in outcomes:
@@ -391,17 +396,16 @@ class Harvester:
         log.warning(
             "source %s: page %s failed (%s), %s: %s", job.name, url, reason, attempt, decision
         )
-        if decision is AfterFailure.RETRY:
-            await self.run_db(self.store.owed.defer, job.name, page.key)
-        else:
-            await self.run_db(self.store.owed.settle, job.name, page.key)
+        await self._store(poll, page, None, retry=decision is AfterFailure.RETRY)
 
-    async def _store(self, poll: Poll, page: OwedPage, record: ArticleRecord | None) -> None:
-        """Store the page's article; either way the source no longer owes the page."""
-        if record is None:
-            await self.run_db(self.store.owed.settle, poll.job.name, page.key)
-            return
-        outcome: ArticleOutcome = await self.run_db(
-            self.store.save_article, record, self._clock(), poll.fetch_id, page.key
+    async def _store(
+        self, poll: Poll, page: OwedPage, record: ArticleRecord | None, retry: bool = False
+    ) -> None:
+        """Store the page's article, if any; the source no longer owes the page unless it is
+        to be tried again."""
+        write = PageToSave(
+            poll.job.name, record, self._clock(), poll.fetch_id, page.key, retry=retry
         )
-        poll.totals.count(outcome)
+        outcome = await self.writer.save(write)
+        if isinstance(outcome, ArticleOutcome):
+            poll.totals.count(outcome)

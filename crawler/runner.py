@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, TypeVar
 from crawler.harvest import Harvester, Poll
 from crawler.jobs import CrawlSettings, SourceJob
 from crawler.settings import ASYNCIO_REACTOR, scrapy_settings
+from crawler.storage import CrawlStorage
 from db.records import CrawlTotals
-from db.store import Store
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -62,11 +62,11 @@ class CrawlEngine:
     """A running Scrapy crawler that takes polls (one source each) and says when each is done."""
 
     def __init__(
-        self, settings: CrawlSettings, store: Store, pools: tuple[Executor, Executor]
+        self, settings: CrawlSettings, storage: CrawlStorage, pools: tuple[Executor, Executor]
     ) -> None:
         self.settings = settings
         self.harvester = Harvester(
-            store,
+            storage,
             *pools,
             retry_after_cap=timedelta(seconds=settings.max_retry_after_s),
             # one task waiting beside each busy worker (the thread pool has one worker)
@@ -120,7 +120,7 @@ class CrawlEngine:
 async def crawl(
     jobs: list[SourceJob],
     settings: CrawlSettings,
-    store: Store,
+    storage: CrawlStorage,
     pools: tuple[Executor, Executor],
     on_source_done: Callable[[str], None] | None = None,
 ) -> CrawlTotals:
@@ -128,7 +128,7 @@ async def crawl(
     totals = CrawlTotals()
     if not jobs:
         return totals
-    engine = CrawlEngine(settings, store, pools)
+    engine = CrawlEngine(settings, storage, pools)
     await engine.start(jobs)
     try:
         polls = [engine.submit(job) for job in jobs]

@@ -1,18 +1,18 @@
 """The article pages each source owes (``owed_pages``): listed by a poll, not fetched yet.
 
-Read before a poll decides what to fetch, written in the transaction of the poll's fetch record
-(``Store.save_fetches``), and settled in the transaction of each page's article
-(``Store.save_article``), so that a crash between the two fetches the page again rather than
-losing it. What is owed, fetched or given up is decided in crawler/owed.py.
+Read before a poll decides what to fetch, written in the transaction of the poll's fetch record,
+and settled in the transaction of each page's article (both through ``Store.save``), so that
+a crash between the two fetches the page again rather than losing it. What is owed, fetched or
+given up is decided in crawler/owed.py.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, cast
 
 from sqlalchemy import Exists, Table, bindparam, delete, exists, func, select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from db.database import dialect_insert
 from db.records import FeedEntry, OwedChange, OwedPage
@@ -25,41 +25,24 @@ _SETTLE = delete(OWED).where(
 )
 
 
-class OwedPages:
-    """Reads and single-page writes; the fetch's changes go through ``apply_changes``."""
-
-    def __init__(
-        self,
-        read: sessionmaker[Session],
-        write: sessionmaker[Session],
-        source_id: Callable[[str], int],
-    ) -> None:
-        self._read = read
-        self._write = write
-        self._source_id = source_id
-
-    def pending(self, source: str) -> list[OwedPage]:
-        with self._read() as session:
-            rows = session.execute(select(OWED).where(OWED.c.source_id == self._source_id(source)))
-            return [_to_page(row._mapping) for row in rows]
-
-    def settle(self, source: str, key: str) -> None:
-        """The page's attempt concluded without an article: no longer owed."""
-        with self._write.begin() as session:
-            settle_in(session, self._source_id(source), key)
-
-    def defer(self, source: str, key: str) -> None:
-        """The page failed for now: still owed, with one more failed attempt."""
-        with self._write.begin() as session:
-            session.execute(
-                update(OWED)
-                .where(OWED.c.source_id == self._source_id(source), OWED.c.url_key == key)
-                .values(attempts=OWED.c.attempts + 1)
-            )
+def pending(session: Session, source_id: int) -> list[OwedPage]:
+    """The pages ``source_id`` owes."""
+    rows = session.execute(select(OWED).where(OWED.c.source_id == source_id))
+    return [_to_page(row._mapping) for row in rows]
 
 
 def settle_in(session: Session, source_id: int, key: str) -> None:
+    """The page's attempt concluded (with an article or without): no longer owed."""
     session.execute(_SETTLE, {"sid": source_id, "key": key})
+
+
+def defer_in(session: Session, source_id: int, key: str) -> None:
+    """The page failed for now: still owed, with one more failed attempt."""
+    session.execute(
+        update(OWED)
+        .where(OWED.c.source_id == source_id, OWED.c.url_key == key)
+        .values(attempts=OWED.c.attempts + 1)
+    )
 
 
 def apply_changes(session: Session, changes: Sequence[tuple[int, OwedChange]]) -> None:

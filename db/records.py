@@ -6,9 +6,11 @@ boundaries (feed parser, extractor, Store); everything in between passes these a
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import NamedTuple
 
 
 class FetchOutcome(StrEnum):
@@ -230,3 +232,68 @@ class CrawlTotals:
             self.updated += 1
         else:
             self.duplicate += 1
+
+
+@dataclass(frozen=True, slots=True)
+class KnownArticle:
+    id: int
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleCounts:
+    new: int = 0
+    duplicate: int = 0
+    updated: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class FetchToSave:
+    """A write of the crawl: one fetched source's outcome and records."""
+
+    result: FetchResult
+    records: Sequence[ArticleRecord]
+    now: datetime
+    #: Entries the crawler skipped because they were already stored.
+    seen_again: int = 0
+    #: The source's owed article pages as this poll leaves them (None: unchanged).
+    owed: OwedChange | None = None
+
+
+class PollStart(NamedTuple):
+    """What a poll of a source starts from."""
+
+    validators: Validators
+    #: A server's Retry-After: no request to the source before then.
+    retry_after_until: datetime | None
+    #: The source owes article pages from earlier polls (db/owed.py).
+    owes_pages: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PageToSave:
+    """A write of the crawl: how one article page's attempt ended. Its record (None: the page
+    gave no article) is counted on the fetch that listed it; the source no longer owes the
+    page ``owed_key``, unless ``retry`` keeps it owed for a later poll."""
+
+    source: str
+    record: ArticleRecord | None
+    now: datetime
+    fetch_id: int | None = None
+    owed_key: str | None = None
+    retry: bool = False
+
+
+#: What the crawl hands the Store to write, one transaction for several (a group commit).
+Write = FetchToSave | PageToSave
+
+
+class SavedFetch(NamedTuple):
+    outcomes: list[ArticleOutcome]
+    counts: ArticleCounts
+    fetch_id: int
+
+
+#: What ``Store.save`` gives back for a write: its fetch's outcome, or the page's (None: no
+#: article), or the exception that rolled that write back alone.
+Saved = SavedFetch | ArticleOutcome | None

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cache
-from typing import Any, NamedTuple, Protocol, cast
+from typing import Any, Protocol, cast
 
 from sqlalchemy import (
     ColumnElement,
@@ -43,17 +43,25 @@ from db.database import (
     one_of,
 )
 from db.errors import StorageError
-from db.owed import OwedPages, apply_changes, owed_counts, owes_pages, settle_in
+from db.owed import apply_changes, defer_in, owed_counts, owes_pages, pending, settle_in
 from db.records import (
+    ArticleCounts,
     ArticleOutcome,
     ArticleRecord,
     FetchOutcome,
     FetchResult,
-    OwedChange,
+    FetchToSave,
+    KnownArticle,
+    OwedPage,
+    PageToSave,
+    PollStart,
+    Saved,
+    SavedFetch,
     SourceHealth,
     StoredArticle,
     StoredChange,
     Validators,
+    Write,
 )
 from db.schema import Article, ArticleKey, Fetch, Source, Story
 from db.search import index_new_articles
@@ -87,48 +95,6 @@ class SourceSpec:
     name: str
     kind: str
     url: str
-
-
-@dataclass(frozen=True, slots=True)
-class KnownArticle:
-    id: int
-    updated_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class ArticleCounts:
-    new: int = 0
-    duplicate: int = 0
-    updated: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class FetchToSave:
-    """One fetched source's outcome and records, as ``Store.save_fetch`` takes them."""
-
-    result: FetchResult
-    records: Sequence[ArticleRecord]
-    now: datetime
-    #: Entries the crawler skipped because they were already stored.
-    seen_again: int = 0
-    #: The source's owed article pages as this poll leaves them (None: unchanged).
-    owed: OwedChange | None = None
-
-
-class PollStart(NamedTuple):
-    """What a poll of a source starts from."""
-
-    validators: Validators
-    #: A server's Retry-After: no request to the source before then.
-    retry_after_until: datetime | None
-    #: The source owes article pages from earlier polls (db/owed.py).
-    owes_pages: bool
-
-
-class SavedFetch(NamedTuple):
-    outcomes: list[ArticleOutcome]
-    counts: ArticleCounts
-    fetch_id: int
 
 
 def key_value(value: str) -> str:
@@ -177,7 +143,6 @@ class Store:
         )
         self._source_ids: dict[str, int] = {}
         #: Article pages listed and not fetched yet, per source.
-        self.owed = OwedPages(self._session, self._write, self.source_id)
 
     @classmethod
     def open(
@@ -294,22 +259,6 @@ class Store:
         fetch_id: int = session.execute(_INSERT_FETCH, row).scalar_one()
         return fetch_id
 
-    def _record_fetches(self, session: Session, fetches: Sequence[FetchToSave]) -> list[int]:
-        """``_record_fetch`` for fetches without articles: one UPDATE per outcome for the
-        sources (in source order, as concurrent writers lock them) and one INSERT."""
-        by_outcome: dict[FetchOutcome, list[dict[str, Any]]] = {}
-        for fetch in sorted(fetches, key=lambda f: self.source_id(f.result.source)):
-            by_outcome.setdefault(fetch.result.outcome, []).append(
-                self._health_params(fetch.result)
-            )
-        multi_rowcount = session.get_bind().dialect.supports_sane_multi_rowcount
-        for outcome, params in by_outcome.items():
-            updated = cast(CursorResult[Any], session.execute(_health_update(outcome), params))
-            if multi_rowcount and updated.rowcount != len(params):
-                raise StorageError("a source of the group is not in the database")
-        rows = [self._fetch_row(f.result, ArticleCounts(duplicate=f.seen_again)) for f in fetches]
-        return insert_returning_ids(session.connection(), FETCHES, rows)
-
     def _health_params(self, result: FetchResult) -> dict[str, Any]:
         return {
             "source": self.source_id(result.source),
@@ -374,6 +323,16 @@ class Store:
 
     # -- articles --------------------------------------------------------------------------
 
+    def owed_pages(self, source: str) -> list[OwedPage]:
+        """The article pages ``source`` owes from earlier polls (db/owed.py)."""
+        with self._session() as session:
+            return pending(session, self.source_id(source))
+
+    @property
+    def story_preparer(self) -> Callable[[ArticleRecord], ArticleRecord] | None:
+        """What computes a record's story keys in the crawl's CPU pool (None: no stories)."""
+        return self.stories.matcher.prepare if self.stories.matcher is not None else None
+
     def known_articles(
         self, keys: Sequence[tuple[str, str]]
     ) -> dict[tuple[str, str], KnownArticle]:
@@ -393,6 +352,24 @@ class Store:
                     found[wanted[(kind, value)]] = KnownArticle(id_, updated)
         return found
 
+    def save(self, writes: Sequence[Write]) -> list[Saved | Exception]:
+        """Store several writes in one transaction (the crawl's group commit), each in its own
+        savepoint: one that fails is rolled back alone, and its exception is returned in its
+        place. If the transaction itself fails (the database went away), the exception is
+        raised and none of them is stored."""
+        saved: list[Saved | Exception] = []
+        with self._write.begin() as session:
+            for write in writes:
+                try:
+                    with session.begin_nested():
+                        if isinstance(write, FetchToSave):
+                            saved.append(self._save_fetch(session, write))
+                        else:
+                            saved.append(self._save_page(session, write))
+                except Exception as e:  # returned, and raised to that write's poll
+                    saved.append(e)
+        return saved
+
     def save_fetch(
         self,
         result: FetchResult,
@@ -400,50 +377,25 @@ class Store:
         now: datetime,
         seen_again: int = 0,
     ) -> SavedFetch:
-        """Store one fetched source's articles and its fetch record in one transaction.
+        """``save`` of one fetched source's articles and its fetch record.
 
         ``seen_again`` counts entries the crawler skipped because they were already stored.
         """
-        with self._write.begin() as session:
-            return self._save_fetch(session, FetchToSave(result, records, now, seen_again))
+        saved = _only(self.save([FetchToSave(result, records, now, seen_again)]))
+        assert isinstance(saved, SavedFetch)
+        return saved
 
-    def save_fetches(self, fetches: Sequence[FetchToSave]) -> list[SavedFetch | Exception]:
-        """``save_fetch`` for several sources in one transaction (a group commit).
-
-        Each source is saved in its own savepoint: one that fails is rolled back alone, and
-        its exception is returned in its place. If the transaction itself fails (the
-        database went away), the exception is raised and none of them is stored.
-
-        A commit costs as much as storing a feed's articles (its WAL frames are written and,
-        at checkpoints, copied back), so the crawl saves together the sources that queue up
-        while a transaction runs (crawler/fetch_writer.py).
-        """
-        saved: dict[int, SavedFetch | Exception] = {}
-        with self._write.begin() as session:
-            # Fetches without articles (mostly 304s) are recorded together: two statements
-            # for all of them. If that fails, each is recorded alone, below, to find which.
-            bare = [i for i, fetch in enumerate(fetches) if not fetch.records]
-            fetch_ids: list[int] | None = None
-            if len(bare) > 1:
-                try:
-                    with session.begin_nested():
-                        fetch_ids = self._record_fetches(session, [fetches[i] for i in bare])
-                        self._apply_owed(session, [fetches[i] for i in bare])
-                except Exception:  # rolled back; recorded one by one below instead
-                    fetch_ids = None
-            if fetch_ids is not None:
-                for i, fetch_id in zip(bare, fetch_ids, strict=True):
-                    counts = ArticleCounts(duplicate=fetches[i].seen_again)
-                    saved[i] = SavedFetch([], counts, fetch_id)
-            for i, fetch in enumerate(fetches):
-                if i in saved:
-                    continue
-                try:
-                    with session.begin_nested():
-                        saved[i] = self._save_fetch(session, fetch)
-                except Exception as e:  # returned, and raised to that source's poll
-                    saved[i] = e
-        return [saved[i] for i in range(len(fetches))]
+    def save_article(
+        self,
+        record: ArticleRecord,
+        now: datetime,
+        fetch_id: int | None = None,
+        owed_key: str | None = None,
+    ) -> ArticleOutcome:
+        """``save`` of one article (a batch of one), counted on the fetch that found it."""
+        outcome = _only(self.save([PageToSave(record.source, record, now, fetch_id, owed_key)]))
+        assert isinstance(outcome, ArticleOutcome)
+        return outcome
 
     def _save_fetch(self, session: Session, fetch: FetchToSave) -> SavedFetch:
         outcomes = self._save_records(session, fetch.records, fetch.now)
@@ -455,6 +407,23 @@ class Store:
         fetch_id = self._record_fetch(session, fetch.result, counts)
         self._apply_owed(session, [fetch])
         return SavedFetch(outcomes, counts, fetch_id)
+
+    def _save_page(self, session: Session, page: PageToSave) -> ArticleOutcome | None:
+        outcome = None
+        if page.record is not None:
+            (outcome,) = self._save_records(session, [page.record], page.now)
+            if page.fetch_id is not None:
+                column = _FETCH_COUNT[outcome]
+                session.execute(
+                    update(Fetch).where(Fetch.id == page.fetch_id).values({column: column + 1})
+                )
+        if page.owed_key is not None:
+            source_id = self.source_id(page.source)
+            if page.retry:
+                defer_in(session, source_id, page.owed_key)
+            else:
+                settle_in(session, source_id, page.owed_key)
+        return outcome
 
     def _apply_owed(self, session: Session, fetches: Sequence[FetchToSave]) -> None:
         changes = [(self.source_id(f.result.source), f.owed) for f in fetches if f.owed]
@@ -614,30 +583,6 @@ class Store:
             "updated_at": now,
             "revisions": 1,
         }
-
-    def save_article(
-        self,
-        record: ArticleRecord,
-        now: datetime,
-        fetch_id: int | None = None,
-        owed_key: str | None = None,
-    ) -> ArticleOutcome:
-        """Store one article (from a fetched page) and count it on the fetch that found it;
-        its source no longer owes the page ``owed_key``."""
-        column = {
-            ArticleOutcome.NEW: Fetch.articles_new,
-            ArticleOutcome.DUPLICATE: Fetch.articles_duplicate,
-            ArticleOutcome.UPDATED: Fetch.articles_updated,
-        }
-        with self._write.begin() as session:
-            _serialize_article_writes(session)
-            outcome = self._save_article(session, record, now)
-            if fetch_id is not None:
-                col = column[outcome]
-                session.execute(update(Fetch).where(Fetch.id == fetch_id).values({col: col + 1}))
-            if owed_key is not None:
-                settle_in(session, self.source_id(record.source), owed_key)
-        return outcome
 
     def _save_article(
         self, session: Session, record: ArticleRecord, now: datetime
@@ -868,3 +813,18 @@ def _serialize_article_writes(session: Session) -> None:
     """
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ARTICLE_WRITE_LOCK})
+
+
+_FETCH_COUNT = {
+    ArticleOutcome.NEW: Fetch.articles_new,
+    ArticleOutcome.DUPLICATE: Fetch.articles_duplicate,
+    ArticleOutcome.UPDATED: Fetch.articles_updated,
+}
+
+
+def _only(saved: list[Saved | Exception]) -> Saved:
+    """The one write's outcome, or its exception raised."""
+    (outcome,) = saved
+    if isinstance(outcome, Exception):
+        raise outcome
+    return outcome

@@ -9,8 +9,8 @@ from urllib.parse import urlsplit
 
 from crawler.jobs import CrawlSettings, ListingOptions, SourceJob
 from crawler.netguard import host_is_literal_forbidden, resolve_forbidden
-from db.records import Validators
-from db.store import PollStart, SourceSpec, Store
+from db.records import PollStart, Validators
+from db.store import SourceSpec, Store
 from scheduler.config import DEFAULT_LASTMOD_WINDOW, Config, CrawlConfig, SourceConfig
 
 

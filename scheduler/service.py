@@ -37,9 +37,9 @@ from crawler.jobs import SourceJob
 from crawler.pools import worker_pools
 from crawler.runner import CrawlEngine, run_reactor
 from db.errors import HaitiwatchError
-from db.records import CrawlTotals
+from db.records import CrawlTotals, PollStart
 from db.service_state import LEASE_NAME, LeaseInfo, ServiceState
-from db.store import PollStart, Store
+from db.store import Store
 from scheduler.config import LoadedConfig, SourceConfig, load_config
 from scheduler.crawling import crawl_settings, private_sources, source_job, sync_sources
 from scheduler.digest import run_due_digests

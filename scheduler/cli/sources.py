@@ -11,16 +11,27 @@ import json
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated, Any, cast
+from datetime import UTC
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
 from db.errors import HaitiwatchError
-from db.records import ArticleOutcome, ArticleRecord, FeedEntry, FetchResult, OwedPage, SourceHealth
-from db.store import ArticleCounts, FetchToSave, KnownArticle, SavedFetch, Store
-from db.story_index import StoryIndex
+from db.records import (
+    ArticleCounts,
+    ArticleOutcome,
+    ArticleRecord,
+    FeedEntry,
+    FetchResult,
+    FetchToSave,
+    KnownArticle,
+    OwedPage,
+    Saved,
+    SavedFetch,
+    SourceHealth,
+    Write,
+)
 from scheduler.cli.common import archive, iso, load, out
 from scheduler.config import LoadedConfig, SourceConfig
 
@@ -30,52 +41,37 @@ if TYPE_CHECKING:  # the crawler (Scrapy, trafilatura) loads only when a source 
 DEADLINE_S = 300.0
 
 
-class DryRunOwed:
-    """A source in a dry run owes no pages from before, and keeps none for later."""
-
-    def pending(self, source: str) -> list[OwedPage]:
-        return []
-
-    def settle(self, source: str, key: str) -> None:
-        pass
-
-    def defer(self, source: str, key: str) -> None:
-        pass
-
-
 @dataclass
-class DryRunStore:
-    """Answers what the Harvester asks of a Store, storing nothing."""
+class DryRunStorage:
+    """The crawl's storage (crawler.storage.CrawlStorage) for a dry run: every article is new,
+    no page is owed from before, no story is grouped, and nothing is stored."""
 
     fetches: list[FetchResult] = field(default_factory=list)
     records: list[ArticleRecord] = field(default_factory=list)
-    #: No matcher: nothing is grouped, and the crawl computes no story keys.
-    stories: StoryIndex = field(default_factory=StoryIndex)
-    owed: DryRunOwed = field(default_factory=DryRunOwed)
+    story_preparer: None = None
 
     def known_articles(
         self, keys: Sequence[tuple[str, str]]
     ) -> dict[tuple[str, str], KnownArticle]:
         return {}
 
-    def save_fetches(self, fetches: Sequence[FetchToSave]) -> list[SavedFetch | Exception]:
-        saved: list[SavedFetch | Exception] = []
-        for fetch in fetches:
-            self.fetches.append(fetch.result)
-            self.records.extend(fetch.records)
-            new = len(fetch.records)
-            saved.append(SavedFetch([ArticleOutcome.NEW] * new, ArticleCounts(new=new), 0))
-        return saved
+    def owed_pages(self, source: str) -> list[OwedPage]:
+        return []
 
-    def save_article(
-        self,
-        record: ArticleRecord,
-        now: datetime,
-        fetch_id: int | None = None,
-        owed_key: str | None = None,
-    ) -> ArticleOutcome:
-        self.records.append(record)
-        return ArticleOutcome.NEW
+    def save(self, writes: Sequence[Write]) -> list[Saved | Exception]:
+        saved: list[Saved | Exception] = []
+        for write in writes:
+            if isinstance(write, FetchToSave):
+                self.fetches.append(write.result)
+                self.records.extend(write.records)
+                new = len(write.records)
+                saved.append(SavedFetch([ArticleOutcome.NEW] * new, ArticleCounts(new=new), 0))
+            elif write.record is not None:
+                self.records.append(write.record)
+                saved.append(ArticleOutcome.NEW)
+            else:
+                saved.append(None)
+        return saved
 
 
 @dataclass(frozen=True)
@@ -96,14 +92,14 @@ def probe_source(source: SourceConfig, loaded: LoadedConfig, pages: int) -> Prob
         fetch_articles=job.fetch_articles and pages > 0,
         options=replace(job.options, max_pages=max(pages, 1)),
     )
-    store = DryRunStore()
+    storage = DryRunStorage()
     settings = crawl_settings(loaded.config.crawl, cpu_workers=0)
 
     async def run() -> Poll:
         # One CPU thread: trafilatura is not safe in two threads at once (its compiled lxml
         # XPaths are shared module globals; a segfault was seen), and one source needs no more.
         with ThreadPoolExecutor(1) as cpu, ThreadPoolExecutor(1) as db:
-            engine = CrawlEngine(settings, cast(Store, store), (cpu, db))
+            engine = CrawlEngine(settings, storage, (cpu, db))
             await engine.start([job])
             try:
                 return await engine.poll(job, DEADLINE_S)
@@ -111,7 +107,7 @@ def probe_source(source: SourceConfig, loaded: LoadedConfig, pages: int) -> Prob
                 await engine.stop()
 
     poll = run_reactor(run)
-    return Probe(poll, store.fetches[-1] if store.fetches else None, store.records)
+    return Probe(poll, storage.fetches[-1] if storage.fetches else None, storage.records)
 
 
 

@@ -11,10 +11,12 @@ from db.records import (
     FeedEntry,
     FetchOutcome,
     FetchResult,
+    FetchToSave,
     OwedChange,
     OwedPage,
+    PageToSave,
 )
-from db.store import FetchToSave, SourceSpec, Store
+from db.store import SourceSpec, Store
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
@@ -49,13 +51,13 @@ def test_owed_pages_outlive_the_store_until_each_page_concludes(db_url: str) -> 
     store = Store.open(db_url)
     store.sync_sources([SourceSpec("outlet", "feed", "https://outlet.example/feed")], NOW)
     assert not store.validators("outlet").owes_pages
-    [saved] = store.save_fetches([_fetch("outlet", FetchOutcome.OK, OwedChange(add=tuple(pages)))])
+    [saved] = store.save([_fetch("outlet", FetchOutcome.OK, OwedChange(add=tuple(pages)))])
     assert not isinstance(saved, Exception)
     store.close()
 
     store = Store.open(db_url)  # a restart: everything owed is still there, as it was listed
     try:
-        assert sorted(store.owed.pending("outlet"), key=lambda p: p.key) == pages
+        assert sorted(store.owed_pages("outlet"), key=lambda p: p.key) == pages
         assert _owed(store) == {"outlet": 4}
         assert store.validators("outlet").owes_pages  # what a poll answered 304 goes by
         article = ArticleRecord(
@@ -68,30 +70,34 @@ def test_owed_pages_outlive_the_store_until_each_page_concludes(db_url: str) -> 
         )
         outcome = store.save_article(article, NOW, saved.fetch_id, owed_key=full.key)
         assert outcome is ArticleOutcome.NEW
-        store.owed.defer("outlet", pages[1].key)
-        store.owed.settle("outlet", pages[2].key)
-        assert {p.key: p.attempts for p in store.owed.pending("outlet")} == {
+        store.save(
+            [
+                PageToSave("outlet", None, NOW, owed_key=pages[1].key, retry=True),
+                PageToSave("outlet", None, NOW, owed_key=pages[2].key),
+            ]
+        )
+        assert {p.key: p.attempts for p in store.owed_pages("outlet")} == {
             pages[1].key: 1,
             pages[3].key: 0,
         }
         # A poll that answered 304 gives one page up and leaves the other owed.
-        store.save_fetches(
+        store.save(
             [_fetch("outlet", FetchOutcome.NOT_MODIFIED, OwedChange(remove=(pages[3].key,)))]
         )
-        assert [p.key for p in store.owed.pending("outlet")] == [pages[1].key]
-        store.owed.settle("outlet", pages[1].key)
+        assert [p.key for p in store.owed_pages("outlet")] == [pages[1].key]
+        store.save([PageToSave("outlet", None, NOW, owed_key=pages[1].key)])
         assert not store.validators("outlet").owes_pages
     finally:
         store.close()
 
 
 def test_fetches_saved_together_without_articles_apply_their_owed_changes(store: Store) -> None:
-    """The group commit records fetches without articles in two statements (304s mostly):
-    their owed changes go in with them."""
+    """Fetches without articles (304s mostly) saved together: their owed changes go in with
+    them."""
     names = ["a", "b", "c"]
     store.sync_sources([SourceSpec(n, "feed", f"https://{n}.example/feed") for n in names], NOW)
-    store.save_fetches([_fetch("a", FetchOutcome.OK, OwedChange(add=(_page(1), _page(2))))])
-    saved = store.save_fetches(
+    store.save([_fetch("a", FetchOutcome.OK, OwedChange(add=(_page(1), _page(2))))])
+    saved = store.save(
         [
             _fetch("a", FetchOutcome.NOT_MODIFIED, OwedChange(remove=(_page(1).key,))),
             _fetch("b", FetchOutcome.NOT_MODIFIED, OwedChange(add=(_page(3),))),
@@ -100,4 +106,4 @@ def test_fetches_saved_together_without_articles_apply_their_owed_changes(store:
     )
     assert not any(isinstance(s, Exception) for s in saved)
     assert _owed(store) == {"a": 1, "b": 1, "c": 0}
-    assert [p.key for p in store.owed.pending("a")] == [_page(2).key]
+    assert [p.key for p in store.owed_pages("a")] == [_page(2).key]

@@ -17,11 +17,19 @@ from sqlalchemy.orm import Session
 
 from crawler.search_query import CompiledSearch
 from db.database import create_db_engine, migrate, one_of
-from db.records import ArticleOutcome, ArticleRecord, FetchOutcome, FetchResult, Validators
+from db.records import (
+    ArticleOutcome,
+    ArticleRecord,
+    FetchOutcome,
+    FetchResult,
+    FetchToSave,
+    SavedFetch,
+    Validators,
+)
 from db.schema import Article, ArticleKey, Base, Fetch, Source, Story, StoryBand
 from db.search import SEARCH_KEY_SQL, search
 from db.service_state import ServiceState
-from db.store import FetchToSave, SavedFetch, SourceSpec, Store, _key_in
+from db.store import SourceSpec, Store, _key_in
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 TEXT = (
@@ -187,7 +195,7 @@ def test_a_feed_batch_stores_each_article_once(store: Store) -> None:
 
 
 def test_sources_saved_in_one_transaction_come_out_as_saved_one_by_one(store: Store) -> None:
-    """save_fetches (group commit): copies across the sources of one transaction are found,
+    """save (group commit): copies across the sources of one transaction are found,
     each source gets its own counts and fetch record, and the transaction commits once."""
     with_sources(store, "outlet", "wire")
     commits: list[int] = []
@@ -197,7 +205,7 @@ def test_sources_saved_in_one_transaction_come_out_as_saved_one_by_one(store: St
     other = record(canonical_url="https://outlet.example/other", guid="43",
                    guid_key="outlet.example|43", content_hash="d" * 32,
                    text=TEXT + " More.")  # fmt: skip
-    saved = store.save_fetches(
+    saved = store.save(
         [
             FetchToSave(fetch(), [record(), other], NOW, seen_again=2),
             FetchToSave(fetch(source="wire", url="https://wire.example/feed"), [wire_copy], NOW),
@@ -232,7 +240,7 @@ def test_a_source_that_fails_in_a_group_commit_is_rolled_back_alone(store: Store
                    text=TEXT + " More.")  # fmt: skip
     unknown = record(source="nobody", canonical_url="https://nobody.example/a", guid_key=None,
                      outlet="nobody.example", content_hash="e" * 32)  # fmt: skip
-    saved = store.save_fetches(
+    saved = store.save(
         [
             FetchToSave(fetch(), [record()], NOW),
             # Its article is written, then its fetch record fails (no such source).
@@ -255,7 +263,7 @@ def test_fetches_without_articles_are_recorded_together_as_one_by_one(store: Sto
     with_sources(store, "outlet", "wire", "gazette", "star")
     validators = Validators(etag='"v2"', last_modified="Sun, 01 Nov 2026 11:00:00 GMT")
     later = NOW + timedelta(minutes=5)
-    saved = store.save_fetches(
+    saved = store.save(
         [
             FetchToSave(fetch(source="wire", outcome=FetchOutcome.NOT_MODIFIED,
                               http_status=304), [], NOW, seen_again=0),
@@ -294,7 +302,7 @@ def test_fetches_without_articles_are_recorded_together_as_one_by_one(store: Sto
 
 def test_a_failing_fetch_among_those_without_articles_fails_alone(store: Store) -> None:
     with_sources(store, "outlet", "wire")
-    saved = store.save_fetches(
+    saved = store.save(
         [
             FetchToSave(fetch(outcome=FetchOutcome.NOT_MODIFIED, http_status=304), [], NOW),
             FetchToSave(fetch(source="nobody", outcome=FetchOutcome.NOT_MODIFIED), [], NOW),
