@@ -117,8 +117,9 @@ def crawl(
     from crawler.pools import worker_pools
     from crawler.runner import crawl as crawl_jobs
     from crawler.runner import run_reactor
+    from db.alerts import Outbox
     from scheduler.crawling import crawl_settings, pass_jobs, select_sources
-    from scheduler.notify import Notifier, drain_outbox, outbox_for
+    from scheduler.notify import Notifier, drain_outbox
 
     loaded = _load()
     sources = select_sources(loaded.config, source or [])
@@ -128,16 +129,17 @@ def crawl(
         worker_pools(settings.cpu_workers) as pools,
     ):
         jobs, deferred = pass_jobs(store, loaded.config, sources)
+        outbox = Outbox(store.engine)
 
         async def crawl_and_alert() -> tuple[CrawlTotals, int]:
             with _progress(len(sources)) as advance:
                 totals = await crawl_jobs(jobs, settings, store, pools, advance)
             # Someone running `crawl` from cron has no service to send what the pass matched.
-            sent = await drain_outbox(store, Notifier.from_config(loaded)) if send else 0
+            sent = await drain_outbox(outbox, Notifier.from_config(loaded)) if send else 0
             return totals, sent
 
         totals, sent = run_reactor(crawl_and_alert)
-        waiting = outbox_for(store).count("pending")
+        waiting = outbox.count("pending")
     _print_totals(totals, deferred)
     _print_alerts(sent, waiting)
     if strict and totals.sources_failed:
@@ -287,20 +289,16 @@ def run(
     SIGHUP re-reads the config. Exits 0 after a graceful stop, 3 if another `run` already
     holds this database (role all).
     """
+    from scheduler.lease import EXIT_LOCKED, AlreadyRunning
     from scheduler.observe import setup_logging
-    from scheduler.service import EXIT_LOCKED, AlreadyRunning, Service
+    from scheduler.service import build_service
 
-    service: Service
-    if role is Role.all:
-        service = Service(state.config_path, workers)
-    else:
-        from scheduler.cluster import make_service
-
-        service = make_service(role.value, state.config_path, workers)
+    loaded = _load()
+    # Logging first: opening the store may migrate, and Alembic's lines are filtered by it.
     setup_logging(
-        min(logging.getLogger().level, logging.INFO),
-        log_json or service.loaded.config.service.log_json,
+        min(logging.getLogger().level, logging.INFO), log_json or loaded.config.service.log_json
     )
+    service = build_service(role.value, loaded, workers, config_path=state.config_path)
     try:
         raise typer.Exit(service.run())
     except AlreadyRunning as e:

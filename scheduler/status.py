@@ -10,7 +10,7 @@ from rich.table import Table
 
 from db.service_state import ServiceState
 from db.store import Store
-from scheduler.service import LEASE_TTL
+from scheduler.lease import LEASE_TTL
 
 
 def render_status(console: Console, store: Store, now: datetime) -> None:
