@@ -289,9 +289,8 @@ def run(
     SIGHUP re-reads the config. Exits 0 after a graceful stop, 3 if another `run` already
     holds this database (role all).
     """
-    from scheduler.lease import EXIT_LOCKED, AlreadyRunning
     from scheduler.observe import setup_logging
-    from scheduler.service import build_service
+    from scheduler.service import EXIT_LOCKED, AlreadyRunning, build_service
 
     loaded = _load()
     # Logging first: opening the store may migrate, and Alembic's lines are filtered by it.

@@ -1,15 +1,11 @@
-"""The feeders of cluster mode: one scheduler (plus standbys) and N crawl workers.
+"""The feeders of cluster mode (docs/architecture.md, "Cluster mode"): roles share one database
+and a Redis poll queue (crawler.cluster); the database decides who polls what.
 
-They share one database (PostgreSQL across hosts) and one poll queue in Redis (scrapy-redis,
-crawler.cluster). The database is the authority on who polls what:
-
-- the scheduler (``Dispatcher``) holds the lease ``scheduler``; every DISPATCH_EVERY it frees
-  dispatches whose worker died (their work is redone) and marks due sources dispatched, pushing
-  one queue entry each. A source with a dispatch is never dispatched again until the poll
-  finishes: no source is polled twice in one interval.
-- a worker (``QueueTaker``) pops entries, claims each on the source's row (compare-and-set on
-  the dispatch id; stale entries are dropped), polls it, then stores the next due time and
-  frees the source. Its heartbeat is a lease row ``worker:<id>``.
+- ``Dispatcher`` (role scheduler): frees the dispatches of dead workers, marks due sources
+  dispatched and pushes one entry each. A source with a dispatch is not dispatched again until
+  its poll finishes: no source is polled twice in one interval.
+- ``QueueTaker`` (role worker): pops entries, claims each on the source's row (stale entries
+  are dropped), polls it, then stores the next due time and frees the source in one update.
 """
 
 from __future__ import annotations
@@ -20,12 +16,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from crawler.cluster import Dispatch, PollQueue, QueueUnavailable
+from crawler.harvest import utcnow
 from crawler.pools import DatabaseThread
 from db.errors import HaitiwatchError
-from db.service_state import ServiceState
+from db.service_state import LEASE_TTL, ServiceState
 from scheduler.config import Config
-from scheduler.feeders import Sources
-from scheduler.lease import LEASE_TTL, pause, utcnow
+from scheduler.feeders import Sources, pause
 from scheduler.poller import Poller
 
 log = logging.getLogger("haitiwatch.cluster")
@@ -106,11 +102,9 @@ class Dispatcher:
                 self.state.reclaim_stale, now, LEASE_TTL, self.unclaimed_after
             )
             if freed:
-                log.warning(
-                    "re-dispatching %d sources whose worker stopped or that no worker took: %s",
-                    len(freed),
-                    ", ".join(sorted(freed)[:10]) + (" ..." if len(freed) > 10 else ""),
-                )
+                names = ", ".join(sorted(freed)[:10]) + (" ..." if len(freed) > 10 else "")
+                why = "whose worker stopped or that no worker took"
+                log.warning("re-dispatching %d sources %s: %s", len(freed), why, names)
             due = await self.db.run(self.state.dispatch_due, set(sources), now, DISPATCH_BATCH)
         except Exception:
             log.exception("dispatch failed; trying again in %.0f s", DISPATCH_EVERY)
@@ -172,12 +166,9 @@ class QueueTaker:
         name, dispatch_id = entry.source, entry.dispatch_id
         source = self.sources.get(name)
         if source is None or source.url != entry.url:
-            log.error(
-                "queue entry for source %s, which this worker's config %s; "
-                "give every role the same config",
-                name,
-                "does not have" if source is None else "lists with another URL",
-            )
+            problem = "does not have" if source is None else "lists with another URL"
+            message = "queue entry for source %s, which this worker's config %s; "
+            log.error(message + "give every role the same config", name, problem)
             if await self.db.run(self.state.claim, name, dispatch_id, self.holder):
                 backoff = utcnow() + UNKNOWN_SOURCE_BACKOFF
                 await self.db.run(self.state.finish_dispatch, name, dispatch_id, backoff)

@@ -1,9 +1,6 @@
-"""Where a service's polls come from: its feeder.
-
-- ``LocalSchedule`` (role all): one APScheduler DateTrigger job per source at its next due
-  time; each poll stores its next due time and schedules itself again.
-- ``Dispatcher`` (role scheduler) and ``QueueTaker`` (role worker), in scheduler.cluster: the
-  scheduler pushes due sources to the Redis queue, a worker polls what it takes from it.
+"""Where the service's polls come from: a feeder. ``LocalSchedule`` (role all) keeps one
+APScheduler DateTrigger job per source at its next due time; each poll stores its next due
+time and schedules itself again. The cluster's feeders are in scheduler.cluster.
 """
 
 from __future__ import annotations
@@ -19,10 +16,10 @@ from typing import Protocol
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
 
+from crawler.harvest import utcnow
 from crawler.pools import DatabaseThread
 from db.service_state import ServiceState
 from scheduler.config import Config, SourceConfig
-from scheduler.lease import utcnow
 from scheduler.observe import Metrics
 from scheduler.poller import Poller
 from scheduler.schedule import first_due, reschedule
@@ -32,6 +29,12 @@ log = logging.getLogger("haitiwatch.service")
 Sources = Mapping[str, SourceConfig]
 #: APScheduler job options: never two runs at once, a late run runs once, however late.
 ONE_RUN = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
+
+
+async def pause(stop: asyncio.Event, seconds: float) -> None:
+    """Wait ``seconds``, or less if the service is told to stop."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
 
 
 class Feeder(Protocol):
@@ -90,11 +93,8 @@ class LocalSchedule:
         self.metrics.scheduled.set(len(self.scheduler.get_jobs()))
 
     async def _start_poll(self, name: str) -> None:
-        """The job: start the poll as its own task and return at once.
-
-        The poll reschedules its source when it ends; were it the job itself, APScheduler
-        would still count it as running then and skip the new job (max_instances=1).
-        """
+        """The job starts the poll as its own task: the poll reschedules its source when it
+        ends, and APScheduler would skip a job rescheduled while it still runs."""
         source = self.sources.get(name)
         if source is None or name in self.poller.polls or self.stop_event.is_set():
             return  # removed by a reload, or (never expected) already polling

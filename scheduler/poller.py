@@ -17,6 +17,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from crawler.harvest import utcnow
 from crawler.jobs import CrawlSettings, SourceJob
 from crawler.pools import DatabaseThread
 from crawler.runner import CrawlEngine
@@ -25,7 +26,6 @@ from db.service_state import ServiceState, SourceState
 from db.store import Store
 from scheduler.config import ServiceConfig, SourceConfig
 from scheduler.crawling import private_sources, source_job
-from scheduler.lease import utcnow
 from scheduler.notify import Message, Notifier, deliver
 from scheduler.observe import Metrics
 from scheduler.schedule import next_due
@@ -140,15 +140,10 @@ class Poller:
         self.metrics.record_poll(source.name, totals, seconds, failures, now)
         if st is not None:
             await self._operator_alert(st, now)
-        log.info(
-            "polled %s: %d new, %d updated, %d duplicate%s; next at %s",
-            source.name,
-            totals.new,
-            totals.updated,
-            totals.duplicate,
-            " (failed)" if totals.sources_failed else "",
-            due.isoformat(timespec="seconds"),
-        )
+        failed = " (failed)" if totals.sources_failed else ""
+        counts = totals.new, totals.updated, totals.duplicate
+        facts = source.name, *counts, failed, due.isoformat(timespec="seconds")
+        log.info("polled %s: %d new, %d updated, %d duplicate%s; next at %s", *facts)
 
     async def _operator_alert(self, st: SourceState, now: datetime) -> None:
         """Tell the operator once per failure streak when a source fails for too long."""

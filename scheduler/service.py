@@ -1,9 +1,8 @@
 """`haitiwatch run`: the long-lived service, one process assembled from parts.
 
-One asyncio loop (the asyncio Twisted reactor). The ``Service`` does what every role does:
-signals, the lease, APScheduler and its periodic jobs (alerts, heartbeat, digests, memory),
-the optional HTTP endpoint, SIGHUP and the order of shutdown. A role is only a choice of parts
-(``build_service``): a lease policy, a feeder (where polls come from) and a poller or none.
+The ``Service`` does what every role does: signals, the lease, APScheduler and its periodic
+jobs, the HTTP endpoint, SIGHUP and the order of shutdown. A role is a choice of parts made in
+``build_service``: a lease policy, a feeder (where polls come from), a poller or none.
 """
 
 from __future__ import annotations
@@ -12,27 +11,30 @@ import asyncio
 import contextlib
 import ctypes
 import logging
+import os
 import signal
+import socket
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy.exc import SQLAlchemyError
 
+from crawler.harvest import utcnow
 from crawler.pools import DatabaseThread, cpu_pool
 from crawler.runner import run_reactor
 from db.alerts import Outbox
 from db.errors import HaitiwatchError
-from db.service_state import LEASE_NAME, WORKER_PREFIX, ServiceState
+from db.service_state import LEASE_NAME, LEASE_TTL, WORKER_PREFIX, LeaseInfo, ServiceState
 from db.store import Store
 from scheduler.config import LoadedConfig, SourceConfig, load_config
 from scheduler.crawling import crawl_settings, sync_sources
 from scheduler.digest import run_due_digests
-from scheduler.feeders import ONE_RUN, Feeder, LocalSchedule
-from scheduler.lease import HEARTBEAT_EVERY, Lease, utcnow
+from scheduler.feeders import ONE_RUN, Feeder, LocalSchedule, pause
 from scheduler.notify import Notifier, drain_outbox
 from scheduler.observe import Metrics, start_http
 from scheduler.poller import Poller
@@ -44,8 +46,11 @@ if TYPE_CHECKING:
 log = logging.getLogger("haitiwatch.service")
 
 ROLES = ("all", "scheduler", "worker")
-#: How often the outbox of immediate alerts is drained (seconds).
-OUTBOX_EVERY = 2
+#: How often the outbox of immediate alerts is drained, and the lease renewed (seconds).
+OUTBOX_EVERY, HEARTBEAT_EVERY = 2, 10
+#: How often a standby scheduler tries the lease.
+STANDBY_RETRY = 5.0
+EXIT_LOCKED = 3
 
 
 def release_free_memory() -> None:
@@ -55,13 +60,72 @@ def release_free_memory() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
+class AlreadyRunning(HaitiwatchError):
+    def __init__(self, info: LeaseInfo, now: datetime) -> None:
+        self.info = info
+        age = int((now - info.heartbeat_at).total_seconds())
+        super().__init__(
+            f"another `haitiwatch run` (pid {info.pid} on {info.hostname}) is running on this "
+            f"database (last heartbeat {age} s ago); stop it first, or wait "
+            f"{int(LEASE_TTL.total_seconds())} s if it died on another host"
+        )
+
+
+@dataclass(eq=False)
+class Lease:
+    state: ServiceState
+    db: DatabaseThread
+    name: str
+    holder: str
+    #: Wait while another process holds it (a standby scheduler) instead of refusing to start.
+    standby: bool = False
+    #: A heartbeat that finds the row gone takes it again (a worker) instead of stopping.
+    retake: bool = False
+
+    async def take(self, stop: asyncio.Event) -> bool:
+        """Take the lease; False when told to stop while waiting as a standby."""
+        if not self.standby:
+            return await self._take_once()
+        announced = False
+        while not stop.is_set():
+            try:
+                return await self._take_once()
+            except SQLAlchemyError as e:  # the database restarts, say: a standby waits on
+                log.warning("standby: cannot reach the database (%s); retrying", type(e).__name__)
+            except AlreadyRunning as e:
+                if not announced:
+                    holder = e.info.pid, e.info.hostname, STANDBY_RETRY
+                    message = "standby: pid %d on %s holds the scheduler lease; taking over"
+                    log.info(message + " when its heartbeat stops (checked every %.0f s)", *holder)
+                    announced = True
+            await pause(stop, STANDBY_RETRY)
+        log.info("stopped (standby)")
+        return False
+
+    async def _take_once(self) -> bool:
+        now, host, pid = utcnow(), socket.gethostname(), os.getpid()
+        args = (self.holder, host, pid, now, LEASE_TTL, self.name)
+        held = await asyncio.to_thread(self.state.acquire_lease, *args)
+        if held is not None:
+            raise AlreadyRunning(held, now)
+        return True
+
+    async def renew(self) -> bool:
+        """The heartbeat; False when another process took the lease (stop at once)."""
+        if await self.db.run(self.state.renew_lease, self.holder, utcnow(), self.name):
+            return True
+        return self.retake and await self._take_once()
+
+    async def release(self) -> None:
+        await asyncio.to_thread(self.state.release_lease, self.holder, self.name)
+
+
 @dataclass(eq=False, kw_only=True)
 class Service:
     loaded: LoadedConfig
     config_path: str | None  # where SIGHUP re-reads it (None: $HAITIWATCH_CONFIG or default)
     role_name: str
     store: Store
-    state: ServiceState
     outbox: Outbox
     db: DatabaseThread
     metrics: Metrics
@@ -70,7 +134,6 @@ class Service:
     lease: Lease
     feeder: Feeder
     poller: Poller | None  # None: this role does not poll (the cluster's scheduler)
-    sends_digests: bool  # one process per database should: the scheduler lease's holder
     queue: PollQueue | None = None
     sources: dict[str, SourceConfig] = field(default_factory=dict)  # enabled ones, by name
 
@@ -117,7 +180,7 @@ class Service:
             self.scheduler.start()
             await self.feeder.start(config, self.sources)
             jobs = [(self._send_alerts, OUTBOX_EVERY), (self._heartbeat, HEARTBEAT_EVERY)]
-            if self.sends_digests:
+            if self.lease.name == LEASE_NAME:  # one sender of digests per database
                 jobs.append((self._send_digests, 60))
             for job, seconds in jobs:
                 self._every(seconds, job, next_run_time=utcnow())
@@ -125,12 +188,9 @@ class Service:
             http = None
             if config.service.http.enabled or config.web.enabled:
                 http = await self._start_http()
-            log.info(
-                "haitiwatch running (role %s): %d sources, database %s",
-                self.role_name,
-                len(self.sources),
-                self.store.engine.url.render_as_string(hide_password=True),
-            )
+            url = self.store.engine.url.render_as_string(hide_password=True)
+            facts = self.role_name, len(self.sources), url
+            log.info("haitiwatch running (role %s): %d sources, database %s", *facts)
             await self.stop.wait()
             await self._shutdown()
             if http is not None:
@@ -224,7 +284,9 @@ class Service:
         if not self.scheduler.running:
             return False, "scheduler not running"
         try:
-            await asyncio.wait_for(asyncio.to_thread(self.state.lease, self.lease.name), timeout=5)
+            await asyncio.wait_for(
+                asyncio.to_thread(self.lease.state.lease, self.lease.name), timeout=5
+            )
         except Exception as e:  # any database failure is "unhealthy", with its reason
             return False, f"database unreachable: {type(e).__name__}"
         in_flight = len(self.poller.polls) if self.poller else 0
@@ -267,7 +329,6 @@ def build_service(
         config_path=config_path,
         role_name=f"worker {holder}" if role == "worker" else role,
         store=store,
-        state=state,
         outbox=Outbox(store.engine),
         db=db,
         metrics=metrics,
@@ -276,6 +337,5 @@ def build_service(
         lease=lease,
         feeder=feeder,
         poller=poller,
-        sends_digests=role != "worker",
         queue=queue,
     )

@@ -42,10 +42,12 @@ def test_each_role_is_a_lease_a_feeder_and_a_poller_or_none(
         assert (service.poller is not None) == polls
         assert (service.queue is not None) == (role != "all")
         assert service.lease.standby == standby  # only a scheduler waits for the lease
-        assert service.sends_digests == digests  # one sender per database: the lease holder
+        # One process per database sends digests: the holder of the scheduler lease.
+        assert (service.lease.name == "scheduler") == digests
         # Every part shares what start-up built once: the state, the database thread.
         parts = [service.lease, service.feeder, *([service.poller] if service.poller else [])]
-        assert all(part.state is service.state and part.db is service.db for part in parts)
+        state = service.lease.state
+        assert all(part.state is state and part.db is service.db for part in parts)
         if service.poller is not None:
             assert service.poller.store is service.store
     finally:
