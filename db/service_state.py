@@ -20,6 +20,8 @@ from db.database import WRITE_OPTION
 from db.schema import Article, Fetch, ServiceLease, Source
 
 LEASE_NAME = "scheduler"
+#: A lease whose heartbeat is older than this may be taken over (a holder renews every 10 s).
+LEASE_TTL = timedelta(seconds=30)
 #: Lease rows of cluster workers are named WORKER_PREFIX + the worker's id.
 WORKER_PREFIX = "worker:"
 

@@ -13,11 +13,9 @@ import asyncio
 import html
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
-from db.alerts import SENT, Alert, new_worker_id
-from db.store import Store
+from db.alerts import SENT, Alert, Outbox, new_worker_id
 from scheduler.config import RuleConfig, digest_times
 from scheduler.notify import (
     LEASE,
@@ -27,7 +25,6 @@ from scheduler.notify import (
     item_markdown,
     item_text,
     md_escape,
-    outbox_for,
     send_claimed,
 )
 
@@ -115,7 +112,7 @@ def _also(group: Sequence[Alert]) -> str:
 
 
 async def run_due_digests(
-    store_or_engine: Store | Any,
+    outbox: Outbox,
     notifier: Notifier,
     now: datetime | None = None,
     *,
@@ -128,7 +125,6 @@ async def run_due_digests(
     the last scheduled time; failures are retried with backoff on later calls.
     """
     at = now or datetime.now(UTC)
-    outbox = outbox_for(store_or_engine)
     sent = 0
     for rule in notifier.rules:
         if rule.mode != "digest" or not rule.digest or not rule.channels:

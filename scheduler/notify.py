@@ -2,10 +2,10 @@
 
 Service API (all async, for the APScheduler AsyncIOScheduler on the service's event loop):
 
-- ``drain_outbox(store_or_engine, notifier, now=None) -> int``: send due immediate alerts once;
-  call it every few seconds and once more on SIGTERM.
-- ``scheduler.digest.run_due_digests(store_or_engine, notifier, now=None) -> int``: send the
-  digests whose time has come; call it every minute.
+- ``drain_outbox(outbox, notifier, now=None) -> int``: send due immediate alerts once; call it
+  every few seconds and once more on SIGTERM.
+- ``scheduler.digest.run_due_digests(outbox, notifier, now=None) -> int``: send the digests
+  whose time has come; call it every minute.
 
 Channel URLs are secrets (Apprise URLs hold tokens and passwords): they are resolved from
 the config only when sending, and logs and stored errors name only the channel.
@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 from crawler.rules import RuleSet, Snippet, compile_rule, make_snippet
 from db.alerts import FAILED, PENDING, SENT, Alert, Outbox, RuleHit, RuleMatchHook, new_worker_id
 from db.errors import ConfigError
-from db.store import ArticleHook, Store
+from db.store import ArticleHook
 from scheduler.config import Config, LoadedConfig, RuleConfig, channel_url
 
 log = logging.getLogger(__name__)
@@ -345,10 +345,6 @@ def record_outcome(
     return status
 
 
-def outbox_for(store_or_engine: Any) -> Outbox:
-    return Outbox(store_or_engine.engine if isinstance(store_or_engine, Store) else store_or_engine)
-
-
 async def send_claimed(
     outbox: Outbox,
     worker: str,
@@ -385,7 +381,7 @@ async def send_claimed(
 
 
 async def drain_outbox(
-    store_or_engine: Store | Any,
+    outbox: Outbox,
     notifier: Notifier,
     now: datetime | None = None,
     *,
@@ -396,10 +392,9 @@ async def drain_outbox(
     Claims rows (pending and due, or left 'sending' by a sender whose lease ran out) so that
     concurrent senders never send the same row; sends up to 8 at a time; records per-target
     outcomes; transient failures are retried later with backoff, permanent ones are marked
-    failed. Safe to call every few seconds and on SIGTERM; ``store_or_engine`` is the Store
-    or its SQLAlchemy Engine; ``now`` defaults to the current UTC time.
+    failed. Safe to call every few seconds and on SIGTERM; ``now`` defaults to the current
+    UTC time.
     """
-    outbox = outbox_for(store_or_engine)
     limit = asyncio.Semaphore(_PARALLEL)
     sent = 0
 

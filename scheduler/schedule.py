@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from scheduler.config import SourceConfig
 
 #: Longest wait after repeated failures, unless the interval itself is longer.
 MAX_BACKOFF = timedelta(hours=6)
@@ -59,3 +64,24 @@ def first_due(
     if retry_after is not None and retry_after > due:
         return retry_after
     return due
+
+
+def reschedule(
+    old: Mapping[str, SourceConfig],
+    new: Mapping[str, SourceConfig],
+    next_runs: Mapping[str, datetime | None],
+    now: datetime,
+    rng: random.Random | None = None,
+) -> tuple[set[str], dict[str, datetime]]:
+    """What a config reload changes in a local schedule: the sources to drop, and new due
+    times. An added source is due as at start-up; a changed one (its interval, say) no later
+    than one interval from now; an unchanged one keeps its time. ``next_runs`` holds when each
+    scheduled source runs next."""
+    due: dict[str, datetime] = {}
+    for name, source in new.items():
+        before, current = old.get(name), next_runs.get(name)
+        if before is None:
+            due[name] = first_due(now, source.interval, None, rng=rng)
+        elif before != source and current is not None:
+            due[name] = min(current, now + source.interval)
+    return old.keys() - new.keys(), due

@@ -1,14 +1,8 @@
-"""`haitiwatch run`: the long-lived service.
+"""`haitiwatch run`: the long-lived service, one process assembled from parts.
 
-One process, one asyncio loop (the asyncio Twisted reactor): one long-lived Scrapy crawler
-(crawler.runner.CrawlEngine) and an APScheduler 3.11 AsyncIOScheduler whose jobs are thin
-coroutines. Each source has one job at a time, a DateTrigger at its next due time, which the job
-sets itself after each poll (interval, jitter, backoff, Retry-After), so a source never runs
-twice at once. Due times live in the database, so a restart neither storms nor skips.
-
-This is `--role all`, the single machine. The cluster roles (scheduler.cluster) reuse it: the
-scheduler dispatches due sources to a shared queue instead of polling them, a worker polls what
-it takes from the queue instead of keeping a schedule.
+The ``Service`` does what every role does: signals, the lease, APScheduler and its periodic
+jobs, the HTTP endpoint, SIGHUP and the order of shutdown. A role is a choice of parts made in
+``build_service``: a lease policy, a feeder (where polls come from), a poller or none.
 """
 
 from __future__ import annotations
@@ -16,49 +10,54 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
-import html
 import logging
 import os
 import signal
 import socket
-import time
 import uuid
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor
-from datetime import UTC, datetime, timedelta
-from functools import partial
-from typing import ParamSpec, TypeVar
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.date import DateTrigger
+from sqlalchemy.exc import SQLAlchemyError
 
-from crawler.jobs import SourceJob
-from crawler.pools import worker_pools
-from crawler.runner import CrawlEngine, run_reactor
+from crawler.harvest import utcnow
+from crawler.pools import DatabaseThread, cpu_pool
+from crawler.runner import run_reactor
+from db.alerts import Outbox
 from db.errors import HaitiwatchError
-from db.records import CrawlTotals, PollStart
-from db.service_state import LEASE_NAME, LeaseInfo, ServiceState
+from db.service_state import LEASE_NAME, LEASE_TTL, WORKER_PREFIX, LeaseInfo, ServiceState
 from db.store import Store
 from scheduler.config import LoadedConfig, SourceConfig, load_config
-from scheduler.crawling import crawl_settings, private_sources, source_job, sync_sources
+from scheduler.crawling import crawl_settings, sync_sources
 from scheduler.digest import run_due_digests
-from scheduler.notify import Message, Notifier, deliver, drain_outbox, outbox_for
+from scheduler.feeders import ONE_RUN, Feeder, LocalSchedule, pause
+from scheduler.notify import Notifier, drain_outbox
 from scheduler.observe import Metrics, start_http
-from scheduler.schedule import first_due, next_due
+from scheduler.poller import Poller
 from scheduler.wiring import open_store
 
-log = logging.getLogger("haitiwatch.service")
-P = ParamSpec("P")
-T = TypeVar("T")
+if TYPE_CHECKING:
+    from crawler.cluster import PollQueue
 
-LEASE_TTL = timedelta(seconds=30)
-HEARTBEAT = timedelta(seconds=10)
-#: A poll that has not finished after this long is abandoned and counted as failed.
-POLL_DEADLINE = timedelta(minutes=30)
+log = logging.getLogger("haitiwatch.service")
+
+ROLES = ("all", "scheduler", "worker")
+#: How often the outbox of immediate alerts is drained, and the lease renewed (seconds).
+OUTBOX_EVERY, HEARTBEAT_EVERY = 2, 10
+#: How often a standby scheduler tries the lease.
+STANDBY_RETRY = 5.0
 EXIT_LOCKED = 3
-#: How often the outbox of immediate alerts is drained (seconds).
-OUTBOX_EVERY = 2
+
+
+def release_free_memory() -> None:
+    """Hand memory freed after a burst (a cold first poll of many feeds) back to the OS: glibc
+    keeps freed heap pages mapped until malloc_trim. A no-op where glibc is absent."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 class AlreadyRunning(HaitiwatchError):
@@ -72,47 +71,74 @@ class AlreadyRunning(HaitiwatchError):
         )
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+@dataclass(eq=False)
+class Lease:
+    state: ServiceState
+    db: DatabaseThread
+    name: str
+    holder: str
+    #: Wait while another process holds it (a standby scheduler) instead of refusing to start.
+    standby: bool = False
+    #: A heartbeat that finds the row gone takes it again (a worker) instead of stopping.
+    retake: bool = False
+
+    async def take(self, stop: asyncio.Event) -> bool:
+        """Take the lease; False when told to stop while waiting as a standby."""
+        if not self.standby:
+            return await self._take_once()
+        announced = False
+        while not stop.is_set():
+            try:
+                return await self._take_once()
+            except SQLAlchemyError as e:  # the database restarts, say: a standby waits on
+                log.warning("standby: cannot reach the database (%s); retrying", type(e).__name__)
+            except AlreadyRunning as e:
+                if not announced:
+                    holder = e.info.pid, e.info.hostname, STANDBY_RETRY
+                    message = "standby: pid %d on %s holds the scheduler lease; taking over"
+                    log.info(message + " when its heartbeat stops (checked every %.0f s)", *holder)
+                    announced = True
+            await pause(stop, STANDBY_RETRY)
+        log.info("stopped (standby)")
+        return False
+
+    async def _take_once(self) -> bool:
+        now, host, pid = utcnow(), socket.gethostname(), os.getpid()
+        args = (self.holder, host, pid, now, LEASE_TTL, self.name)
+        held = await asyncio.to_thread(self.state.acquire_lease, *args)
+        if held is not None:
+            raise AlreadyRunning(held, now)
+        return True
+
+    async def renew(self) -> bool:
+        """The heartbeat; False when another process took the lease (stop at once)."""
+        if await self.db.run(self.state.renew_lease, self.holder, utcnow(), self.name):
+            return True
+        return self.retake and await self._take_once()
+
+    async def release(self) -> None:
+        await asyncio.to_thread(self.state.release_lease, self.holder, self.name)
 
 
-def release_free_memory() -> None:
-    """Hand memory freed after a burst (a cold first poll of many feeds) back to the OS.
-
-    glibc keeps freed heap pages mapped, so the resident size of a long-lived process stays at
-    its high-water mark; malloc_trim returns them. A no-op where glibc is absent.
-    """
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-
-
+@dataclass(eq=False, kw_only=True)
 class Service:
-    #: This process polls sources (it runs a crawler).
-    crawls = True
-    #: This process sends digests (one process per database should: the lease holder).
-    sends_digests = True
+    loaded: LoadedConfig
+    config_path: str | None  # where SIGHUP re-reads it (None: $HAITIWATCH_CONFIG or default)
+    role_name: str
+    store: Store
+    outbox: Outbox
+    db: DatabaseThread
+    metrics: Metrics
+    scheduler: AsyncIOScheduler
+    stop: asyncio.Event
+    lease: Lease
+    feeder: Feeder
+    poller: Poller | None  # None: this role does not poll (the cluster's scheduler)
+    queue: PollQueue | None = None
+    sources: dict[str, SourceConfig] = field(default_factory=dict)  # enabled ones, by name
 
-    def __init__(self, config_path: str | None, workers: int = 0) -> None:
-        self.config_path = config_path
-        self.workers = workers
-        self.loaded: LoadedConfig = load_config(config_path)
+    def __post_init__(self) -> None:
         self.notifier = Notifier.from_config(self.loaded)
-        # 16 hex digits: also names the worker in sources.claimed_by (cluster mode).
-        self.holder = uuid.uuid4().hex[:16]
-        self.lease_name = LEASE_NAME
-        self._db_pool: Executor | None = None
-        self.metrics = Metrics()
-        self.sources: dict[str, SourceConfig] = {}
-        self.private: dict[str, bool] = {}
-        self._in_flight: set[asyncio.Task[None]] = set()
-        self._running: set[str] = set()
-        self._stop = asyncio.Event()
-        self._store: Store | None = None
-        self._state: ServiceState | None = None
-        self._engine: CrawlEngine | None = None
-        self._scheduler: AsyncIOScheduler | None = None
-
-    # -- entry point -----------------------------------------------------------------------
 
     def run(self) -> int:
         return run_reactor(self._main)
@@ -122,96 +148,60 @@ class Service:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, self._request_stop, signum)
         loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(self.reload()))
-        self._store = store = open_store(self.loaded)
-        self._state = state = ServiceState(store.engine)
         try:
-            if not await self._take_lease(state):
+            if not await self.lease.take(self.stop):
                 return 0  # stopped while waiting as a standby
             try:
-                await self._serve(store, state)
+                if self.queue is not None:
+                    from scheduler.cluster import check_queue
+
+                    await check_queue(self.queue)
+                await self._serve()
             finally:
-                await asyncio.to_thread(state.release_lease, self.holder, self.lease_name)
+                await self.lease.release()
         finally:
-            store.close()
+            if self.queue is not None:
+                self.queue.close()
+            self.db.close()
+            self.store.close()
         return 0
 
-    async def _take_lease(self, state: ServiceState) -> bool:
-        """Take this role's lease; `all` refuses to start when another process holds it."""
-        now = utcnow()
-        held = await asyncio.to_thread(
-            state.acquire_lease,
-            self.holder,
-            socket.gethostname(),
-            os.getpid(),
-            now,
-            LEASE_TTL,
-            self.lease_name,
-        )
-        if held is not None:
-            raise AlreadyRunning(held, now)
-        return True
+    def _request_stop(self, signum: int) -> None:
+        log.info("received %s: stopping", signal.Signals(signum).name)
+        self.stop.set()
 
-    def _periodic_jobs(self) -> list[tuple[Callable[[], object], float]]:
-        jobs: list[tuple[Callable[[], object], float]] = [
-            (self._send_alerts, OUTBOX_EVERY),
-            (self._heartbeat, HEARTBEAT.total_seconds()),
-        ]
-        if self.sends_digests:
-            jobs.append((self._send_digests, 60))
-        return jobs
-
-    async def _start_role(self) -> None:
-        """What this role does once the crawler and the scheduler run: schedule every source."""
-        await self._schedule_all()
-
-    async def _serve(self, store: Store, state: ServiceState) -> None:
-        loop = asyncio.get_running_loop()
+    async def _serve(self) -> None:
         config = self.loaded.config
-        settings = crawl_settings(config.crawl, self.workers if self.crawls else 0)
-        http = None
-        with worker_pools(settings.cpu_workers) as pools:
-            self._db_pool = pools[1]
-            await self._apply_sources(config.sources, first=True)
-            if self.crawls:
-                self._engine = CrawlEngine(settings, store, pools)
-                await self._engine.start([self._job(s) for s in self.sources.values()])
-            self._scheduler = AsyncIOScheduler(event_loop=loop, timezone=UTC)
-            self._scheduler.start()
-            await self._start_role()
-            for job, seconds in self._periodic_jobs():
-                self._scheduler.add_job(
-                    job,
-                    "interval",
-                    seconds=seconds,
-                    id=job.__name__,
-                    max_instances=1,
-                    coalesce=True,
-                    misfire_grace_time=None,
-                    next_run_time=utcnow(),
-                )
-            self._scheduler.add_job(
-                release_free_memory,
-                "interval",
-                seconds=60,
-                id="release_free_memory",
-                max_instances=1,
-                coalesce=True,
-                misfire_grace_time=None,
-            )
+        await self._apply_sources(config.sources)
+        with cpu_pool(self.poller.settings.cpu_workers if self.poller else 0) as cpu:
+            if self.poller is not None:
+                self.poller.configure(config.service, self.notifier)
+                await self.poller.start(cpu, self.sources.values())
+            self.scheduler.start()
+            await self.feeder.start(config, self.sources)
+            jobs = [(self._send_alerts, OUTBOX_EVERY), (self._heartbeat, HEARTBEAT_EVERY)]
+            if self.lease.name == LEASE_NAME:  # one sender of digests per database
+                jobs.append((self._send_digests, 60))
+            for job, seconds in jobs:
+                self._every(seconds, job, next_run_time=utcnow())
+            self._every(60, release_free_memory)
+            http = None
             if config.service.http.enabled or config.web.enabled:
-                http = await self._start_http(store)
-            log.info(
-                "haitiwatch running (role %s): %d sources, database %s",
-                self.role_name,
-                len(self.sources),
-                store.engine.url.render_as_string(hide_password=True),
-            )
-            await self._stop.wait()
+                http = await self._start_http()
+            url = self.store.engine.url.render_as_string(hide_password=True)
+            facts = self.role_name, len(self.sources), url
+            log.info("haitiwatch running (role %s): %d sources, database %s", *facts)
+            await self.stop.wait()
             await self._shutdown()
             if http is not None:
                 await http.cleanup()
 
-    async def _start_http(self, store: Store) -> web.AppRunner:
+    def _every(self, seconds: float, job: Callable[[], object], **options: Any) -> None:
+        self.scheduler.add_job(
+            job, "interval", seconds=seconds, id=job.__name__, **ONE_RUN, **options
+        )
+
+    async def _start_http(self) -> web.AppRunner:
         """/healthz and /metrics, and the web archive on the same endpoint when [web] enabled."""
         config = self.loaded.config
         host, port = config.service.http.host, config.service.http.port
@@ -220,250 +210,56 @@ class Service:
             from scheduler.web import mount_web
 
             def extra(app: web.Application) -> None:
-                mount_web(app, store, self.loaded, host)
+                mount_web(app, self.store, self.loaded, host)
 
         runner = await start_http(host, port, self.metrics, self.health, extra)
-        log.info(
-            "health and metrics%s on http://%s:%d",
-            " and the web archive" if config.web.enabled else "",
-            host,
-            port,
-        )
+        web_too = " and the web archive" if config.web.enabled else ""
+        log.info("health and metrics%s on http://%s:%d", web_too, host, port)
         return runner
 
-    @property
-    def role_name(self) -> str:
-        return "all"
-
-    def _request_stop(self, signum: int) -> None:
-        log.info("received %s: stopping", signal.Signals(signum).name)
-        self._stop.set()
-
     async def _shutdown(self) -> None:
-        """Stop taking new polls, let polls in flight finish (bounded), then close the crawler.
-
-        Alerts need no handing over: their outbox rows commit with the article itself.
-        """
-        assert self._scheduler is not None
-        self._scheduler.shutdown(wait=False)
-        timeout = self.loaded.config.service.stop_timeout.total_seconds()
-        if self._in_flight:
-            log.info("waiting up to %.0f s for %d polls in flight", timeout, len(self._in_flight))
-            _done, pending = await asyncio.wait(self._in_flight, timeout=timeout)
-            for task in pending:
-                task.cancel()
-            if pending:
-                await asyncio.wait(pending, timeout=5)
-        if self._engine is not None:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._engine.stop(), timeout=5)
+        """Feed no new polls, let polls in flight finish (bounded), then close the crawler.
+        Alerts need no handing over: their outbox rows commit with the article itself."""
+        await self.feeder.stop()
+        self.scheduler.shutdown(wait=False)
+        if self.poller is not None:
+            await self.poller.stop(self.loaded.config.service.stop_timeout.total_seconds())
         # Alerts of the last articles stored: try once more now; whatever is not sent stays
         # pending in the outbox for the next start.
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(self._send_alerts(), timeout=5)
         log.info("stopped")
 
-    async def _db(self, fn: Callable[P, T], *args: P.args, **kw: P.kwargs) -> T:
-        """Writes go through the crawl's single database thread: no lock fights in-process."""
-        assert self._db_pool is not None
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._db_pool, partial(fn, *args, **kw))
-
-    # -- sources and their jobs ------------------------------------------------------------
-
-    async def _apply_sources(self, sources: Sequence[SourceConfig], first: bool = False) -> None:
+    async def _apply_sources(self, sources: Sequence[SourceConfig]) -> None:
         enabled = {s.name: s for s in sources if s.enabled}
-        unknown = [s.url for s in enabled.values() if s.url not in self.private]
-        if self.crawls and unknown:  # DNS lookups: off the event loop
-            self.private.update(await asyncio.to_thread(private_sources, unknown))
-        assert self._store is not None
-        await self._db(sync_sources, self._store, list(sources))
+        if self.poller is not None:
+            await self.poller.learn_addresses(enabled.values())
+        await self.db.run(sync_sources, self.store, list(sources))
         self.sources = enabled
 
-    def _job(self, source: SourceConfig, start: PollStart | None = None) -> SourceJob:
-        return source_job(source, self.private.get(source.url, False), start)
-
-    async def _schedule_all(self) -> None:
-        assert self._state is not None
-        states = await asyncio.to_thread(self._state.source_states)
-        now = utcnow()
-        for name, source in self.sources.items():
-            st = states.get(name)
-            due = first_due(
-                now,
-                source.interval,
-                st.next_due if st else None,
-                st.retry_after_until if st else None,
-            )
-            self._schedule(name, due)
-        log.info("scheduled %d sources", len(self.sources))
-
-    def _schedule(self, name: str, when: datetime) -> None:
-        if self._scheduler is None or not self._scheduler.running or self._stop.is_set():
-            return
-        self._scheduler.add_job(
-            self._start_poll,
-            DateTrigger(run_date=when),
-            args=[name],
-            id=f"poll:{name}",
-            replace_existing=True,
-            max_instances=1,
-            coalesce=True,
-            misfire_grace_time=None,
-        )
-        self.metrics.scheduled.set(len(self._scheduler.get_jobs()))
-
-    async def _start_poll(self, name: str) -> None:
-        """The scheduler job: start the poll as its own task and return at once.
-
-        The poll reschedules its source when it ends; were it the job itself, APScheduler
-        would still count it as running then and skip the new job (max_instances=1).
-        """
-        source = self.sources.get(name)
-        if source is None or name in self._running or self._stop.is_set():
-            return  # removed by a reload, or (never expected) already polling
-        self._running.add(name)
-        task = asyncio.ensure_future(self._poll_source(source))
-        self._in_flight.add(task)
-        self.metrics.in_flight.set(len(self._in_flight))
-
-        def done(t: asyncio.Task[None]) -> None:
-            self._in_flight.discard(t)
-            self._running.discard(name)
-            self.metrics.in_flight.set(len(self._in_flight))
-
-        task.add_done_callback(done)
-
-    async def _poll_source(self, source: SourceConfig) -> None:
-        name = source.name
-        assert self._engine is not None and self._store is not None
-        started = time.monotonic()
-        totals, retry_after = CrawlTotals(sources_failed=1), None
-        try:
-            start = await self._db(self._store.validators, name)
-            wait_until = start.retry_after_until
-            if wait_until is not None and wait_until > utcnow():
-                retry_after, totals = wait_until, CrawlTotals()
-                return
-            job = self._job(source, start)
-            poll = await self._engine.poll(job, POLL_DEADLINE.total_seconds())
-            totals, retry_after = poll.totals, poll.retry_after
-        except asyncio.CancelledError:
-            log.warning("poll of %s cancelled by shutdown", name)
-            self._abandon(name)
-            raise
-        except Exception:
-            log.exception("poll of %s crashed; the service goes on", name)
-        finally:
-            try:
-                await self._after_poll(source, totals, retry_after, time.monotonic() - started)
-            except Exception:  # e.g. the database is down: keep the source on its schedule
-                log.exception("could not record the poll of %s", name)
-                self._schedule(name, utcnow() + source.interval)
-
-    async def _after_poll(
-        self,
-        source: SourceConfig,
-        totals: CrawlTotals,
-        retry_after: datetime | None,
-        seconds: float,
-    ) -> None:
-        assert self._state is not None
-        st = await asyncio.to_thread(self._state.source_state, source.name)
-        failures = st.consecutive_failures if st else 0
-        now = utcnow()
-        due = next_due(now, source.interval, failures, retry_after)
-        await self._poll_finished(source.name, due)
-        self.metrics.record_poll(source.name, totals, seconds, failures, now)
-        if st is not None:
-            await self._operator_alert(
-                source, st.failing_since, st.operator_alerted_at, st.last_error, failures, now
-            )
-        log.info(
-            "polled %s: %d new, %d updated, %d duplicate%s; next at %s",
-            source.name,
-            totals.new,
-            totals.updated,
-            totals.duplicate,
-            " (failed)" if totals.sources_failed else "",
-            due.isoformat(timespec="seconds"),
-        )
-
-    def _abandon(self, name: str) -> None:
-        """A poll cancelled by shutdown: its source keeps its schedule."""
-
-    async def _poll_finished(self, name: str, due: datetime) -> None:
-        """Store when the source is due next, and schedule it."""
-        assert self._state is not None
-        await self._db(self._state.set_next_due, name, due)
-        self._schedule(name, due)
-
-    async def _operator_alert(
-        self,
-        source: SourceConfig,
-        failing_since: datetime | None,
-        alerted: datetime | None,
-        last_error: str | None,
-        failures: int,
-        now: datetime,
-    ) -> None:
-        """Tell the operator once per failure streak when a source fails for too long."""
-        assert self._state is not None
-        after = self.loaded.config.service.source_failure_alert_after
-        if failures and failing_since and alerted is None and now - failing_since >= after:
-            text = (
-                f"source {source.name} has been failing since "
-                f"{failing_since.isoformat(timespec='seconds')} ({failures} polls): "
-                f"{last_error}"
-            )
-            log.error(text, extra={"source": source.name, "operator_alert": True})
-            await self._tell_operator(f"haitiwatch: source {source.name} is failing", text)
-            await self._db(self._state.mark_operator_alerted, source.name, now)
-        elif not failures and alerted is not None:
-            log.warning("source %s recovered", source.name, extra={"source": source.name})
-            await self._tell_operator(
-                f"haitiwatch: source {source.name} recovered", f"source {source.name} works again"
-            )
-            await self._db(self._state.mark_operator_alerted, source.name, None)
-
     async def _send_alerts(self) -> None:
-        assert self._store is not None
         try:
-            sent = await drain_outbox(self._store, self.notifier)
+            sent = await drain_outbox(self.outbox, self.notifier)
         except Exception:
             log.exception("sending alerts failed; they stay in the outbox")
             return
         if sent:
             log.info("sent %d alerts", sent)
-        pending = await asyncio.to_thread(outbox_for(self._store).count, "pending")
-        self.metrics.outbox.set(pending)
+        self.metrics.outbox.set(await asyncio.to_thread(self.outbox.count, "pending"))
 
     async def _send_digests(self) -> None:
-        assert self._store is not None
         try:
-            sent = await run_due_digests(self._store, self.notifier)
+            sent = await run_due_digests(self.outbox, self.notifier)
         except Exception:
             log.exception("sending digests failed; they stay in the outbox")
             return
         if sent:
             log.info("sent %d digests", sent)
 
-    async def _tell_operator(self, title: str, text: str) -> None:
-        """Send an operator message to [service] operator_channels (failures are only logged)."""
-        escaped = html.escape(text)
-        message = Message(title, text, text, f"<p>{escaped}</p>")
-        for name in self.loaded.config.service.operator_channels:
-            delivery = await deliver(self.notifier.channels.get(name), message)
-            if not delivery.ok:
-                log.warning("operator channel %s: %s", name, delivery.error)
-
     async def _heartbeat(self) -> None:
-        assert self._state is not None
-        if not await self._db(self._state.renew_lease, self.holder, utcnow(), self.lease_name):
+        if not await self.lease.renew():
             log.critical("lost the scheduler lease to another process: stopping")
-            self._stop.set()
-
-    # -- reload and health -----------------------------------------------------------------
+            self.stop.set()
 
     async def reload(self) -> None:
         """SIGHUP: re-read the config; add, remove and reschedule sources; polls in flight go on."""
@@ -473,38 +269,73 @@ class Service:
             log.error("reload refused, keeping the running config: %s", e)
             return
         old = self.sources
-        self.loaded = loaded
-        self.notifier = Notifier.from_config(loaded)
+        self.loaded, self.notifier = loaded, Notifier.from_config(loaded)
         await self._apply_sources(loaded.config.sources)
-        assert self._scheduler is not None
-        for name in old.keys() - self.sources.keys():
-            with contextlib.suppress(Exception):
-                self._scheduler.remove_job(f"poll:{name}")
-            self.metrics.forget_source(name)
-        now = utcnow()
-        for name, source in self.sources.items():
-            before = old.get(name)
-            if before is None:
-                self._schedule(name, first_due(now, source.interval, None))
-            elif before != source:
-                job = self._scheduler.get_job(f"poll:{name}")
-                current = job.next_run_time if job is not None else None
-                if current is not None:
-                    self._schedule(name, min(current, now + source.interval))
+        if self.poller is not None:
+            self.poller.configure(loaded.config.service, self.notifier)
+        await self.feeder.reload(loaded.config, self.sources)
         added, removed = self.sources.keys() - old.keys(), old.keys() - self.sources.keys()
-        log.info(
-            "config reloaded: %d sources (%d added, %d removed)",
-            len(self.sources),
-            len(added),
-            len(removed),
-        )
+        for name in removed:
+            self.metrics.forget_source(name)
+        counts = len(self.sources), len(added), len(removed)
+        log.info("config reloaded: %d sources (%d added, %d removed)", *counts)
 
     async def health(self) -> tuple[bool, str]:
-        if self._scheduler is None or not self._scheduler.running:
+        if not self.scheduler.running:
             return False, "scheduler not running"
-        assert self._state is not None
         try:
-            await asyncio.wait_for(asyncio.to_thread(self._state.lease, self.lease_name), timeout=5)
+            await asyncio.wait_for(
+                asyncio.to_thread(self.lease.state.lease, self.lease.name), timeout=5
+            )
         except Exception as e:  # any database failure is "unhealthy", with its reason
             return False, f"database unreachable: {type(e).__name__}"
-        return True, f"{len(self.sources)} sources, {len(self._in_flight)} polls in flight"
+        in_flight = len(self.poller.polls) if self.poller else 0
+        return True, f"{len(self.sources)} sources, {in_flight} polls in flight"
+
+
+def build_service(
+    role: str, loaded: LoadedConfig, workers: int = 0, config_path: str | None = None
+) -> Service:
+    """The parts of ``role`` around one store, service state, outbox and database thread."""
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r} (expected one of {', '.join(ROLES)})")
+    # 16 hex digits: also names the worker in sources.claimed_by (cluster mode).
+    holder = uuid.uuid4().hex[:16]
+    store = open_store(loaded)
+    state, db, metrics = ServiceState(store.engine), DatabaseThread(), Metrics()
+    scheduler, stop = AsyncIOScheduler(timezone=UTC), asyncio.Event()
+    settings = crawl_settings(loaded.config.crawl, workers)
+    queue: PollQueue | None = None
+    poller: Poller | None = None
+    feeder: Feeder
+    if role == "all":
+        poller = Poller(settings, store, state, db, metrics)
+        lease = Lease(state, db, LEASE_NAME, holder)
+        feeder = LocalSchedule(scheduler, poller, state, db, metrics, stop)
+    else:
+        from crawler.cluster import PollQueue
+        from scheduler.cluster import Dispatcher, QueueTaker
+
+        queue = PollQueue(loaded.redis_url, loaded.config.cluster.queue_key)
+        if role == "scheduler":
+            lease = Lease(state, db, LEASE_NAME, holder, standby=True)
+            feeder = Dispatcher(queue, state, db, stop)
+        else:
+            poller = Poller(settings, store, state, db, metrics)
+            lease = Lease(state, db, WORKER_PREFIX + holder, holder, retake=True)
+            feeder = QueueTaker(queue, poller, state, db, holder, stop)
+    return Service(
+        loaded=loaded,
+        config_path=config_path,
+        role_name=f"worker {holder}" if role == "worker" else role,
+        store=store,
+        outbox=Outbox(store.engine),
+        db=db,
+        metrics=metrics,
+        scheduler=scheduler,
+        stop=stop,
+        lease=lease,
+        feeder=feeder,
+        poller=poller,
+        queue=queue,
+    )

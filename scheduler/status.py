@@ -8,9 +8,8 @@ from datetime import datetime, timedelta
 from rich.console import Console
 from rich.table import Table
 
-from db.service_state import ServiceState
+from db.service_state import LEASE_TTL, ServiceState
 from db.store import Store
-from scheduler.service import LEASE_TTL
 
 
 def render_status(console: Console, store: Store, now: datetime) -> None:

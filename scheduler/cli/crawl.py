@@ -33,8 +33,9 @@ def crawl(
     from crawler.pools import worker_pools
     from crawler.runner import crawl as crawl_jobs
     from crawler.runner import run_reactor
+    from db.alerts import Outbox
     from scheduler.crawling import crawl_settings, pass_jobs, select_sources
-    from scheduler.notify import Notifier, drain_outbox, outbox_for
+    from scheduler.notify import Notifier, drain_outbox
 
     loaded = load()
     sources = select_sources(loaded.config, source or [])
@@ -44,16 +45,17 @@ def crawl(
         worker_pools(settings.cpu_workers) as pools,
     ):
         jobs, deferred = pass_jobs(store, loaded.config, sources)
+        outbox = Outbox(store.engine)
 
         async def crawl_and_alert() -> tuple[CrawlTotals, int]:
             with _progress(len(sources)) as advance:
                 totals = await crawl_jobs(jobs, settings, store, pools, advance)
             # Someone running `crawl` from cron has no service to send what the pass matched.
-            sent = await drain_outbox(store, Notifier.from_config(loaded)) if send else 0
+            sent = await drain_outbox(outbox, Notifier.from_config(loaded)) if send else 0
             return totals, sent
 
         totals, sent = run_reactor(crawl_and_alert)
-        waiting = outbox_for(store).count("pending")
+        waiting = outbox.count("pending")
     _print_totals(totals, deferred)
     _print_alerts(sent, waiting)
     if strict and totals.sources_failed:

@@ -60,19 +60,14 @@ def run(
     holds this database (role all).
     """
     from scheduler.observe import setup_logging
-    from scheduler.service import EXIT_LOCKED, AlreadyRunning, Service
+    from scheduler.service import EXIT_LOCKED, AlreadyRunning, build_service
 
-    service: Service
-    if role is Role.all:
-        service = Service(options.config_path, workers)
-    else:
-        from scheduler.cluster import make_service
-
-        service = make_service(role.value, options.config_path, workers)
+    loaded = load()
+    # Logging first: opening the store may migrate, and Alembic's lines are filtered by it.
     setup_logging(
-        min(logging.getLogger().level, logging.INFO),
-        log_json or service.loaded.config.service.log_json,
+        min(logging.getLogger().level, logging.INFO), log_json or loaded.config.service.log_json
     )
+    service = build_service(role.value, loaded, workers, config_path=options.config_path)
     try:
         raise typer.Exit(service.run())
     except AlreadyRunning as e:

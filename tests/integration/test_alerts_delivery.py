@@ -138,7 +138,7 @@ def notifier(url: str | None, **kwargs: Any) -> Notifier:
 
 
 def drain(store: Store, note: Notifier, at: datetime = NOW) -> int:
-    return asyncio.run(drain_outbox(store, note, at))
+    return asyncio.run(drain_outbox(Outbox(store.engine), note, at))
 
 
 def statuses(store: Store) -> list[tuple[str, int, str | None]]:
@@ -268,9 +268,10 @@ _KILLED_SENDER = """
 import asyncio, sys
 from apprise.plugins.slack import NotifySlack
 NotifySlack.webhook_url = sys.argv[2]
+from db.alerts import Outbox
 from db.database import create_db_engine
 from scheduler.notify import Notifier, drain_outbox
-asyncio.run(drain_outbox(create_db_engine(sys.argv[1]), Notifier({"desk": sys.argv[3]})))
+asyncio.run(drain_outbox(Outbox(create_db_engine(sys.argv[1])), Notifier({"desk": sys.argv[3]})))
 """
 
 
@@ -337,16 +338,16 @@ def test_digest_waits_for_its_time_and_groups_stories(tmp_path: Path, receiver: 
         record(4, title="After seven", text=gangs + " Later.", published=day),
         day + timedelta(hours=7, minutes=10),
     )
-    note = notifier("json://" + receiver.url("/digest")[7:])
-    assert asyncio.run(run_due_digests(store, note, day + timedelta(hours=6, minutes=59))) == 0
-    assert asyncio.run(run_due_digests(store, note, day + timedelta(hours=7, minutes=20))) == 1
+    note, outbox = notifier("json://" + receiver.url("/digest")[7:]), Outbox(store.engine)
+    assert asyncio.run(run_due_digests(outbox, note, day + timedelta(hours=6, minutes=59))) == 0
+    assert asyncio.run(run_due_digests(outbox, note, day + timedelta(hours=7, minutes=20))) == 1
     [(_, payload)] = receiver.posts
     assert payload["title"] == "[gangs] digest 2026-11-16 07:00 EST: 2 stories"
     body = payload["message"]
     assert body.index("Newer gangs story") < body.index("Older gangs story")
     assert "2 outlets carry this story" in body and "After seven" not in body
-    assert asyncio.run(run_due_digests(store, note, day + timedelta(hours=12))) == 0
-    assert asyncio.run(run_due_digests(store, note, day + timedelta(days=1, hours=7))) == 1
+    assert asyncio.run(run_due_digests(outbox, note, day + timedelta(hours=12))) == 0
+    assert asyncio.run(run_due_digests(outbox, note, day + timedelta(days=1, hours=7))) == 1
     assert "After seven" in receiver.posts[-1][1]["message"]
     assert [s for s, _, _ in statuses(store)] == [SENT] * 3
 

@@ -8,7 +8,15 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scheduler.schedule import MAX_BACKOFF, RESTART_SPREAD, backoff_delay, first_due, next_due
+from scheduler.config import SourceConfig
+from scheduler.schedule import (
+    MAX_BACKOFF,
+    RESTART_SPREAD,
+    backoff_delay,
+    first_due,
+    next_due,
+    reschedule,
+)
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 intervals = st.integers(min_value=1, max_value=86_400).map(lambda s: timedelta(seconds=s))
@@ -63,3 +71,41 @@ def test_a_future_due_time_survives_a_restart() -> None:
     assert first_due(NOW, timedelta(minutes=15), stored) == stored
     # ... unless the interval was shortened below it
     assert first_due(NOW, timedelta(minutes=1), stored) == NOW + timedelta(minutes=1)
+
+
+def source(name: str, minutes: int) -> SourceConfig:
+    url = f"https://{name}.example/feed"
+    return SourceConfig(name=name, url=url, interval=timedelta(minutes=minutes))
+
+
+configs = st.dictionaries(
+    st.sampled_from("abcdef"), st.integers(min_value=1, max_value=120), max_size=6
+).map(lambda d: {n: source(n, m) for n, m in d.items()})
+
+
+@given(configs, configs, st.sets(st.sampled_from("abcdef")), st.integers(0, 10_000))
+def test_a_reload_drops_adds_and_pulls_in_changed_sources(
+    old: dict[str, SourceConfig], new: dict[str, SourceConfig], running: set[str], ahead: int
+) -> None:
+    """A source polling now has no job (its poll schedules it when it ends): a reload leaves
+    it alone. Every other scheduled source runs ``ahead`` seconds from now."""
+    runs = {name: NOW + timedelta(seconds=ahead) for name in old if name not in running}
+    removed, due = reschedule(old, new, runs, NOW, random.Random(0))
+    assert removed == old.keys() - new.keys()
+    for name, source in new.items():
+        if name not in old:  # as at a first start: soon, spread out
+            assert NOW <= due[name] <= NOW + min(source.interval, RESTART_SPREAD)
+        elif old[name] == source or name in running:
+            assert name not in due  # its time stands
+        else:  # changed: never later than one new interval from now
+            assert due[name] == min(runs[name], NOW + source.interval)
+
+
+def test_a_shortened_interval_pulls_a_far_job_in_but_never_pushes_a_near_one_out() -> None:
+    old = {"a": source("a", 60), "b": source("b", 60)}
+    new = {"a": source("a", 5), "b": source("b", 120)}
+    runs = {"a": NOW + timedelta(minutes=50), "b": NOW + timedelta(minutes=1)}
+    assert reschedule(old, new, runs, NOW) == (
+        set(),
+        {"a": NOW + timedelta(minutes=5), "b": runs["b"]},
+    )
