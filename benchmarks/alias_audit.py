@@ -37,9 +37,10 @@ from crawler.jobs import ListingOptions, SourceJob
 from crawler.listings import read_listing
 from crawler.textnorm import clean_text, content_hash
 from db.errors import FeedError
+from db.keys import key_value
 from db.records import FeedEntry, FetchOutcome, FetchResult
 from db.schema import Article, ArticleKey
-from db.store import SourceSpec, Store, key_value
+from db.store import SourceSpec, Store
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 NOW = datetime(2026, 3, 1, tzinfo=UTC)

@@ -34,10 +34,11 @@ from crawler.assemble import build_record
 from crawler.jobs import CrawlSettings, ListingOptions, SourceJob
 from crawler.pools import worker_pools
 from crawler.runner import CrawlEngine, run_reactor
+from db.keys import record_keys
 from db.records import FeedEntry
 from db.schema import Article, ArticleKey
 from db.search import index_new_articles
-from db.store import SourceSpec, Store, record_keys
+from db.store import SourceSpec, Store
 from tests.support.server import Site, running_site
 
 NS = 'xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"'

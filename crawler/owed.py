@@ -16,8 +16,8 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from crawler.assemble import Known, needs_fetch
+from db.keys import key_value
 from db.records import FeedEntry, OwedChange, OwedPage
-from db.store import key_value
 
 #: Owed pages kept per source beside the ones being fetched; beyond it, the oldest published
 #: are given up. At the default max_pages (200) and a 15-minute interval, six hours of polls.

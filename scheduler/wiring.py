@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from crawler.stories import StoryParams
 from crawler.story_matcher import StoryMatcher
-from db.store import ArticleHook, Store
+from db.articles import ArticleHook
+from db.store import Store
 from db.story_index import StoryIndex
 from scheduler.config import LoadedConfig
 from scheduler.notify import rule_match_hook

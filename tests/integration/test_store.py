@@ -16,6 +16,7 @@ from sqlalchemy import Engine, Select, event, func, inspect, select, text
 from sqlalchemy.orm import Session
 
 from crawler.search_query import CompiledSearch
+from db.articles import key_in
 from db.database import create_db_engine, migrate, one_of
 from db.records import (
     ArticleOutcome,
@@ -29,7 +30,7 @@ from db.records import (
 from db.schema import Article, ArticleKey, Base, Fetch, Source, Story, StoryBand
 from db.search import SEARCH_KEY_SQL, search
 from db.service_state import ServiceState
-from db.store import SourceSpec, Store, _key_in
+from db.store import SourceSpec, Store
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 TEXT = (
@@ -479,7 +480,7 @@ def test_key_lookups_use_the_primary_key_index(tmp_path: Path) -> None:
     engine = create_db_engine(f"sqlite:///{tmp_path / 'plan.db'}")
     migrate(engine)
     with Session(engine) as session:
-        keys = select(ArticleKey.article_id).where(_key_in(session, [("url", "a"), ("guid", "b")]))
+        keys = select(ArticleKey.article_id).where(key_in(session, [("url", "a"), ("guid", "b")]))
         bands = select(StoryBand.article_id).where(one_of(session, StoryBand.band_key, [1, 2]))
         key_plan, band_plan = _sqlite_plan(engine, keys), _sqlite_plan(engine, bands)
     per_source = select(func.count()).select_from(Article).where(Article.source_id == 1)

@@ -20,8 +20,8 @@ from crawler.owed import (
     owed_page,
     plan_pages,
 )
+from db.keys import MAX_KEY_CHARS
 from db.records import FeedEntry, OwedPage
-from db.store import MAX_KEY_CHARS
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 

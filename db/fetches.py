@@ -1,0 +1,130 @@
+"""A source's fetches and health: the fetch row and the update of its ``sources`` row that
+every poll writes, and the health read back for `sources`, `status` and the web page."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any, cast
+
+from sqlalchemy import Table, Update, bindparam, func, insert, select, update
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.orm import Session
+
+from db.errors import StorageError
+from db.owed import owed_counts
+from db.records import ArticleCounts, FetchOutcome, FetchResult, SourceHealth
+from db.schema import Article, Fetch, Source
+
+SOURCES = cast(Table, Source.__table__)
+FETCHES = cast(Table, Fetch.__table__)
+
+
+def record_fetch(
+    session: Session, source_id: int, result: FetchResult, counts: ArticleCounts
+) -> int:
+    """The source's health and validators, then its fetch row: two prepared Core
+    statements. (Through the ORM, loading the source and flushing both rows cost 1.07 ms
+    a fetch; now 0.41 ms. A pass of 200 unchanged feeds is mostly these.)"""
+    # First, so the row lock is taken before the fetch row's foreign key. On PostgreSQL an
+    # UPDATE of non-key columns takes FOR NO KEY UPDATE: the key-share locks of article
+    # inserts (ours or another worker's) do not conflict with it; FOR UPDATE did, and two
+    # workers saving the same feed at once could deadlock.
+    updated = cast(
+        CursorResult[Any],
+        session.execute(_health_update(result.outcome), _health_params(source_id, result)),
+    )
+    if updated.rowcount != 1:
+        raise StorageError(f"source {result.source!r} is not in the database")
+    row = _fetch_row(source_id, result, counts)
+    fetch_id: int = session.execute(_INSERT_FETCH, row).scalar_one()
+    return fetch_id
+
+
+def _health_params(source_id: int, result: FetchResult) -> dict[str, Any]:
+    return {
+        "source": source_id,
+        "started": result.started,
+        "retry_after": result.retry_after,
+        "error": result.error,
+        "new_etag": result.validators.etag,
+        "new_last_modified": result.validators.last_modified,
+    }
+
+
+def _fetch_row(source_id: int, result: FetchResult, counts: ArticleCounts) -> dict[str, Any]:
+    return {
+        "source_id": source_id,
+        "started_at": result.started,
+        "duration_ms": result.duration_ms,
+        "outcome": result.outcome.value,
+        "http_status": result.http_status,
+        "error": result.error,
+        "bytes_received": result.bytes_received,
+        "items_found": result.items_found,
+        "articles_new": counts.new,
+        "articles_duplicate": counts.duplicate,
+        "articles_updated": counts.updated,
+    }
+
+
+def source_health(session: Session) -> list[SourceHealth]:
+    """Each source's status, last success and error, counts and pages owed."""
+    articles = dict(
+        session.execute(select(Article.source_id, func.count()).group_by(Article.source_id)).all()
+    )
+    fetches = dict(
+        session.execute(select(Fetch.source_id, func.count()).group_by(Fetch.source_id)).all()
+    )
+    owed = owed_counts(session)
+    return [
+        SourceHealth(
+            name=s.name,
+            kind=s.kind,
+            url=s.url,
+            status=(
+                "never"
+                if s.last_fetch_at is None
+                else "failing"
+                if s.consecutive_failures
+                else "ok"
+            ),
+            last_success=s.last_success_at,
+            last_error_at=s.last_error_at,
+            last_error=s.last_error,
+            consecutive_failures=s.consecutive_failures,
+            articles=articles.get(s.id, 0),
+            fetches=fetches.get(s.id, 0),
+            next_due=s.next_due_at,
+            pages_owed=owed.get(s.id, 0),
+        )
+        for s in session.scalars(select(Source).order_by(Source.name))
+    ]
+
+
+_INSERT_FETCH = insert(FETCHES).returning(FETCHES.c.id)
+
+
+@cache
+def _health_update(outcome: FetchOutcome) -> Update:
+    """The UPDATE of a source's row after a fetch with this outcome, built once (bound
+    parameters: source, started, retry_after, error, new_etag, new_last_modified)."""
+    started = bindparam("started", type_=SOURCES.c.last_fetch_at.type)
+    health: dict[str, Any] = {
+        "last_fetch_at": started,
+        "retry_after_until": bindparam("retry_after", type_=SOURCES.c.retry_after_until.type),
+    }
+    if outcome is FetchOutcome.ERROR:
+        health.update(
+            last_error_at=started,
+            last_error=bindparam("error", type_=SOURCES.c.last_error.type),
+            consecutive_failures=SOURCES.c.consecutive_failures + 1,
+            failing_since=func.coalesce(SOURCES.c.failing_since, started),
+        )
+    else:
+        health.update(last_success_at=started, consecutive_failures=0, failing_since=None)
+    if outcome is FetchOutcome.OK:  # new validators; a 304 or an error keeps the old ones
+        health.update(
+            etag=bindparam("new_etag", type_=SOURCES.c.etag.type),
+            last_modified=bindparam("new_last_modified", type_=SOURCES.c.last_modified.type),
+        )
+    return update(SOURCES).where(SOURCES.c.id == bindparam("source")).values(health)
