@@ -12,6 +12,7 @@ Accuracy and speed are measured by ``benchmarks/bench_language.py`` (docs/langua
 
 from __future__ import annotations
 
+import itertools
 import re
 import threading
 from collections.abc import Sequence
@@ -24,6 +25,7 @@ PREFERRED_LANGUAGES = ("ht", "fr", "es", "en")
 #: little to overrule a full article in another one (docs/language.md has the figures).
 PREFERRED_BONUS = 6.0
 DECLARED_BONUS = 3.0
+_MAX_BONUS = PREFERRED_BONUS + DECLARED_BONUS
 #: The sample read: title and the start of the text (the cost grows with its length; longer
 #: samples read no test set better: docs/language.md).
 MAX_SAMPLE_CHARS = 600
@@ -45,10 +47,13 @@ def detect_language(title: str | None, text: str | None, declared: str | None = 
         return hint
     from py3langid.langid import RAW_FLOOR
 
-    scored = _identifier().rank(sample)  # every language with its raw log-probability
-    if scored[0][1] <= RAW_FLOOR:  # not one feature of any language in the sample
+    ranked = _identifier().rank(sample)  # every language, best raw log-probability first
+    top = ranked[0][1]
+    if top <= RAW_FLOOR:  # not one feature of any language in the sample
         return hint
-    best, _score = max(scored, key=lambda pair: pair[1] + _bonus(pair[0], hint))
+    # Only languages within the largest bonus of the top one can win once bonuses are added.
+    contenders = itertools.takewhile(lambda pair: pair[1] >= top - _MAX_BONUS, ranked)
+    best, _score = max(contenders, key=lambda pair: pair[1] + _bonus(pair[0], hint))
     return hint if best == _NO_LANGUAGE else best
 
 
@@ -65,7 +70,8 @@ def _bonus(code: str, hint: str | None) -> float:
 
 
 def _enough_letters(sample: str) -> bool:
-    return len(_LETTER.findall(sample)) >= MIN_LETTERS
+    head = sample[: MIN_LETTERS * 4]  # usually settles it without reading the whole sample
+    return len(_LETTER.findall(head)) >= MIN_LETTERS or len(_LETTER.findall(sample)) >= MIN_LETTERS
 
 
 def normalise_tag(tag: str | None) -> str | None:
