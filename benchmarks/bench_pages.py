@@ -191,7 +191,7 @@ def export_texts(config: Path) -> dict[str, str | None]:
     out = config.with_name("export.jsonl")
     run_process(haitiwatch_cmd(config, "export", "--format", "jsonl", "--output", str(out)))
     rows = [json.loads(line) for line in out.read_text("utf-8").splitlines() if line]
-    return {row["original_url"]: row["text"] for row in rows}
+    return {row["url"]: row["text"] for row in rows}
 
 
 def bench_crawl(server: StaticServer, feeds: list[str], folder: Path, workers: int) -> CrawlResult:
