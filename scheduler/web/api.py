@@ -159,6 +159,7 @@ async def api_sources(request: web.Request) -> web.Response:
                     "consecutive_failures": h.consecutive_failures,
                     "articles": h.articles,
                     "fetches": h.fetches,
+                    "pages_owed": h.pages_owed,
                 }
                 for h in health
             ]

@@ -158,6 +158,11 @@ SCHEMAS: Final[dict[str, Any]] = {
                         "consecutive_failures": {"type": "integer"},
                         "articles": {"type": "integer"},
                         "fetches": {"type": "integer"},
+                        "pages_owed": {
+                            "type": "integer",
+                            "description": "article pages listed and not fetched yet: the "
+                            "next polls fetch them, newest first",
+                        },
                     },
                 },
             }

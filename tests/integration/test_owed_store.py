@@ -3,7 +3,10 @@ new Store on the same database (a restart), settled with the page's article."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from db.records import (
     ArticleOutcome,
@@ -17,6 +20,9 @@ from db.records import (
     PageToSave,
 )
 from db.store import SourceSpec, Store
+from scheduler.config import load_config
+from scheduler.web import create_app
+from tests.support.web import free_port, get, serve
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
@@ -107,3 +113,20 @@ def test_fetches_saved_together_without_articles_apply_their_owed_changes(store:
     assert not any(isinstance(s, Exception) for s in saved)
     assert _owed(store) == {"a": 1, "b": 1, "c": 0}
     assert [p.key for p in store.owed_pages("a")] == [_page(2).key]
+
+
+def test_the_web_api_and_sources_page_show_pages_owed(tmp_path: Path) -> None:
+    store = Store.open(f"sqlite:///{tmp_path / 'hw.db'}")
+    store.sync_sources([SourceSpec("outlet", "feed", "https://outlet.example/feed")], NOW)
+    store.save([_fetch("outlet", FetchOutcome.OK, OwedChange(add=(_page(1), _page(2))))])
+    config = tmp_path / "hw.toml"
+    config.write_text(f'[database]\nurl = "sqlite:///{tmp_path / "hw.db"}"\n', "utf-8")
+    port, app = free_port(), create_app(store, load_config(config), "127.0.0.1")
+    with contextlib.contextmanager(serve)(app, port):
+        status, _headers, body = get(f"http://127.0.0.1:{port}/api/sources")
+        assert status == 200
+        assert json.loads(body)["sources"] == [
+            {**json.loads(body)["sources"][0], "name": "outlet", "pages_owed": 2}
+        ]
+        status, _headers, page = get(f"http://127.0.0.1:{port}/sources")
+        assert status == 200 and b"Pages owed" in page and b"<td>2</td>" in page
