@@ -10,9 +10,8 @@ from aiohttp import web
 from db.errors import HaitiwatchError
 from db.search import COVERAGE_KEYS, SearchHit, coverage, search
 from db.story_index import StoryCopy, list_stories, story_copies
-from scheduler.web.app import CONTEXT
+from scheduler.web.context import CONTEXT, search_params
 from scheduler.web.openapi import SPEC
-from scheduler.web.pages import search_params
 
 MAX_LIMIT: Final = 100
 

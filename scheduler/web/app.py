@@ -1,4 +1,4 @@
-"""The web archive's aiohttp wiring: shared context, access token, security headers, routes.
+"""The web archive's aiohttp wiring: access token, security headers, routes.
 
 Read-only (GET only). Database calls are blocking, so they run in a worker thread; the
 service's asyncio loop keeps crawling meanwhile.
@@ -6,22 +6,19 @@ service's asyncio loop keeps crawling meanwhile.
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import ipaddress
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Any, Final, TypeVar
+from typing import Final
 
 from aiohttp import web
-from jinja2 import Environment, PackageLoader, select_autoescape
 
 from db.errors import ConfigError
 from db.store import Store
 from scheduler.config import LoadedConfig, web_token
+from scheduler.web.context import CONTEXT, WebContext, templates
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-T = TypeVar("T")
 
 TOKEN_COOKIE: Final = "hw_token"  # noqa: S105  (a cookie name, not a secret)
 SECURITY_HEADERS: Final = {
@@ -36,25 +33,6 @@ SECURITY_HEADERS: Final = {
 }
 
 
-@dataclass(frozen=True)
-class WebContext:
-    store: Store
-    loaded: LoadedConfig
-    token: str | None
-    templates: Environment
-
-    async def run(self, work: Callable[[], T]) -> T:
-        """Blocking database work, off the event loop."""
-        return await asyncio.to_thread(work)
-
-    def render(self, name: str, status: int = 200, **values: Any) -> web.Response:
-        html = self.templates.get_template(name).render(**values)
-        return web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
-
-
-CONTEXT: Final = web.AppKey("haitiwatch_web", WebContext)
-
-
 def is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -62,18 +40,6 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
-
-
-def templates() -> Environment:
-    # Autoescape everything: titles, snippets and URLs come from feeds.
-    env = Environment(
-        loader=PackageLoader("scheduler.web", "templates"),
-        autoescape=select_autoescape(default=True, default_for_string=True),
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters["day"] = lambda moment: moment.date().isoformat() if moment else ""
-    return env
 
 
 def mount_web(

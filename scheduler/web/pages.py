@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
@@ -12,67 +11,24 @@ from aiohttp import web
 from markupsafe import Markup, escape
 
 from crawler.rules.highlight import Snippet
-from crawler.search_query import CompiledSearch, parse_day
+from crawler.search_query import CompiledSearch
 from db.errors import HaitiwatchError
 from db.search import (
     COVERAGE_KEYS,
     SearchFilters,
     SearchHit,
-    Sort,
     coverage,
     has_rule_matches,
     languages,
     search,
 )
 from db.story_index import list_stories, story_copies
-from scheduler.web.app import CONTEXT, WebContext
 from scheduler.web.atom import rule_feed
 from scheduler.web.chart import MAX_DAYS, coverage_svg
+from scheduler.web.context import CONTEXT, WebContext, search_params
 
 STATIC: Final = Path(__file__).with_name("static")
 PAGE_SIZE: Final = 20
-MAX_PAGE: Final = 500
-
-
-@dataclass(frozen=True)
-class SearchParams:
-    """A search as asked in a URL's query string (pages and API share it)."""
-
-    q: str
-    compiled: CompiledSearch | None
-    filters: SearchFilters
-    sort: Sort
-    page: int
-    form: Mapping[str, str]
-
-
-def search_params(query: Mapping[str, str]) -> SearchParams:
-    """Raises QuerySyntaxError or another HaitiwatchError with a message for the user."""
-    q = query.get("q", "").strip()
-    story = query.get("story", "").strip()
-    page = query.get("page", "1")
-    if story and not story.isdigit():
-        raise HaitiwatchError(f"story: expected a number, got {story!r}")
-    if not page.isdigit() or not 1 <= int(page) <= MAX_PAGE:
-        raise HaitiwatchError(f"page: expected 1 to {MAX_PAGE}")
-    filters = SearchFilters(
-        since=parse_day(query.get("since"), "since"),
-        until=parse_day(query.get("until"), "until", end=True),
-        sources=_all(query, "source"),
-        languages=_all(query, "lang"),
-        rule=query.get("rule") or None,
-        story_id=int(story) if story else None,
-    )
-    sort: Sort = "date" if query.get("sort") == "date" or not q else "relevance"
-    compiled = CompiledSearch(q) if q else None
-    return SearchParams(q, compiled, filters, sort, int(page), {k: query[k] for k in query})
-
-
-def _all(query: Mapping[str, str], key: str) -> tuple[str, ...]:
-    """Every non-empty value of a repeatable parameter (?source=a&source=b)."""
-    getall = getattr(query, "getall", None)
-    values = getall(key, []) if getall is not None else [query.get(key, "")]
-    return tuple(v for v in values if v)
 
 
 def marked(snippet: Snippet) -> Markup:

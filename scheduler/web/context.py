@@ -1,0 +1,96 @@
+"""What every page and API handler shares: the context the app carries (store, config,
+templates) and the reading of a search from a query string."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final, TypeVar
+
+from aiohttp import web
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from crawler.search_query import CompiledSearch, parse_day
+from db.errors import HaitiwatchError
+from db.search import SearchFilters, Sort
+from db.store import Store
+from scheduler.config import LoadedConfig
+
+T = TypeVar("T")
+#: Result pages a search may ask for.
+MAX_PAGE: Final = 500
+
+
+@dataclass(frozen=True)
+class WebContext:
+    store: Store
+    loaded: LoadedConfig
+    token: str | None
+    templates: Environment
+
+    async def run(self, work: Callable[[], T]) -> T:
+        """Blocking database work, off the event loop."""
+        return await asyncio.to_thread(work)
+
+    def render(self, name: str, status: int = 200, **values: Any) -> web.Response:
+        html = self.templates.get_template(name).render(**values)
+        return web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
+
+
+CONTEXT: Final = web.AppKey("haitiwatch_web", WebContext)
+
+
+def templates() -> Environment:
+    # Autoescape everything: titles, snippets and URLs come from feeds.
+    env = Environment(
+        loader=PackageLoader("scheduler.web", "templates"),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["day"] = lambda moment: moment.date().isoformat() if moment else ""
+    return env
+
+
+@dataclass(frozen=True)
+class SearchParams:
+    """A search as asked in a URL's query string (pages and API share it)."""
+
+    q: str
+    compiled: CompiledSearch | None
+    filters: SearchFilters
+    sort: Sort
+    page: int
+    form: Mapping[str, str]
+
+
+def search_params(query: Mapping[str, str]) -> SearchParams:
+    """Raises QuerySyntaxError or another HaitiwatchError with a message for the user."""
+    q = query.get("q", "").strip()
+    story = query.get("story", "").strip()
+    page = query.get("page", "1")
+    if story and not story.isdigit():
+        raise HaitiwatchError(f"story: expected a number, got {story!r}")
+    if not page.isdigit() or not 1 <= int(page) <= MAX_PAGE:
+        raise HaitiwatchError(f"page: expected 1 to {MAX_PAGE}")
+    filters = SearchFilters(
+        since=parse_day(query.get("since"), "since"),
+        until=parse_day(query.get("until"), "until", end=True),
+        sources=_all(query, "source"),
+        languages=_all(query, "lang"),
+        rule=query.get("rule") or None,
+        story_id=int(story) if story else None,
+    )
+    sort: Sort = "date" if query.get("sort") == "date" or not q else "relevance"
+    compiled = CompiledSearch(q) if q else None
+    return SearchParams(q, compiled, filters, sort, int(page), {k: query[k] for k in query})
+
+
+def _all(query: Mapping[str, str], key: str) -> tuple[str, ...]:
+    """Every non-empty value of a repeatable parameter (?source=a&source=b)."""
+    getall = getattr(query, "getall", None)
+    values = getall(key, []) if getall is not None else [query.get(key, "")]
+    return tuple(v for v in values if v)
+
+
