@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -11,6 +10,7 @@ from sqlalchemy import select
 from db.records import ArticleOutcome, ArticleRecord, FetchOutcome, FetchResult
 from db.schema import Article, ArticleKey
 from db.store import SourceSpec, Store
+from tests.unit.test_aliases import record as unit_record
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 OUTLET = "https://outlet.example"
@@ -27,17 +27,8 @@ BODY = (
 
 
 def record(title: str, path: str, **changes: object) -> ArticleRecord:
-    base = ArticleRecord(
-        source="outlet",
-        url=OUTLET + path,
-        canonical_url=OUTLET + path,
-        title=title,
-        text=PLEA,
-        text_origin="feed",
-        content_hash="a" * 32,
-        outlet="outlet.example",
-    )
-    return replace(base, **changes)  # type: ignore[arg-type]
+    """An item of the outlet whose summary is the plea (the unit tests' builder)."""
+    return unit_record(title, path, **{"text": PLEA, "content_hash": "a" * 32, **changes})
 
 
 def fetch() -> FetchResult:
