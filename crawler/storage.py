@@ -2,7 +2,7 @@
 
 ``db.store.Store`` is the archive; ``sources test`` gives the crawl a dry run that stores
 nothing (scheduler/cli/sources.py). Every write goes through ``save`` in groups (one
-transaction for the writes that queue up meanwhile: crawler/fetch_writer.py).
+transaction for the writes that queue up meanwhile: crawler/group_writer.py).
 """
 
 from __future__ import annotations
