@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import suppress
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 
 from crawler.jobs import SourceJob
@@ -129,22 +129,6 @@ def build_record(
 
     A text whose hash is in ``boilerplate`` (``boilerplate_hashes``) gets no hash.
     """
-    built = record_without_language(job, entry, page, final_url, boilerplate)
-    if built is None:
-        return None
-    record, declared = built
-    return replace(record, language=detect_language(record.title, record.text, declared))
-
-
-def record_without_language(
-    job: SourceJob,
-    entry: FeedEntry,
-    page: ExtractedPage | None = None,
-    final_url: str | None = None,
-    boilerplate: frozenset[str] = frozenset(),
-) -> tuple[ArticleRecord, str | None] | None:
-    """``build_record`` but for its language, and the language the page or feed declares:
-    the caller detects it (``language.detect_languages`` for a feed's entries at once)."""
     fetched_url = final_url or entry.url
     page_text = clean_text(page.text) if page else ""
     feed_text = clean_text(entry.summary)
@@ -159,7 +143,9 @@ def record_without_language(
     except UnusableURL:
         return None
     digest = content_hash(text)
-    record = ArticleRecord(
+    # Detected from what is stored; the declared language only breaks near-ties.
+    declared_language = (page.language if page else None) or entry.language or job.language
+    return ArticleRecord(
         source=job.name,
         url=link,
         canonical_url=primary,
@@ -174,11 +160,9 @@ def record_without_language(
         authors=(page.authors if page and page.authors else entry.authors),
         # Atom entries may carry only <updated>: better than nothing, after the page's own date.
         published=entry.published or (page.published if page else None) or entry.updated,
-        language=None,
+        language=detect_language(title, text, declared_language),
         summary=feed_text or None,
     )
-    # Detected from what is stored; the declared language only breaks near-ties.
-    return record, (page.language if page else None) or entry.language or job.language
 
 
 def _title(entry: FeedEntry, page: ExtractedPage | None, text: str, page_first: bool) -> str:

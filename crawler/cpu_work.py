@@ -10,12 +10,10 @@ import contextlib
 import logging
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from typing import NamedTuple
 
-from crawler.assemble import boilerplate_hashes, build_record, record_without_language
+from crawler.assemble import boilerplate_hashes, build_record
 from crawler.jobs import SourceJob
-from crawler.language import detect_languages
 from db.records import ArticleRecord, FeedEntry
 
 log = logging.getLogger(__name__)
@@ -55,21 +53,13 @@ def feed_records(
     listed: Sequence[FeedEntry],
     prepare: PrepareStory = None,
 ) -> FeedRecords:
-    """A feed's new entries as records, their languages detected together (one batch), and
-    the feed's boilerplate, found among all the entries it ``listed`` (new ones included)."""
+    """A feed's new entries as records, and the feed's boilerplate, found among all the
+    entries it ``listed`` (new ones included)."""
     boilerplate = boilerplate_hashes(listed)
-    built: list[tuple[ArticleRecord, str | None]] = []
+    records = []
     for entry in entries:
-        if (found := record_without_language(job, entry, boilerplate=boilerplate)) is not None:
-            record, declared = found
-            # Prepared right after it is built: its text's normalised form, cached for the
-            # content hash (textnorm.normalise_for_hash), is still there for its shingles.
-            built.append((prepare(record) if prepare else record, declared))
-    languages = detect_languages([(r.title, r.text, declared) for r, declared in built])
-    records = [
-        replace(record, language=language)
-        for (record, _), language in zip(built, languages, strict=True)
-    ]
+        if (record := build_record(job, entry, boilerplate=boilerplate)) is not None:
+            records.append(prepare(record) if prepare else record)
     return FeedRecords(records, boilerplate)
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import itertools
 import re
 import threading
-from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
@@ -55,13 +54,6 @@ def detect_language(title: str | None, text: str | None, declared: str | None = 
     contenders = itertools.takewhile(lambda pair: pair[1] >= top - _MAX_BONUS, ranked)
     best, _score = max(contenders, key=lambda pair: pair[1] + _bonus(pair[0], hint))
     return hint if best == _NO_LANGUAGE else best
-
-
-def detect_languages(
-    articles: Sequence[tuple[str | None, str | None, str | None]],
-) -> list[str | None]:
-    """``detect_language`` of each (title, text, declared), e.g. a feed's entries."""
-    return [detect_language(title, text, declared) for title, text, declared in articles]
 
 
 def _bonus(code: str, hint: str | None) -> float:
