@@ -16,10 +16,49 @@ __all__ = ["host_is_literal_forbidden", "is_forbidden_ip", "resolve_forbidden"]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
-_SHARED_V4: Final = ipaddress.IPv4Network("100.64.0.0/10")  # carrier-grade NAT
-_THIS_NETWORK_V4: Final = ipaddress.IPv4Network("0.0.0.0/8")
+# The IANA special-purpose address registries (RFC 6890 and later RFCs): every block a news
+# crawler has no business reaching, written out because the interpreter's own tables differ
+# between Python versions (3.11's ipaddress calls 192.0.0.0/24, where some clouds serve
+# metadata, global). ipaddress's checks still apply on top (_is_special).
+_SPECIAL_V4: Final = tuple(
+    ipaddress.IPv4Network(block)
+    for block in (
+        "0.0.0.0/8",  # "this network"
+        "10.0.0.0/8",  # private
+        "100.64.0.0/10",  # shared address space (carrier-grade NAT)
+        "127.0.0.0/8",  # loopback
+        "169.254.0.0/16",  # link-local, cloud metadata (169.254.169.254)
+        "172.16.0.0/12",  # private
+        "192.0.0.0/24",  # IETF protocol assignments (192.0.0.192: a cloud metadata address)
+        "192.0.2.0/24",  # documentation (TEST-NET-1)
+        "192.88.99.0/24",  # deprecated 6to4 relay anycast
+        "192.168.0.0/16",  # private
+        "198.18.0.0/15",  # benchmarking
+        "198.51.100.0/24",  # documentation (TEST-NET-2)
+        "203.0.113.0/24",  # documentation (TEST-NET-3)
+        "224.0.0.0/4",  # multicast
+        "240.0.0.0/4",  # reserved, and the limited broadcast address
+    )
+)
+_SPECIAL_V6: Final = tuple(
+    ipaddress.IPv6Network(block)
+    for block in (
+        "::/128",  # unspecified
+        "::1/128",  # loopback
+        "::/96",  # deprecated IPv4-compatible addresses (::127.0.0.1)
+        "64:ff9b:1::/48",  # local-use NAT64 (RFC 8215)
+        "100::/64",  # discard-only
+        "2001::/23",  # IETF protocol assignments (Teredo, ORCHID, ...)
+        "2001:db8::/32",  # documentation
+        "3fff::/20",  # documentation
+        "5f00::/16",  # segment routing (SRv6) SIDs
+        "fc00::/7",  # unique local
+        "fe80::/10",  # link-local
+        "fec0::/10",  # deprecated site-local
+        "ff00::/8",  # multicast
+    )
+)
 _NAT64_WELL_KNOWN: Final = ipaddress.IPv6Network("64:ff9b::/96")  # RFC 6052
-_NAT64_LOCAL_USE: Final = ipaddress.IPv6Network("64:ff9b:1::/48")  # RFC 8215: operator-internal
 # The legacy IPv4 spellings inet_aton accepts: "2130706433", "0177.0.0.1", "0x7f.1", "127.1".
 _LEGACY_V4_RE: Final = re.compile(r"(?:0x[0-9a-f]*|[0-9]+)(?:\.(?:0x[0-9a-f]*|[0-9]+)){0,3}")
 
@@ -110,18 +149,13 @@ def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | No
 
 
 def _v4_is_forbidden(address: ipaddress.IPv4Address) -> bool:
-    return (
-        _is_special(address)
-        or address in _SHARED_V4
-        or address in _THIS_NETWORK_V4
-        or address == ipaddress.IPv4Address("255.255.255.255")
-    )
+    return any(address in block for block in _SPECIAL_V4) or _is_special(address)
 
 
 def _v6_is_forbidden(address: ipaddress.IPv6Address) -> bool:
     if address in _NAT64_WELL_KNOWN:
         return False  # its embedded IPv4 address was checked; the prefix itself is routable
-    return _is_special(address) or address.is_site_local or address in _NAT64_LOCAL_USE
+    return any(address in block for block in _SPECIAL_V6) or _is_special(address)
 
 
 def _is_special(address: IPAddress) -> bool:

@@ -49,6 +49,18 @@ FORBIDDEN_IPS = [
     "::127.0.0.1",  # deprecated IPv4-compatible form
     "[::1]",
     " 127.0.0.1 ",
+    # IANA special-purpose blocks some Python versions call global (3.11: 192.0.0.0/24)
+    "192.0.0.192",  # a cloud metadata address
+    "192.0.0.170",  # NAT64 discovery
+    "192.0.0.8",
+    "192.88.99.1",  # 6to4 relay anycast
+    "198.51.100.7",  # documentation
+    "203.0.113.9",  # documentation
+    "100::1",  # discard-only
+    "2001::1",  # Teredo
+    "2001:10::1",  # ORCHID
+    "3fff::1",  # documentation
+    "5f00::1",  # SRv6
 ]
 
 PUBLIC_IPS = [
