@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
+from crawler.netguard import Origin, url_origin
 from db.records import Validators
 
 #: RFC 9309 section 2.4: a cached robots.txt should not be used for more than 24 hours.
@@ -56,7 +56,8 @@ class SourceJob:
     language: str | None = None
     download_delay: float | None = None
     validators: Validators = field(default_factory=Validators)
-    #: The configured source lives on a private or loopback address, so its host is allowed.
+    #: The configured source lives on a private or loopback address: its own polls may reach
+    #: its host and port (``origin``), and nothing else may.
     allow_private: bool = False
     options: ListingOptions = field(default_factory=ListingOptions)
     #: The source owed article pages when the poll was made (``Store.validators``): the poll
@@ -64,8 +65,8 @@ class SourceJob:
     owes_pages: bool = False
 
     @property
-    def url_host(self) -> str:
-        return (urlsplit(self.url).hostname or "").lower()
+    def origin(self) -> Origin | None:
+        return url_origin(self.url)
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,12 +19,16 @@ from scrapy.utils.httpobj import urlparse_cached
 from twisted.internet.defer import Deferred
 
 from crawler.jobs import ROBOTS_TXT_MAX_AGE_S
-from crawler.netguard import host_is_literal_forbidden, resolve_forbidden
+from crawler.netguard import Origin, host_is_literal_forbidden, resolve_forbidden, url_origin
 from crawler.settings import ROBOTSTXT_MAX_AGE
 from crawler.spider import UNREACHABLE, describe_error
 
 #: How long a host whose robots.txt could not be reached is left alone (RFC 9309 2.3.1.4).
 UNREACHABLE_RETRY_S = 600.0
+#: The guard's lookups are kept briefly (the system resolver cannot tell the DNS TTL); they
+#: only make the error clear, the resolver enforces the rule at connect time.
+VERDICT_MAX_AGE_S = 30.0
+VERDICTS_KEPT = 10_000
 
 
 class _RobotsFailureAtInfo(logging.Filter):
@@ -149,32 +153,55 @@ def _is_robots_txt(request: Request) -> bool:
 class PrivateAddressGuard:
     """Refuse requests to private, loopback and link-local addresses (redirects included).
 
-    Links in feeds and pages are untrusted. A request may go to such a host only when a
-    configured source itself lives there (the spider's ``private_hosts``); robots.txt and
-    redirects pass through here too.
+    Links in feeds and pages are untrusted. Only the polls of a configured source that lives
+    on such an address may reach it, and only its host and port (the spider's
+    ``private_origins``; robots.txt of that origin too). This check gives the clear error; the
+    reactor's resolver (crawler/resolver.py) enforces it on the addresses actually connected
+    to, so a name that resolves differently the second time gets nowhere either.
     """
 
     def __init__(self, crawler: Crawler) -> None:
         self._crawler = crawler
-        self._verdicts: dict[str, str | None] = {}
+        #: host -> (when the verdict expires, monotonic; the private address it resolved to)
+        self._verdicts: dict[str, tuple[float, str | None]] = {}
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> PrivateAddressGuard:
         return cls(crawler)
 
     async def process_request(self, request: Request, spider: Any = None) -> None:
+        origin = url_origin(request.url)
+        private_origins: set[Origin] = getattr(self._crawler.spider, "private_origins", set())
+        if origin is not None and origin in private_origins:
+            if _is_robots_txt(request) or _own_source_poll(request, origin):
+                return
+            raise IgnoreRequest(
+                f"refused: {origin[0]}:{origin[1]} is a private source's address, reachable"
+                " only by that source's own polls"
+            )
         host = urlsplit(request.url).hostname or ""
-        if host in getattr(self._crawler.spider, "private_hosts", ()):
-            return
         if host_is_literal_forbidden(host):
             raise IgnoreRequest(f"refused: {host} is a private or loopback address")
-        if host not in self._verdicts:
-            try:
-                self._verdicts[host] = await asyncio.to_thread(resolve_forbidden, host)
-            except OSError:
-                self._verdicts[host] = None  # let the download report the DNS error itself
-        if (bad := self._verdicts[host]) is not None:
+        if (bad := await self._resolved_private(host)) is not None:
             raise IgnoreRequest(f"refused: {host} resolves to private address {bad}")
+
+    async def _resolved_private(self, host: str) -> str | None:
+        now = time.monotonic()
+        expires, verdict = self._verdicts.get(host, (0.0, None))
+        if now >= expires:
+            try:
+                verdict = await asyncio.to_thread(resolve_forbidden, host)
+            except OSError:
+                verdict = None  # let the download report the DNS error itself
+            if len(self._verdicts) >= VERDICTS_KEPT:
+                self._verdicts.clear()
+            self._verdicts[host] = (now + VERDICT_MAX_AGE_S, verdict)
+        return verdict
+
+
+def _own_source_poll(request: Request, origin: Origin) -> bool:
+    poll = request.meta.get("poll")
+    return poll is not None and poll.job.allow_private and poll.job.origin == origin
 
 
 class RetryAfterMiddleware:

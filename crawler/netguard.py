@@ -11,10 +11,20 @@ import ipaddress
 import re
 import socket
 from typing import Final
+from urllib.parse import urlsplit
 
-__all__ = ["host_is_literal_forbidden", "is_forbidden_ip", "resolve_forbidden"]
+__all__ = [
+    "Origin",
+    "host_is_literal_forbidden",
+    "is_forbidden_ip",
+    "resolve_forbidden",
+    "url_origin",
+]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+#: Where a connection goes: lower-case host (no brackets, no trailing dot) and port.
+Origin = tuple[str, int]
+_DEFAULT_PORTS: Final = {"http": 80, "https": 443}
 
 # The IANA special-purpose address registries (RFC 6890 and later RFCs): every block a news
 # crawler has no business reaching, written out because the interpreter's own tables differ
@@ -61,6 +71,17 @@ _SPECIAL_V6: Final = tuple(
 _NAT64_WELL_KNOWN: Final = ipaddress.IPv6Network("64:ff9b::/96")  # RFC 6052
 # The legacy IPv4 spellings inet_aton accepts: "2130706433", "0177.0.0.1", "0x7f.1", "127.1".
 _LEGACY_V4_RE: Final = re.compile(r"(?:0x[0-9a-f]*|[0-9]+)(?:\.(?:0x[0-9a-f]*|[0-9]+)){0,3}")
+
+
+def url_origin(url: str) -> Origin | None:
+    """The host and port ``url`` connects to; None when it names neither (or a bad port)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port or _DEFAULT_PORTS.get(parts.scheme.lower())
+    except ValueError:
+        return None
+    host = (parts.hostname or "").rstrip(".")
+    return (host, port) if host and port else None
 
 
 def is_forbidden_ip(ip: str) -> bool:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from crawler.harvest import Harvester, Poll
 from crawler.jobs import CrawlSettings, SourceJob
+from crawler.netguard import Origin
 from crawler.settings import ASYNCIO_REACTOR, scrapy_settings
 from crawler.storage import CrawlStorage
 from db.records import CrawlTotals
@@ -74,17 +75,25 @@ class CrawlEngine:
         )
         self._crawler: Crawler | None = None
         self._task: asyncio.Task[None] | None = None
+        #: Configured sources on private addresses, added as their polls arrive (spider.py).
+        self._private_origins: set[Origin] = set()
 
     async def start(self, jobs: Sequence[SourceJob]) -> None:
         """Open the spider. ``jobs`` give the per-source politeness overrides."""
         from scrapy.crawler import AsyncCrawlerRunner
+        from twisted.internet import reactor
 
+        from crawler import resolver
         from crawler.spider import SourceSpider
 
+        resolver.install(reactor, self._private_origins)
         runner = AsyncCrawlerRunner(scrapy_settings(self.settings, list(jobs)))
         self._crawler = runner.create_crawler(SourceSpider)
         self._task = runner.crawl(
-            self._crawler, harvester=self.harvester, timeout=self.settings.timeout
+            self._crawler,
+            harvester=self.harvester,
+            timeout=self.settings.timeout,
+            private_origins=self._private_origins,
         )
         while (
             self._crawler.spider is None

@@ -29,6 +29,7 @@ from w3lib.encoding import http_content_type_encoding
 
 from crawler.harvest import Harvester, NextSteps, Poll
 from crawler.jobs import FetchedBody
+from crawler.netguard import Origin
 from crawler.urls import UnusableURL, fetch_url
 from db.records import OwedPage
 
@@ -144,12 +145,15 @@ class SourceSpider(scrapy.Spider):
 
     name = "haitiwatch"
 
-    def __init__(self, harvester: Harvester, timeout: float, **kwargs: Any) -> None:
+    def __init__(
+        self, harvester: Harvester, timeout: float, private_origins: set[Origin], **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self.harvester = harvester
         self.timeout = timeout
-        #: Hosts of configured sources that live on private addresses: allowed for them only.
-        self.private_hosts: set[str] = set()
+        #: Host and port of each configured source on a private address (crawler/middlewares.py
+        #: lets only that source's polls reach it; crawler/resolver.py lets it resolve there).
+        self.private_origins = private_origins
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> SourceSpider:
@@ -169,8 +173,8 @@ class SourceSpider(scrapy.Spider):
         yield  # an async generator that yields nothing: polls arrive through enqueue()
 
     def enqueue(self, poll: Poll) -> None:
-        if poll.job.allow_private:
-            self.private_hosts.add(poll.job.url_host)
+        if poll.job.allow_private and poll.job.origin is not None:
+            self.private_origins.add(poll.job.origin)
         self.crawler.engine.crawl(self.feed_request(poll))
 
     def feed_request(self, poll: Poll) -> Request:

@@ -236,13 +236,23 @@ def test_private_address_guard_refuses_before_any_connection(url: str) -> None:
     from scrapy.exceptions import IgnoreRequest
     from scrapy.http import Request
 
+    from crawler.jobs import SourceJob
     from crawler.middlewares import PrivateAddressGuard
 
-    crawler = SimpleNamespace(spider=SimpleNamespace(private_hosts=frozenset({"127.0.0.1"})))
+    crawler = SimpleNamespace(spider=SimpleNamespace(private_origins={("127.0.0.1", 9)}))
     guard = PrivateAddressGuard(crawler)  # type: ignore[arg-type]
     with pytest.raises(IgnoreRequest, match="refused"):
         asyncio.run(guard.process_request(Request(url)))
-    assert asyncio.run(guard.process_request(Request("http://127.0.0.1:9/feed.xml"))) is None
+    own = SourceJob("bridge", "feed", "http://127.0.0.1:9/feed.xml", allow_private=True)
+    other = SourceJob("news", "feed", "https://news.example/feed", allow_private=False)
+    page = "http://127.0.0.1:9/page"
+    for job in (own, other):
+        request = Request(page, meta={"poll": SimpleNamespace(job=job)})
+        if job is own:  # the private source's own poll reaches its host and port
+            assert asyncio.run(guard.process_request(request)) is None
+        else:  # another source's link to it does not
+            with pytest.raises(IgnoreRequest, match="only by that source's own polls"):
+                asyncio.run(guard.process_request(request))
 
 
 def test_export_jsonl_and_csv_have_the_required_fields(archive: Archive, tmp_path: Path) -> None:
