@@ -63,6 +63,9 @@ class SourceJob:
     #: The source owed article pages when the poll was made (``Store.validators``): the poll
     #: reads them only then (pages owed meanwhile wait for the next poll).
     owes_pages: bool = False
+    #: HTTP basic credentials from the configured URL's ``user:password@`` (an Authorization
+    #: header value), sent only to the source's own host and port. A secret: not in repr.
+    authorization: str | None = field(default=None, repr=False)
 
     @property
     def origin(self) -> Origin | None:

@@ -1,4 +1,5 @@
-"""Scrapy downloader middlewares: robots.txt (fixed), private-address guard, Retry-After."""
+"""Scrapy downloader middlewares: robots.txt (fixed), private-address guard, a source's own
+credentials, Retry-After."""
 
 from __future__ import annotations
 
@@ -202,6 +203,21 @@ class PrivateAddressGuard:
 def _own_source_poll(request: Request, origin: Origin) -> bool:
     poll = request.meta.get("poll")
     return poll is not None and poll.job.allow_private and poll.job.origin == origin
+
+
+class SourceCredentials:
+    """A source configured as ``https://user:password@host/feed`` sends basic auth with its
+    own polls' requests to its own host and port (feed, listing pages, article pages), and
+    never elsewhere: not to links on other hosts, not after a redirect away."""
+
+    def process_request(self, request: Request, spider: Any = None) -> None:
+        poll = request.meta.get("poll")
+        if poll is None or poll.job.authorization is None:
+            return
+        if url_origin(request.url) == poll.job.origin:
+            request.headers["Authorization"] = poll.job.authorization
+        else:
+            request.headers.pop("Authorization", None)
 
 
 class RetryAfterMiddleware:

@@ -72,6 +72,7 @@ def scrapy_settings(settings: CrawlSettings, jobs: list[SourceJob]) -> dict[str,
             "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
             "crawler.middlewares.ConcurrentSafeRobotsTxtMiddleware": 100,
             "crawler.middlewares.PrivateAddressGuard": 60,
+            "crawler.middlewares.SourceCredentials": 70,
             "crawler.middlewares.RetryAfterMiddleware": 560,
         },
     }

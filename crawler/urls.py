@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from base64 import b64encode
 from collections.abc import Iterable
 from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Final
@@ -132,6 +133,18 @@ def fetch_url(url: str) -> str:
 
 
 @lru_cache(maxsize=4096)  # an entry's URL is canonicalised for its lookup keys, then its record
+def split_credentials(url: str) -> tuple[str, str | None]:
+    """``url`` without its ``user:password@`` part, and that part as a basic-auth header value
+    (None when there is none). Scrapy would take the userinfo for part of the host name."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url, None
+    userinfo, _, hostport = parts.netloc.rpartition("@")
+    user, _, password = userinfo.partition(":")
+    pair = f"{unquote(user)}:{unquote(password)}".encode()
+    return urlunsplit(parts._replace(netloc=hostport)), "Basic " + b64encode(pair).decode("ascii")
+
+
 def canonical_url(url: str) -> str:
     """The dedupe key of ``url``: https, bare host, clean path, sorted non-tracking query."""
     parts = _split_web_url(url)

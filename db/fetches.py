@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from db.errors import StorageError
 from db.owed import owed_counts
 from db.records import ArticleCounts, FetchOutcome, FetchResult, SourceHealth
+from db.redact import redact
 from db.schema import Article, Fetch, Source
 
 SOURCES = cast(Table, Source.__table__)
@@ -45,7 +46,7 @@ def _health_params(source_id: int, result: FetchResult) -> dict[str, Any]:
         "source": source_id,
         "started": result.started,
         "retry_after": result.retry_after,
-        "error": result.error,
+        "error": redact(result.error) if result.error else None,
         "new_etag": result.validators.etag,
         "new_last_modified": result.validators.last_modified,
     }
@@ -58,7 +59,7 @@ def _fetch_row(source_id: int, result: FetchResult, counts: ArticleCounts) -> di
         "duration_ms": result.duration_ms,
         "outcome": result.outcome.value,
         "http_status": result.http_status,
-        "error": result.error,
+        "error": redact(result.error) if result.error else None,
         "bytes_received": result.bytes_received,
         "items_found": result.items_found,
         "articles_new": counts.new,

@@ -26,6 +26,7 @@ from pydantic import (
 )
 
 from db.errors import ConfigError
+from db.redact import remember_credentials, remember_secret
 
 CONFIG_ENV = "HAITIWATCH_CONFIG"
 DATABASE_URL_ENV = "HAITIWATCH_DATABASE_URL"
@@ -150,6 +151,9 @@ class SourceConfig(_Section):
     name: str
     kind: SourceKind = "feed"
     url: str
+    #: The URL from this environment variable instead (for a URL with a key or a password):
+    #: its credentials and query values are masked wherever the URL is logged or shown.
+    url_env: str | None = None
     interval: Duration = timedelta(minutes=15)
     fetch_articles: bool = True
     enabled: bool = True
@@ -179,7 +183,10 @@ class SourceConfig(_Section):
     @model_validator(mode="before")
     @classmethod
     def _url_from_query(cls, data: object) -> object:
-        """gnews and gdelt sources may give a query; their URL is built from it."""
+        """The URL may come from the environment; gnews and gdelt sources may give a query
+        instead, and their URL is built from it."""
+        if isinstance(data, dict) and data.get("url_env") is not None:
+            data = _url_from_environment(data)
         if not isinstance(data, dict) or data.get("kind") not in _QUERY_KINDS:
             return data
         if data.get("url") is not None:
@@ -351,6 +358,17 @@ class StoriesConfig(_Section):
     min_containment: float = Field(0.5, gt=0, le=1)
 
 
+def _url_from_environment(data: dict[str, object]) -> dict[str, object]:
+    name = data["url_env"]
+    if data.get("url") is not None:
+        raise ValueError("expected url or url_env, not both")
+    value = os.environ.get(str(name), "").strip()
+    if not value:
+        raise ValueError(f"url_env: environment variable {name} is not set")
+    remember_credentials(value)
+    return {**data, "url": value}
+
+
 class ChannelConfig(_Section):
     """An Apprise URL, given directly, by environment variable, or in a file (for secrets)."""
 
@@ -488,43 +506,54 @@ def load_config(path: str | Path | None = None) -> LoadedConfig:
         text, origin, base_dir = default_config_text(), "(built-in default config)", Path.cwd()
     config = parse_config(text, origin)
     url = os.environ.get(DATABASE_URL_ENV) or config.database.url
+    redis_url = os.environ.get(REDIS_URL_ENV) or config.cluster.redis_url
+    for secret_bearing in (url, redis_url):
+        if secret_bearing:
+            remember_credentials(secret_bearing)
     return LoadedConfig(
         config=config,
         origin=origin,
         base_dir=base_dir,
         database_url=resolve_database_url(url, base_dir),
-        redis_url=os.environ.get(REDIS_URL_ENV) or config.cluster.redis_url,
+        redis_url=redis_url,
     )
 
 
 def channel_url(name: str, channel: ChannelConfig, origin: str) -> str:
-    """The secret Apprise URL of a channel. Never log the result."""
+    """The secret Apprise URL of a channel, masked in logs from now on (db/redact.py)."""
     if channel.url is not None:
-        return channel.url
-    if channel.url_env is not None:
-        value = os.environ.get(channel.url_env)
+        value = channel.url
+    elif channel.url_env is not None:
+        value = os.environ.get(channel.url_env, "").strip()
         if not value:
             raise ConfigError(
                 f"{origin}: channels.{name}.url_env: environment variable "
                 f"{channel.url_env} is not set"
             )
-        return value.strip()
-    assert channel.url_file is not None
+    else:
+        assert channel.url_file is not None
+        value = _read_channel_file(name, channel.url_file, origin)
+    remember_secret(value)
+    return value
+
+
+def _read_channel_file(name: str, file: Path, origin: str) -> str:
     try:
-        return channel.url_file.read_text("utf-8").strip()
+        return file.read_text("utf-8").strip()
     except OSError as e:
         raise ConfigError(
-            f"{origin}: channels.{name}.url_file: cannot read {channel.url_file}: {e.strerror}"
+            f"{origin}: channels.{name}.url_file: cannot read {file}: {e.strerror}"
         ) from e
 
 
 def web_token(web: WebConfig, base_dir: Path) -> str | None:
     """The web access token from ``token_env`` or ``token_file``; None if neither is set.
-    Never log the result."""
+    Masked in logs from now on (db/redact.py)."""
     if web.token_env is not None:
         value = os.environ.get(web.token_env, "").strip()
         if not value:
             raise ConfigError(f"web.token_env: environment variable {web.token_env} is empty")
+        remember_secret(value)
         return value
     if web.token_file is not None:
         path = web.token_file if web.token_file.is_absolute() else base_dir / web.token_file
@@ -534,5 +563,6 @@ def web_token(web: WebConfig, base_dir: Path) -> str | None:
             raise ConfigError(f"web.token_file: cannot read {path}: {e.strerror or e}") from e
         if not value:
             raise ConfigError(f"web.token_file: {path} is empty")
+        remember_secret(value)
         return value
     return None

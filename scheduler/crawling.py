@@ -9,7 +9,9 @@ from urllib.parse import urlsplit
 
 from crawler.jobs import CrawlSettings, ListingOptions, SourceJob
 from crawler.netguard import host_is_literal_forbidden, resolve_forbidden
+from crawler.urls import split_credentials
 from db.records import PollStart, Validators
+from db.redact import redact
 from db.store import SourceSpec, Store
 from scheduler.config import DEFAULT_LASTMOD_WINDOW, Config, CrawlConfig, SourceConfig
 
@@ -61,7 +63,9 @@ def _host_is_private(host: str) -> bool:
 
 
 def sync_sources(store: Store, sources: Sequence[SourceConfig]) -> None:
-    store.sync_sources([SourceSpec(s.name, s.kind, s.url) for s in sources], datetime.now(UTC))
+    # The stored URL is for showing (sources, the web): without credentials.
+    specs = [SourceSpec(s.name, s.kind, redact(s.url)) for s in sources]
+    store.sync_sources(specs, datetime.now(UTC))
 
 
 def make_jobs(
@@ -86,10 +90,12 @@ def source_job(
     """The one way a configured source becomes a poll (``start``: what the database says of
     it now): `crawl`, `run`, cluster workers and `sources test` all call this, so that no mode
     polls a source without its options."""
+    url, authorization = split_credentials(source.url)
     return SourceJob(
         name=source.name,
         kind=source.kind,
-        url=source.url,
+        url=url,
+        authorization=authorization,
         fetch_articles=source.fetch_articles,
         language=source.language.split("-")[0] if source.language else None,
         download_delay=source.download_delay,

@@ -21,8 +21,7 @@ from prometheus_client import (
 )
 
 from db.records import CrawlTotals
-
-_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
+from scheduler.logfilter import STANDARD_FIELDS, redact_logs
 
 
 class JsonFormatter(logging.Formatter):
@@ -35,9 +34,9 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        out.update({k: v for k, v in vars(record).items() if k not in _STANDARD})
-        if record.exc_info:
-            out["exception"] = self.formatException(record.exc_info)
+        out.update({k: v for k, v in vars(record).items() if k not in STANDARD_FIELDS})
+        if record.exc_text:
+            out["exception"] = record.exc_text
         return json.dumps(out, default=str, ensure_ascii=False)
 
 
@@ -50,6 +49,7 @@ def setup_logging(level: int, json_format: bool) -> None:
     )
     root = logging.getLogger()
     root.handlers[:] = [handler]
+    redact_logs()
     root.setLevel(level)
     # Scrapy and Twisted are chatty at INFO; their warnings still come through.
     for noisy in ("scrapy", "twisted", "apscheduler", "aiohttp.access", "alembic"):

@@ -14,6 +14,7 @@ from rich.console import Console
 
 from db.store import Store
 from scheduler.config import CONFIG_ENV, LoadedConfig, load_config
+from scheduler.logfilter import redact_logs
 from scheduler.wiring import open_store
 
 err = Console(stderr=True)
@@ -48,6 +49,7 @@ def global_options(
     logging.basicConfig(
         level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
+    redact_logs()
 
 
 def load() -> LoadedConfig:

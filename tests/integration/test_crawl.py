@@ -389,8 +389,7 @@ def test_a_pass_delivers_its_immediate_alerts(
     )
     hook = "json://" + receiver.url("/hook").removeprefix("http://")
     config.write_text(
-        config.read_text()
-        + f'\n[channels.desk]\nurl = "{hook}"\n\n[[rules]]\nname = "mission"\n'
+        config.read_text() + f'\n[channels.desk]\nurl = "{hook}"\n\n[[rules]]\nname = "mission"\n'
         'query = \'"multinational security support"\'\nchannels = ["desk"]\n'
     )
     run = crawl(config, *([] if send else ["--no-send"])).check()
