@@ -138,7 +138,13 @@ def parse_day(value: str | None, option: str, end: bool = False) -> datetime | N
         if len(value.strip()) == 10:
             day = date.fromisoformat(value.strip())
             moment = datetime.combine(day, time(), UTC)
-            return moment + timedelta(days=1) if end else moment
+            if end:  # the end of the last day there is stays the last moment there is
+                return (
+                    moment + timedelta(days=1)
+                    if day < date.max
+                    else datetime.max.replace(tzinfo=UTC)
+                )
+            return moment
         parsed = datetime.fromisoformat(value.strip())
     except ValueError as e:
         raise SearchError(f"{option}: expected a date like 2024-05-31, got {value!r}") from e

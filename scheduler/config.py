@@ -36,20 +36,27 @@ DEFAULT_USER_AGENT = "haitiwatch/0.1 (+https://github.com/haitiwatch/haitiwatch)
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+#: Longer is a typo: now + or - a duration must stay a valid date (and 10 years covers every
+#: interval, window and --since a person means).
+MAX_DURATION = timedelta(days=3650)
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 
 
 def parse_duration(value: object) -> timedelta:
-    """ "30s", "15m", "2h", "1d" (or a number of seconds) -> timedelta."""
+    """ "30s", "15m", "2h", "1d" (or a number of seconds) -> timedelta, up to MAX_DURATION."""
     if isinstance(value, timedelta):
-        return value
-    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
-        return timedelta(seconds=value)
-    if isinstance(value, str) and (m := _DURATION.match(value)):
+        seconds = value.total_seconds()
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = float(value)
+    elif isinstance(value, str) and (m := _DURATION.match(value)):
         seconds = float(m.group(1)) * _UNIT_SECONDS[m.group(2)]
-        if seconds > 0:
-            return timedelta(seconds=seconds)
-    raise ValueError('expected a duration like "30s", "15m", "2h" or "1d"')
+    else:
+        seconds = 0.0
+    if 0 < seconds <= MAX_DURATION.total_seconds():
+        return timedelta(seconds=seconds)
+    raise ValueError(
+        f'expected a duration like "30s", "15m", "2h" or "1d", at most {MAX_DURATION.days}d'
+    )
 
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
@@ -501,6 +508,10 @@ def load_config(path: str | Path | None = None) -> LoadedConfig:
             text = file.read_text("utf-8")
         except OSError as e:
             raise ConfigError(f"{file}: cannot read config file: {e.strerror or e}") from e
+        except UnicodeDecodeError as e:
+            raise ConfigError(
+                f"{file}: not UTF-8 text (byte {e.start}): save the config file as UTF-8"
+            ) from e
         origin, base_dir = str(file), file.resolve().parent
     else:
         text, origin, base_dir = default_config_text(), "(built-in default config)", Path.cwd()

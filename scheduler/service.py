@@ -31,6 +31,7 @@ from db.alerts import Outbox
 from db.errors import HaitiwatchError
 from db.service_state import LEASE_NAME, LEASE_TTL, WORKER_PREFIX, LeaseInfo, ServiceState
 from db.store import Store
+from scheduler import stop_signals
 from scheduler.config import LoadedConfig, SourceConfig, load_config
 from scheduler.crawling import crawl_settings, sync_sources
 from scheduler.digest import run_due_digests
@@ -148,6 +149,8 @@ class Service:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, self._request_stop, signum)
         loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(self.reload()))
+        for early in stop_signals.held():  # asked to stop while starting up
+            self._request_stop(early)
         try:
             if not await self.lease.take(self.stop):
                 return 0  # stopped while waiting as a standby

@@ -68,11 +68,22 @@ def parse_query(query: str) -> Node:
     return _Parser(query).parse()
 
 
+#: Parentheses and NOTs nest at most this deep: enough for any rule a person writes, and
+#: parsing and matching (both recursive) stay far from Python's recursion limit.
+MAX_NESTING = 32
+
+
 class _Parser:
     def __init__(self, query: str) -> None:
         self.query = query
         self.tokens = _lex(query)
         self.i = 0
+        self.depth = 0
+
+    def nested(self, token: _Token) -> None:
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise self.error(f"nested too deep: at most {MAX_NESTING} levels", token.at)
 
     def error(self, message: str, at: int | None = None) -> QuerySyntaxError:
         if at is None:
@@ -120,8 +131,10 @@ class _Parser:
     def unary(self) -> Node:
         token = self.peek()
         if token is not None and token.kind in ("NOT", "-"):
-            self.take()
-            return Not(self.unary())
+            self.nested(self.take())
+            node = Not(self.unary())
+            self.depth -= 1
+            return node
         return self.near()
 
     def near(self) -> Node:
@@ -146,11 +159,13 @@ class _Parser:
         if token.kind == "(":
             if (inner := self.peek()) is not None and inner.kind == ")":
                 raise self.error("empty parentheses: nothing to search for")
+            self.nested(token)
             node = self.or_expr()
             closing = self.peek()
             if closing is None or closing.kind != ")":
                 raise self.error("missing ')' to close the '(' here", token.at)
             self.take()
+            self.depth -= 1
             return _with_field(node, field)
         if token.kind == "field":
             if field is not None:

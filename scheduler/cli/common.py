@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 
 from db.store import Store
+from scheduler import stop_signals
 from scheduler.config import CONFIG_ENV, LoadedConfig, load_config
 from scheduler.logfilter import redact_logs
 from scheduler.wiring import open_store
@@ -29,6 +30,7 @@ options = _Options()
 
 
 def global_options(
+    ctx: typer.Context,
     config: Annotated[
         str | None,
         typer.Option(
@@ -44,6 +46,8 @@ def global_options(
     ] = 0,
 ) -> None:
     """haitiwatch: monitor news coverage of the security mission in Haiti."""
+    if ctx.invoked_subcommand != "run":
+        stop_signals.release()  # only the service holds a stop asked for while starting
     options.config_path = config
     level = {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG)
     logging.basicConfig(

@@ -10,7 +10,7 @@ from aiohttp import web
 from db.errors import HaitiwatchError
 from db.search import COVERAGE_KEYS, SearchHit, coverage, search
 from db.story_index import StoryCopy, list_stories, story_copies
-from scheduler.web.context import CONTEXT, search_params
+from scheduler.web.context import CONTEXT, row_id, search_params
 from scheduler.web.openapi import SPEC
 
 MAX_LIMIT: Final = 100
@@ -115,7 +115,9 @@ async def api_stories(request: web.Request) -> web.Response:
 
 async def api_story(request: web.Request) -> web.Response:
     context = request.app[CONTEXT]
-    story_id = int(request.match_info["id"])
+    story_id = row_id(request.match_info["id"])
+    if story_id is None:
+        return error("no such story", 404)
     copies = await context.run(lambda: story_copies(context.store.engine, story_id))
     if copies is None:
         return error(f"no story with id {story_id}", 404)

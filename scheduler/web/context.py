@@ -20,6 +20,8 @@ from scheduler.config import LoadedConfig
 T = TypeVar("T")
 #: Result pages a search may ask for.
 MAX_PAGE: Final = 500
+#: The largest id a database row can have (a signed 64-bit integer).
+MAX_ID: Final = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -70,8 +72,8 @@ def search_params(query: Mapping[str, str]) -> SearchParams:
     q = query.get("q", "").strip()
     story = query.get("story", "").strip()
     page = query.get("page", "1")
-    if story and not story.isdigit():
-        raise HaitiwatchError(f"story: expected a number, got {story!r}")
+    if story and not (story.isdigit() and 1 <= int(story) <= MAX_ID):
+        raise HaitiwatchError(f"story: expected a story id (a number), got {story!r}")
     if not page.isdigit() or not 1 <= int(page) <= MAX_PAGE:
         raise HaitiwatchError(f"page: expected 1 to {MAX_PAGE}")
     filters = SearchFilters(
@@ -85,6 +87,11 @@ def search_params(query: Mapping[str, str]) -> SearchParams:
     sort: Sort = "date" if query.get("sort") == "date" or not q else "relevance"
     compiled = CompiledSearch(q) if q else None
     return SearchParams(q, compiled, filters, sort, int(page), {k: query[k] for k in query})
+
+
+def row_id(text: str) -> int | None:
+    """A path's id (digits by its route), or None when no row can have it."""
+    return int(text) if len(text) <= len(str(MAX_ID)) and 1 <= int(text) <= MAX_ID else None
 
 
 def _all(query: Mapping[str, str], key: str) -> tuple[str, ...]:

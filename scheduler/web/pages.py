@@ -25,7 +25,7 @@ from db.search import (
 from db.story_index import list_stories, story_copies
 from scheduler.web.atom import rule_feed
 from scheduler.web.chart import MAX_DAYS, coverage_svg
-from scheduler.web.context import CONTEXT, WebContext, search_params
+from scheduler.web.context import CONTEXT, WebContext, row_id, search_params
 
 STATIC: Final = Path(__file__).with_name("static")
 PAGE_SIZE: Final = 20
@@ -113,7 +113,9 @@ async def stories_page(request: web.Request) -> web.Response:
 
 async def story_page(request: web.Request) -> web.Response:
     context = request.app[CONTEXT]
-    story_id = int(request.match_info["id"])
+    story_id = row_id(request.match_info["id"])
+    if story_id is None:
+        return context.render("error.html", 404, message="No such story.")
     copies = await context.run(lambda: story_copies(context.store.engine, story_id))
     if copies is None:
         return context.render("error.html", 404, message=f"No story with id {story_id}.")

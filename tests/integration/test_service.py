@@ -170,3 +170,19 @@ def test_an_alert_reaches_the_webhook_within_the_poll_interval(
     assert code == 0, service.log()
     titles = [json.dumps(body) for _path, body in receiver.posts]
     assert sum("Story 2" in t for t in titles) == 1  # once, never again on later polls
+
+
+def test_a_stop_asked_for_while_starting_up_is_a_clean_stop(tmp_path: Path, site: Site) -> None:
+    """systemd may stop a unit that has just started: the service must not die with 143
+    (killed by SIGTERM) before its own handlers are in place, e.g. while migrating."""
+    site.feed("/news.xml", rss(items(0, 3)))
+    config = service_config(tmp_path, site, free_port())
+    service = ServiceProcess(config)
+    try:
+        # The database file appears when start-up opens the store, before the event loop runs.
+        wait_for(lambda: (tmp_path / "hw.db").exists(), 60, "the store to open", poll=0.01)
+        code, _ = service.stop(signal.SIGTERM)
+    finally:
+        service.kill()
+    assert code == 0, service.log()
+    assert "received SIGTERM: stopping" in service.log()

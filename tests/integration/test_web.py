@@ -125,6 +125,23 @@ def test_api_errors_are_clear_json(server: Server) -> None:
     assert status == 400
 
 
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        ("/?q=kenya&since=0001-01-01&until=9999-12-31", 200),
+        ("/api/search?q=kenya&since=0001-01-01&until=9999-12-31", 200),
+        ("/?story=99999999999999999999999", 400),
+        ("/api/search?story=99999999999999999999999", 400),
+        ("/stories/99999999999999999999999", 404),
+        ("/api/stories/99999999999999999999999", 404),
+    ],
+)
+def test_extreme_dates_and_ids_get_an_answer_not_an_error(
+    server: Server, path: str, status: int
+) -> None:
+    assert get(server.url + path)[0] == status
+
+
 def test_read_only_and_secure_headers(server: Server) -> None:
     request = urllib.request.Request(server.url + "/api/search?q=x", method="POST", data=b"")
     with pytest.raises(urllib.error.HTTPError) as e:

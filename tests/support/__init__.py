@@ -1,7 +1,7 @@
 """Helpers shared by the integration tests: config files, and the CLI run in a subprocess.
 
 Each crawl runs in its own process (the Twisted reactor cannot restart in one process). The
-process runs ``scheduler.cli.main`` exactly as the ``haitiwatch`` console script does, after
+process runs ``scheduler.entry.main`` exactly as the ``haitiwatch`` console script does, after
 installing a loopback-only network guard: a connection or name lookup for anything but
 127.0.0.1 / localhost is refused and written to a file, so a test can assert that the crawler
 never tried to reach the internet or a private network.
@@ -74,7 +74,7 @@ def _write_rusage():
 atexit.register(_write_rusage)
 """
 
-_MAIN = "from scheduler.cli import main\nmain()\n"
+_MAIN = "from scheduler.entry import main\nmain()\n"
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +147,7 @@ def run_cli(
 ) -> Run:
     """Run ``haitiwatch [--config F] ARGS`` in a fresh process.
 
-    By default the process runs ``scheduler.cli.main`` (what the console script calls) behind
+    By default the process runs ``scheduler.entry.main`` (the console script's entry point) behind
     the loopback-only network guard; ``prelude`` is Python run after the guard, before main.
     ``console_script=True`` runs the installed ``haitiwatch`` script itself (no guard: only
     for commands that make no network requests).

@@ -83,6 +83,10 @@ def test_invalid_toml_and_missing_file_are_clear(tmp_path: Path) -> None:
         load_config(path)
     with pytest.raises(ConfigError, match="cannot read config file"):
         load_config(tmp_path / "absent.toml")
+    latin1 = tmp_path / "latin1.toml"
+    latin1.write_bytes('[database]\nurl = "sqlite:///Haïti.db"\n'.encode("latin-1"))
+    with pytest.raises(ConfigError, match=r"latin1\.toml: not UTF-8 text \(byte 30\)"):
+        load_config(latin1)
 
 
 def test_relative_sqlite_path_is_relative_to_the_config_file(tmp_path: Path) -> None:
@@ -104,16 +108,27 @@ def test_environment_overrides(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert loaded.database_url == "postgresql://db.internal/hw"
 
 
-@given(st.integers(min_value=1, max_value=10_000), st.sampled_from("smhd"))
+@given(st.integers(min_value=1, max_value=3650), st.sampled_from("smhd"))
 def test_durations_parse(n: int, unit: str) -> None:
     seconds = {"s": 1, "m": 60, "h": 3600, "d": 86400}[unit]
     assert parse_duration(f"{n}{unit}") == timedelta(seconds=n * seconds)
 
 
-@pytest.mark.parametrize("bad", ["", "15", "15 minutes", "0s", "-5m", "1w", True, None])
+@pytest.mark.parametrize(
+    "bad", ["", "15", "15 minutes", "0s", "-5m", "1w", True, None, "9999999d", "3651d", 10**12]
+)
 def test_bad_durations_are_refused(bad: object) -> None:
     with pytest.raises(ValueError, match="duration"):
         parse_duration(bad)
+
+
+def test_a_duration_too_long_to_schedule_names_its_key(tmp_path: Path) -> None:
+    path = tmp_path / "hw.toml"
+    path.write_text(
+        '[[sources]]\nname = "x"\nurl = "https://x.example/feed"\ninterval = "9999999d"\n'
+    )
+    with pytest.raises(ConfigError, match=r"sources\[0\]\.interval: .*at most 3650d"):
+        load_config(path)
 
 
 def test_the_readme_config_example_is_valid_and_shows_every_section() -> None:

@@ -149,3 +149,10 @@ def test_arbitrary_unicode_never_crashes(query: str) -> None:
 @given(st.sampled_from(["Haïti", "HAITI", "haïti", "Haiti"]), st.sampled_from(["Kényan", "KENYAN"]))
 def test_case_and_accents_do_not_change_the_tree(haiti: str, kenyan: str) -> None:
     assert parse_query(f"{haiti} NEAR/3 {kenyan}") == parse_query("haiti NEAR/3 kenyan")
+
+
+@pytest.mark.parametrize("nested", ["(" * 200 + "kenya" + ")" * 200, "NOT " * 200 + "kenya"])
+def test_a_rule_nested_absurdly_deep_is_a_syntax_error(nested: str) -> None:
+    with pytest.raises(QuerySyntaxError, match="nested too deep: at most 32 levels"):
+        parse_query(nested)
+    parse_query("(" * 32 + "kenya" + ")" * 32)  # deep, but as deep as anyone writes
