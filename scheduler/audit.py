@@ -13,6 +13,7 @@ from typing import Any
 
 from crawler.rules import compile_rule
 from crawler.rules.near_miss import ExtraScorer, NearMiss, top_near_misses
+from db.alerts import story_key
 from db.errors import HaitiwatchError
 from db.near_misses import AuditArticle, NearMissArchive
 from db.store import Store
@@ -45,7 +46,11 @@ def audit_rule(
     """The ``limit`` best near misses of ``rule`` among articles first seen in [since, until)."""
     articles = NearMissArchive(store).unmatched_since(rule.name, since, until)
     compiled = compile_rule(rule.name, rule.query)
-    return [Finding(a, m) for a, m in top_near_misses(compiled, articles, limit, extra)]
+    # One near miss per story: the copies of a story are one thing for the operator to check.
+    ranked = top_near_misses(
+        compiled, articles, limit, extra, group=lambda a: story_key(a.story_id, a.id)
+    )
+    return [Finding(article, miss) for article, miss in ranked]
 
 
 def finding_json(finding: Finding) -> dict[str, Any]:

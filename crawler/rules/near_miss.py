@@ -20,7 +20,7 @@ already there do not move, so gaps only shrink and presence only grows.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import count
 from typing import Final, Protocol, TypeVar
@@ -93,23 +93,29 @@ def top_near_misses(
     items: Iterable[ItemT],
     limit: int,
     extra: ExtraScorer | None = None,
+    group: Callable[[ItemT], Hashable] | None = None,
 ) -> list[tuple[ItemT, NearMiss]]:
-    """The ``limit`` best near misses among ``items``, best first (ties: earlier item first)."""
+    """The ``limit`` best near misses among ``items``, best first (ties: earlier item first).
+    With ``group`` (e.g. the item's story), only the best item of each group is kept."""
     matcher = RuleSet([rule])
-    best: list[tuple[float, float, int, ItemT, NearMiss]] = []
+    best: dict[Hashable, tuple[tuple[float, float, int], ItemT, NearMiss]] = {}
     order = count()
     for item in items:
+        at = next(order)
         if matcher.match(item.title, item.text, highlight=False):
             continue
         found = _near_miss(rule.node, item.title, item.text, extra)
         if found is None:
             continue
-        entry = (found.rank, found.score, -next(order), item, found)
-        if len(best) < limit:
-            heapq.heappush(best, entry)
-        elif entry[:3] > best[0][:3]:
-            heapq.heapreplace(best, entry)
-    return [(item, found) for *_, item, found in sorted(best, key=lambda e: e[:3], reverse=True)]
+        key = group(item) if group is not None else at
+        entry = ((found.rank, found.score, -at), item, found)
+        if key not in best or entry[0] > best[key][0]:
+            best[key] = entry
+        if len(best) > 4 * limit:
+            # A group dropped here cannot return to the top: 2 * limit groups beat it already.
+            best = dict(heapq.nlargest(2 * limit, best.items(), key=lambda kv: kv[1][0]))
+    ranked = heapq.nlargest(limit, best.values(), key=lambda e: e[0])
+    return [(item, found) for _, item, found in ranked]
 
 
 def _near_miss(node: Node, title: str, text: str, extra: ExtraScorer | None) -> NearMiss | None:

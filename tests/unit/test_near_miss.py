@@ -94,6 +94,15 @@ def test_ranking_closer_title_more_words_more_of_a_part() -> None:
     assert [item for item, _ in top_near_misses(rule, items, 2)] == ranked[:2]
 
 
+def test_group_keeps_each_groups_best_even_when_better_items_come_late() -> None:
+    rule = compile_rule("r", "kenya NEAR/3 haiti")
+    # 30 articles in 10 stories; later articles are closer, so each story's best comes last.
+    items = [Item(f"story {i % 10}", f"Kenya {words(40 - i)} Haiti") for i in range(30)]
+    ranked = top_near_misses(rule, items, 2, group=lambda item: item.title)
+    assert [item for item, _ in ranked] == [items[29], items[28]]
+    assert len(top_near_misses(rule, items, 30, group=lambda item: item.title)) == 10
+
+
 def keyword_share(title: str, text: str) -> float | None:
     """A real (if tiny) classifier: the share of a topic vocabulary the article uses."""
     topic = {"gangs", "police", "port", "prince", "deployment", "officers"}
