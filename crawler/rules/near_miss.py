@@ -20,14 +20,14 @@ already there do not move, so gaps only shrink and presence only grows.
 from __future__ import annotations
 
 import heapq
+from bisect import bisect_left
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
-from itertools import count
+from itertools import compress, count
 from typing import Final, Protocol, TypeVar
 
 from crawler.rules.ast import And, Leaf, Near, Node, Not, Or, Phrase, Term, leaves, to_query
-from crawler.rules.matcher import CompiledRule, RuleSet
-from crawler.rules.parser import words_of
+from crawler.rules.matcher import CompiledRule, RuleSet, split_fold
 
 #: (title, text) -> a probability-like score in [0, 1] from a learned classifier, or None
 #: when it has no opinion (no model trained for the rule).
@@ -38,6 +38,7 @@ EXTRA_ON_TOPIC: Final = 0.5
 _FIELDS: Final = ("title", "text")
 _SHOWN_CHARS: Final = 60
 _SHOWN_WORDS: Final = 6
+_SHOWN_ITEMS: Final = 3
 #: Weights of the score's parts: closeness of the rule's best part, words in the title,
 #: distinct rule words anywhere.
 _W_CLOSE, _W_TITLE, _W_DISTINCT = 0.7, 0.15, 0.15
@@ -80,12 +81,12 @@ def near_miss(
     none of the rule's words (and the extra scorer, if any, does not call it on topic)."""
     if RuleSet([rule]).match(title, text, highlight=False):
         return None
-    return _near_miss(rule.node, title, text, extra)
+    return _near_miss(_Plan.of(rule.node), title, text, extra)
 
 
 def closeness(node: Node, title: str, text: str) -> float:
     """How close an article comes to ``node``, in [0, 1]: exactly 1 when it matches."""
-    return _Doc(title, text).closeness(node)
+    return _Doc(title, text, _Plan.of(node)).closeness(node)
 
 
 def top_near_misses(
@@ -97,14 +98,14 @@ def top_near_misses(
 ) -> list[tuple[ItemT, NearMiss]]:
     """The ``limit`` best near misses among ``items``, best first (ties: earlier item first).
     With ``group`` (e.g. the item's story), only the best item of each group is kept."""
-    matcher = RuleSet([rule])
+    matcher, plan = RuleSet([rule]), _Plan.of(rule.node)
     best: dict[Hashable, tuple[tuple[float, float, int], ItemT, NearMiss]] = {}
     order = count()
     for item in items:
         at = next(order)
         if matcher.match(item.title, item.text, highlight=False):
             continue
-        found = _near_miss(rule.node, item.title, item.text, extra)
+        found = _near_miss(plan, item.title, item.text, extra)
         if found is None:
             continue
         key = group(item) if group is not None else at
@@ -118,11 +119,38 @@ def top_near_misses(
     return [(item, found) for _, item, found in ranked]
 
 
-def _near_miss(node: Node, title: str, text: str, extra: ExtraScorer | None) -> NearMiss | None:
-    doc = _Doc(title, text)
-    positive = list(dict.fromkeys(leaf for leaf, negated in leaves(node) if not negated))
-    in_title = [leaf for leaf in positive if doc.present(leaf, 0)]
-    in_text = [leaf for leaf in positive if doc.present(leaf, 1)]
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """What scoring needs of a rule, worked out once for all articles."""
+
+    node: Node
+    #: The leaves not under a NOT, each once.
+    positive: tuple[Leaf, ...]
+    #: Every word of the rule (prefixes apart): only their positions are recorded.
+    words: frozenset[str]
+    prefixes: tuple[str, ...]
+
+    @classmethod
+    def of(cls, node: Node) -> _Plan:
+        all_leaves = [leaf for leaf, _ in leaves(node)]
+        positive = tuple(dict.fromkeys(leaf for leaf, negated in leaves(node) if not negated))
+        words = frozenset(
+            word
+            for leaf in all_leaves
+            if not (isinstance(leaf, Term) and leaf.prefix)
+            for word in (leaf.words if isinstance(leaf, Phrase) else (leaf.word,))
+        )
+        prefixes = tuple(
+            {leaf.word for leaf in all_leaves if isinstance(leaf, Term) and leaf.prefix}
+        )
+        return cls(node, positive, words, prefixes)
+
+
+def _near_miss(plan: _Plan, title: str, text: str, extra: ExtraScorer | None) -> NearMiss | None:
+    node = plan.node
+    doc = _Doc(title, text, plan)
+    in_title = [leaf for leaf in plan.positive if doc.present(leaf, 0)]
+    in_text = [leaf for leaf in plan.positive if doc.present(leaf, 1)]
     distinct = {_label(leaf) for leaf in in_title + in_text}
     opinion = extra(title, text) if extra is not None else None
     if not distinct and (opinion is None or opinion < EXTRA_ON_TOPIC):
@@ -144,14 +172,22 @@ def _near_miss(node: Node, title: str, text: str, extra: ExtraScorer | None) -> 
 class _Doc:
     """One article's words and positions, and closeness of tree nodes over them (memoised)."""
 
-    def __init__(self, title: str, text: str) -> None:
-        self.tokens = (words_of(title), words_of(text))
+    def __init__(self, title: str, text: str, plan: _Plan) -> None:
+        # The matcher's own split (folded, every non-word character a space): same words.
+        self.tokens = (split_fold(title).split(), split_fold(text).split())
+        distinct = set(self.tokens[0]).union(self.tokens[1])
+        wanted = set(plan.words.intersection(distinct))
+        if plan.prefixes:
+            wanted.update(w for w in distinct if w.startswith(plan.prefixes))
+        #: Positions of the rule's words only (a long article has thousands of others).
         self.positions: dict[str, list[tuple[int, int]]] = {}
         for field, tokens in enumerate(self.tokens):
-            for at, word in enumerate(tokens):
-                self.positions.setdefault(word, []).append((field, at))
+            for at in compress(count(), map(wanted.__contains__, tokens)):  # filter at C speed
+                self.positions.setdefault(tokens[at], []).append((field, at))
         self._spans: dict[int, list[_Span]] = {}
         self._close: dict[int, float] = {}
+        self._sorted: list[str] | None = None
+        self._prefixed: dict[str, list[tuple[int, int]]] = {}
 
     # -- exact spans (agree with the matcher) -----------------------------------------------
 
@@ -178,11 +214,21 @@ class _Doc:
 
     def _term_positions(self, term: Term, field: int | None = -1) -> list[tuple[int, int]]:
         wanted = (_FIELDS.index(term.field) if term.field else None) if field == -1 else field
-        if term.prefix:
-            found = [p for w, ps in self.positions.items() if w.startswith(term.word) for p in ps]
-        else:
-            found = self.positions.get(term.word, [])
+        found = self._prefix(term.word) if term.prefix else self.positions.get(term.word, [])
         return [(f, at) for f, at in found if wanted is None or f == wanted]
+
+    def _prefix(self, prefix: str) -> list[tuple[int, int]]:
+        """Positions of the words starting with ``prefix``: a range of the sorted words."""
+        if prefix not in self._prefixed:
+            if self._sorted is None:
+                self._sorted = sorted(self.positions)
+            found = []
+            for word in self._sorted[bisect_left(self._sorted, prefix) :]:
+                if not word.startswith(prefix):
+                    break
+                found += self.positions[word]
+            self._prefixed[prefix] = found
+        return self._prefixed[prefix]
 
     def _phrase(self, phrase: Phrase, field: int | None) -> list[_Span]:
         first, *rest = phrase.words
@@ -257,10 +303,10 @@ class _Doc:
             found = [i for i in node.items if not isinstance(i, Not) and self.closeness(i) == 1]
             missing = [i for i in node.items if not isinstance(i, Not) and self.closeness(i) < 1]
             reasons = []
-            if missing:
-                reasons.append(
-                    f"AND: found {_list(found) or 'nothing whole'}; missing {_list(missing)}"
-                )
+            if missing and found:
+                reasons.append(f"AND: found {_list(found)}; missing {_list(missing)}")
+            elif missing:
+                reasons.append(f"AND: missing {_list(missing)}")
             for item in node.items:
                 if isinstance(item, Not) and self.closeness(item) == 0.0:
                     reasons.append(f"excluded by NOT {_show(item.child)}")
@@ -322,6 +368,9 @@ def _label(leaf: Leaf) -> str:
 
 
 def _show(node: Node) -> str:
+    if isinstance(node, Or) and len(node.items) > _SHOWN_ITEMS:
+        head = " OR ".join(_show(item) for item in node.items[:_SHOWN_ITEMS])
+        return f"({head} OR {len(node.items) - _SHOWN_ITEMS} more)"
     text = to_query(node)
     return text if len(text) <= _SHOWN_CHARS else text[: _SHOWN_CHARS - 1] + "…"
 
