@@ -9,7 +9,7 @@ from typing import Final
 from aiohttp import web
 
 from db.errors import HaitiwatchError
-from scheduler.audit import Finding, audit_rule, finding_json
+from scheduler.audit import Finding, audit_rule, find_rule, finding_json
 from scheduler.config import RuleConfig
 from scheduler.web.api import MAX_LIMIT, error
 from scheduler.web.context import CONTEXT, WebContext
@@ -19,7 +19,10 @@ _NAME: Final = "{name:[a-z0-9][a-z0-9._-]{0,63}}"
 
 
 def _rule(context: WebContext, name: str) -> RuleConfig | None:
-    return next((r for r in context.loaded.config.rules if r.name == name), None)
+    try:
+        return find_rule(context.loaded, name)
+    except HaitiwatchError:
+        return None
 
 
 def _window(query: Mapping[str, str]) -> tuple[int, int]:
