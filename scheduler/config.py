@@ -40,6 +40,9 @@ _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 #: interval, window and --since a person means).
 MAX_DURATION = timedelta(days=3650)
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+#: A rule with a possible-misses digest has outbox rows under "NAME:misses", which must fit
+#: the outbox's 64-character rule column (db/near_misses.py).
+MAX_AUDITED_NAME = 64 - len(":misses")
 
 
 def parse_duration(value: object) -> timedelta:
@@ -293,12 +296,26 @@ class RuleConfig(_Section):
     digest: str | None = None
     timezone: str | None = None
     description: str | None = None
+    #: "Possible misses" digest schedule ("daily 08:00"): the day's top near misses; off: None.
+    audit_digest: str | None = None
 
     @field_validator("name")
     @classmethod
     def _rule_name_is_slug(cls, v: str) -> str:
         if not _NAME.match(v):
             raise ValueError("expected a short lowercase name of letters, digits, '.', '_' or '-'")
+        return v
+
+    @field_validator("audit_digest")
+    @classmethod
+    def _audit_schedule(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                digest_times(v)
+            except ValueError:
+                raise ValueError(
+                    f'expected a schedule like "daily 08:00" or "daily 08:00, 18:00", got {v!r}'
+                ) from None
         return v
 
     @field_validator("timezone")
@@ -325,6 +342,13 @@ class RuleConfig(_Section):
                 raise ValueError(f"rule {self.name!r}: {e}") from None
         elif self.digest is not None:
             raise ValueError(f'rule {self.name!r}: digest is only used with mode = "digest"')
+        if self.audit_digest is not None and not self.channels:
+            raise ValueError(f"rule {self.name!r}: audit_digest needs channels to send to")
+        if self.audit_digest is not None and len(self.name) > MAX_AUDITED_NAME:
+            raise ValueError(
+                f"rule {self.name!r}: audit_digest: expected a rule name of at most "
+                f"{MAX_AUDITED_NAME} characters (its outbox rows are keyed NAME:misses)"
+            )
         return self
 
 

@@ -39,6 +39,7 @@ from scheduler.feeders import ONE_RUN, Feeder, LocalSchedule, pause
 from scheduler.notify import Notifier, drain_outbox
 from scheduler.observe import Metrics, start_http
 from scheduler.poller import Poller
+from scheduler.possible_misses import PossibleMisses
 from scheduler.wiring import open_store
 
 if TYPE_CHECKING:
@@ -140,6 +141,7 @@ class Service:
 
     def __post_init__(self) -> None:
         self.notifier = Notifier.from_config(self.loaded)
+        self.possible_misses = PossibleMisses(self.store, self.outbox)
 
     def run(self) -> int:
         return run_reactor(self._main)
@@ -253,6 +255,7 @@ class Service:
     async def _send_digests(self) -> None:
         try:
             sent = await run_due_digests(self.outbox, self.notifier)
+            sent += await self.possible_misses.run_due(self.notifier)
         except Exception:
             log.exception("sending digests failed; they stay in the outbox")
             return

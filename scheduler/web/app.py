@@ -50,7 +50,7 @@ def mount_web(
     ``bind_host`` is where ``app`` listens (default: the service's [service.http] host); any
     address but loopback requires a token ([web] token_env / token_file).
     """
-    from scheduler.web import api, pages
+    from scheduler.web import api, audit, pages
 
     host = bind_host if bind_host is not None else loaded.config.service.http.host
     token = web_token(loaded.config.web, loaded.base_dir)
@@ -61,7 +61,7 @@ def mount_web(
         )
     context = WebContext(store, loaded, token, templates())
     app[CONTEXT] = context
-    for path, handler in (*pages.ROUTES, *api.ROUTES):
+    for path, handler in (*pages.ROUTES, *api.ROUTES, *audit.ROUTES):
         app.router.add_get(path, guarded(context, handler))
     app.router.add_static("/static/", pages.STATIC, name="static", append_version=True)
 

@@ -168,6 +168,31 @@ SCHEMAS: Final[dict[str, Any]] = {
             }
         },
     },
+    "NearMisses": {
+        "type": "object",
+        "properties": {
+            "rule": _STR,
+            "days": {"type": "integer"},
+            "near_misses": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "article_id": {"type": "integer"},
+                        "title": _STR,
+                        "url": _LINK,
+                        "source": _STR,
+                        "published": _NULL_TIME,
+                        "first_seen": {"type": "string", "format": "date-time"},
+                        "story_id": {"type": ["integer", "null"]},
+                        "score": {"type": "number", "description": "Lexical closeness, 0 to 1"},
+                        "classifier_score": {"type": ["number", "null"]},
+                        "reasons": {"type": "array", "items": _STR},
+                    },
+                },
+            },
+        },
+    },
 }
 
 SPEC: Final[dict[str, Any]] = {
@@ -225,6 +250,20 @@ SPEC: Final[dict[str, Any]] = {
             "get": {
                 "summary": "Configured sources and their health",
                 "responses": {"200": _ok("Sources")},
+            }
+        },
+        "/api/rules/{name}/audit": {
+            "get": {
+                "summary": "A rule's near misses: unmatched articles that look on topic, best "
+                "first, one per story, with the reasons",
+                "parameters": [
+                    {"name": "name", "in": "path", "required": True, "schema": _STR},
+                    _param(
+                        "days", "First seen within this many days (1-365).", {"type": "integer"}
+                    ),
+                    LIMIT,
+                ],
+                "responses": {"200": _ok("NearMisses"), "400": ERROR, "404": ERROR},
             }
         },
     },

@@ -55,7 +55,8 @@ def _config(tmp_path: Path, db: Path, extra: str = "") -> Path:
         f'[database]\nurl = "sqlite:///{db}"\n\n'
         '[[sources]]\nname = "whitehouse"\nurl = "https://whitehouse.example/feed"\n\n'
         '[[sources]]\nname = "fundus"\nurl = "https://fundus.example/feed"\n\n'
-        '[[rules]]\nname = "mss"\nquery = \'"multinational security support" OR kenya*\'\n' + extra,
+        '[[rules]]\nname = "mss"\nquery = \'"multinational security support" OR kenya*\'\n'
+        '[[rules]]\nname = "force"\nquery = "kenya* NEAR/3 haiti"\n' + extra,
         "utf-8",
     )
     return path
@@ -163,6 +164,22 @@ def test_rule_atom_feed(server: Server) -> None:
     assert get(server.url + "/rules/nope.atom")[0] == 404
 
 
+def test_rule_audit_api_matches_the_openapi_description(server: Server) -> None:
+    schemas = SPEC["components"]["schemas"]
+    found = api(server, "/api/rules/force/audit?days=30&limit=100")
+    validate_schema(found, {**schemas["NearMisses"], "components": {"schemas": schemas}})
+    misses = found["near_misses"]
+    assert misses[0]["title"].startswith("Readout of President\xa0Biden")
+    assert "kenya and haiti both in the text, but 6 words apart (limit 3)" in misses[0]["reasons"]
+    scores = [m["score"] for m in misses]
+    assert scores == sorted(scores, reverse=True)
+    hostile = [m for m in misses if m["title"] == HOSTILE_TITLE]
+    assert len(hostile) == 1  # two copies, one story: listed once
+    assert get(server.url + "/api/rules/nope/audit")[0] == 404
+    assert get(server.url + "/api/rules/force/audit?days=0")[0] == 400
+    assert get(server.url + "/rules/nope/audit")[0] == 404
+
+
 def test_token_required_off_loopback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     store = Store.open(f"sqlite:///{tmp_path / 'hw.db'}")
     loaded = load_config(_config(tmp_path, tmp_path / "hw.db"))
@@ -175,6 +192,8 @@ def test_token_required_off_loopback(tmp_path: Path, monkeypatch: pytest.MonkeyP
     port = free_port()
     for server in _serving(create_app(store, loaded, "0.0.0.0"), port, store):
         assert get(server.url + "/api/sources")[0] == 401
+        assert get(server.url + "/api/rules/force/audit")[0] == 401
+        assert get(server.url + "/rules/force/audit")[0] == 401
         assert get(server.url + "/api/sources", {"Authorization": "Bearer wrong"})[0] == 401
         ok = get(server.url + "/api/sources", {"Authorization": f"Bearer {TOKEN}"})
         assert ok[0] == 200
@@ -248,6 +267,22 @@ def test_browser_opens_a_story_with_its_origin(server: Server, page: Any) -> Non
     page.goto(server.url + "/sources")
     assert "whitehouse" in page.locator("table.sources").inner_text()
     page.screenshot(path=str(SCREENSHOTS / "sources.png"), full_page=True)
+
+
+def test_browser_rule_audit_page_from_the_rules_list(server: Server, page: Any) -> None:
+    page.goto(server.url + "/")
+    page.click("nav >> text=Rules")
+    page.locator("tr", has_text="force").locator("a.audit-link").click()
+    page.wait_for_selector("li.near-miss")
+    assert page.url.endswith("/rules/force/audit")
+    first = page.locator("li.near-miss").first
+    assert first.locator("h2").inner_text().startswith("Readout of President\xa0Biden")
+    assert "6 words apart (limit 3)" in first.locator("ul.reasons").inner_text()
+    page.screenshot(path=str(SCREENSHOTS / "rule-audit.png"), full_page=True)
+    page.goto(server.url + "/rules/force/audit?limit=100")
+    titles = page.locator("li.near-miss h2").all_inner_texts()
+    assert titles.count(HOSTILE_TITLE) == 1  # shown as text, not run
+    assert page.locator("img[src=x]").count() == 0 and page.dialogs == []
 
 
 def test_browser_phone_layout(server: Server, page: Any) -> None:

@@ -1,0 +1,59 @@
+"""`haitiwatch rules audit NAME`: what a rule misses, best near misses first."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from db.errors import HaitiwatchError
+from scheduler.audit import audit_rule, find_rule, finding_json
+from scheduler.cli.common import archive, load, out
+from scheduler.config import parse_duration
+
+
+def rules_audit(
+    name: Annotated[str, typer.Argument(help="A rule name from the config.")],
+    since: Annotated[
+        str, typer.Option(help='Articles first seen this recently: "7d", "12h"; "all" for all.')
+    ] = "7d",
+    limit: Annotated[int, typer.Option(help="Show at most this many near misses.")] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Articles the rule did not match that look on topic, best first, with the reasons."""
+    if limit < 1:
+        raise HaitiwatchError(f"--limit: expected a positive number, got {limit}")
+    loaded = load()
+    rule = find_rule(loaded, name)
+    start = None
+    if since != "all":
+        try:
+            start = datetime.now(UTC) - parse_duration(since)
+        except ValueError as e:
+            raise HaitiwatchError(f"--since: {e}, or all") from None
+    with archive(loaded) as store:
+        findings = audit_rule(store, rule, start, limit)
+    if as_json:
+        out.print_json(json.dumps([finding_json(f) for f in findings]))
+        return
+    found = f"{len(findings)} near miss{'' if len(findings) == 1 else 'es'}"
+    out.print(f"rule {name}: {found} (since: {since}, best first)", highlight=False)
+    if not findings:
+        return
+    table = Table("score", "date", "source", "title", "why", show_lines=True)
+    for finding in findings:
+        article, miss = finding.article, finding.miss
+        score = f"{miss.score:.2f}" + (f" / {miss.extra:.2f}" if miss.extra is not None else "")
+        day = (article.published or article.first_seen).date().isoformat()
+        table.add_row(
+            score,
+            day,
+            escape(article.source),
+            escape(article.title),
+            escape("\n".join(miss.reasons)),
+        )
+    out.print(table)

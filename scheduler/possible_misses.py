@@ -1,0 +1,108 @@
+"""The optional daily "possible misses" digest of a rule (``audit_digest = "daily 08:00"``).
+
+At each scheduled time the rule's best near misses among the articles first seen in the day
+before it are queued in the alert outbox (db/near_misses.py: one row per story and channel,
+ever), then claimed and sent like any digest. So a digest is never lost (its rows are
+committed before sending; a sender that dies leaves them to the next), never sent twice (a
+claim is exclusive, and a story is queued once), and a service that was down at 08:00 sends
+it when it next runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Final
+
+from crawler.rules import compile_rule
+from crawler.rules.near_miss import near_miss
+from db.alerts import SENT, Alert, Outbox, new_worker_id
+from db.near_misses import NearMissArchive, possible_misses_key
+from db.store import Store
+from scheduler.audit import audit_rule
+from scheduler.config import RuleConfig
+from scheduler.digest import last_due, rule_zone
+from scheduler.notify import (
+    LEASE,
+    Message,
+    Notifier,
+    item_html,
+    item_markdown,
+    item_text,
+    md_escape,
+)
+from scheduler.notify import send_claimed as send
+
+#: Near misses per digest: enough to skim over coffee.
+DIGEST_SIZE: Final = 10
+#: Claim rows created at the boundary itself (the claim takes rows created *before* a time).
+_JUST_AFTER: Final = timedelta(microseconds=1)
+
+
+class PossibleMisses:
+    """Queues and sends the possible-misses digests of the rules that ask for one."""
+
+    def __init__(self, store: Store, outbox: Outbox) -> None:
+        self.store = store
+        self.outbox = outbox
+        #: rule -> the scheduled time whose near misses this process has queued already.
+        #: Only saves re-reading the day's articles every minute: queuing is idempotent.
+        self._queued: dict[str, datetime] = {}
+
+    async def run_due(
+        self, notifier: Notifier, now: datetime | None = None, *, lease: timedelta = LEASE
+    ) -> int:
+        """Queue and send every due possible-misses digest; return how many were sent."""
+        at = now or datetime.now(UTC)
+        sent = 0
+        for rule in notifier.rules:
+            if not rule.audit_digest or not rule.channels:
+                continue
+            boundary = last_due(rule.audit_digest, rule_zone(rule, notifier), at)
+            if self._queued.get(rule.name) != boundary:
+                await asyncio.to_thread(self._queue, rule, boundary)
+                self._queued[rule.name] = boundary
+            for channel in rule.channels:
+                worker = new_worker_id()
+                alerts = await asyncio.to_thread(
+                    self.outbox.claim_digest,
+                    possible_misses_key(rule.name),
+                    channel,
+                    boundary + _JUST_AFTER,
+                    worker,
+                    at,
+                    lease,
+                )
+                if alerts:
+                    message = misses_message(rule, alerts, notifier, boundary)
+                    sent += await send(self.outbox, worker, alerts, message, notifier, at) == SENT
+        return sent
+
+    def _queue(self, rule: RuleConfig, boundary: datetime) -> int:
+        day = boundary - timedelta(days=1)
+        findings = audit_rule(self.store, rule, day, DIGEST_SIZE, until=boundary)
+        articles = [f.article for f in findings]
+        return NearMissArchive(self.store).queue_possible_misses(
+            rule.name, rule.channels, articles, boundary
+        )
+
+
+def misses_message(
+    rule: RuleConfig, alerts: Sequence[Alert], notifier: Notifier, due: datetime
+) -> Message:
+    """One message listing the near misses, each with why it looks on topic."""
+    compiled = compile_rule(rule.name, rule.query)
+    when = due.astimezone(notifier.zone).strftime("%Y-%m-%d %H:%M %Z")
+    count = f"{len(alerts)} {'article' if len(alerts) == 1 else 'articles'}"
+    title = f"[{rule.name}] possible misses {when}: {count} the rule did not match"
+    text, markdown, html_parts = [title], [md_escape(title)], [f"<h2>{html.escape(title)}</h2>"]
+    for alert in alerts:
+        found = near_miss(compiled, alert.title, alert.text)
+        why = "Why: " + "; ".join(found.reasons) if found else "Why: (the rule matches it now)"
+        text += ["", item_text(alert, notifier), why]
+        markdown += ["", item_markdown(alert, notifier), md_escape(why)]
+        html_parts.append(item_html(alert, notifier) + f"<p>{html.escape(why)}</p>")
+    body = "<html><body>" + "<hr>".join(html_parts) + "</body></html>"
+    return Message(title, "\n".join(text), "\n".join(markdown), body)

@@ -1,0 +1,81 @@
+"""The rules on the web: the list of rules, and each rule's near misses as a page and as JSON."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Final
+
+from aiohttp import web
+
+from db.errors import HaitiwatchError
+from scheduler.audit import Finding, audit_rule, find_rule, finding_json
+from scheduler.config import RuleConfig
+from scheduler.web.api import MAX_LIMIT, error
+from scheduler.web.context import CONTEXT, WebContext
+
+MAX_DAYS: Final = 365
+_NAME: Final = "{name:[a-z0-9][a-z0-9._-]{0,63}}"
+
+
+def _rule(context: WebContext, name: str) -> RuleConfig | None:
+    try:
+        return find_rule(context.loaded, name)
+    except HaitiwatchError:
+        return None
+
+
+def _window(query: Mapping[str, str]) -> tuple[int, int]:
+    """``days`` (default 7) and ``limit`` (default 20) from a query string, checked."""
+    days, limit = query.get("days", "7"), query.get("limit", "20")
+    if not days.isdigit() or not 1 <= int(days) <= MAX_DAYS:
+        raise HaitiwatchError(f"days: expected 1 to {MAX_DAYS}")
+    if not limit.isdigit() or not 1 <= int(limit) <= MAX_LIMIT:
+        raise HaitiwatchError(f"limit: expected 1 to {MAX_LIMIT}")
+    return int(days), int(limit)
+
+
+async def _findings(context: WebContext, rule: RuleConfig, days: int, limit: int) -> list[Finding]:
+    since = datetime.now(UTC) - timedelta(days=days)
+    return await context.run(lambda: audit_rule(context.store, rule, since, limit))
+
+
+async def rules_page(request: web.Request) -> web.Response:
+    context = request.app[CONTEXT]
+    return context.render("rules.html", rules=context.loaded.config.rules)
+
+
+async def audit_page(request: web.Request) -> web.Response:
+    context = request.app[CONTEXT]
+    rule = _rule(context, request.match_info["name"])
+    if rule is None:
+        return context.render("error.html", 404, message="No such rule.")
+    try:
+        days, limit = _window(request.query)
+    except HaitiwatchError as e:
+        return context.render("error.html", 400, message=str(e))
+    findings = await _findings(context, rule, days, limit)
+    return context.render("rule_audit.html", rule=rule, days=days, findings=findings)
+
+
+async def api_audit(request: web.Request) -> web.Response:
+    context = request.app[CONTEXT]
+    name = request.match_info["name"]
+    rule = _rule(context, name)
+    if rule is None:
+        return error(f"no rule named {name!r}", 404)
+    try:
+        days, limit = _window(request.query)
+    except HaitiwatchError as e:
+        return error(str(e))
+    findings = await _findings(context, rule, days, limit)
+    return web.json_response(
+        {"rule": name, "days": days, "near_misses": [finding_json(f) for f in findings]}
+    )
+
+
+ROUTES: Final = (
+    ("/rules", rules_page),
+    (f"/rules/{_NAME}/audit", audit_page),
+    (f"/api/rules/{_NAME}/audit", api_audit),
+)
