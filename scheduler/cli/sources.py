@@ -110,7 +110,6 @@ def probe_source(source: SourceConfig, loaded: LoadedConfig, pages: int) -> Prob
     return Probe(poll, storage.fetches[-1] if storage.fetches else None, storage.records)
 
 
-
 sources_app = typer.Typer(invoke_without_command=True, no_args_is_help=False)
 
 

@@ -92,5 +92,3 @@ def _all(query: Mapping[str, str], key: str) -> tuple[str, ...]:
     getall = getattr(query, "getall", None)
     values = getall(key, []) if getall is not None else [query.get(key, "")]
     return tuple(v for v in values if v)
-
-
