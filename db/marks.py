@@ -66,13 +66,12 @@ class Marks:
             engine.execution_options(**{WRITE_OPTION: True}), expire_on_commit=False
         )
 
-    def article_exists(self, article_id: int) -> bool:
+    def article_title(self, article_id: int) -> str | None:
+        """The article's title; None if there is no such article."""
         with self._read() as session:
-            return session.get(Article, article_id) is not None
+            return session.scalar(select(Article.title).where(Article.id == article_id))
 
-    def record(
-        self, article_id: int, rule: str, verdict: str, origin: str, now: datetime
-    ) -> None:
+    def record(self, article_id: int, rule: str, verdict: str, origin: str, now: datetime) -> None:
         """Record (or replace) the mark of ``article_id`` for ``rule``."""
         with self._write.begin() as session:
             _upsert(session, article_id, rule, verdict, origin, now)
@@ -159,4 +158,3 @@ def _upsert(
         .values(article_id=article_id, rule=rule, **values)
         .on_conflict_do_update(index_elements=["article_id", "rule"], set_=values)
     )
-

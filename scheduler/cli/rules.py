@@ -20,6 +20,7 @@ from db.errors import HaitiwatchError
 from db.marks import RELEVANT, Marks
 from scheduler.cli.common import archive, err, load, out
 from scheduler.config import LoadedConfig, RuleConfig, parse_duration
+from scheduler.mark_links import links_note
 from scheduler.notify import Notifier, send_test
 
 rules_app = typer.Typer(help="Check and backtest alert rules.", no_args_is_help=True)
@@ -46,6 +47,8 @@ def rules_check() -> None:
     # In full below the table, which would wrap them: every channel, used by a rule or not.
     for name, problem in sorted(channel_problems.items()):
         out.print(f"channel {name}: {problem}", highlight=False, markup=False, soft_wrap=True)
+    if (note := links_note(loaded)) is not None:  # a note, not a problem: links are optional
+        out.print(f"note: {note}", highlight=False, markup=False, soft_wrap=True)
     problems = len(channel_problems)
     out.print(
         f"{len(loaded.config.rules)} rules OK" if not problems else f"{problems} problem(s)",

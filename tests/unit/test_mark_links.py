@@ -1,0 +1,58 @@
+"""Signed mark links: what is signed is what is recorded; forged and expired links refused."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qsl, urlsplit
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from scheduler.mark_links import LinkRefused, LinkSigner
+
+NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
+SECRET = b"link-secret-for-tests-0123456789"
+SIGNER = LinkSigner("https://news.example.org/", SECRET)
+
+
+def fields(link: str) -> dict[str, str]:
+    return dict(parse_qsl(urlsplit(link).query))
+
+
+def test_a_link_verifies_to_what_it_was_made_for() -> None:
+    link = SIGNER.link(42, "mission", "relevant", NOW)
+    assert link.startswith("https://news.example.org/mark?a=42&r=mission&v=relevant&")
+    mark = SIGNER.verify(fields(link), NOW + timedelta(days=29))
+    assert (mark.article_id, mark.rule, mark.verdict) == (42, "mission", "relevant")
+    relevant, irrelevant = SIGNER.links(42, "mission", NOW)
+    assert fields(relevant)["n"] != fields(irrelevant)["n"]  # each link used once on its own
+
+
+def test_the_secret_shows_nowhere() -> None:
+    link = SIGNER.link(42, "mission", "irrelevant", NOW)
+    assert SECRET.decode() not in link and SECRET.decode() not in repr(SIGNER)
+
+
+def test_expired_link_is_refused() -> None:
+    link = SIGNER.link(42, "mission", "relevant", NOW)
+    with pytest.raises(LinkRefused, match="expired"):
+        SIGNER.verify(fields(link), NOW + timedelta(days=31))
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"v": "irrelevant"}, {"a": "43"}, {"r": "gangs"}, {"e": "9999999999"}, {"n": "other"},
+     {"sig": "0" * 64}, {"sig": ""}, {"a": "x"}, {"v": "maybe"}],
+)  # fmt: skip
+def test_a_changed_field_is_refused(change: dict[str, str]) -> None:
+    given_fields = fields(SIGNER.link(42, "mission", "relevant", NOW)) | change
+    with pytest.raises(LinkRefused):
+        SIGNER.verify(given_fields, NOW)
+
+
+@given(st.binary(min_size=1, max_size=64).filter(lambda b: b != SECRET))
+def test_another_secret_cannot_sign(other: bytes) -> None:
+    forged = LinkSigner("https://news.example.org", other).link(42, "mission", "relevant", NOW)
+    with pytest.raises(LinkRefused, match="signature"):
+        SIGNER.verify(fields(forged), NOW)
