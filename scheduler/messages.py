@@ -144,12 +144,13 @@ def _markdown_mark_links(alert: Alert, notifier: Notifier) -> list[str]:
 
 
 def _html_mark_links(alert: Alert, notifier: Notifier) -> str:
+    # The addresses are shown as text too: the mail's plain-text part is made from this HTML.
     pair = mark_links(alert, notifier)
     if pair is None:
         return ""
     yes, no = (html.escape(link) for link in pair)
-    rule = html.escape(alert.rule)
     return (
-        f'<p>Mark for rule {rule}: <a href="{yes}">Relevant</a> · '
-        f'<a href="{no}">Not relevant</a></p>'
+        f"<p>Mark for rule {html.escape(alert.rule)}:<br>"
+        f'Relevant: <a href="{yes}">{yes}</a><br>'
+        f'Not relevant: <a href="{no}">{no}</a></p>'
     )
