@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scheduler.mark_links import LinkRefused, LinkSigner
+from db.errors import ConfigError
+from scheduler.config import load_config, parse_config
+from scheduler.mark_links import LinkRefused, LinkSigner, link_signer, links_note
 
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 SECRET = b"link-secret-for-tests-0123456789"
@@ -56,3 +59,20 @@ def test_another_secret_cannot_sign(other: bytes) -> None:
     forged = LinkSigner("https://news.example.org", other).link(42, "mission", "relevant", NOW)
     with pytest.raises(LinkRefused, match="signature"):
         SIGNER.verify(fields(forged), NOW)
+
+
+def test_config_reads_public_url_and_the_secret_like_the_token(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="public_url: expected the archive's address"):
+        parse_config('[web]\npublic_url = "ftp://news.example.org"\n', "hw.toml")
+    (tmp_path / "links").write_text(SECRET.decode() + "\n")
+    config = tmp_path / "hw.toml"
+    config.write_text(
+        '[web]\npublic_url = "https://news.example.org"\nlink_secret_file = "links"\n'
+    )
+    signer = link_signer(load_config(config))
+    assert signer is not None and signer.secret == SECRET
+    config.write_text('[web]\npublic_url = "https://news.example.org"\n')
+    assert link_signer(load_config(config)) is None
+    assert "set web.link_secret_env or web.link_secret_file" in (
+        links_note(load_config(config)) or ""
+    )
