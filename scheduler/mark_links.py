@@ -75,7 +75,8 @@ class LinkSigner:
         if not article.isdigit() or not expires.isdigit() or query["v"] not in VERDICTS:
             raise LinkRefused("this mark link is not valid")
         mark = LinkMark(int(article), query["r"], query["v"], int(expires), query["n"])
-        if not hmac.compare_digest(self.signature(mark), query["sig"]):
+        # Compared as bytes: compare_digest refuses non-ASCII str (a tampered link may hold some).
+        if not hmac.compare_digest(self.signature(mark).encode(), query["sig"].encode()):
             raise LinkRefused("this mark link is not valid (its signature does not match)")
         if datetime.fromtimestamp(mark.expires, UTC) < now:
             raise LinkRefused("this mark link has expired; mark the article in the archive")

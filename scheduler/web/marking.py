@@ -72,7 +72,7 @@ def csrf_ok(request: web.Request, given: str) -> bool:
         return False
     key = request.app[MARKING].csrf_key
     expected = hmac.new(key, session.encode(), hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, given)
+    return hmac.compare_digest(expected.encode(), given.encode())  # bytes: any input
 
 
 def same_origin(request: web.Request, context: WebContext) -> bool:

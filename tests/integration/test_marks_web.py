@@ -112,6 +112,7 @@ def test_a_button_marks_with_the_csrf_token_and_nothing_else_does(server: Server
             "next": "/?q=kenya"}  # fmt: skip
     assert browser.post_form("/marks", form)[0] == 403  # no CSRF token
     assert browser.post_form("/marks", form | {"csrf": "0" * 64})[0] == 403  # a wrong one
+    assert browser.post_form("/marks", form | {"csrf": "é"})[0] == 403
     evil = {"Origin": "https://evil.example"}
     assert browser.post_form("/marks", form | {"csrf": token}, **evil)[0] == 403
     cross = {"Sec-Fetch-Site": "cross-site"}

@@ -46,7 +46,7 @@ def test_expired_link_is_refused() -> None:
 @pytest.mark.parametrize(
     "change",
     [{"v": "irrelevant"}, {"a": "43"}, {"r": "gangs"}, {"e": "9999999999"}, {"n": "other"},
-     {"sig": "0" * 64}, {"sig": ""}, {"a": "x"}, {"v": "maybe"}],
+     {"sig": "0" * 64}, {"sig": ""}, {"sig": "é"}, {"a": "x"}, {"v": "maybe"}],
 )  # fmt: skip
 def test_a_changed_field_is_refused(change: dict[str, str]) -> None:
     given_fields = fields(SIGNER.link(42, "mission", "relevant", NOW)) | change
