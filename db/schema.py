@@ -298,3 +298,29 @@ class AlertRow(Base):
 # articles to it (db.search.index_new_articles, migration 0008), triggers apply updates and
 # deletes; PostgreSQL, the generated column `articles.search_vector` (tsvector,
 # title weight A, text weight B) with a GIN index. Both queried only by db/search.py.
+
+
+# -- feedback marks (issue 22): a user's verdict on an article for a rule ---------------------
+
+
+class MarkRow(Base):
+    """The current mark of (article, rule): a new mark replaces the old one (unique index)."""
+
+    __tablename__ = "marks"
+    __table_args__ = (Index("ux_marks_article_rule", "article_id", "rule", unique=True),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
+    rule: Mapped[str] = mapped_column(String(64), index=True)
+    verdict: Mapped[str] = mapped_column(String(16))  # relevant | irrelevant
+    origin: Mapped[str] = mapped_column(String(8))  # cli | web | link
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class MarkLinkNonce(Base):
+    """A signed mark link already used: a second use records nothing."""
+
+    __tablename__ = "mark_link_nonces"
+
+    nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
+    used_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -425,6 +425,18 @@ class WebConfig(_Section):
     port: int = Field(8080, ge=1, le=65535)
     token_env: str | None = None
     token_file: Path | None = None
+    #: The archive's address as readers reach it: alerts carry signed mark links under it.
+    public_url: str | None = None
+    #: The mark links' HMAC key, from an environment variable or a file (never the config).
+    link_secret_env: str | None = None
+    link_secret_file: Path | None = None
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url_is_http(cls, v: str | None) -> str | None:
+        if v is not None and not re.match(r"^https?://[^/\s]+/?$", v):
+            raise ValueError('expected the archive\'s address like "https://news.example.org"')
+        return v
 
 
 class Config(_Section):
@@ -582,22 +594,32 @@ def _read_channel_file(name: str, file: Path, origin: str) -> str:
 
 
 def web_token(web: WebConfig, base_dir: Path) -> str | None:
-    """The web access token from ``token_env`` or ``token_file``; None if neither is set.
-    Masked in logs from now on (db/redact.py)."""
-    if web.token_env is not None:
-        value = os.environ.get(web.token_env, "").strip()
+    """The web access token from ``token_env`` or ``token_file``; None if neither is set."""
+    return _secret("web.token", web.token_env, web.token_file, base_dir)
+
+
+def link_secret(web: WebConfig, base_dir: Path) -> str | None:
+    """The mark links' key from ``link_secret_env`` or ``link_secret_file``; None if neither
+    is set."""
+    return _secret("web.link_secret", web.link_secret_env, web.link_secret_file, base_dir)
+
+
+def _secret(key: str, env: str | None, file: Path | None, base_dir: Path) -> str | None:
+    """A secret from an environment variable or a file, masked in logs from now on
+    (db/redact.py)."""
+    if env is not None:
+        value = os.environ.get(env, "").strip()
         if not value:
-            raise ConfigError(f"web.token_env: environment variable {web.token_env} is empty")
-        remember_secret(value)
-        return value
-    if web.token_file is not None:
-        path = web.token_file if web.token_file.is_absolute() else base_dir / web.token_file
+            raise ConfigError(f"{key}_env: environment variable {env} is empty")
+    elif file is not None:
+        path = file if file.is_absolute() else base_dir / file
         try:
             value = path.read_text("utf-8").strip()
         except OSError as e:
-            raise ConfigError(f"web.token_file: cannot read {path}: {e.strerror or e}") from e
+            raise ConfigError(f"{key}_file: cannot read {path}: {e.strerror or e}") from e
         if not value:
-            raise ConfigError(f"web.token_file: {path} is empty")
-        remember_secret(value)
-        return value
-    return None
+            raise ConfigError(f"{key}_file: {path} is empty")
+    else:
+        return None
+    remember_secret(value)
+    return value

@@ -17,16 +17,8 @@ from zoneinfo import ZoneInfo
 
 from db.alerts import SENT, Alert, Outbox, new_worker_id
 from scheduler.config import RuleConfig, digest_times
-from scheduler.notify import (
-    LEASE,
-    Message,
-    Notifier,
-    item_html,
-    item_markdown,
-    item_text,
-    md_escape,
-    send_claimed,
-)
+from scheduler.messages import Message, item_html, item_markdown, item_text, md_escape
+from scheduler.notify import LEASE, Notifier, send_claimed
 
 #: Stories shown in full in one digest; the rest are listed by title.
 MAX_DETAILED = 25

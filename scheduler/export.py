@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any, TextIO
 
@@ -25,11 +25,14 @@ FIELDS = (
     "story",
     "authors",
     "rules",
+    "marks",
     "canonical_url",
 )
+#: article id -> {rule: verdict}: the user's marks (db/marks.py).
+MarksByArticle = Mapping[int, Mapping[str, str]]
 
 
-def article_row(article: StoredArticle) -> dict[str, Any]:
+def article_row(article: StoredArticle, marks: MarksByArticle | None = None) -> dict[str, Any]:
     def iso(moment: datetime | None) -> str | None:
         return moment.isoformat() if moment else None
 
@@ -47,24 +50,29 @@ def article_row(article: StoredArticle) -> dict[str, Any]:
         "story": article.story,
         "authors": list(article.authors),
         "rules": list(article.rules),
+        "marks": dict((marks or {}).get(article.id, {})),
         "canonical_url": article.canonical_url,
     }
 
 
-def write_export(articles: Iterable[StoredArticle], format: str, stream: TextIO) -> int:
-    """Write rows as they come; nothing is held beyond one row. Returns the count."""
+def write_export(
+    articles: Iterable[StoredArticle], format: str, stream: TextIO, marks: MarksByArticle
+) -> int:
+    """Write rows as they come; nothing is held beyond one row (and the marks, which people
+    make one by one). Returns the count."""
     count = 0
     if format == "jsonl":
         for article in articles:
-            stream.write(json.dumps(article_row(article), ensure_ascii=False) + "\n")
+            stream.write(json.dumps(article_row(article, marks), ensure_ascii=False) + "\n")
             count += 1
         return count
     writer = csv.DictWriter(stream, fieldnames=FIELDS, extrasaction="raise")
     writer.writeheader()
     for article in articles:
-        row = article_row(article)
+        row = article_row(article, marks)
         row["authors"] = "; ".join(row["authors"])
         row["rules"] = "; ".join(row["rules"])
+        row["marks"] = "; ".join(f"{rule}={verdict}" for rule, verdict in row["marks"].items())
         writer.writerow(row)
         count += 1
     return count

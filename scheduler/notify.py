@@ -7,6 +7,8 @@ Service API (all async, for the APScheduler AsyncIOScheduler on the service's ev
 - ``scheduler.digest.run_due_digests(outbox, notifier, now=None) -> int``: send the digests
   whose time has come; call it every minute.
 
+Messages themselves are built in scheduler/messages.py.
+
 Channel URLs are secrets (Apprise URLs hold tokens and passwords): they are resolved from
 the config only when sending, and logs and stored errors name only the channel.
 """
@@ -14,7 +16,6 @@ the config only when sending, and logs and stored errors name only the channel.
 from __future__ import annotations
 
 import asyncio
-import html
 import logging
 import re
 from collections.abc import Mapping, Sequence
@@ -29,6 +30,8 @@ from db.alerts import FAILED, PENDING, SENT, Alert, Outbox, RuleHit, RuleMatchHo
 from db.articles import ArticleHook
 from db.errors import ConfigError
 from scheduler.config import Config, LoadedConfig, RuleConfig, channel_url
+from scheduler.mark_links import LinkSigner, link_signer
+from scheduler.messages import Message, alert_message, test_message
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +85,8 @@ class Notifier:
     timezone: str = "UTC"
     errors: Mapping[str, str] = field(default_factory=dict)
     timeout: float = SEND_TIMEOUT
+    #: Signs the mark links every alert item carries; None: alerts carry no links.
+    links: LinkSigner | None = None
 
     @classmethod
     def from_config(cls, loaded: LoadedConfig) -> Notifier:
@@ -92,7 +97,12 @@ class Notifier:
                 urls[name] = channel_url(name, channel, loaded.origin)
             except ConfigError as e:  # the message names the variable or file, not a secret
                 urls[name], errors[name] = None, str(e)
-        return cls(urls, loaded.config.rules, loaded.config.service.timezone, errors)
+        try:
+            links = link_signer(loaded)
+        except ConfigError as e:  # names the variable or file; `rules check` notes it
+            log.warning("alerts carry no mark links: %s", e)
+            links = None
+        return cls(urls, loaded.config.rules, loaded.config.service.timezone, errors, links=links)
 
     @cached_property
     def zone(self) -> ZoneInfo:
@@ -134,111 +144,6 @@ def apprise_accepts(url: str) -> bool:
         return bool(targets.add(url)) and len(targets) > 0
     finally:
         apprise_log.disabled = was_disabled
-
-
-# -- messages ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Message:
-    """One message in the three forms targets take: plain text, Markdown, HTML."""
-
-    title: str
-    text: str
-    markdown: str
-    html: str
-
-
-def one_line(value: str, limit: int = 200) -> str:
-    """Feed text made safe for a subject or header: one line, no controls, bounded."""
-    flat = " ".join("".join(c if c.isprintable() else " " for c in value).split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
-
-
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~])")
-_MENTION = re.compile(r"@(?=(?:channel|here|everyone)\b)", re.IGNORECASE)
-
-
-def md_escape(value: str) -> str:
-    """CommonMark-escape feed text (Apprise turns it into Slack mrkdwn with &, <, > as
-    entities, so no link or <!channel> mention can be injected); break @channel/@here."""
-    return _MENTION.sub("@\u2060", _MD_SPECIAL.sub(r"\\\1", value))
-
-
-def safe_link(url: str) -> str | None:
-    return url if re.match(r"^https?://[^\s<>\"']+$", url) else None
-
-
-def meta_line(alert: Alert, zone: ZoneInfo) -> str:
-    moment = alert.published or alert.first_seen
-    when = moment.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
-    parts = [alert.outlet, when, alert.language or "language unknown"]
-    if alert.story_outlets > 1:
-        parts.append(f"{alert.story_outlets} outlets carry this story")
-    return " · ".join(parts)
-
-
-def item_text(alert: Alert, notifier: Notifier) -> str:
-    snippet = notifier.snippet(alert).render(lambda s: s, "*", "*")
-    return "\n".join(
-        [
-            one_line(alert.title, 300),
-            meta_line(alert, notifier.zone),
-            snippet,
-            _terms_line(alert),
-            alert.url,
-        ]
-    )
-
-
-def item_markdown(alert: Alert, notifier: Notifier) -> str:
-    title, link = md_escape(one_line(alert.title, 300)), safe_link(alert.url)
-    heading = f"**[{title}]({link})**" if link else f"**{title}**"
-    snippet = notifier.snippet(alert).render(md_escape, "**", "**")
-    return "\n".join(
-        [
-            heading,
-            md_escape(meta_line(alert, notifier.zone)),
-            snippet,
-            md_escape(_terms_line(alert)),
-        ]
-    )
-
-
-def item_html(alert: Alert, notifier: Notifier) -> str:
-    title, link = html.escape(one_line(alert.title, 300)), safe_link(alert.url)
-    heading = f'<a href="{html.escape(link)}">{title}</a>' if link else title
-    snippet = notifier.snippet(alert).render(html.escape, "<mark><b>", "</b></mark>")
-    shown_link = html.escape(alert.url)
-    return (
-        f'<h3 style="margin-bottom:4px">{heading}</h3>'
-        f'<p style="color:#555;margin:0">{html.escape(meta_line(alert, notifier.zone))}</p>'
-        f"<p>{snippet}</p>"
-        f'<p style="color:#555">{html.escape(_terms_line(alert))}<br>{shown_link}</p>'
-    )
-
-
-def _terms_line(alert: Alert) -> str:
-    terms = ", ".join(alert.terms[:8])
-    return f"Rule {alert.rule}" + (f" matched: {terms}" if terms else "")
-
-
-def alert_message(alert: Alert, notifier: Notifier) -> Message:
-    """The message for one immediate alert."""
-    title = one_line(f"[{alert.rule}] {alert.title}", 250)
-    return Message(
-        title,
-        item_text(alert, notifier),
-        item_markdown(alert, notifier),
-        f"<html><body>{item_html(alert, notifier)}</body></html>",
-    )
-
-
-def test_message(channel: str, now: datetime) -> Message:
-    text = f"haitiwatch test message for channel {channel} at {now.isoformat(timespec='seconds')}"
-    return Message(
-        f"haitiwatch test ({channel})", text, md_escape(text), f"<p>{html.escape(text)}</p>"
-    )
 
 
 # -- sending -----------------------------------------------------------------------------------

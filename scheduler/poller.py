@@ -26,7 +26,8 @@ from db.service_state import ServiceState, SourceState
 from db.store import Store
 from scheduler.config import ServiceConfig, SourceConfig
 from scheduler.crawling import private_sources, source_job
-from scheduler.notify import Message, Notifier, deliver
+from scheduler.messages import Message
+from scheduler.notify import Notifier, deliver
 from scheduler.observe import Metrics
 from scheduler.schedule import next_due
 

@@ -24,15 +24,8 @@ from db.store import Store
 from scheduler.audit import audit_rule
 from scheduler.config import RuleConfig
 from scheduler.digest import last_due, rule_zone
-from scheduler.notify import (
-    LEASE,
-    Message,
-    Notifier,
-    item_html,
-    item_markdown,
-    item_text,
-    md_escape,
-)
+from scheduler.messages import Message, item_html, item_markdown, item_text, md_escape
+from scheduler.notify import LEASE, Notifier
 from scheduler.notify import send_claimed as send
 
 #: Near misses per digest: enough to skim over coffee.

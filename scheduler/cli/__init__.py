@@ -7,7 +7,7 @@ import sys
 import typer
 
 from db.errors import HaitiwatchError
-from scheduler.cli import archive, audit, crawl, rules, search, service, sources
+from scheduler.cli import archive, audit, backup, crawl, marks, rules, search, service, sources
 from scheduler.cli.common import err, global_options
 
 app = typer.Typer(
@@ -27,6 +27,9 @@ app.command("story")(archive.story_command)
 rules.rules_app.command("audit")(audit.rules_audit)
 app.add_typer(rules.rules_app, name="rules")
 app.add_typer(rules.alerts_app, name="alerts")
+app.command("mark")(marks.mark_command)
+app.command("marks")(marks.marks_command)
+app.command("backup")(backup.backup_command)
 app.command()(service.run)
 app.command()(service.status)
 app.command("serve")(service.serve_command)

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from crawler.urls import registered_domain
 from db.errors import HaitiwatchError
+from db.marks import Marks
 from db.story_index import StoryCopy, StorySummary, has_rule_matches, list_stories, story_copies
 from scheduler.cli.common import archive, err, iso, load, out
 from scheduler.config import parse_duration
@@ -37,11 +38,12 @@ def export(
     wanted = {code.strip().lower() for code in lang or []}
     with archive(loaded) as store:
         chosen = (a for a in store.iter_articles() if not wanted or a.language in wanted)
+        marks = Marks(store.engine).by_article()
         if output is None:
-            count = write_export(chosen, format, sys.stdout)
+            count = write_export(chosen, format, sys.stdout, marks)
         else:
             with output.open("w", encoding="utf-8", newline="") as stream:
-                count = write_export(chosen, format, stream)
+                count = write_export(chosen, format, stream, marks)
     err.print(f"exported {count} articles", highlight=False)
 
 

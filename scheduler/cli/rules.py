@@ -13,11 +13,14 @@ from rich.markup import escape
 from rich.table import Table
 
 from crawler.rules import Mark, RuleSet, compile_rule, make_snippet
+from crawler.rules.against_marks import MIN_MARKS, MarkFigures, mark_figures
 from crawler.rules.ast import leaves
 from db.alerts import STATUSES, Alert, ArchivedText, Outbox, iter_texts_since
 from db.errors import HaitiwatchError
+from db.marks import RELEVANT, Marks
 from scheduler.cli.common import archive, err, load, out
 from scheduler.config import LoadedConfig, RuleConfig, parse_duration
+from scheduler.mark_links import links_note
 from scheduler.notify import Notifier, send_test
 
 rules_app = typer.Typer(help="Check and backtest alert rules.", no_args_is_help=True)
@@ -44,6 +47,8 @@ def rules_check() -> None:
     # In full below the table, which would wrap them: every channel, used by a rule or not.
     for name, problem in sorted(channel_problems.items()):
         out.print(f"channel {name}: {problem}", highlight=False, markup=False, soft_wrap=True)
+    if (note := links_note(loaded)) is not None:  # a note, not a problem: links are optional
+        out.print(f"note: {note}", highlight=False, markup=False, soft_wrap=True)
     problems = len(channel_problems)
     out.print(
         f"{len(loaded.config.rules)} rules OK" if not problems else f"{problems} problem(s)",
@@ -80,7 +85,10 @@ def rules_test(
             by_source[article.source] += 1
             if len(shown) < samples:
                 shown.append((article, found[0].marks))
+        examples = Marks(store.engine).marked_examples(name)
     _print_backtest(name, since, total, by_day, by_source, shown)
+    matched = {e.article_id for e in examples if rule.match(e.title, e.text)}
+    _print_figures(mark_figures(matched, {e.article_id: e.verdict for e in examples}))
 
 
 def _rule(loaded: LoadedConfig, name: str) -> RuleConfig:
@@ -123,6 +131,35 @@ def _print_backtest(
         snippet = make_snippet(article.text, marks, width=200)
         if snippet.spans:
             out.print("    " + snippet.render(escape, "[bold yellow]", "[/]"), highlight=False)
+
+
+def _print_figures(figures: MarkFigures) -> None:
+    """Precision and recall against every mark of the rule (whatever --since says)."""
+    if not figures.marked:
+        out.print(
+            "against marks: no article is marked for this rule yet "
+            "(haitiwatch mark ID relevant|irrelevant --rule NAME)",
+            highlight=False,
+        )
+        return
+    out.print(
+        f"against marks ({figures.marked} marked articles):\n"
+        f"  precision {_share(figures.matched_relevant, figures.matched_marked)}"
+        f" (matched and marked {RELEVANT} / matched and marked)\n"
+        f"  recall    {_share(figures.matched_relevant, figures.relevant)}"
+        f" (marked {RELEVANT} and matched / marked {RELEVANT})",
+        highlight=False,
+    )
+    if not figures.enough:
+        out.print(
+            f"  too few marks to mean much: {figures.matched_marked} matched and marked, "
+            f"{figures.relevant} marked {RELEVANT}; want at least {MIN_MARKS} of each",
+            highlight=False,
+        )
+
+
+def _share(part: int, whole: int) -> str:
+    return f"{part}/{whole} = {part / whole:.0%}" if whole else f"{part}/0 = n/a"
 
 
 def _highlight(text: str, marks: tuple[Mark, ...], field: str) -> str:

@@ -1,7 +1,8 @@
 """The web archive's aiohttp wiring: access token, security headers, routes.
 
-Read-only (GET only). Database calls are blocking, so they run in a worker thread; the
-service's asyncio loop keeps crawling meanwhile.
+GET only, except marks (scheduler/web/marking.py): POST /marks and /api/marks behind the token
+and a CSRF check, and POST /mark, a signed link's own credential. Database calls are blocking,
+so they run in a worker thread; the service's asyncio loop keeps crawling meanwhile.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from db.errors import ConfigError
 from db.store import Store
 from scheduler.config import LoadedConfig, web_token
 from scheduler.web.context import CONTEXT, WebContext, templates
+from scheduler.web.marking import keep_session
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -50,7 +52,8 @@ def mount_web(
     ``bind_host`` is where ``app`` listens (default: the service's [service.http] host); any
     address but loopback requires a token ([web] token_env / token_file).
     """
-    from scheduler.web import api, audit, pages
+    from scheduler.mark_links import link_signer
+    from scheduler.web import api, audit, marking, pages
 
     host = bind_host if bind_host is not None else loaded.config.service.http.host
     token = web_token(loaded.config.web, loaded.base_dir)
@@ -61,8 +64,13 @@ def mount_web(
         )
     context = WebContext(store, loaded, token, templates())
     app[CONTEXT] = context
+    app[marking.MARKING] = marking.new_state(link_signer(loaded))
     for path, handler in (*pages.ROUTES, *api.ROUTES, *audit.ROUTES):
         app.router.add_get(path, guarded(context, handler))
+    for path, handler in marking.GUARDED_POSTS:
+        app.router.add_post(path, guarded(context, handler))
+    app.router.add_get(marking.LINK_PATH, headed(marking.link_page))
+    app.router.add_post(marking.LINK_PATH, headed(marking.link_post))
     app.router.add_static("/static/", pages.STATIC, name="static", append_version=True)
 
 
@@ -81,7 +89,17 @@ def guarded(context: WebContext, handler: Handler) -> Handler:
             if not _authorised(request, context.token):
                 return _secure(web.json_response({"error": "access token required"}, status=401))
         response = await handler(request)
+        keep_session(request, response)
         return _secure(response)
+
+    return wrapper
+
+
+def headed(handler: Handler) -> Handler:
+    """Security headers only: for the signed mark links, which are their own credential."""
+
+    async def wrapper(request: web.Request) -> web.StreamResponse:
+        return _secure(await handler(request))
 
     return wrapper
 

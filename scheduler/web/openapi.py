@@ -195,13 +195,24 @@ SCHEMAS: Final[dict[str, Any]] = {
     },
 }
 
+SCHEMAS["Mark"] = {
+    "type": "object",
+    "required": ["article_id", "rule", "verdict"],
+    "properties": {
+        "article_id": {"type": "integer"},
+        "rule": {"type": "string", "description": "A rule name from the config."},
+        "verdict": {"enum": ["relevant", "irrelevant"]},
+        "origin": {"enum": ["cli", "web", "link"], "description": "In answers only."},
+    },
+}
+
 SPEC: Final[dict[str, Any]] = {
     "openapi": "3.1.0",
     "info": {
         "title": "haitiwatch archive API",
         "version": "1",
-        "description": "Read-only access to the haitiwatch news archive. When the server is "
-        "bound to an address other than loopback, send the access token as "
+        "description": "Access to the haitiwatch news archive; marks are its one write. When "
+        "the server is bound to an address other than loopback, send the access token as "
         "'Authorization: Bearer TOKEN'.",
     },
     "paths": {
@@ -244,6 +255,33 @@ SPEC: Final[dict[str, Any]] = {
                     _param("by", "Series key.", {"enum": ["source", "language", "rule"]}),
                 ],
                 "responses": {"200": _ok("Coverage"), "400": ERROR},
+            }
+        },
+        "/api/marks": {
+            "post": {
+                "summary": "Mark an article relevant or not relevant for a rule",
+                "description": "A new mark replaces the article's earlier mark for the rule. "
+                "Send JSON (Content-Type: application/json) and, when the server asks for one, "
+                "the access token as a bearer token; a cross-origin Origin is refused.",
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/Mark"}}
+                    },
+                },
+                "responses": {
+                    "201": {
+                        "description": "Recorded",
+                        "content": {
+                            "application/json": {"schema": {"$ref": "#/components/schemas/Mark"}}
+                        },
+                    },
+                    "400": ERROR,
+                    "401": ERROR,
+                    "403": ERROR,
+                    "404": ERROR,
+                    "415": ERROR,
+                },
             }
         },
         "/api/sources": {

@@ -26,6 +26,7 @@ from db.story_index import list_stories, story_copies
 from scheduler.web.atom import rule_feed
 from scheduler.web.chart import MAX_DAYS, coverage_svg
 from scheduler.web.context import CONTEXT, WebContext, row_id, search_params
+from scheduler.web.marking import mark_view
 
 STATIC: Final = Path(__file__).with_name("static")
 PAGE_SIZE: Final = 20
@@ -75,11 +76,14 @@ async def search_page(request: web.Request) -> web.Response:
         hits, chart = await context.run(work)
     except HaitiwatchError as e:
         return context.render("search.html", 400, error=str(e), form=params.form, **options)
+    shown = hits[:PAGE_SIZE]
+    mark = await context.run(lambda: mark_view(request, context, [h.id for h in shown]))
     return context.render(
         "search.html",
+        mark=mark,
         form=params.form,
         params=params,
-        hits=[hit_view(h, params.compiled) for h in hits[:PAGE_SIZE]],
+        hits=[hit_view(h, params.compiled) for h in shown],
         more=len(hits) > PAGE_SIZE,
         chart=chart,
         page_url=lambda page: _with_page(params.form, page),
@@ -119,7 +123,9 @@ async def story_page(request: web.Request) -> web.Response:
     copies = await context.run(lambda: story_copies(context.store.engine, story_id))
     if copies is None:
         return context.render("error.html", 404, message=f"No story with id {story_id}.")
-    return context.render("story.html", story_id=story_id, copies=copies)
+    ids = [c.article_id for c in copies]
+    mark = await context.run(lambda: mark_view(request, context, ids))
+    return context.render("story.html", story_id=story_id, copies=copies, mark=mark)
 
 
 async def coverage_page(request: web.Request) -> web.Response:
