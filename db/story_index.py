@@ -28,7 +28,6 @@ from sqlalchemy import (
     column,
     delete,
     insert,
-    inspect,
     literal,
     select,
     table,
@@ -366,10 +365,6 @@ class StorySummary:
     origin: StoryCopy | None
     #: Every copy's link (the caller derives the outlets from them).
     urls: tuple[str, ...]
-
-
-def has_rule_matches(engine: Engine) -> bool:
-    return inspect(engine).has_table("rule_matches")
 
 
 def list_stories(

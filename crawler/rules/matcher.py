@@ -21,9 +21,9 @@ from typing import Final
 
 import ahocorasick
 
-from crawler.rules.ast import And, Near, Node, Not, Or, Phrase, Term, leaves
-from crawler.rules.parser import parse_query
-from crawler.textnorm import fold
+from db.query.ast import And, Near, Node, Not, Or, Phrase, Term, leaves
+from db.query.parser import parse_query
+from db.textnorm import fold
 
 #: Document fields, in the order of ``RuleSet.match`` arguments.
 DOC_FIELDS: Final = ("title", "text")

@@ -14,7 +14,8 @@ from rich.table import Table
 
 from crawler.urls import registered_domain
 from db.errors import HaitiwatchError
-from db.story_index import StoryCopy, StorySummary, has_rule_matches, list_stories, story_copies
+from db.search.sql import has_rule_matches
+from db.story_index import StoryCopy, StorySummary, list_stories, story_copies
 from scheduler.cli.common import archive, err, iso, load, out
 from scheduler.config import parse_duration
 from scheduler.export import FORMATS, write_export

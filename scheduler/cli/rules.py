@@ -13,9 +13,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from crawler.rules import Mark, RuleSet, compile_rule, make_snippet
-from crawler.rules.ast import leaves
 from db.alerts import STATUSES, Alert, ArchivedText, Outbox, iter_texts_since
 from db.errors import HaitiwatchError
+from db.query.ast import leaves
 from scheduler.cli.common import archive, err, load, out
 from scheduler.config import LoadedConfig, RuleConfig, parse_duration
 from scheduler.notify import Notifier, send_test

@@ -8,7 +8,9 @@ from typing import Any, Final
 from aiohttp import web
 
 from db.errors import HaitiwatchError
-from db.search import COVERAGE_KEYS, SearchHit, coverage, search
+from db.search import COVERAGE_KEYS, SearchHit
+from db.search.facets import coverage
+from db.search.pages import search
 from db.story_index import StoryCopy, list_stories, story_copies
 from scheduler.web.context import CONTEXT, search_params
 from scheduler.web.openapi import SPEC
@@ -64,11 +66,10 @@ async def api_search(request: web.Request) -> web.Response:
     try:
         params = search_params(request.query)
         limit = _limit(request)
-        match = params.compiled.match if params.compiled else None
         hits = await context.run(
             lambda: search(
                 context.store.engine,
-                match,
+                params.match,
                 params.filters,
                 params.sort,
                 limit,
@@ -80,8 +81,8 @@ async def api_search(request: web.Request) -> web.Response:
     results = []
     for hit in hits:
         snippet = None
-        if params.compiled is not None and hit.text is not None:
-            found = params.compiled.highlight(hit.title, hit.text)
+        if params.highlighter is not None and hit.text is not None:
+            found = params.highlighter.highlight(hit.title, hit.text)
             snippet = {"text": found.snippet.text, "highlights": found.snippet.spans}
         results.append(hit_json(hit, None) | {"snippet": snippet})
     return web.json_response({"query": params.q, "sort": params.sort, "results": results})
@@ -129,9 +130,8 @@ async def api_coverage(request: web.Request) -> web.Response:
         if by not in COVERAGE_KEYS:
             raise HaitiwatchError(f"by: expected one of {', '.join(COVERAGE_KEYS)}")
         params = search_params(request.query)
-        match = params.compiled.match if params.compiled else None
         points = await context.run(
-            lambda: coverage(context.store.engine, match, params.filters, by)
+            lambda: coverage(context.store.engine, params.match, params.filters, by)
         )
     except HaitiwatchError as e:
         return error(str(e))

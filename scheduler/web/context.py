@@ -11,9 +11,10 @@ from typing import Any, Final, TypeVar
 from aiohttp import web
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from crawler.search_query import CompiledSearch, parse_day
+from crawler.rules.highlight import Highlighter
 from db.errors import HaitiwatchError
 from db.search import SearchFilters, Sort
+from db.search.query import MatchExpr, SearchQuery, parse_day
 from db.store import Store
 from scheduler.config import LoadedConfig
 
@@ -58,7 +59,8 @@ class SearchParams:
     """A search as asked in a URL's query string (pages and API share it)."""
 
     q: str
-    compiled: CompiledSearch | None
+    match: MatchExpr | None
+    highlighter: Highlighter | None
     filters: SearchFilters
     sort: Sort
     page: int
@@ -83,8 +85,10 @@ def search_params(query: Mapping[str, str]) -> SearchParams:
         story_id=int(story) if story else None,
     )
     sort: Sort = "date" if query.get("sort") == "date" or not q else "relevance"
-    compiled = CompiledSearch(q) if q else None
-    return SearchParams(q, compiled, filters, sort, int(page), {k: query[k] for k in query})
+    searched = SearchQuery(q) if q else None
+    match, highlighter = (searched.match, Highlighter(searched.node)) if searched else (None, None)
+    form = {k: query[k] for k in query}
+    return SearchParams(q, match, highlighter, filters, sort, int(page), form)
 
 
 def _all(query: Mapping[str, str], key: str) -> tuple[str, ...]:

@@ -10,18 +10,12 @@ from typing import Any, Final
 from aiohttp import web
 from markupsafe import Markup, escape
 
-from crawler.rules.highlight import Snippet
-from crawler.search_query import CompiledSearch
+from crawler.rules.highlight import Highlighter, Snippet
 from db.errors import HaitiwatchError
-from db.search import (
-    COVERAGE_KEYS,
-    SearchFilters,
-    SearchHit,
-    coverage,
-    has_rule_matches,
-    languages,
-    search,
-)
+from db.search import COVERAGE_KEYS, SearchFilters, SearchHit
+from db.search.facets import coverage, languages
+from db.search.pages import search
+from db.search.sql import has_rule_matches
 from db.story_index import list_stories, story_copies
 from scheduler.web.atom import rule_feed
 from scheduler.web.chart import MAX_DAYS, coverage_svg
@@ -38,10 +32,10 @@ def marked(snippet: Snippet) -> Markup:
     return Markup(html)  # noqa: S704  (built from escaped pieces only)
 
 
-def hit_view(hit: SearchHit, compiled: CompiledSearch | None) -> dict[str, Any]:
+def hit_view(hit: SearchHit, highlighter: Highlighter | None) -> dict[str, Any]:
     view: dict[str, Any] = {"hit": hit, "title": escape(hit.title), "snippet": None}
-    if compiled is not None and hit.text is not None:
-        found = compiled.highlight(hit.title, hit.text)
+    if highlighter is not None and hit.text is not None:
+        found = highlighter.highlight(hit.title, hit.text)
         view["title"] = marked(Snippet(hit.title, found.title_spans))
         view["snippet"] = marked(found.snippet)
     elif hit.text:
@@ -59,16 +53,15 @@ async def search_page(request: web.Request) -> web.Response:
     engine = context.store.engine
 
     def work() -> tuple[list[SearchHit], Markup]:
-        match = params.compiled.match if params.compiled else None
         hits = search(
             engine,
-            match,
+            params.match,
             params.filters,
             params.sort,
             PAGE_SIZE + 1,
             (params.page - 1) * PAGE_SIZE,
         )
-        points = coverage(engine, match, params.filters, "source", last_days=MAX_DAYS)
+        points = coverage(engine, params.match, params.filters, "source", last_days=MAX_DAYS)
         return hits, coverage_svg(points, "Matching articles per day, by source")
 
     try:
@@ -79,7 +72,7 @@ async def search_page(request: web.Request) -> web.Response:
         "search.html",
         form=params.form,
         params=params,
-        hits=[hit_view(h, params.compiled) for h in hits[:PAGE_SIZE]],
+        hits=[hit_view(h, params.highlighter) for h in hits[:PAGE_SIZE]],
         more=len(hits) > PAGE_SIZE,
         chart=chart,
         page_url=lambda page: _with_page(params.form, page),
@@ -130,10 +123,11 @@ async def coverage_page(request: web.Request) -> web.Response:
             raise HaitiwatchError(f"by: expected one of {', '.join(keys)}")
     except HaitiwatchError as e:
         return context.render("coverage.html", 400, error=str(e), form=request.query, keys=keys)
-    match = params.compiled.match if params.compiled else None
     try:
         points = await context.run(
-            lambda: coverage(context.store.engine, match, params.filters, by, last_days=MAX_DAYS)
+            lambda: coverage(
+                context.store.engine, params.match, params.filters, by, last_days=MAX_DAYS
+            )
         )
     except HaitiwatchError as e:
         return context.render("coverage.html", 400, error=str(e), form=params.form, keys=keys)

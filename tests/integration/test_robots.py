@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from crawler.textnorm import clean_text
+from db.textnorm import clean_text
 from tests.support import (
     Run,
     articles,
