@@ -27,7 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from crawler.harvest import utcnow
 from crawler.pools import DatabaseThread, cpu_pool
 from crawler.runner import run_reactor
-from db.alerts import Outbox
+from db.archive import Archive
 from db.errors import HaitiwatchError
 from db.service_state import LEASE_NAME, LEASE_TTL, WORKER_PREFIX, LeaseInfo, ServiceState
 from db.store import Store
@@ -126,7 +126,7 @@ class Service:
     config_path: str | None  # where SIGHUP re-reads it (None: $HAITIWATCH_CONFIG or default)
     role_name: str
     store: Store
-    outbox: Outbox
+    archive: Archive  # of ``store``: its outbox, service state and readers
     db: DatabaseThread
     metrics: Metrics
     scheduler: AsyncIOScheduler
@@ -188,8 +188,7 @@ class Service:
             http = None
             if config.service.http.enabled or config.web.enabled:
                 http = await self._start_http()
-            url = self.store.engine.url.render_as_string(hide_password=True)
-            facts = self.role_name, len(self.sources), url
+            facts = self.role_name, len(self.sources), self.archive.location
             log.info("haitiwatch running (role %s): %d sources, database %s", *facts)
             await self.stop.wait()
             await self._shutdown()
@@ -210,7 +209,7 @@ class Service:
             from scheduler.web import mount_web
 
             def extra(app: web.Application) -> None:
-                mount_web(app, self.store, self.loaded, host)
+                mount_web(app, self.archive, self.loaded, host)
 
         runner = await start_http(host, port, self.metrics, self.health, extra)
         web_too = " and the web archive" if config.web.enabled else ""
@@ -239,17 +238,17 @@ class Service:
 
     async def _send_alerts(self) -> None:
         try:
-            sent = await drain_outbox(self.outbox, self.notifier)
+            sent = await drain_outbox(self.archive.outbox, self.notifier)
         except Exception:
             log.exception("sending alerts failed; they stay in the outbox")
             return
         if sent:
             log.info("sent %d alerts", sent)
-        self.metrics.outbox.set(await asyncio.to_thread(self.outbox.count, "pending"))
+        self.metrics.outbox.set(await asyncio.to_thread(self.archive.outbox.count, "pending"))
 
     async def _send_digests(self) -> None:
         try:
-            sent = await run_due_digests(self.outbox, self.notifier)
+            sent = await run_due_digests(self.archive.outbox, self.notifier)
         except Exception:
             log.exception("sending digests failed; they stay in the outbox")
             return
@@ -302,7 +301,8 @@ def build_service(
     # 16 hex digits: also names the worker in sources.claimed_by (cluster mode).
     holder = uuid.uuid4().hex[:16]
     store = open_store(loaded)
-    state, db, metrics = ServiceState(store.engine), DatabaseThread(), Metrics()
+    archive = Archive(store)
+    state, db, metrics = archive.state, DatabaseThread(), Metrics()
     scheduler, stop = AsyncIOScheduler(timezone=UTC), asyncio.Event()
     settings = crawl_settings(loaded.config.crawl, workers)
     queue: PollQueue | None = None
@@ -329,7 +329,7 @@ def build_service(
         config_path=config_path,
         role_name=f"worker {holder}" if role == "worker" else role,
         store=store,
-        outbox=Outbox(store.engine),
+        archive=archive,
         db=db,
         metrics=metrics,
         scheduler=scheduler,

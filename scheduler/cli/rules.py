@@ -13,10 +13,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from crawler.rules import Mark, RuleSet, compile_rule, make_snippet
-from db.alerts import STATUSES, Alert, ArchivedText, Outbox, iter_texts_since
+from db.alerts import STATUSES, Alert, ArchivedText
 from db.errors import HaitiwatchError
 from db.query.ast import leaves
-from scheduler.cli.common import archive, err, load, out
+from scheduler.cli.common import err, load, open_archive, out
 from scheduler.config import LoadedConfig, RuleConfig, parse_duration
 from scheduler.notify import Notifier, send_test
 
@@ -70,8 +70,8 @@ def rules_test(
     by_source: Counter[str] = Counter()
     shown: list[tuple[ArchivedText, tuple[Mark, ...]]] = []
     total = 0
-    with archive(loaded) as store:
-        for article in iter_texts_since(store.engine, start):
+    with open_archive(loaded) as archive:
+        for article in archive.texts_since(start):
             total += 1
             found = rule.match(article.title, article.text)
             if not found:
@@ -146,8 +146,8 @@ def alerts_list(
     if status is not None and status not in STATUSES:
         raise HaitiwatchError(f"--status: expected one of {', '.join(STATUSES)}, got {status!r}")
     loaded = load()
-    with archive(loaded) as store:
-        alerts = Outbox(store.engine).list_alerts(status, limit)
+    with open_archive(loaded) as archive:
+        alerts = archive.outbox.list_alerts(status, limit)
     if format == "json":
         out.print_json(json.dumps([_alert_json(a) for a in alerts]))
         return

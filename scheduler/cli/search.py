@@ -15,10 +15,8 @@ from rich.table import Table
 from crawler.rules.highlight import Highlighter
 from db.errors import HaitiwatchError
 from db.search import SORTS, SearchFilters, SearchHit, Sort
-from db.search.facets import filter_names
-from db.search.pages import iter_search, search
 from db.search.query import SearchQuery, parse_day
-from scheduler.cli.common import archive, load, out
+from scheduler.cli.common import load, open_archive, out
 
 FORMATS = ("table", "json", "jsonl", "csv")
 CSV_FIELDS = (
@@ -110,19 +108,19 @@ def search_command(
         story_id=story,
     )
     loaded = load()
-    with archive(loaded) as store:
-        archived_sources, archived_rules = filter_names(store.engine)
+    with open_archive(loaded) as archive:
+        archived_sources, archived_rules = archive.filter_names()
         known_sources = archived_sources | {s.name for s in loaded.config.sources}
         _refuse_unknown("--source", filters.sources, known_sources)
         _refuse_unknown(
             "--rule", [rule] if rule else [], archived_rules | {r.name for r in loaded.config.rules}
         )
         if format == "table":
-            hits = search(store.engine, match, filters, chosen, limit or 20)
+            hits = archive.search(match, filters, chosen, limit or 20)
             out.print(_table(hits, highlighter))
             return
         with_text = snippets and highlighter is not None
-        stream = iter_search(store.engine, match, filters, chosen, limit, with_text)
+        stream = archive.iter_search(match, filters, chosen, limit, with_text)
         write_records(_records(stream, highlighter), format, sys.stdout)
 
 

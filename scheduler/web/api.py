@@ -9,9 +9,7 @@ from aiohttp import web
 
 from db.errors import HaitiwatchError
 from db.search import COVERAGE_KEYS, SearchHit
-from db.search.facets import coverage
-from db.search.pages import search
-from db.story_index import StoryCopy, list_stories, story_copies
+from db.story_index import StoryCopy
 from scheduler.web.context import CONTEXT, search_params
 from scheduler.web.openapi import SPEC
 
@@ -67,8 +65,7 @@ async def api_search(request: web.Request) -> web.Response:
         params = search_params(request.query)
         limit = _limit(request)
         hits = await context.run(
-            lambda: search(
-                context.store.engine,
+            lambda: context.archive.search(
                 params.match,
                 params.filters,
                 params.sort,
@@ -98,7 +95,7 @@ async def api_stories(request: web.Request) -> web.Response:
     except HaitiwatchError as e:
         return error(str(e))
     since = datetime.now(UTC) - timedelta(days=int(days))
-    found = await context.run(lambda: list_stories(context.store.engine, since, None, limit))
+    found = await context.run(lambda: context.archive.stories(since, None, limit))
     return web.json_response(
         {
             "stories": [
@@ -117,7 +114,7 @@ async def api_stories(request: web.Request) -> web.Response:
 async def api_story(request: web.Request) -> web.Response:
     context = request.app[CONTEXT]
     story_id = int(request.match_info["id"])
-    copies = await context.run(lambda: story_copies(context.store.engine, story_id))
+    copies = await context.run(lambda: context.archive.story(story_id))
     if copies is None:
         return error(f"no story with id {story_id}", 404)
     return web.json_response({"id": story_id, "copies": [copy_json(c) for c in copies]})
@@ -131,7 +128,7 @@ async def api_coverage(request: web.Request) -> web.Response:
             raise HaitiwatchError(f"by: expected one of {', '.join(COVERAGE_KEYS)}")
         params = search_params(request.query)
         points = await context.run(
-            lambda: coverage(context.store.engine, params.match, params.filters, by)
+            lambda: context.archive.coverage(params.match, params.filters, by)
         )
     except HaitiwatchError as e:
         return error(str(e))
@@ -145,7 +142,7 @@ async def api_coverage(request: web.Request) -> web.Response:
 
 async def api_sources(request: web.Request) -> web.Response:
     context = request.app[CONTEXT]
-    health = await context.run(context.store.source_health)
+    health = await context.run(context.archive.store.source_health)
     return web.json_response(
         {
             "sources": [

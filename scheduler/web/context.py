@@ -1,4 +1,4 @@
-"""What every page and API handler shares: the context the app carries (store, config,
+"""What every page and API handler shares: the context the app carries (archive, config,
 templates) and the reading of a search from a query string."""
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from aiohttp import web
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from crawler.rules.highlight import Highlighter
+from db.archive import Archive
 from db.errors import HaitiwatchError
 from db.search import SearchFilters, Sort
 from db.search.query import MatchExpr, SearchQuery, parse_day
-from db.store import Store
 from scheduler.config import LoadedConfig
 
 T = TypeVar("T")
@@ -25,7 +25,7 @@ MAX_PAGE: Final = 500
 
 @dataclass(frozen=True)
 class WebContext:
-    store: Store
+    archive: Archive
     loaded: LoadedConfig
     token: str | None
     templates: Environment

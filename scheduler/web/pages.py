@@ -13,10 +13,6 @@ from markupsafe import Markup, escape
 from crawler.rules.highlight import Highlighter, Snippet
 from db.errors import HaitiwatchError
 from db.search import COVERAGE_KEYS, SearchFilters, SearchHit
-from db.search.facets import coverage, languages
-from db.search.pages import search
-from db.search.sql import has_rule_matches
-from db.story_index import list_stories, story_copies
 from scheduler.web.atom import rule_feed
 from scheduler.web.chart import MAX_DAYS, coverage_svg
 from scheduler.web.context import CONTEXT, WebContext, search_params
@@ -50,18 +46,17 @@ async def search_page(request: web.Request) -> web.Response:
         params = search_params(request.query)
     except HaitiwatchError as e:
         return context.render("search.html", 400, error=str(e), form=request.query, **options)
-    engine = context.store.engine
+    archive = context.archive
 
     def work() -> tuple[list[SearchHit], Markup]:
-        hits = search(
-            engine,
+        hits = archive.search(
             params.match,
             params.filters,
             params.sort,
             PAGE_SIZE + 1,
             (params.page - 1) * PAGE_SIZE,
         )
-        points = coverage(engine, params.match, params.filters, "source", last_days=MAX_DAYS)
+        points = archive.coverage(params.match, params.filters, "source", last_days=MAX_DAYS)
         return hits, coverage_svg(points, "Matching articles per day, by source")
 
     try:
@@ -81,11 +76,11 @@ async def search_page(request: web.Request) -> web.Response:
 
 
 def _form_options(context: WebContext) -> dict[str, Any]:
-    engine = context.store.engine
+    archive, rules = context.archive, context.loaded.config.rules
     return {
         "sources": [s.name for s in context.loaded.config.sources],
-        "languages": languages(engine),
-        "rules": [r.name for r in context.loaded.config.rules] if has_rule_matches(engine) else [],
+        "languages": archive.languages(),
+        "rules": [r.name for r in rules] if archive.has_rule_matches() else [],
     }
 
 
@@ -100,14 +95,14 @@ async def stories_page(request: web.Request) -> web.Response:
     days = request.query.get("days", "30")
     window = timedelta(days=int(days) if days.isdigit() and 0 < int(days) <= 3650 else 30)
     since = datetime.now(UTC) - window
-    found = await context.run(lambda: list_stories(context.store.engine, since, None, 200))
+    found = await context.run(lambda: context.archive.stories(since, None, 200))
     return context.render("stories.html", stories=found, days=window.days)
 
 
 async def story_page(request: web.Request) -> web.Response:
     context = request.app[CONTEXT]
     story_id = int(request.match_info["id"])
-    copies = await context.run(lambda: story_copies(context.store.engine, story_id))
+    copies = await context.run(lambda: context.archive.story(story_id))
     if copies is None:
         return context.render("error.html", 404, message=f"No story with id {story_id}.")
     return context.render("story.html", story_id=story_id, copies=copies)
@@ -116,7 +111,7 @@ async def story_page(request: web.Request) -> web.Response:
 async def coverage_page(request: web.Request) -> web.Response:
     context = request.app[CONTEXT]
     by = request.query.get("by", "source")
-    keys = [k for k in COVERAGE_KEYS if k != "rule" or has_rule_matches(context.store.engine)]
+    keys = [k for k in COVERAGE_KEYS if k != "rule" or context.archive.has_rule_matches()]
     try:
         params = search_params(request.query)
         if by not in keys:
@@ -125,9 +120,7 @@ async def coverage_page(request: web.Request) -> web.Response:
         return context.render("coverage.html", 400, error=str(e), form=request.query, keys=keys)
     try:
         points = await context.run(
-            lambda: coverage(
-                context.store.engine, params.match, params.filters, by, last_days=MAX_DAYS
-            )
+            lambda: context.archive.coverage(params.match, params.filters, by, MAX_DAYS)
         )
     except HaitiwatchError as e:
         return context.render("coverage.html", 400, error=str(e), form=params.form, keys=keys)
@@ -137,7 +130,7 @@ async def coverage_page(request: web.Request) -> web.Response:
 
 async def sources_page(request: web.Request) -> web.Response:
     context = request.app[CONTEXT]
-    health = await context.run(context.store.source_health)
+    health = await context.run(context.archive.store.source_health)
     return context.render("sources.html", health=health)
 
 
@@ -145,10 +138,10 @@ async def rule_atom(request: web.Request) -> web.Response:
     context = request.app[CONTEXT]
     name = request.match_info["name"]
     known = {r.name for r in context.loaded.config.rules}
-    if name not in known or not await context.run(lambda: has_rule_matches(context.store.engine)):
+    if name not in known or not await context.run(context.archive.has_rule_matches):
         return context.render("error.html", 404, message="No such rule.")
     hits = await context.run(
-        lambda: search(context.store.engine, None, SearchFilters(rule=name), "date", 50)
+        lambda: context.archive.search(None, SearchFilters(rule=name), "date", 50)
     )
     site = str(request.url.with_path("/").with_query(None))
     body = rule_feed(name, hits, str(request.url), site, datetime.now(UTC))

@@ -55,6 +55,17 @@ def test_the_query_language_is_stdlib_only() -> None:
     assert wrong == []
 
 
+def test_the_scheduler_reads_through_the_archive_not_the_stores_engine() -> None:
+    """Readers, outbox and service state are built once (db.archive.Archive) and passed in."""
+    engines = [
+        f"{path.relative_to(REPO)}:{node.lineno}"
+        for path in _modules("scheduler")
+        for node in ast.walk(ast.parse(path.read_text("utf-8")))
+        if isinstance(node, ast.Attribute) and node.attr == "engine"
+    ]
+    assert engines == []
+
+
 def test_search_is_one_package() -> None:
     """Query text to SQL, pages and facets live in db/search/; nothing else compiles a search."""
     assert {path.name for path in _modules("db/search")} >= {"query.py", "sql.py", "pages.py"}
