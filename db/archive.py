@@ -15,7 +15,7 @@ from db.search.query import MatchExpr
 from db.search.sql import has_rule_matches
 from db.service_state import ServiceState
 from db.store import Store
-from db.story_index import StoryCopy, StorySummary, list_stories, story_copies
+from db.story_reader import StoryCopy, StorySummary, list_stories, story_copies
 
 
 class Archive:

@@ -24,7 +24,7 @@ from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.exc import SQLAlchemyError
 
-from crawler.harvest import utcnow
+from crawler.poll import utcnow
 from crawler.pools import DatabaseThread, cpu_pool
 from crawler.runner import run_reactor
 from db.archive import Archive

@@ -6,8 +6,9 @@ cuts a short excerpt around the matched terms for messages. The query language's
 every rule starts as query text. Pure: no database, no I/O.
 """
 
+from crawler.rules.compiled import CompiledRule, compile_rule
 from crawler.rules.highlight import Snippet, make_snippet
-from crawler.rules.matcher import CompiledRule, Mark, RuleMatch, RuleSet, compile_rule
+from crawler.rules.matcher import Mark, RuleMatch, RuleSet
 from db.query.ast import Node, to_query
 from db.query.parser import QuerySyntaxError, parse_query, words_of
 

@@ -60,6 +60,7 @@ _INDEX_NEW_SQLITE: Final = (
     " FROM articles WHERE articles.id IN (SELECT value FROM json_each(?)) ORDER BY 1"
 )
 FTS = table("articles_fts", column("rowid"))
+#: The alerts feature's table, read by name: search and stories work with or without it.
 RULE_MATCHES = table("rule_matches", column("article_id"), column("rule"))
 #: An article's date: when it was published, else when it was first seen (indexed).
 ARTICLE_DATE: Final = func.coalesce(Article.published_at, Article.first_seen_at)

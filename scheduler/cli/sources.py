@@ -36,7 +36,7 @@ from scheduler.cli.common import iso, load, open_archive, out
 from scheduler.config import LoadedConfig, SourceConfig
 
 if TYPE_CHECKING:  # the crawler (Scrapy, trafilatura) loads only when a source is tested
-    from crawler.harvest import Poll
+    from crawler.poll import Poll
 
 DEADLINE_S = 300.0
 

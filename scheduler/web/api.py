@@ -9,7 +9,7 @@ from aiohttp import web
 
 from db.errors import HaitiwatchError
 from db.search import COVERAGE_KEYS, SearchHit
-from db.story_index import StoryCopy
+from db.story_reader import StoryCopy
 from scheduler.web.context import CONTEXT, search_params
 from scheduler.web.openapi import SPEC
 

@@ -25,7 +25,7 @@ from db.search.pages import count, iter_search, search
 from db.search.query import SearchQuery
 from db.search.sql import SEARCH_KEY_SQL
 from db.store import Store
-from db.story_index import list_stories, story_copies
+from db.story_reader import list_stories, story_copies
 from scheduler.export import article_row
 from tests.support import run_cli
 from tests.support.archive import HOSTILE_TITLE, briefings, fill_archive
