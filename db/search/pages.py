@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any, Final
 
-from sqlalchemy import Engine, Select, func, literal, select
+from sqlalchemy import Engine, Select, literal, select
 from sqlalchemy.orm import Session
 
 from db.schema import Article, Source
@@ -162,10 +162,3 @@ def iter_search(
         result = connection.execution_options(stream_results=True, yield_per=batch).execute(stmt)
         for row in result:
             yield to_hit(row, with_text)
-
-
-def count(engine: Engine, match: MatchExpr | None, filters: SearchFilters = NO_FILTERS) -> int:
-    stmt = hits_statement(engine, match, filters, "date", False).order_by(None)
-    with Session(engine) as session:
-        return int(session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
-
