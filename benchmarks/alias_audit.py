@@ -35,12 +35,12 @@ from crawler.assemble import Known, select_to_fetch
 from crawler.cpu_work import feed_records
 from crawler.jobs import ListingOptions, SourceJob
 from crawler.listings import read_listing
-from crawler.textnorm import clean_text, content_hash
 from db.errors import FeedError
 from db.keys import key_value
 from db.records import FeedEntry, FetchOutcome, FetchResult
 from db.schema import Article, ArticleKey
 from db.store import SourceSpec, Store
+from db.textnorm import clean_text, content_hash
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 NOW = datetime(2026, 3, 1, tzinfo=UTC)

@@ -16,7 +16,7 @@ dropped while loading, then restored).
     python3 benchmarks/bench_search.py export   --db /tmp/hw-bench.db  (the CLI, peak RSS)
 
 Each query family runs ``--runs`` times with different words; reported: p50 and p95 in ms of
-the full call the web page and CLI make (``db.search.search``, 20 hits, with texts loaded).
+the full call the web page and CLI make (``db.search.pages.search``, 20 hits, with texts loaded).
 """
 
 from __future__ import annotations
@@ -41,9 +41,10 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import text  # noqa: E402
 
-from crawler.search_query import CompiledSearch  # noqa: E402
 from db.records import ArticleRecord  # noqa: E402
-from db.search import SearchFilters, search  # noqa: E402
+from db.search import SearchFilters  # noqa: E402
+from db.search.pages import search  # noqa: E402
+from db.search.query import SearchQuery  # noqa: E402
 from db.store import SourceSpec, Store  # noqa: E402
 
 VOCAB = 60_000
@@ -203,7 +204,7 @@ def measure(store: Store, runs: int, sorts: tuple[str, ...] = ("relevance", "dat
             for _ in range(runs):
                 query, filters = make()
                 started = time.perf_counter()
-                found = search(store.engine, CompiledSearch(query).match, filters, sort, 20)  # type: ignore[arg-type]
+                found = search(store.engine, SearchQuery(query).match, filters, sort, 20)  # type: ignore[arg-type]
                 times.append((time.perf_counter() - started) * 1000)
                 hits.append(len(found))
             times.sort()
@@ -221,7 +222,7 @@ def run_sqlite(args: argparse.Namespace) -> None:
     with store.engine.connect() as conn:
         total = conn.execute(text("SELECT count(*) FROM articles")).scalar()
     print(f"SQLite FTS5, {total:,} articles, {args.runs} runs per family:")
-    search(store.engine, CompiledSearch("warm").match)
+    search(store.engine, SearchQuery("warm").match)
     measure(store, args.runs)
     store.close()
 

@@ -37,7 +37,7 @@ from crawler.runner import CrawlEngine, run_reactor
 from db.keys import record_keys
 from db.records import FeedEntry
 from db.schema import Article, ArticleKey
-from db.search import index_new_articles
+from db.search.sql import index_new_articles
 from db.store import SourceSpec, Store
 from tests.support.server import Site, running_site
 

@@ -9,10 +9,10 @@ from datetime import datetime
 
 from crawler.jobs import SourceJob
 from crawler.language import detect_language
-from crawler.textnorm import clean_text, content_hash
 from crawler.urls import UnusableURL, canonical_url, fetch_url, host_of, registered_domain
 from db.aliases import Identity, identity, same_article
 from db.records import ArticleRecord, ExtractedPage, FeedEntry
+from db.textnorm import clean_text, content_hash
 
 _URL_GUID_PREFIXES = ("http://", "https://")
 _TITLE_FROM_TEXT_CHARS = 120

@@ -6,9 +6,8 @@ SQLite never sees two writers from this process and each write is one short tran
 The CPU pool is entered through a gate (crawler/cpu_gate.py) that starts records, which the
 database thread waits for, before further parses.
 
-A ``Poll`` is one fetch of one source with the article pages it leads to; it completes when
-the feed and every page request it started are done, whatever their outcome. A poll fetches
-the pages its source owes (crawler/owed.py) whether its listing answered or was not modified.
+A poll (crawler/poll.py) fetches the pages its source owes (crawler/owed.py) whether its
+listing answered or was not modified.
 """
 
 from __future__ import annotations
@@ -17,9 +16,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from concurrent.futures import Executor
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
+from datetime import datetime, timedelta
 from functools import partial
 from typing import ParamSpec, TypeVar
 
@@ -39,12 +36,12 @@ from crawler.owed import (
     plan_notes,
     plan_pages,
 )
+from crawler.poll import NextSteps, Poll, retry_after_until, utcnow
 from crawler.storage import CrawlStorage
 from db.errors import FeedError
 from db.records import (
     ArticleOutcome,
     ArticleRecord,
-    CrawlTotals,
     FeedEntry,
     FetchOutcome,
     FetchResult,
@@ -58,65 +55,6 @@ from db.records import (
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
 T = TypeVar("T")
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def retry_after_until(value: str | None, now: datetime, cap: timedelta) -> datetime | None:
-    """Parse a Retry-After header (seconds or HTTP date) into a deadline, capped."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        until = now + timedelta(seconds=max(0, int(value)))
-    except ValueError:
-        try:
-            until = parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if until.tzinfo is None:
-            until = until.replace(tzinfo=UTC)
-    return min(until, now + cap) if until > now else None
-
-
-@dataclass(eq=False)
-class Poll:
-    """One source fetched once, and the pages it leads to. Completes ``done`` at the end."""
-
-    job: SourceJob
-    done: asyncio.Future[Poll]
-    started: datetime = field(default_factory=utcnow)
-    totals: CrawlTotals = field(default_factory=CrawlTotals)
-    fetch_id: int | None = None
-    failed: bool = False
-    error: str | None = None
-    retry_after: datetime | None = None
-    #: Set while a listing spread over several documents (sitemap index, pages) is read.
-    listing: ListingProgress | None = None
-    #: Everything the source listed this time (a dry run shows it).
-    found: list[FeedEntry] = field(default_factory=list)
-    #: Text hashes the listing gave to different articles (its pages' records need them).
-    boilerplate: frozenset[str] = frozenset()
-    _pending: int = 1  # the feed request itself
-
-    def add_step(self) -> None:
-        self._pending += 1
-
-    def finish_step(self) -> None:
-        self._pending -= 1
-        if self._pending <= 0 and not self.done.done():
-            self.done.set_result(self)
-
-
-@dataclass(frozen=True, slots=True)
-class NextSteps:
-    """What the spider requests next for a poll: article pages, and listing documents."""
-
-    pages: list[OwedPage] = field(default_factory=list)
-    #: (url, level) of further documents of the same listing.
-    listings: list[tuple[str, int]] = field(default_factory=list)
 
 
 class Harvester:

@@ -14,9 +14,10 @@ from concurrent.futures import Executor
 from datetime import timedelta
 from typing import TYPE_CHECKING, TypeVar
 
-from crawler.harvest import Harvester, Poll
+from crawler.harvest import Harvester
 from crawler.jobs import CrawlSettings, SourceJob
 from crawler.netguard import Origin
+from crawler.poll import Poll
 from crawler.settings import ASYNCIO_REACTOR, scrapy_settings
 from crawler.storage import CrawlStorage
 from db.records import CrawlTotals

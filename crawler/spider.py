@@ -27,9 +27,10 @@ from twisted.internet.error import (
 from twisted.python.failure import Failure
 from w3lib.encoding import http_content_type_encoding
 
-from crawler.harvest import Harvester, NextSteps, Poll
+from crawler.harvest import Harvester
 from crawler.jobs import FetchedBody
 from crawler.netguard import Origin
+from crawler.poll import NextSteps, Poll
 from crawler.urls import UnusableURL, fetch_url
 from db.records import OwedPage
 

@@ -19,7 +19,7 @@ from db.database import dialect_insert, insert_returning_ids, one_of
 from db.keys import record_keys
 from db.records import ArticleOutcome, ArticleRecord, StoredChange
 from db.schema import Article, ArticleKey, Story
-from db.search import index_new_articles
+from db.search.sql import index_new_articles
 from db.story_index import Placement, StoryIndex, join_story
 
 _TEXT_RANK = {"feed": 1, "page": 2}

@@ -16,7 +16,6 @@ from crawler.rules.near_miss import ExtraScorer, NearMiss, top_near_misses
 from db.alerts import story_key
 from db.errors import HaitiwatchError
 from db.near_misses import AuditArticle, NearMissArchive
-from db.store import Store
 from scheduler.config import LoadedConfig, RuleConfig
 
 
@@ -35,7 +34,7 @@ def find_rule(loaded: LoadedConfig, name: str) -> RuleConfig:
 
 
 def audit_rule(
-    store: Store,
+    near_misses: NearMissArchive,
     rule: RuleConfig,
     since: datetime | None,
     limit: int,
@@ -44,7 +43,7 @@ def audit_rule(
     extra: ExtraScorer | None = None,
 ) -> list[Finding]:
     """The ``limit`` best near misses of ``rule`` among articles first seen in [since, until)."""
-    articles = NearMissArchive(store).unmatched_since(rule.name, since, until)
+    articles = near_misses.unmatched_since(rule.name, since, until)
     compiled = compile_rule(rule.name, rule.query)
     # One near miss per story: the copies of a story are one thing for the operator to check.
     ranked = top_near_misses(

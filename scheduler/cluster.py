@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from crawler.cluster import Dispatch, PollQueue, QueueUnavailable
-from crawler.harvest import utcnow
+from crawler.poll import utcnow
 from crawler.pools import DatabaseThread
 from db.errors import HaitiwatchError
 from db.service_state import LEASE_TTL, ServiceState

@@ -16,7 +16,7 @@ from typing import Protocol
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
 
-from crawler.harvest import utcnow
+from crawler.poll import utcnow
 from crawler.pools import DatabaseThread
 from db.service_state import ServiceState
 from scheduler.config import Config, SourceConfig

@@ -17,8 +17,8 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from crawler.harvest import utcnow
 from crawler.jobs import CrawlSettings, SourceJob
+from crawler.poll import utcnow
 from crawler.pools import DatabaseThread
 from crawler.runner import CrawlEngine
 from db.records import CrawlTotals, PollStart

@@ -18,9 +18,9 @@ from typing import Final
 
 from crawler.rules import compile_rule
 from crawler.rules.near_miss import near_miss
-from db.alerts import SENT, Alert, Outbox, new_worker_id
-from db.near_misses import NearMissArchive, possible_misses_key
-from db.store import Store
+from db.alerts import SENT, Alert, new_worker_id
+from db.archive import Archive
+from db.near_misses import possible_misses_key
 from scheduler.audit import audit_rule
 from scheduler.config import RuleConfig
 from scheduler.digest import last_due, rule_zone
@@ -37,9 +37,9 @@ _JUST_AFTER: Final = timedelta(microseconds=1)
 class PossibleMisses:
     """Queues and sends the possible-misses digests of the rules that ask for one."""
 
-    def __init__(self, store: Store, outbox: Outbox) -> None:
-        self.store = store
-        self.outbox = outbox
+    def __init__(self, archive: Archive) -> None:
+        self.near_misses = archive.near_misses
+        self.outbox = archive.outbox
         #: rule -> the scheduled time whose near misses this process has queued already.
         #: Only saves re-reading the day's articles every minute: queuing is idempotent.
         self._queued: dict[str, datetime] = {}
@@ -75,11 +75,9 @@ class PossibleMisses:
 
     def _queue(self, rule: RuleConfig, boundary: datetime) -> int:
         day = boundary - timedelta(days=1)
-        findings = audit_rule(self.store, rule, day, DIGEST_SIZE, until=boundary)
+        findings = audit_rule(self.near_misses, rule, day, DIGEST_SIZE, until=boundary)
         articles = [f.article for f in findings]
-        return NearMissArchive(self.store).queue_possible_misses(
-            rule.name, rule.channels, articles, boundary
-        )
+        return self.near_misses.queue_possible_misses(rule.name, rule.channels, articles, boundary)
 
 
 def misses_message(

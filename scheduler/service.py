@@ -24,10 +24,10 @@ from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.exc import SQLAlchemyError
 
-from crawler.harvest import utcnow
+from crawler.poll import utcnow
 from crawler.pools import DatabaseThread, cpu_pool
 from crawler.runner import run_reactor
-from db.alerts import Outbox
+from db.archive import Archive
 from db.errors import HaitiwatchError
 from db.service_state import LEASE_NAME, LEASE_TTL, WORKER_PREFIX, LeaseInfo, ServiceState
 from db.store import Store
@@ -128,7 +128,7 @@ class Service:
     config_path: str | None  # where SIGHUP re-reads it (None: $HAITIWATCH_CONFIG or default)
     role_name: str
     store: Store
-    outbox: Outbox
+    archive: Archive  # of ``store``: its outbox, service state and readers
     db: DatabaseThread
     metrics: Metrics
     scheduler: AsyncIOScheduler
@@ -141,7 +141,7 @@ class Service:
 
     def __post_init__(self) -> None:
         self.notifier = Notifier.from_config(self.loaded)
-        self.possible_misses = PossibleMisses(self.store, self.outbox)
+        self.possible_misses = PossibleMisses(self.archive)
 
     def run(self) -> int:
         return run_reactor(self._main)
@@ -193,8 +193,7 @@ class Service:
             http = None
             if config.service.http.enabled or config.web.enabled:
                 http = await self._start_http()
-            url = self.store.engine.url.render_as_string(hide_password=True)
-            facts = self.role_name, len(self.sources), url
+            facts = self.role_name, len(self.sources), self.archive.location
             log.info("haitiwatch running (role %s): %d sources, database %s", *facts)
             await self.stop.wait()
             await self._shutdown()
@@ -215,7 +214,7 @@ class Service:
             from scheduler.web import mount_web
 
             def extra(app: web.Application) -> None:
-                mount_web(app, self.store, self.loaded, host)
+                mount_web(app, self.archive, self.loaded, host)
 
         runner = await start_http(host, port, self.metrics, self.health, extra)
         web_too = " and the web archive" if config.web.enabled else ""
@@ -244,17 +243,17 @@ class Service:
 
     async def _send_alerts(self) -> None:
         try:
-            sent = await drain_outbox(self.outbox, self.notifier)
+            sent = await drain_outbox(self.archive.outbox, self.notifier)
         except Exception:
             log.exception("sending alerts failed; they stay in the outbox")
             return
         if sent:
             log.info("sent %d alerts", sent)
-        self.metrics.outbox.set(await asyncio.to_thread(self.outbox.count, "pending"))
+        self.metrics.outbox.set(await asyncio.to_thread(self.archive.outbox.count, "pending"))
 
     async def _send_digests(self) -> None:
         try:
-            sent = await run_due_digests(self.outbox, self.notifier)
+            sent = await run_due_digests(self.archive.outbox, self.notifier)
             sent += await self.possible_misses.run_due(self.notifier)
         except Exception:
             log.exception("sending digests failed; they stay in the outbox")
@@ -308,7 +307,8 @@ def build_service(
     # 16 hex digits: also names the worker in sources.claimed_by (cluster mode).
     holder = uuid.uuid4().hex[:16]
     store = open_store(loaded)
-    state, db, metrics = ServiceState(store.engine), DatabaseThread(), Metrics()
+    archive = Archive(store)
+    state, db, metrics = archive.state, DatabaseThread(), Metrics()
     scheduler, stop = AsyncIOScheduler(timezone=UTC), asyncio.Event()
     settings = crawl_settings(loaded.config.crawl, workers)
     queue: PollQueue | None = None
@@ -335,7 +335,7 @@ def build_service(
         config_path=config_path,
         role_name=f"worker {holder}" if role == "worker" else role,
         store=store,
-        outbox=Outbox(store.engine),
+        archive=archive,
         db=db,
         metrics=metrics,
         scheduler=scheduler,

@@ -8,12 +8,12 @@ from datetime import datetime, timedelta
 from rich.console import Console
 from rich.table import Table
 
-from db.service_state import LEASE_TTL, ServiceState
-from db.store import Store
+from db.archive import Archive
+from db.service_state import LEASE_TTL
 
 
-def render_status(console: Console, store: Store, now: datetime) -> None:
-    state = ServiceState(store.engine)
+def render_status(console: Console, archive: Archive, now: datetime) -> None:
+    state = archive.state
     lease = state.lease()
     if lease is not None and now - lease.heartbeat_at <= LEASE_TTL:
         age = int((now - lease.heartbeat_at).total_seconds())

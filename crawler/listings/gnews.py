@@ -20,10 +20,10 @@ from urllib.parse import urlencode, urlsplit
 from lxml import etree
 
 from crawler.feeds import language_code
-from crawler.textnorm import clean_text
 from crawler.urls import absolute_url
 from db.errors import FeedError
 from db.records import FeedEntry, ParsedFeed
+from db.textnorm import clean_text
 
 GNEWS_ENDPOINT = "https://news.google.com/rss/search"
 GNEWS_HOST = "news.google.com"

@@ -21,10 +21,10 @@ from lxml.html import HtmlElement, document_fromstring
 from crawler.extract import decode_html
 from crawler.jobs import ListingOptions
 from crawler.listings import Listing
-from crawler.textnorm import clean_text
 from crawler.urls import absolute_url, fetch_url
 from db.errors import FeedError
 from db.records import FeedEntry, ParsedFeed
+from db.textnorm import clean_text
 
 DEFAULT_NEXT = "link[rel~=next], a[rel~=next]"
 MAX_LINKS_PER_PAGE = 2_000

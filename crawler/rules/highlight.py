@@ -1,4 +1,4 @@
-"""Short excerpts around matched terms, for alert messages and backtest output.
+"""Short excerpts around matched terms, for alert messages, search hits and backtests.
 
 A snippet keeps the highlight spans separate from the text, so each output format
 (plain text, HTML, Slack mrkdwn, a terminal) escapes the text its own way and then marks
@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from crawler.rules.matcher import Mark
+from crawler.rules.compiled import compile_rule
+from crawler.rules.matcher import Mark, RuleSet
+from db.query.ast import Node, leaves, or_
 
 _LEAD = 60  # characters of context before the first highlighted term
 
@@ -41,6 +43,29 @@ class Snippet:
         if self.cut_after:
             out.append(ellipsis)
         return "".join(out)
+
+
+@dataclass(frozen=True, slots=True)
+class Highlight:
+    #: [start, end) offsets of matched words in the title.
+    title_spans: tuple[tuple[int, int], ...]
+    snippet: Snippet
+
+
+class Highlighter:
+    """Where a search's words are in its hits: the words it wants (not those it negates),
+    matched as one rule, compiled once for every hit."""
+
+    def __init__(self, node: Node) -> None:
+        wanted = [leaf for leaf, negated in leaves(node) if not negated]
+        self._marker = RuleSet([compile_rule("search", or_(*wanted))])
+
+    def highlight(self, title: str, text: str, width: int = 240) -> Highlight:
+        """Where the query's words are in ``title`` and a snippet of ``text`` around them."""
+        found = self._marker.match(title, text)
+        marks = found[0].marks if found else ()
+        title_spans = tuple(sorted({(m.start, m.end) for m in marks if m.field == "title"}))
+        return Highlight(title_spans, make_snippet(text, marks, "text", width))
 
 
 def make_snippet(

@@ -14,9 +14,8 @@ from rich.table import Table
 
 from crawler.urls import registered_domain
 from db.errors import HaitiwatchError
-from db.marks import Marks
-from db.story_index import StoryCopy, StorySummary, has_rule_matches, list_stories, story_copies
-from scheduler.cli.common import archive, err, iso, load, out
+from db.story_reader import StoryCopy, StorySummary
+from scheduler.cli.common import err, iso, load, open_archive, out
 from scheduler.config import parse_duration
 from scheduler.export import FORMATS, write_export
 
@@ -36,9 +35,9 @@ def export(
         raise HaitiwatchError(f"--format: expected one of {', '.join(FORMATS)}, got {format!r}")
     loaded = load()
     wanted = {code.strip().lower() for code in lang or []}
-    with archive(loaded) as store:
-        chosen = (a for a in store.iter_articles() if not wanted or a.language in wanted)
-        marks = Marks(store.engine).by_article()
+    with open_archive(loaded) as archive:
+        chosen = (a for a in archive.store.iter_articles() if not wanted or a.language in wanted)
+        marks = archive.marks.by_article()
         if output is None:
             count = write_export(chosen, format, sys.stdout, marks)
         else:
@@ -68,13 +67,13 @@ def stories_command(
     except ValueError as e:
         raise HaitiwatchError(f"--since: {e} (got {since!r})") from e
     loaded = load()
-    with archive(loaded) as store:
-        if rule is not None and not has_rule_matches(store.engine):
+    with open_archive(loaded) as archive:
+        if rule is not None and not archive.has_rule_matches():
             raise HaitiwatchError(
                 "--rule: rule matches are not available in this database "
                 "(the alerts feature has not stored any); run without --rule"
             )
-        found = list_stories(store.engine, datetime.now(UTC) - window, rule, limit)
+        found = archive.stories(datetime.now(UTC) - window, rule, limit)
     if format == "json":
         out.print_json(json.dumps([_summary_json(s) for s in found]))
         return
@@ -99,8 +98,8 @@ def story_command(
     if format not in ("table", "json"):
         raise HaitiwatchError(f"--format: expected table or json, got {format!r}")
     loaded = load()
-    with archive(loaded) as store:
-        copies = story_copies(store.engine, story_id)
+    with open_archive(loaded) as archive:
+        copies = archive.story(story_id)
     if copies is None:
         raise HaitiwatchError(f"no story with id {story_id}")
     if format == "json":

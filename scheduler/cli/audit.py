@@ -12,7 +12,7 @@ from rich.table import Table
 
 from db.errors import HaitiwatchError
 from scheduler.audit import audit_rule, find_rule, finding_json
-from scheduler.cli.common import archive, load, out
+from scheduler.cli.common import load, open_archive, out
 from scheduler.config import parse_duration
 
 
@@ -35,8 +35,8 @@ def rules_audit(
             start = datetime.now(UTC) - parse_duration(since)
         except ValueError as e:
             raise HaitiwatchError(f"--since: {e}, or all") from None
-    with archive(loaded) as store:
-        findings = audit_rule(store, rule, start, limit)
+    with open_archive(loaded) as archive:
+        findings = audit_rule(archive.near_misses, rule, start, limit)
     if as_json:
         out.print_json(json.dumps([finding_json(f) for f in findings]))
         return

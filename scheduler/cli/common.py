@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from db.store import Store
+from db.archive import Archive
 from scheduler import stop_signals
 from scheduler.config import CONFIG_ENV, LoadedConfig, load_config
 from scheduler.logfilter import redact_logs
@@ -62,11 +62,11 @@ def load() -> LoadedConfig:
 
 
 @contextmanager
-def archive(loaded: LoadedConfig) -> Iterator[Store]:
-    """The Store of ``loaded``'s database, closed on exit."""
+def open_archive(loaded: LoadedConfig) -> Iterator[Archive]:
+    """The archive of ``loaded``'s database (its Store and readers), closed on exit."""
     store = open_store(loaded)
     try:
-        yield store
+        yield Archive(store)
     finally:
         store.close()
 

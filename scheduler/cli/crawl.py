@@ -10,7 +10,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from db.records import CrawlTotals
-from scheduler.cli.common import archive, err, load, out
+from scheduler.cli.common import err, load, open_archive, out
 
 
 def crawl(
@@ -33,7 +33,6 @@ def crawl(
     from crawler.pools import worker_pools
     from crawler.runner import crawl as crawl_jobs
     from crawler.runner import run_reactor
-    from db.alerts import Outbox
     from scheduler.crawling import crawl_settings, pass_jobs, select_sources
     from scheduler.notify import Notifier, drain_outbox
 
@@ -41,15 +40,15 @@ def crawl(
     sources = select_sources(loaded.config, source or [])
     settings = crawl_settings(loaded.config.crawl, workers)
     with (
-        archive(loaded) as store,
+        open_archive(loaded) as archive,
         worker_pools(settings.cpu_workers) as pools,
     ):
-        jobs, deferred = pass_jobs(store, loaded.config, sources)
-        outbox = Outbox(store.engine)
+        jobs, deferred = pass_jobs(archive.store, loaded.config, sources)
+        outbox = archive.outbox
 
         async def crawl_and_alert() -> tuple[CrawlTotals, int]:
             with _progress(len(sources)) as advance:
-                totals = await crawl_jobs(jobs, settings, store, pools, advance)
+                totals = await crawl_jobs(jobs, settings, archive.store, pools, advance)
             # Someone running `crawl` from cron has no service to send what the pass matched.
             sent = await drain_outbox(outbox, Notifier.from_config(loaded)) if send else 0
             return totals, sent

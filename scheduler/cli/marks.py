@@ -11,8 +11,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from db.errors import HaitiwatchError
-from db.marks import Marks, check_verdict
-from scheduler.cli.common import archive, iso, load, out
+from db.marks import check_verdict
+from scheduler.cli.common import iso, load, open_archive, out
 from scheduler.config import LoadedConfig
 
 
@@ -35,8 +35,8 @@ def mark_command(
     check_verdict(verdict)
     loaded = load()
     known_rule(loaded, rule)
-    with archive(loaded) as store:
-        Marks(store.engine).record(article_id, rule, verdict, "cli", datetime.now(UTC))
+    with open_archive(loaded) as archive:
+        archive.marks.record(article_id, rule, verdict, "cli", datetime.now(UTC))
     out.print(f"article {article_id} marked {verdict} for rule {rule}", highlight=False)
 
 
@@ -48,8 +48,8 @@ def marks_command(
     loaded = load()
     if rule is not None:
         known_rule(loaded, rule)
-    with archive(loaded) as store:
-        marks = Marks(store.engine).list_marks(rule)
+    with open_archive(loaded) as archive:
+        marks = archive.marks.list_marks(rule)
     if as_json:
         rows = [
             {

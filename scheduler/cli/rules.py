@@ -14,11 +14,11 @@ from rich.table import Table
 
 from crawler.rules import Mark, RuleSet, compile_rule, make_snippet
 from crawler.rules.against_marks import MIN_MARKS, MarkFigures, mark_figures
-from crawler.rules.ast import leaves
-from db.alerts import STATUSES, Alert, ArchivedText, Outbox, iter_texts_since
+from db.alerts import STATUSES, Alert, ArchivedText
 from db.errors import HaitiwatchError
-from db.marks import RELEVANT, Marks
-from scheduler.cli.common import archive, err, load, out
+from db.marks import RELEVANT
+from db.query.ast import leaves
+from scheduler.cli.common import err, load, open_archive, out
 from scheduler.config import LoadedConfig, RuleConfig, parse_duration
 from scheduler.mark_links import links_note
 from scheduler.notify import Notifier, send_test
@@ -75,8 +75,8 @@ def rules_test(
     by_source: Counter[str] = Counter()
     shown: list[tuple[ArchivedText, tuple[Mark, ...]]] = []
     total = 0
-    with archive(loaded) as store:
-        for article in iter_texts_since(store.engine, start):
+    with open_archive(loaded) as archive:
+        for article in archive.texts_since(start):
             total += 1
             found = rule.match(article.title, article.text)
             if not found:
@@ -85,7 +85,7 @@ def rules_test(
             by_source[article.source] += 1
             if len(shown) < samples:
                 shown.append((article, found[0].marks))
-        examples = Marks(store.engine).marked_examples(name)
+        examples = archive.marks.marked_examples(name)
     _print_backtest(name, since, total, by_day, by_source, shown)
     matched = {e.article_id for e in examples if rule.match(e.title, e.text)}
     _print_figures(mark_figures(matched, {e.article_id: e.verdict for e in examples}))
@@ -183,8 +183,8 @@ def alerts_list(
     if status is not None and status not in STATUSES:
         raise HaitiwatchError(f"--status: expected one of {', '.join(STATUSES)}, got {status!r}")
     loaded = load()
-    with archive(loaded) as store:
-        alerts = Outbox(store.engine).list_alerts(status, limit)
+    with open_archive(loaded) as archive:
+        alerts = archive.outbox.list_alerts(status, limit)
     if format == "json":
         out.print_json(json.dumps([_alert_json(a) for a in alerts]))
         return

@@ -12,10 +12,11 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from crawler.search_query import CompiledSearch, parse_day
+from crawler.rules.highlight import Highlighter
 from db.errors import HaitiwatchError
-from db.search import SORTS, SearchFilters, SearchHit, Sort, filter_names, iter_search, search
-from scheduler.cli.common import archive, load, out
+from db.search import SORTS, SearchFilters, SearchHit, Sort
+from db.search.query import SearchQuery, parse_day
+from scheduler.cli.common import load, open_archive, out
 
 FORMATS = ("table", "json", "jsonl", "csv")
 CSV_FIELDS = (
@@ -24,16 +25,11 @@ CSV_FIELDS = (
 )  # fmt: skip
 
 
-def compile_query(query: str | None) -> CompiledSearch | None:
-    """None for an empty query (every article that passes the filters)."""
-    return CompiledSearch(query) if query and query.strip() else None
-
-
-def hit_record(hit: SearchHit, compiled: CompiledSearch | None) -> dict[str, Any]:
+def hit_record(hit: SearchHit, highlighter: Highlighter | None) -> dict[str, Any]:
     """A hit as plain data; the snippet is plain text with the matches in [[ ]]."""
     snippet = None
-    if compiled is not None and hit.text is not None:
-        found = compiled.highlight(hit.title, hit.text)
+    if highlighter is not None and hit.text is not None:
+        found = highlighter.highlight(hit.title, hit.text)
         snippet = found.snippet.render(lambda s: s, "[[", "]]")
     return {
         "id": hit.id,
@@ -99,8 +95,10 @@ def search_command(
     if sort not in SORTS:
         raise HaitiwatchError(f"--sort: expected relevance or date, got {sort!r}")
     chosen: Sort = "date" if sort == "date" else "relevance"
-    compiled = compile_query(query)  # syntax errors before opening the database
-    match = compiled.match if compiled is not None else None
+    # Syntax errors before opening the database; an empty query: every article that passes.
+    searched = SearchQuery(query) if query and query.strip() else None
+    match = searched.match if searched is not None else None
+    highlighter = Highlighter(searched.node) if searched is not None else None
     filters = SearchFilters(
         since=parse_day(since, "--since"),
         until=parse_day(until, "--until", end=True),
@@ -110,20 +108,20 @@ def search_command(
         story_id=story,
     )
     loaded = load()
-    with archive(loaded) as store:
-        archived_sources, archived_rules = filter_names(store.engine)
+    with open_archive(loaded) as archive:
+        archived_sources, archived_rules = archive.filter_names()
         known_sources = archived_sources | {s.name for s in loaded.config.sources}
         _refuse_unknown("--source", filters.sources, known_sources)
         _refuse_unknown(
             "--rule", [rule] if rule else [], archived_rules | {r.name for r in loaded.config.rules}
         )
         if format == "table":
-            hits = search(store.engine, match, filters, chosen, limit or 20)
-            out.print(_table(hits, compiled))
+            hits = archive.search(match, filters, chosen, limit or 20)
+            out.print(_table(hits, highlighter))
             return
-        with_text = snippets and compiled is not None
-        stream = iter_search(store.engine, match, filters, chosen, limit, with_text)
-        write_records(_records(stream, compiled), format, sys.stdout)
+        with_text = snippets and highlighter is not None
+        stream = archive.iter_search(match, filters, chosen, limit, with_text)
+        write_records(_records(stream, highlighter), format, sys.stdout)
 
 
 def _refuse_unknown(option: str, names: Iterable[str], known: set[str]) -> None:
@@ -135,18 +133,18 @@ def _refuse_unknown(option: str, names: Iterable[str], known: set[str]) -> None:
 
 
 def _records(
-    hits: Iterator[SearchHit], compiled: CompiledSearch | None
+    hits: Iterator[SearchHit], highlighter: Highlighter | None
 ) -> Iterator[dict[str, Any]]:
     for hit in hits:
-        yield hit_record(hit, compiled)
+        yield hit_record(hit, highlighter)
 
 
-def _table(hits: list[SearchHit], compiled: CompiledSearch | None) -> Table:
+def _table(hits: list[SearchHit], highlighter: Highlighter | None) -> Table:
     table = Table("id", "date", "source", "lang", "title / snippet", show_lines=True)
     for hit in hits:
         body = f"[bold]{escape(hit.title)}[/bold]\n[dim]{escape(hit.url)}[/dim]"
-        if compiled is not None and hit.text is not None:
-            snippet = compiled.highlight(hit.title, hit.text).snippet
+        if highlighter is not None and hit.text is not None:
+            snippet = highlighter.highlight(hit.title, hit.text).snippet
             body += "\n" + snippet.render(escape, "[reverse]", "[/reverse]")
         table.add_row(
             str(hit.id), hit.date.date().isoformat(), escape(hit.source), hit.language or "-", body

@@ -10,8 +10,9 @@ from typing import Annotated
 
 import typer
 
+from db.archive import Archive
 from db.errors import HaitiwatchError
-from scheduler.cli.common import archive, err, load, options, out
+from scheduler.cli.common import err, load, open_archive, options, out
 from scheduler.config import default_config_text
 from scheduler.wiring import open_store
 
@@ -80,8 +81,8 @@ def status() -> None:
     from scheduler.status import render_status
 
     loaded = load()
-    with archive(loaded) as store:
-        render_status(out, store, datetime.now(UTC))
+    with open_archive(loaded) as archive:
+        render_status(out, archive, datetime.now(UTC))
 
 
 def serve_command(
@@ -100,7 +101,7 @@ def serve_command(
     chosen_port = port or loaded.config.web.port
     store = open_store(loaded)
     try:
-        application = create_app(store, loaded, bind)
+        application = create_app(Archive(store), loaded, bind)
     except BaseException:
         store.close()
         raise

@@ -32,11 +32,11 @@ from db.records import (
     SourceHealth,
     Write,
 )
-from scheduler.cli.common import archive, iso, load, out
+from scheduler.cli.common import iso, load, open_archive, out
 from scheduler.config import LoadedConfig, SourceConfig
 
 if TYPE_CHECKING:  # the crawler (Scrapy, trafilatura) loads only when a source is tested
-    from crawler.harvest import Poll
+    from crawler.poll import Poll
 
 DEADLINE_S = 300.0
 
@@ -147,9 +147,9 @@ def show_health(format: str) -> None:
     if format not in ("table", "json"):
         raise HaitiwatchError(f"--format: expected table or json, got {format!r}")
     loaded = load()
-    with archive(loaded) as store:
-        sync_sources(store, loaded.config.sources)
-        health = store.source_health()
+    with open_archive(loaded) as archive:
+        sync_sources(archive.store, loaded.config.sources)
+        health = archive.store.source_health()
     if format == "json":
         out.print_json(json.dumps([_health_json(h) for h in health]))
         return

@@ -8,8 +8,8 @@ from typing import Any, Final
 from aiohttp import web
 
 from db.errors import HaitiwatchError
-from db.search import COVERAGE_KEYS, SearchHit, coverage, search
-from db.story_index import StoryCopy, list_stories, story_copies
+from db.search import COVERAGE_KEYS, SearchHit
+from db.story_reader import StoryCopy
 from scheduler.web.context import CONTEXT, row_id, search_params
 from scheduler.web.openapi import SPEC
 
@@ -64,11 +64,9 @@ async def api_search(request: web.Request) -> web.Response:
     try:
         params = search_params(request.query)
         limit = _limit(request)
-        match = params.compiled.match if params.compiled else None
         hits = await context.run(
-            lambda: search(
-                context.store.engine,
-                match,
+            lambda: context.archive.search(
+                params.match,
                 params.filters,
                 params.sort,
                 limit,
@@ -80,8 +78,8 @@ async def api_search(request: web.Request) -> web.Response:
     results = []
     for hit in hits:
         snippet = None
-        if params.compiled is not None and hit.text is not None:
-            found = params.compiled.highlight(hit.title, hit.text)
+        if params.highlighter is not None and hit.text is not None:
+            found = params.highlighter.highlight(hit.title, hit.text)
             snippet = {"text": found.snippet.text, "highlights": found.snippet.spans}
         results.append(hit_json(hit, None) | {"snippet": snippet})
     return web.json_response({"query": params.q, "sort": params.sort, "results": results})
@@ -97,7 +95,7 @@ async def api_stories(request: web.Request) -> web.Response:
     except HaitiwatchError as e:
         return error(str(e))
     since = datetime.now(UTC) - timedelta(days=int(days))
-    found = await context.run(lambda: list_stories(context.store.engine, since, None, limit))
+    found = await context.run(lambda: context.archive.stories(since, None, limit))
     return web.json_response(
         {
             "stories": [
@@ -118,7 +116,7 @@ async def api_story(request: web.Request) -> web.Response:
     story_id = row_id(request.match_info["id"])
     if story_id is None:
         return error("no such story", 404)
-    copies = await context.run(lambda: story_copies(context.store.engine, story_id))
+    copies = await context.run(lambda: context.archive.story(story_id))
     if copies is None:
         return error(f"no story with id {story_id}", 404)
     return web.json_response({"id": story_id, "copies": [copy_json(c) for c in copies]})
@@ -131,9 +129,8 @@ async def api_coverage(request: web.Request) -> web.Response:
         if by not in COVERAGE_KEYS:
             raise HaitiwatchError(f"by: expected one of {', '.join(COVERAGE_KEYS)}")
         params = search_params(request.query)
-        match = params.compiled.match if params.compiled else None
         points = await context.run(
-            lambda: coverage(context.store.engine, match, params.filters, by)
+            lambda: context.archive.coverage(params.match, params.filters, by)
         )
     except HaitiwatchError as e:
         return error(str(e))
@@ -147,7 +144,7 @@ async def api_coverage(request: web.Request) -> web.Response:
 
 async def api_sources(request: web.Request) -> web.Response:
     context = request.app[CONTEXT]
-    health = await context.run(context.store.source_health)
+    health = await context.run(context.archive.store.source_health)
     return web.json_response(
         {
             "sources": [

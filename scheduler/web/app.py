@@ -14,8 +14,8 @@ from typing import Final
 
 from aiohttp import web
 
+from db.archive import Archive
 from db.errors import ConfigError
-from db.store import Store
 from scheduler.config import LoadedConfig, web_token
 from scheduler.web.context import CONTEXT, WebContext, templates
 from scheduler.web.marking import keep_session
@@ -45,7 +45,7 @@ def is_loopback(host: str) -> bool:
 
 
 def mount_web(
-    app: web.Application, store: Store, loaded: LoadedConfig, bind_host: str | None = None
+    app: web.Application, archive: Archive, loaded: LoadedConfig, bind_host: str | None = None
 ) -> None:
     """Add the web archive's routes to ``app`` (the service's or a standalone one).
 
@@ -62,7 +62,7 @@ def mount_web(
             f"{loaded.origin}: web: serving on {host}, not loopback, needs an access token: "
             "set web.token_env or web.token_file"
         )
-    context = WebContext(store, loaded, token, templates())
+    context = WebContext(archive, loaded, token, templates())
     app[CONTEXT] = context
     app[marking.MARKING] = marking.new_state(link_signer(loaded))
     for path, handler in (*pages.ROUTES, *api.ROUTES, *audit.ROUTES):
@@ -122,13 +122,13 @@ def _secure(response: web.StreamResponse) -> web.StreamResponse:
     return response
 
 
-def create_app(store: Store, loaded: LoadedConfig, host: str) -> web.Application:
+def create_app(archive: Archive, loaded: LoadedConfig, host: str) -> web.Application:
     """A standalone application (``haitiwatch serve``); closes the store on cleanup."""
     app = web.Application()
-    mount_web(app, store, loaded, host)
+    mount_web(app, archive, loaded, host)
 
     async def close(_app: web.Application) -> None:
-        store.close()
+        archive.store.close()
 
     app.on_cleanup.append(close)
     return app

@@ -1,4 +1,4 @@
-"""What every page and API handler shares: the context the app carries (store, config,
+"""What every page and API handler shares: the context the app carries (archive, config,
 templates) and the reading of a search from a query string."""
 
 from __future__ import annotations
@@ -11,10 +11,11 @@ from typing import Any, Final, TypeVar
 from aiohttp import web
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from crawler.search_query import CompiledSearch, parse_day
+from crawler.rules.highlight import Highlighter
+from db.archive import Archive
 from db.errors import HaitiwatchError
 from db.search import SearchFilters, Sort
-from db.store import Store
+from db.search.query import MatchExpr, SearchQuery, parse_day
 from scheduler.config import LoadedConfig
 
 T = TypeVar("T")
@@ -26,7 +27,7 @@ MAX_ID: Final = 2**63 - 1
 
 @dataclass(frozen=True)
 class WebContext:
-    store: Store
+    archive: Archive
     loaded: LoadedConfig
     token: str | None
     templates: Environment
@@ -60,7 +61,8 @@ class SearchParams:
     """A search as asked in a URL's query string (pages and API share it)."""
 
     q: str
-    compiled: CompiledSearch | None
+    match: MatchExpr | None
+    highlighter: Highlighter | None
     filters: SearchFilters
     sort: Sort
     page: int
@@ -85,8 +87,10 @@ def search_params(query: Mapping[str, str]) -> SearchParams:
         story_id=int(story) if story else None,
     )
     sort: Sort = "date" if query.get("sort") == "date" or not q else "relevance"
-    compiled = CompiledSearch(q) if q else None
-    return SearchParams(q, compiled, filters, sort, int(page), {k: query[k] for k in query})
+    searched = SearchQuery(q) if q else None
+    match, highlighter = (searched.match, Highlighter(searched.node)) if searched else (None, None)
+    form = {k: query[k] for k in query}
+    return SearchParams(q, match, highlighter, filters, sort, int(page), form)
 
 
 def row_id(text: str) -> int | None:

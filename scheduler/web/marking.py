@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from db.marks import VERDICTS, MarkError, Marks
+from db.marks import VERDICTS, MarkError
 from scheduler.mark_links import LinkRefused, LinkSigner, link_fields
 from scheduler.web.context import CONTEXT, WebContext
 
@@ -95,7 +95,7 @@ def mark_view(request: web.Request, context: WebContext, article_ids: Sequence[i
     rules = [r.name for r in context.loaded.config.rules]
     if not rules or not article_ids:
         return None
-    current = Marks(context.store.engine).by_article(article_ids)
+    current = context.archive.marks.by_article(article_ids)
     return {"rules": rules, "csrf": csrf_token(request), "next": request.path_qs,
             "current": current}  # fmt: skip
 
@@ -171,7 +171,7 @@ def _checked(
 
 
 async def _record(context: WebContext, article_id: int, rule: str, verdict: str) -> None:
-    marks = Marks(context.store.engine)
+    marks = context.archive.marks
     await context.run(lambda: marks.record(article_id, rule, verdict, "web", datetime.now(UTC)))
 
 
@@ -187,7 +187,7 @@ async def link_page(request: web.Request) -> web.Response:
         mark = signer.verify(request.query, datetime.now(UTC))
     except LinkRefused as e:
         return _refused(context, str(e), 403)
-    title = await context.run(lambda: Marks(context.store.engine).article_title(mark.article_id))
+    title = await context.run(lambda: context.archive.marks.article_title(mark.article_id))
     if title is None:
         return _refused(context, f"No article with id {mark.article_id}.", 404)
     fields = {**link_fields(mark), "sig": request.query["sig"]}
@@ -206,7 +206,7 @@ async def link_post(request: web.Request) -> web.Response:
         mark = signer.verify({k: str(v) for k, v in form.items()}, datetime.now(UTC))
     except LinkRefused as e:
         return _refused(context, str(e), 403)
-    marks = Marks(context.store.engine)
+    marks = context.archive.marks
     try:
         recorded = await context.run(
             lambda: marks.record_from_link(

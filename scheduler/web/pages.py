@@ -10,19 +10,9 @@ from typing import Any, Final
 from aiohttp import web
 from markupsafe import Markup, escape
 
-from crawler.rules.highlight import Snippet
-from crawler.search_query import CompiledSearch
+from crawler.rules.highlight import Highlighter, Snippet
 from db.errors import HaitiwatchError
-from db.search import (
-    COVERAGE_KEYS,
-    SearchFilters,
-    SearchHit,
-    coverage,
-    has_rule_matches,
-    languages,
-    search,
-)
-from db.story_index import list_stories, story_copies
+from db.search import COVERAGE_KEYS, SearchFilters, SearchHit
 from scheduler.web.atom import rule_feed
 from scheduler.web.chart import MAX_DAYS, coverage_svg
 from scheduler.web.context import CONTEXT, WebContext, row_id, search_params
@@ -39,10 +29,10 @@ def marked(snippet: Snippet) -> Markup:
     return Markup(html)  # noqa: S704  (built from escaped pieces only)
 
 
-def hit_view(hit: SearchHit, compiled: CompiledSearch | None) -> dict[str, Any]:
+def hit_view(hit: SearchHit, highlighter: Highlighter | None) -> dict[str, Any]:
     view: dict[str, Any] = {"hit": hit, "title": escape(hit.title), "snippet": None}
-    if compiled is not None and hit.text is not None:
-        found = compiled.highlight(hit.title, hit.text)
+    if highlighter is not None and hit.text is not None:
+        found = highlighter.highlight(hit.title, hit.text)
         view["title"] = marked(Snippet(hit.title, found.title_spans))
         view["snippet"] = marked(found.snippet)
     elif hit.text:
@@ -57,19 +47,17 @@ async def search_page(request: web.Request) -> web.Response:
         params = search_params(request.query)
     except HaitiwatchError as e:
         return context.render("search.html", 400, error=str(e), form=request.query, **options)
-    engine = context.store.engine
+    archive = context.archive
 
     def work() -> tuple[list[SearchHit], Markup]:
-        match = params.compiled.match if params.compiled else None
-        hits = search(
-            engine,
-            match,
+        hits = archive.search(
+            params.match,
             params.filters,
             params.sort,
             PAGE_SIZE + 1,
             (params.page - 1) * PAGE_SIZE,
         )
-        points = coverage(engine, match, params.filters, "source", last_days=MAX_DAYS)
+        points = archive.coverage(params.match, params.filters, "source", last_days=MAX_DAYS)
         return hits, coverage_svg(points, "Matching articles per day, by source")
 
     try:
@@ -83,7 +71,7 @@ async def search_page(request: web.Request) -> web.Response:
         mark=mark,
         form=params.form,
         params=params,
-        hits=[hit_view(h, params.compiled) for h in shown],
+        hits=[hit_view(h, params.highlighter) for h in shown],
         more=len(hits) > PAGE_SIZE,
         chart=chart,
         page_url=lambda page: _with_page(params.form, page),
@@ -92,11 +80,11 @@ async def search_page(request: web.Request) -> web.Response:
 
 
 def _form_options(context: WebContext) -> dict[str, Any]:
-    engine = context.store.engine
+    archive, rules = context.archive, context.loaded.config.rules
     return {
         "sources": [s.name for s in context.loaded.config.sources],
-        "languages": languages(engine),
-        "rules": [r.name for r in context.loaded.config.rules] if has_rule_matches(engine) else [],
+        "languages": archive.languages(),
+        "rules": [r.name for r in rules] if archive.has_rule_matches() else [],
     }
 
 
@@ -111,7 +99,7 @@ async def stories_page(request: web.Request) -> web.Response:
     days = request.query.get("days", "30")
     window = timedelta(days=int(days) if days.isdigit() and 0 < int(days) <= 3650 else 30)
     since = datetime.now(UTC) - window
-    found = await context.run(lambda: list_stories(context.store.engine, since, None, 200))
+    found = await context.run(lambda: context.archive.stories(since, None, 200))
     return context.render("stories.html", stories=found, days=window.days)
 
 
@@ -120,7 +108,7 @@ async def story_page(request: web.Request) -> web.Response:
     story_id = row_id(request.match_info["id"])
     if story_id is None:
         return context.render("error.html", 404, message="No such story.")
-    copies = await context.run(lambda: story_copies(context.store.engine, story_id))
+    copies = await context.run(lambda: context.archive.story(story_id))
     if copies is None:
         return context.render("error.html", 404, message=f"No story with id {story_id}.")
     ids = [c.article_id for c in copies]
@@ -131,17 +119,16 @@ async def story_page(request: web.Request) -> web.Response:
 async def coverage_page(request: web.Request) -> web.Response:
     context = request.app[CONTEXT]
     by = request.query.get("by", "source")
-    keys = [k for k in COVERAGE_KEYS if k != "rule" or has_rule_matches(context.store.engine)]
+    keys = [k for k in COVERAGE_KEYS if k != "rule" or context.archive.has_rule_matches()]
     try:
         params = search_params(request.query)
         if by not in keys:
             raise HaitiwatchError(f"by: expected one of {', '.join(keys)}")
     except HaitiwatchError as e:
         return context.render("coverage.html", 400, error=str(e), form=request.query, keys=keys)
-    match = params.compiled.match if params.compiled else None
     try:
         points = await context.run(
-            lambda: coverage(context.store.engine, match, params.filters, by, last_days=MAX_DAYS)
+            lambda: context.archive.coverage(params.match, params.filters, by, MAX_DAYS)
         )
     except HaitiwatchError as e:
         return context.render("coverage.html", 400, error=str(e), form=params.form, keys=keys)
@@ -151,7 +138,7 @@ async def coverage_page(request: web.Request) -> web.Response:
 
 async def sources_page(request: web.Request) -> web.Response:
     context = request.app[CONTEXT]
-    health = await context.run(context.store.source_health)
+    health = await context.run(context.archive.store.source_health)
     return context.render("sources.html", health=health)
 
 
@@ -159,10 +146,10 @@ async def rule_atom(request: web.Request) -> web.Response:
     context = request.app[CONTEXT]
     name = request.match_info["name"]
     known = {r.name for r in context.loaded.config.rules}
-    if name not in known or not await context.run(lambda: has_rule_matches(context.store.engine)):
+    if name not in known or not await context.run(context.archive.has_rule_matches):
         return context.render("error.html", 404, message="No such rule.")
     hits = await context.run(
-        lambda: search(context.store.engine, None, SearchFilters(rule=name), "date", 50)
+        lambda: context.archive.search(None, SearchFilters(rule=name), "date", 50)
     )
     site = str(request.url.with_path("/").with_query(None))
     body = rule_feed(name, hits, str(request.url), site, datetime.now(UTC))

@@ -21,9 +21,9 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import select
 
-from crawler.textnorm import clean_text
 from db.records import StoredArticle
 from db.schema import Fetch, Source
+from db.textnorm import clean_text
 from tests.support import (
     FeedItem,
     Page,

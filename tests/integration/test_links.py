@@ -20,6 +20,7 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
+from db.archive import Archive
 from db.store import Store
 from scheduler.config import load_config
 from scheduler.web import create_app
@@ -136,7 +137,7 @@ def crawled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Crawled]:
         store = Store.open(loaded.database_url)
         port = free_port()
         try:
-            for _ in serve(create_app(store, loaded, "127.0.0.1"), port):
+            for _ in serve(create_app(Archive(store), loaded, "127.0.0.1"), port):
                 yield Crawled(config, links, f"http://127.0.0.1:{port}")
         finally:
             store.close()

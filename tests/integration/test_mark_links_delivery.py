@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from db.alerts import Outbox
+from db.archive import Archive
 from db.marks import Marks
 from db.store import SourceSpec, Store
 from scheduler.config import LoadedConfig, load_config
@@ -64,7 +65,7 @@ def setup(
     store = Store.open(loaded.database_url, [rule_match_hook(loaded.config)])
     store.sync_sources([SourceSpec("outlet", "feed", "https://outlet.example/f")], NOW)
     store.save_article(record(), NOW)
-    for _ in serve(create_app(store, loaded, "127.0.0.1"), port):
+    for _ in serve(create_app(Archive(store), loaded, "127.0.0.1"), port):
         yield Setup(loaded, store, f"http://127.0.0.1:{port}")
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from db.archive import Archive
 from db.marks import Marks
 from db.store import Store
 from scheduler.config import load_config
@@ -49,7 +50,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     store = Store.open(loaded.database_url)
     ids = fill_archive(store)
     port = free_port()
-    for _ in serve(create_app(store, loaded, "127.0.0.1"), port):
+    for _ in serve(create_app(Archive(store), loaded, "127.0.0.1"), port):
         yield Server(f"http://127.0.0.1:{port}", store, ids)
 
 
@@ -196,6 +197,6 @@ def test_no_rules_no_buttons(tmp_path: Path) -> None:
     store = Store.open(loaded.database_url)
     fill_archive(store, hostile=False)
     port = free_port()
-    for _ in serve(create_app(store, loaded, "127.0.0.1"), port):
+    for _ in serve(create_app(Archive(store), loaded, "127.0.0.1"), port):
         _, _, page = Browser(f"http://127.0.0.1:{port}").request("/?q=kenya")
         assert 'class="hit"' in page and 'class="mark"' not in page

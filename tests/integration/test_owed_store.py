@@ -8,6 +8,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from db.archive import Archive
 from db.records import (
     ArticleOutcome,
     ArticleRecord,
@@ -121,7 +122,7 @@ def test_the_web_api_and_sources_page_show_pages_owed(tmp_path: Path) -> None:
     store.save([_fetch("outlet", FetchOutcome.OK, OwedChange(add=(_page(1), _page(2))))])
     config = tmp_path / "hw.toml"
     config.write_text(f'[database]\nurl = "sqlite:///{tmp_path / "hw.db"}"\n', "utf-8")
-    port, app = free_port(), create_app(store, load_config(config), "127.0.0.1")
+    port, app = free_port(), create_app(Archive(store), load_config(config), "127.0.0.1")
     with contextlib.contextmanager(serve)(app, port):
         status, _headers, body = get(f"http://127.0.0.1:{port}/api/sources")
         assert status == 200

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from db.alerts import PENDING, SENT, Outbox
+from db.archive import Archive
 from db.records import ArticleRecord
 from db.store import SourceSpec, Store
 from scheduler.config import parse_config
@@ -70,7 +71,7 @@ def run(misses: PossibleMisses, note: Notifier, at: datetime) -> int:
 
 def test_the_days_near_misses_are_sent_once_best_first(db_url: str, receiver: Receiver) -> None:
     store, note = archive(db_url, "json://" + receiver.url("/hook")[7:])
-    misses = PossibleMisses(store, Outbox(store.engine))
+    misses = PossibleMisses(Archive(store))
 
     assert run(misses, note, DUE - timedelta(minutes=1)) == 1  # the digest of the day before
     [(_, before)] = receiver.posts
@@ -99,7 +100,7 @@ def test_the_days_near_misses_are_sent_once_best_first(db_url: str, receiver: Re
 
     # Later the same day, and after a restart (which forgets what it queued): nothing again.
     assert run(misses, note, DUE + timedelta(hours=1)) == 0
-    assert run(PossibleMisses(store, Outbox(store.engine)), note, DUE + timedelta(hours=2)) == 0
+    assert run(PossibleMisses(Archive(store)), note, DUE + timedelta(hours=2)) == 0
     assert len(receiver.posts) == 3
     store.close()
 

@@ -17,21 +17,15 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, text
 
 from crawler.rules import QuerySyntaxError, RuleSet
-from crawler.search_query import CompiledSearch
 from db.database import MIGRATIONS, migrate
 from db.records import ArticleRecord
-from db.search import (
-    SEARCH_KEY_SQL,
-    SearchError,
-    SearchFilters,
-    SearchHit,
-    count,
-    coverage,
-    iter_search,
-    search,
-)
+from db.search import SearchError, SearchFilters, SearchHit
+from db.search.facets import coverage
+from db.search.pages import iter_search, search
+from db.search.query import SearchQuery
+from db.search.sql import SEARCH_KEY_SQL
 from db.store import Store
-from db.story_index import list_stories, story_copies
+from db.story_reader import list_stories, story_copies
 from scheduler.export import article_row
 from tests.support import run_cli
 from tests.support.archive import HOSTILE_TITLE, briefings, fill_archive
@@ -44,7 +38,7 @@ def archive(store: Store) -> Store:
 
 
 def titles(store: Store, query: str, **filters: object) -> list[str]:
-    found = search(store.engine, CompiledSearch(query).match, SearchFilters(**filters), limit=100)  # type: ignore[arg-type]
+    found = search(store.engine, SearchQuery(query).match, SearchFilters(**filters), limit=100)  # type: ignore[arg-type]
     return [hit.title for hit in found]
 
 
@@ -84,22 +78,22 @@ def test_search_agrees_with_the_rule_matcher(archive: Store) -> None:
     for query in queries:
         rules = RuleSet.from_queries([("q", query)])
         expected = {row.id for row in docs if rules.match(row.title, row.text, highlight=False)}
-        found = search(archive.engine, CompiledSearch(query).match, limit=1000, with_text=False)
+        found = search(archive.engine, SearchQuery(query).match, limit=1000, with_text=False)
         assert {hit.id for hit in found} == expected, query
 
 
 def test_relevance_puts_title_matches_first_and_date_sort_is_newest_first(archive: Store) -> None:
-    hits = search(archive.engine, CompiledSearch("kenya").match, limit=50)
+    hits = search(archive.engine, SearchQuery("kenya").match, limit=50)
     assert "Kenya" in hits[0].title or "Ruto" in hits[0].title
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
-    by_date = search(archive.engine, CompiledSearch("kenya").match, sort="date", limit=50)
+    by_date = search(archive.engine, SearchQuery("kenya").match, sort="date", limit=50)
     dates = [h.date for h in by_date]
     assert dates == sorted(dates, reverse=True)
     assert {h.id for h in by_date} == {h.id for h in hits}
 
 
 def test_filters(archive: Store) -> None:
-    engine, match = archive.engine, CompiledSearch("haiti OR kenya OR polizei OR policía").match
+    engine, match = archive.engine, SearchQuery("haiti OR kenya OR polizei OR policía").match
     july = SearchFilters(
         since=datetime(2021, 7, 1, tzinfo=UTC), until=datetime(2021, 8, 1, tzinfo=UTC)
     )
@@ -113,15 +107,14 @@ def test_filters(archive: Store) -> None:
     story = search(
         engine,
         None,
-        SearchFilters(story_id=search(engine, CompiledSearch("m'ap").match)[0].story_id),
+        SearchFilters(story_id=search(engine, SearchQuery("m'ap").match)[0].story_id),
     )
     assert len(story) == 2 and {h.source for h in story} == {"hostile", "mirror"}
-    assert count(engine, match) == len(search(engine, match, limit=1000))
 
 
 def test_rule_filter_reads_rule_matches(archive: Store) -> None:
     engine = archive.engine
-    some = search(engine, CompiledSearch("kenya").match, limit=3)
+    some = search(engine, SearchQuery("kenya").match, limit=3)
     with engine.begin() as conn:
         for hit in some:
             conn.execute(
@@ -140,7 +133,7 @@ def test_rule_filter_reads_rule_matches(archive: Store) -> None:
 def test_index_follows_updates_and_deletes(archive: Store) -> None:
     engine = archive.engine
     assert not titles(archive, "zanzibarquux")
-    first = search(engine, CompiledSearch("ruto").match)[0]
+    first = search(engine, SearchQuery("ruto").match)[0]
     with engine.begin() as conn:
         conn.execute(
             text("UPDATE articles SET text = text || ' zanzibarquux' WHERE id = :i"),
@@ -180,7 +173,7 @@ def test_articles_stored_before_the_search_key_migration_are_reindexed(store: St
             indexed = set(conn.execute(text("SELECT rowid FROM articles_fts")).scalars())
         assert " ".join(SEARCH_KEY_SQL.split()) in " ".join(view_sql.split())
         assert indexed == keys
-    match = CompiledSearch("ruto").match
+    match = SearchQuery("ruto").match
     every = list(iter_search(engine, match))
     assert every
     oldest = min(every, key=lambda h: h.date)
@@ -191,9 +184,9 @@ def test_articles_stored_before_the_search_key_migration_are_reindexed(store: St
 def test_syntax_errors_are_clear_and_ordinary_text_never_errors(archive: Store) -> None:
     for bad in ["a (b", "NEAR/x kenya", "foo:bar", "-kenya", "kenya OR -haiti"]:
         with pytest.raises(QuerySyntaxError):
-            search(archive.engine, CompiledSearch(bad).match)
+            search(archive.engine, SearchQuery(bad).match)
     for ordinary in ['"gang suppression', "l'ONU", "AT&T", "e-mail@x.org", "3.14", "ʼn ŉ"]:
-        search(archive.engine, CompiledSearch(ordinary).match)
+        search(archive.engine, SearchQuery(ordinary).match)
     with pytest.raises(SearchError):
         search(archive.engine, None, sort="nonsense")  # type: ignore[arg-type]
 
@@ -206,7 +199,7 @@ def test_any_text_is_a_result_or_a_syntax_error_never_a_database_error(
     archive: Store, query: str
 ) -> None:
     try:
-        compiled = CompiledSearch(query)
+        compiled = SearchQuery(query)
     except QuerySyntaxError:
         return
     search(archive.engine, compiled.match, limit=5)
@@ -218,7 +211,7 @@ def test_export_streams_every_format(archive: Store, db_url: str, tmp_path: Path
     config.write_text(f'[database]\nurl = "{db_url}"\n', "utf-8")
     jsonl = run_cli("search", "kenya", "--format", "jsonl", config=config).check()
     rows = [json.loads(line) for line in jsonl.stdout.splitlines()]
-    assert len(rows) == len(search(archive.engine, CompiledSearch("kenya").match, limit=1000))
+    assert len(rows) == len(search(archive.engine, SearchQuery("kenya").match, limit=1000))
     assert all("[[" in (r["snippet"] or "[[") for r in rows)
     as_json = json.loads(
         run_cli("search", "kenya", "-f", "json", "--limit", "3", config=config).check().stdout
@@ -269,7 +262,7 @@ def test_results_and_story_copies_show_the_link_not_the_key(store: Store) -> Non
         title="Lakou", text="Polis Kenyan yo nan Pòtoprens.", text_origin="page",
     )  # fmt: skip
     store.save_article(record, datetime.now(UTC))
-    match = CompiledSearch("pòtoprens").match
+    match = SearchQuery("pòtoprens").match
     [hit] = search(store.engine, match)
     [streamed] = iter_search(store.engine, match, sort="date")
     newest = search(store.engine, None, sort="date", limit=100)
@@ -315,10 +308,10 @@ def test_every_date_sort_plan_gives_the_newest_matches(
     """A date-sorted page is the newest matches that pass the filters, whether the filters
     are checked on each match's row or looked up among the articles passing them, and with
     date bounds that are whole seconds (a search-key range) or not (checked on the rows)."""
-    monkeypatch.setattr("db.search.CANDIDATE_LIMIT", candidate_limit)
+    monkeypatch.setattr("db.search.sql.CANDIDATE_LIMIT", candidate_limit)
     engine = archive.engine
     for query, filters in DATE_SORT_CASES:
-        match = CompiledSearch(query).match
+        match = SearchQuery(query).match
         everything = list(iter_search(engine, match, filters))  # every match, no window
         passing = [h for h in everything if _passes(h, filters)]
         assert len(passing) == len(everything) > 5, query
@@ -349,10 +342,10 @@ def test_relevance_over_many_matches_ranks_the_newest_that_pass_the_filters(
     """Relevance over more than RANK_WINDOW matches ranks a window of the newest matches.
     The window must be taken among the matches that pass the filters: a date range in the
     past (or one quiet source) would otherwise find nothing, although it matches plenty."""
-    monkeypatch.setattr("db.search.RANK_WINDOW", 3)
-    monkeypatch.setattr("db.search.CANDIDATE_LIMIT", candidate_limit)
+    monkeypatch.setattr("db.search.pages.RANK_WINDOW", 3)
+    monkeypatch.setattr("db.search.sql.CANDIDATE_LIMIT", candidate_limit)
     engine = archive.engine
-    match = CompiledSearch("haiti OR kenya").match
+    match = SearchQuery("haiti OR kenya").match
     oldest = in_date_order(engine, list(iter_search(engine, match)))[::-1]
     assert len(oldest) > 8
     until = oldest[5].date  # only the five oldest matches are before it
@@ -372,9 +365,9 @@ def test_relevance_over_many_matches_ranks_the_newest_window_on_both_databases(
 ) -> None:
     """Without filters the window is the RANK_WINDOW newest matches (SQLite: by date, its
     index's order; PostgreSQL: the most recently stored); fewer matches are all ranked."""
-    monkeypatch.setattr("db.search.RANK_WINDOW", 3)
+    monkeypatch.setattr("db.search.pages.RANK_WINDOW", 3)
     engine = archive.engine
-    match = CompiledSearch("haiti OR kenya").match
+    match = SearchQuery("haiti OR kenya").match
     everything = list(iter_search(engine, match, sort="date"))
     if engine.dialect.name == "sqlite":
         newest = {h.id for h in in_date_order(engine, everything)[:3]}
@@ -383,9 +376,9 @@ def test_relevance_over_many_matches_ranks_the_newest_window_on_both_databases(
     page = search(engine, match, sort="relevance", limit=10)
     assert {h.id for h in page} == newest
     assert [h.score for h in page] == sorted((h.score for h in page), reverse=True)
-    rare = CompiledSearch('"security council"').match
+    rare = SearchQuery('"security council"').match
     every = {h.id for h in iter_search(engine, rare)}
-    monkeypatch.setattr("db.search.RANK_WINDOW", len(every))
+    monkeypatch.setattr("db.search.pages.RANK_WINDOW", len(every))
     assert {h.id for h in search(engine, rare, limit=50)} == every
 
 
@@ -394,7 +387,7 @@ def test_a_changed_date_moves_the_article_in_the_index(archive: Store) -> None:
     date is found in its new range, not its old one, and the index still agrees with the
     articles table row for row."""
     engine = archive.engine
-    match = CompiledSearch("ruto").match
+    match = SearchQuery("ruto").match
     hit = search(engine, match, sort="date", limit=1)[0]
     moved = datetime(2001, 9, 9, 1, 46, 40, tzinfo=UTC)
     with engine.begin() as conn:
@@ -429,7 +422,7 @@ def test_coverage_counts_each_match_on_its_utc_day(archive: Store) -> None:
     )  # fmt: skip
     archive.save_article(ancient, datetime.now(UTC))
     engine = archive.engine
-    match = CompiledSearch("kenya").match
+    match = SearchQuery("kenya").match
     hits = list(iter_search(engine, match))
     expected: dict[tuple[object, str], int] = {}
     for hit in hits:
@@ -496,7 +489,7 @@ def test_pages_are_exactly_the_matches_that_pass_the_filters(
     read as the index is walked): a page holds exactly the matches that pass them, in date
     order, and relevance ranks the same set. The expectation filters every match in Python."""
     engine = archive.engine
-    match = CompiledSearch(query).match
+    match = SearchQuery(query).match
     every = list(iter_search(engine, match))
     story = every[0].story_id if with_story and every else None
     filters = SearchFilters(
@@ -504,7 +497,7 @@ def test_pages_are_exactly_the_matches_that_pass_the_filters(
         languages=tuple(sorted(languages)), story_id=story,
     )  # fmt: skip
     expected = [h for h in every if _passes(h, filters)]
-    monkeypatch.setattr("db.search.CANDIDATE_LIMIT", candidate_limit)
+    monkeypatch.setattr("db.search.sql.CANDIDATE_LIMIT", candidate_limit)
     by_date = search(engine, match, filters, sort="date", limit=1000, with_text=False)
     ranked = search(engine, match, filters, limit=1000, with_text=False)
     assert [h.id for h in by_date] == [h.id for h in in_date_order(engine, expected)]
@@ -516,14 +509,14 @@ def test_coverage_of_the_last_days_is_the_tail_of_the_whole(archive: Store) -> N
     """A chart draws the days up to the newest match: counting only those gives the same
     points for those days, whatever the filters."""
     engine = archive.engine
-    match = CompiledSearch("haiti OR kenya OR police").match
+    match = SearchQuery("haiti OR kenya OR police").match
     for filters in (SearchFilters(), SearchFilters(sources=("whitehouse",))):
         whole = coverage(engine, match, filters, "source")
         newest = max(p.day for p in whole)
         for days in (1, 30, 400):
             tail = [p for p in whole if (newest - p.day).days < days]
             assert coverage(engine, match, filters, "source", last_days=days) == tail
-    assert coverage(engine, CompiledSearch("zzzqqq").match, SearchFilters(), last_days=5) == []
+    assert coverage(engine, SearchQuery("zzzqqq").match, SearchFilters(), last_days=5) == []
 
 
 def test_an_unknown_source_or_rule_is_an_error_naming_the_known_ones(

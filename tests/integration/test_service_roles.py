@@ -44,9 +44,11 @@ def test_each_role_is_a_lease_a_feeder_and_a_poller_or_none(
         assert service.lease.standby == standby  # only a scheduler waits for the lease
         # One process per database sends digests: the holder of the scheduler lease.
         assert (service.lease.name == "scheduler") == digests
-        # Every part shares what start-up built once: the state, the database thread.
+        # Every part shares what start-up built once: the archive (its state and outbox), the
+        # database thread.
         parts = [service.lease, service.feeder, *([service.poller] if service.poller else [])]
-        state = service.lease.state
+        state = service.archive.state
+        assert service.archive.store is service.store
         assert all(part.state is state and part.db is service.db for part in parts)
         if service.poller is not None:
             assert service.poller.store is service.store

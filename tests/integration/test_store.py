@@ -15,7 +15,6 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Engine, Select, event, func, inspect, select, text
 from sqlalchemy.orm import Session
 
-from crawler.search_query import CompiledSearch
 from db.articles import key_in
 from db.database import create_db_engine, migrate, one_of
 from db.records import (
@@ -28,7 +27,9 @@ from db.records import (
     Validators,
 )
 from db.schema import Article, ArticleKey, Base, Fetch, Source, Story, StoryBand
-from db.search import SEARCH_KEY_SQL, search
+from db.search.pages import search
+from db.search.query import SearchQuery
+from db.search.sql import SEARCH_KEY_SQL
 from db.service_state import ServiceState
 from db.store import SourceSpec, Store
 
@@ -531,7 +532,7 @@ def test_every_article_the_store_inserts_is_searchable(store: Store) -> None:
     assert store.save_article(edited, NOW + timedelta(hours=1)) is ArticleOutcome.UPDATED
 
     def hits(word: str) -> list[str]:
-        found = search(store.engine, CompiledSearch(word).match)
+        found = search(store.engine, SearchQuery(word).match)
         return [h.url for h in found]
 
     for i in range(1, 4):

@@ -27,7 +27,8 @@ from db.records import (
 )
 from db.schema import Article, Story, StoryBand, StoryShingles
 from db.store import SourceSpec, Store
-from db.story_index import StoryIndex, list_stories, prune, story_copies
+from db.story_index import StoryIndex, prune
+from db.story_reader import list_stories, story_copies
 from tests.support import DATA, fundus_pages, run_cli, write_config
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)

@@ -19,6 +19,7 @@ import pytest
 from aiohttp import web
 from openapi_schema_validator import validate as validate_schema
 
+from db.archive import Archive
 from db.errors import ConfigError
 from db.store import Store
 from scheduler.config import load_config
@@ -78,7 +79,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             )
         )
     port = free_port()
-    yield from _serving(create_app(store, loaded, "127.0.0.1"), port, store)
+    yield from _serving(create_app(Archive(store), loaded, "127.0.0.1"), port, store)
 
 
 def _serving(app: web.Application, port: int, store: Store) -> Iterator[Server]:
@@ -184,13 +185,13 @@ def test_token_required_off_loopback(tmp_path: Path, monkeypatch: pytest.MonkeyP
     store = Store.open(f"sqlite:///{tmp_path / 'hw.db'}")
     loaded = load_config(_config(tmp_path, tmp_path / "hw.db"))
     with pytest.raises(ConfigError, match="token"):
-        mount_web(web.Application(), store, loaded, "0.0.0.0")
+        mount_web(web.Application(), Archive(store), loaded, "0.0.0.0")
     monkeypatch.setenv("HW_WEB_TOKEN", TOKEN)
     loaded = load_config(
         _config(tmp_path, tmp_path / "hw.db", '\n[web]\ntoken_env = "HW_WEB_TOKEN"\n')
     )
     port = free_port()
-    for server in _serving(create_app(store, loaded, "0.0.0.0"), port, store):
+    for server in _serving(create_app(Archive(store), loaded, "0.0.0.0"), port, store):
         assert get(server.url + "/api/sources")[0] == 401
         assert get(server.url + "/api/rules/force/audit")[0] == 401
         assert get(server.url + "/rules/force/audit")[0] == 401

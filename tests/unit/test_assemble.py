@@ -17,8 +17,8 @@ from crawler.assemble import (
     entry_lookup_keys,
     guid_key,
 )
-from crawler.harvest import retry_after_until
 from crawler.jobs import SourceJob
+from crawler.poll import retry_after_until
 from crawler.urls import UnusableURL, canonical_url, is_tracking_param
 from db.records import ExtractedPage, FeedEntry
 from tests.unit.test_urls import _TRACKERS, _encode_pairs, web_urls

@@ -6,11 +6,12 @@ import os
 
 import pytest
 
-from crawler import language, textnorm
+from crawler import language
 from crawler.cpu_work import WORKER_NICENESS, feed_records
 from crawler.jobs import SourceJob
 from crawler.pools import worker_pools
 from crawler.story_matcher import StoryMatcher
+from db import textnorm
 from db.records import FeedEntry
 
 

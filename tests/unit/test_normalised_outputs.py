@@ -1,5 +1,5 @@
 """Stored outputs never change: content hashes and story shingles are kept in the archive, so
-any change in crawler.textnorm or crawler.stories output would silently break deduplication.
+any change in db.textnorm or crawler.stories output would silently break deduplication.
 
 Golden values pin textnorm; the shingles' numpy code is compared with a plain reference.
 """
@@ -17,7 +17,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from crawler import stories, textnorm
+from crawler import stories
+from db import textnorm
 
 # -- references: the code before the fast paths ------------------------------------------------
 

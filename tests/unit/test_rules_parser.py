@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crawler.rules import QuerySyntaxError, parse_query, to_query
-from crawler.rules.ast import And, Near, Node, Not, Or, Phrase, Term, and_, is_positional, or_
+from db.query.ast import And, Near, Node, Not, Or, Phrase, Term, and_, is_positional, or_
 
 REPO = Path(__file__).resolve().parents[2]
 

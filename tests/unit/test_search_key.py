@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from db.search import KEY_SPAN, SEARCH_KEY_SQL, _key_range
+from db.search.sql import KEY_SPAN, SEARCH_KEY_SQL, key_range
 
 DATES = st.datetimes(
     min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31), timezones=st.just(UTC)
@@ -52,7 +52,7 @@ def test_the_key_range_of_a_date_range_holds_exactly_its_articles(
 ) -> None:
     key = key_of(db, date, article_id)
     assert key % KEY_SPAN == article_id
-    low, high, exact = _key_range(since, until)
+    low, high, exact = key_range(since, until)
     in_range = (since is None or since <= date) and (until is None or date < until)
     in_keys = (low is None or low <= key) and (high is None or key <= high)
     if in_range:
@@ -75,6 +75,6 @@ def test_keys_order_articles_by_date_to_the_second_then_by_id(
 
 def test_day_ranges_are_exact_and_need_no_row_check() -> None:
     day = datetime(2025, 9, 30, tzinfo=UTC)
-    assert _key_range(day, day.replace(day=30, month=10))[2]
-    assert not _key_range(day.replace(microsecond=5), None)[2]
-    assert not _key_range(datetime(1969, 12, 31, tzinfo=UTC), None)[2]  # before the keys start
+    assert key_range(day, day.replace(day=30, month=10))[2]
+    assert not key_range(day.replace(microsecond=5), None)[2]
+    assert not key_range(datetime(1969, 12, 31, tzinfo=UTC), None)[2]  # before the keys start

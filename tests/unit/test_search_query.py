@@ -13,9 +13,18 @@ from markupsafe import Markup
 from openapi_spec_validator import validate
 
 from crawler.rules import QuerySyntaxError
-from crawler.rules.highlight import Snippet
-from crawler.search_query import CompiledSearch, parse_day, to_fts5, to_tsquery
-from db.search import CoveragePoint, SearchError, SearchHit, TsBool, TsFollow, TsLeaf, TsNot
+from crawler.rules.highlight import Highlighter, Snippet
+from db.search import CoveragePoint, SearchError, SearchHit
+from db.search.query import (
+    SearchQuery,
+    TsBool,
+    TsFollow,
+    TsLeaf,
+    TsNot,
+    parse_day,
+    to_fts5,
+    to_tsquery,
+)
 from scheduler.web.atom import rule_feed
 from scheduler.web.chart import MAX_SERIES, coverage_svg, series_of
 from scheduler.web.openapi import SPEC
@@ -25,7 +34,7 @@ HOSTILE = "<script>alert(1)</script><img src=x onerror=alert(2)>"
 
 
 def fts(query: str) -> str:
-    return CompiledSearch(query).match.fts5
+    return SearchQuery(query).match.fts5
 
 
 @pytest.mark.parametrize(
@@ -51,11 +60,11 @@ def test_fts5_expressions(query: str, expected: str) -> None:
 
 
 def test_tsquery_tree_binds_words_and_weights_fields() -> None:
-    assert to_tsquery(CompiledSearch("title:kenya*").node) == TsLeaf("kenya", "*A")
-    assert to_tsquery(CompiledSearch("haiti -text:cholera").node) == TsBool(
+    assert to_tsquery(SearchQuery("title:kenya*").node) == TsLeaf("kenya", "*A")
+    assert to_tsquery(SearchQuery("haiti -text:cholera").node) == TsBool(
         "and", (TsLeaf("haiti"), TsNot(TsLeaf("cholera", "B")))
     )
-    near = to_tsquery(CompiledSearch("a NEAR/1 b").node)
+    near = to_tsquery(SearchQuery("a NEAR/1 b").node)
     assert near == TsBool(
         "or",
         (
@@ -65,21 +74,21 @@ def test_tsquery_tree_binds_words_and_weights_fields() -> None:
             TsFollow(TsLeaf("b"), TsLeaf("a"), 2),
         ),
     )
-    far = to_tsquery(CompiledSearch("a NEAR/100 b").node)
+    far = to_tsquery(SearchQuery("a NEAR/100 b").node)
     assert far == TsBool("and", (TsLeaf("a"), TsLeaf("b")))  # documented approximation
 
 
 @pytest.mark.parametrize("query", ["-kenya", "NOT haiti", "kenya OR -haiti", "a (", "", "x" * 3000])
 def test_what_cannot_be_searched_is_a_syntax_error(query: str) -> None:
     with pytest.raises(QuerySyntaxError):
-        CompiledSearch(query)
+        SearchQuery(query)
 
 
 def test_deep_nesting_is_a_syntax_error_not_a_crash() -> None:
     with pytest.raises(QuerySyntaxError):
-        CompiledSearch("(" * 600 + "a" + ")" * 600)
+        SearchQuery("(" * 600 + "a" + ")" * 600)
     with pytest.raises(QuerySyntaxError):
-        CompiledSearch("a " + "(b OR (c " * 30 + ")" * 60)
+        SearchQuery("a " + "(b OR (c " * 30 + ")" * 60)
 
 
 @pytest.fixture(scope="module")
@@ -132,8 +141,9 @@ def test_matches_found_by_fts5_are_what_the_query_means(fts_db: sqlite3.Connecti
 
 
 def test_highlights_are_offsets_into_the_original_text() -> None:
-    compiled = CompiledSearch("haiti kenya* -cholera")
-    found = compiled.highlight("Kenyan police in Haïti", "The Kenyans reached Haïti. No cholera.")
+    highlighter = Highlighter(SearchQuery("haiti kenya* -cholera").node)
+    body = "The Kenyans reached Haïti. No cholera."
+    found = highlighter.highlight("Kenyan police in Haïti", body)
     assert found.title_spans == ((0, 6), (17, 22))
     text = found.snippet.text
     assert [text[s:e] for s, e in found.snippet.spans] == ["Kenyans", "Haïti"]
@@ -182,5 +192,5 @@ def test_openapi_description_is_valid() -> None:
 
 
 def test_to_fts5_quotes_every_word() -> None:
-    node = CompiledSearch('"a b" cd*').node
+    node = SearchQuery('"a b" cd*').node
     assert to_fts5(node) == '("a b" AND "cd"*)'

@@ -1,4 +1,4 @@
-"""crawler.textnorm: storage cleaning, length-preserving folding, content hashes."""
+"""db.textnorm: storage cleaning, length-preserving folding, content hashes."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from crawler import textnorm
-from crawler.textnorm import clean_text, content_hash, fold, normalise_for_hash
+from db import textnorm
+from db.textnorm import clean_text, content_hash, fold, normalise_for_hash
 
 # A real-looking paragraph in Haitian Creole and French, long enough to be hashed.
 ARTICLE = (

@@ -52,7 +52,7 @@ SQLITE_DOWN = [
 
 # The default text-search parser glues "covid-19" into 'covid' '-19' and "3.14" into one
 # float token; turning that punctuation into spaces first makes PostgreSQL split words as
-# the query parser (crawler.rules.parser.words_of) and SQLite's unicode61 do.
+# the query parser (db.query.parser.words_of) and SQLite's unicode61 do.
 _SPLIT = "translate(hw_unaccent(coalesce({col}, '')), '-./@_:+', '       ')"
 POSTGRES_UP = [
     "CREATE EXTENSION IF NOT EXISTS unaccent",

@@ -1,6 +1,6 @@
 """The query syntax tree: what a parsed rule or search query means, independent of its spelling.
 
-Words are stored folded (case and accents removed, see ``crawler.textnorm.fold``) and split
+Words are stored folded (case and accents removed, see ``db.textnorm.fold``) and split
 into word tokens, so ``Haïti`` and ``haiti`` give the same tree. ``to_query`` writes a tree
 back as query text that parses to the same tree (used by the property tests and by
 ``haitiwatch rules check`` to show what a query means).

@@ -1,4 +1,4 @@
-"""Query text -> syntax tree (``crawler.rules.ast``), with errors that say where.
+"""Query text -> syntax tree (``db.query.ast``), with errors that say where.
 
 Grammar, loosest first (operators are UPPERCASE; ``or``/``and`` are ordinary words)::
 
@@ -16,9 +16,9 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
-from crawler.rules.ast import FIELDS, Near, Node, Not, Phrase, Term, and_, is_positional, or_
-from crawler.textnorm import fold
 from db.errors import HaitiwatchError
+from db.query.ast import FIELDS, Near, Node, Not, Phrase, Term, and_, is_positional, or_
+from db.textnorm import fold
 
 #: A word is a run of letters and digits: apostrophes, hyphens and underscores split words.
 WORD_RE: Final = re.compile(r"[^\W_]+")

@@ -1,10 +1,10 @@
-"""Search query text -> database match expressions and safe highlights.
+"""Search query text -> database match expressions.
 
-The query syntax is the alert rules' (``crawler.rules.parser``): one parser, two targets.
-FTS5: every word is a double-quoted string, so ``Port-au-Prince``, ``covid-19`` or ``m'ap``
-are plain words, never FTS5 syntax. PostgreSQL: a ``db.search.TsNode`` tree whose words are
-bound parameters. What the database cannot express exactly is approximated and documented
-in docs/search.md (NEAR in PostgreSQL above ``EXACT_NEAR`` words; nested NEAR in FTS5).
+The query syntax is the alert rules' (``db.query``): one parser, two targets. FTS5: every
+word is a double-quoted string, so ``Port-au-Prince``, ``covid-19`` or ``m'ap`` are plain
+words, never FTS5 syntax. PostgreSQL: a ``TsNode`` tree whose words are bound parameters.
+What the database cannot express exactly is approximated and documented in docs/search.md
+(NEAR in PostgreSQL above ``EXACT_NEAR`` words; nested NEAR in FTS5).
 """
 
 from __future__ import annotations
@@ -12,13 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import product
-from typing import Final
+from typing import Final, Literal, TypeAlias
 
-from crawler.rules.ast import And, Near, Node, Not, Or, Phrase, Term, leaves, or_
-from crawler.rules.highlight import Snippet, make_snippet
-from crawler.rules.matcher import RuleSet, compile_rule
-from crawler.rules.parser import QuerySyntaxError, parse_query
-from db.search import MatchExpr, SearchError, TsBool, TsFollow, TsLeaf, TsNode, TsNot
+from db.query.ast import And, Near, Node, Not, Or, Phrase, Term, leaves
+from db.query.parser import QuerySyntaxError, parse_query
+from db.search import SearchError
 
 MAX_QUERY_CHARS: Final = 2000
 MAX_DEPTH: Final = 40
@@ -37,28 +35,49 @@ NEGATION_ONLY: Final = (
 
 
 @dataclass(frozen=True, slots=True)
-class Highlight:
-    #: [start, end) offsets of matched words in the title.
-    title_spans: tuple[tuple[int, int], ...]
-    snippet: Snippet
+class TsLeaf:
+    """Words searched as a phrase; ``suffix`` is added to each lexeme ('*', 'A', '*B', '')."""
+
+    words: str
+    suffix: str = ""
 
 
-class CompiledSearch:
-    """A parsed query, its database expressions, and a highlighter for its results."""
+@dataclass(frozen=True, slots=True)
+class TsBool:
+    op: Literal["and", "or"]
+    items: tuple[TsNode, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TsNot:
+    item: TsNode
+
+
+@dataclass(frozen=True, slots=True)
+class TsFollow:
+    """``right`` exactly ``distance`` positions after ``left`` (tsquery's <N>)."""
+
+    left: TsNode
+    right: TsNode
+    distance: int
+
+
+TsNode: TypeAlias = TsLeaf | TsBool | TsNot | TsFollow
+
+
+@dataclass(frozen=True, slots=True)
+class MatchExpr:
+    fts5: str
+    tsquery: TsNode
+
+
+class SearchQuery:
+    """A parsed search (checked against the limits below) and its database expressions."""
 
     def __init__(self, query: str) -> None:
         self.query = query
         self.node = parse_search(query)
         self.match = MatchExpr(to_fts5(self.node, query), to_tsquery(self.node, query))
-        wanted = [leaf for leaf, negated in leaves(self.node) if not negated]
-        self._marker = RuleSet([compile_rule("search", or_(*wanted))])
-
-    def highlight(self, title: str, text: str, width: int = 240) -> Highlight:
-        """Where the query's words are in ``title`` and a snippet of ``text`` around them."""
-        found = self._marker.match(title, text)
-        marks = found[0].marks if found else ()
-        title_spans = tuple(sorted({(m.start, m.end) for m in marks if m.field == "title"}))
-        return Highlight(title_spans, make_snippet(text, marks, "text", width))
 
 
 def parse_search(query: str) -> Node:

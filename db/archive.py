@@ -1,0 +1,83 @@
+"""The archive as its readers see it: search, coverage, stories, texts for a backtest, plus
+the outbox and the service state. Built once from the Store (at start-up, or when a command
+opens the database) and passed in: no caller reaches for the Store's engine."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+
+from db.alerts import ArchivedText, Outbox, iter_texts_since
+from db.marks import Marks
+from db.near_misses import NearMissArchive
+from db.search import NO_FILTERS, CoveragePoint, SearchFilters, SearchHit, Sort
+from db.search.facets import coverage, filter_names, languages
+from db.search.pages import iter_search, search
+from db.search.query import MatchExpr
+from db.search.sql import has_rule_matches
+from db.service_state import ServiceState
+from db.store import Store
+from db.story_reader import StoryCopy, StorySummary, list_stories, story_copies
+
+
+class Archive:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._engine = store.engine
+        self.outbox = Outbox(self._engine)
+        self.state = ServiceState(self._engine)
+        self.marks = Marks(self._engine)
+        self.near_misses = NearMissArchive(store)
+        #: Where the archive is, for logs (no password).
+        self.location = self._engine.url.render_as_string(hide_password=True)
+
+    def search(
+        self,
+        match: MatchExpr | None,
+        filters: SearchFilters = NO_FILTERS,
+        sort: Sort = "relevance",
+        limit: int = 20,
+        offset: int = 0,
+        with_text: bool = True,
+    ) -> list[SearchHit]:
+        """One page of hits (``db.search.pages.search``)."""
+        return search(self._engine, match, filters, sort, limit, offset, with_text)
+
+    def iter_search(
+        self,
+        match: MatchExpr | None,
+        filters: SearchFilters,
+        sort: Sort,
+        limit: int | None,
+        with_text: bool,
+    ) -> Iterator[SearchHit]:
+        """Every hit, streamed (``db.search.pages.iter_search``)."""
+        return iter_search(self._engine, match, filters, sort, limit, with_text)
+
+    def coverage(
+        self,
+        match: MatchExpr | None,
+        filters: SearchFilters,
+        by: str,
+        last_days: int | None = None,
+    ) -> list[CoveragePoint]:
+        """Matches per day and per source, language or rule (``db.search.facets``)."""
+        return coverage(self._engine, match, filters, by, last_days)
+
+    def languages(self) -> list[str]:
+        return languages(self._engine)
+
+    def filter_names(self) -> tuple[set[str], set[str]]:
+        return filter_names(self._engine)
+
+    def has_rule_matches(self) -> bool:
+        return has_rule_matches(self._engine)
+
+    def stories(self, since: datetime, rule: str | None, limit: int) -> list[StorySummary]:
+        return list_stories(self._engine, since, rule, limit)
+
+    def story(self, story_id: int) -> list[StoryCopy] | None:
+        return story_copies(self._engine, story_id)
+
+    def texts_since(self, since: datetime | None) -> Iterator[ArchivedText]:
+        return iter_texts_since(self._engine, since)

@@ -1,0 +1,101 @@
+"""Reading stories (the `stories` and `story` commands, the web pages and API): a story's
+copies at every outlet in first-seen order, the origin marked."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from db.schema import Article, Source, Story
+from db.search.sql import RULE_MATCHES
+
+
+@dataclass(frozen=True, slots=True)
+class StoryCopy:
+    article_id: int
+    source: str
+    url: str
+    title: str
+    first_seen: datetime
+    published: datetime | None
+    revisions: int
+    is_origin: bool
+
+
+@dataclass(frozen=True, slots=True)
+class StorySummary:
+    id: int
+    created_at: datetime
+    updated_at: datetime
+    article_count: int
+    origin: StoryCopy | None
+    #: Every copy's link (the caller derives the outlets from them).
+    urls: tuple[str, ...]
+
+
+def list_stories(
+    engine: Engine, since: datetime, rule: str | None = None, limit: int = 200
+) -> list[StorySummary]:
+    """Stories updated since ``since``, newest first; with ``rule``, only those it matched."""
+    stmt = select(Story).where(Story.updated_at >= since)
+    if rule is not None:
+        matched = (
+            select(Article.story_id)
+            .join(RULE_MATCHES, RULE_MATCHES.c.article_id == Article.id)
+            .where(RULE_MATCHES.c.rule == rule)
+        )
+        stmt = stmt.where(Story.id.in_(matched))
+    stmt = stmt.order_by(Story.updated_at.desc(), Story.id.desc()).limit(limit)
+    with Session(engine) as session:
+        stories = list(session.scalars(stmt))
+        copies = _copies(session, [s.id for s in stories])
+    return [
+        StorySummary(
+            id=s.id,
+            created_at=s.created_at,
+            updated_at=s.updated_at,
+            article_count=s.article_count,
+            origin=next((c for c in copies.get(s.id, []) if c.is_origin), None),
+            urls=tuple(c.url for c in copies.get(s.id, [])),
+        )
+        for s in stories
+    ]
+
+
+def story_copies(engine: Engine, story_id: int) -> list[StoryCopy] | None:
+    """Every copy of a story in first-seen order, the origin marked; None: no such story."""
+    with Session(engine) as session:
+        if session.get(Story, story_id) is None:
+            return None
+        return _copies(session, [story_id]).get(story_id, [])
+
+
+def _copies(session: Session, story_ids: list[int]) -> dict[int, list[StoryCopy]]:
+    if not story_ids:
+        return {}
+    rows = session.execute(
+        select(Article, Source.name, Story.origin_article_id)
+        .join(Source, Source.id == Article.source_id)
+        .join(Story, Story.id == Article.story_id)
+        .where(Article.story_id.in_(story_ids))
+        .order_by(Article.first_seen_at, Article.id)
+    ).all()
+    out: dict[int, list[StoryCopy]] = {}
+    for article, source, origin_id in rows:
+        assert article.story_id is not None
+        out.setdefault(article.story_id, []).append(
+            StoryCopy(
+                article_id=article.id,
+                source=source,
+                url=article.url,
+                title=article.title,
+                first_seen=article.first_seen_at,
+                published=article.published_at,
+                revisions=article.revisions,
+                is_origin=article.id == origin_id,
+            )
+        )
+    return out

@@ -1,0 +1,101 @@
+"""The package layout docs/architecture.md describes, checked on the source: imports point
+scheduler -> crawler -> db, and the query language is stdlib only."""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+PACKAGES = ("crawler", "db", "scheduler")
+
+
+def _modules(folder: str) -> list[Path]:
+    return sorted((REPO / folder).rglob("*.py"))
+
+
+def _imported(path: Path) -> set[str]:
+    """Every absolute module name ``path`` imports (at any depth, lazily or not)."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.add(node.module)
+    return names
+
+
+def _top(name: str) -> str:
+    return name.split(".")[0]
+
+
+def test_imports_point_from_scheduler_to_crawler_to_db() -> None:
+    above = {"db": {"crawler", "scheduler"}, "crawler": {"scheduler"}}
+    wrong = [
+        f"{path.relative_to(REPO)} imports {name}"
+        for package, forbidden in above.items()
+        for path in _modules(package)
+        for name in _imported(path)
+        if _top(name) in forbidden
+    ]
+    assert wrong == []
+
+
+def test_the_query_language_is_stdlib_only() -> None:
+    modules = _modules("db/query")
+    assert {path.name for path in modules} >= {"__init__.py", "ast.py", "parser.py"}
+    allowed = {"db.query", "db.errors", "db.textnorm"}
+    wrong = [
+        f"{path.relative_to(REPO)} imports {name}"
+        for path in [*modules, REPO / "db" / "textnorm.py", REPO / "db" / "errors.py"]
+        for name in _imported(path)
+        if _top(name) not in sys.stdlib_module_names and not name.startswith(tuple(allowed))
+    ]
+    assert wrong == []
+
+
+def test_the_scheduler_reads_through_the_archive_not_the_stores_engine() -> None:
+    """Readers, outbox and service state are built once (db.archive.Archive) and passed in."""
+    engines = [
+        f"{path.relative_to(REPO)}:{node.lineno}"
+        for path in _modules("scheduler")
+        for node in ast.walk(ast.parse(path.read_text("utf-8")))
+        if isinstance(node, ast.Attribute) and node.attr == "engine"
+    ]
+    assert engines == []
+
+
+def test_search_is_one_package() -> None:
+    """Query text to SQL, pages and facets live in db/search/; nothing else compiles a search."""
+    assert {path.name for path in _modules("db/search")} >= {"query.py", "sql.py", "pages.py"}
+    elsewhere = [
+        path.relative_to(REPO)
+        for package in PACKAGES
+        for path in _modules(package)
+        if "db/search/" not in path.as_posix()
+        and any(("to_fts5" in name or "to_tsquery" in name) for name in _source_names(path))
+    ]
+    assert elsewhere == []
+
+
+def _source_names(path: Path) -> set[str]:
+    return {
+        node.name
+        for node in ast.walk(ast.parse(path.read_text("utf-8")))
+        if isinstance(node, ast.FunctionDef)
+    }
+
+
+def test_the_split_modules_stay_under_400_lines() -> None:
+    split = [
+        "db/story_index.py",
+        "db/story_reader.py",
+        "crawler/harvest.py",
+        "crawler/poll.py",
+        "crawler/rules/matcher.py",
+        "crawler/rules/compiled.py",
+        *(f"db/search/{path.name}" for path in _modules("db/search")),
+    ]
+    long = {name: n for name in split if (n := len((REPO / name).read_text().splitlines())) > 400}
+    assert long == {}
