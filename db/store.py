@@ -19,7 +19,6 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from db.alerts import rules_by_article
 from db.articles import ArticleHook, ArticleWriter, key_in
 from db.database import (
     WRITE_OPTION,
@@ -47,6 +46,7 @@ from db.records import (
     Validators,
     Write,
 )
+from db.rule_matches import rules_by_article
 from db.schema import Article, ArticleKey, Fetch, Source
 from db.story_index import StoryIndex
 

@@ -25,9 +25,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from crawler.rules import RuleSet, Snippet, compile_rule, make_snippet
-from db.alerts import FAILED, PENDING, SENT, Alert, Outbox, RuleHit, RuleMatchHook, new_worker_id
+from db.alerts import FAILED, PENDING, SENT, Alert, Outbox, new_worker_id
 from db.articles import ArticleHook
 from db.errors import ConfigError
+from db.rule_matches import RuleHit, RuleMatchHook
 from scheduler.config import Config, LoadedConfig, RuleConfig, channel_url
 
 log = logging.getLogger(__name__)
