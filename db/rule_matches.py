@@ -5,7 +5,7 @@ query, or by a learned model's score) and one alert outbox row per (rule, story,
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import delete, select
@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from db.alerts import PENDING
 from db.database import dialect_insert
-from db.records import ArticleOutcome, StoredChange
+from db.records import ArticleOutcome, StoredArticle, StoredChange
 from db.schema import AlertRow, RuleMatchRow
 
 
@@ -25,20 +25,29 @@ class RuleHit:
     mode: str  # immediate | digest
     channels: tuple[str, ...] = ()
     terms: tuple[str, ...] = ()
+    #: None: the query matched. Else the query did not, and the rule's learned model scored
+    #: the article this high (at least the rule's threshold).
+    score: float | None = None
 
 
 #: (title, text) -> the rules that match. Supplied by the scheduler (db imports no matcher).
 MatchFn = Callable[[str, str], Sequence[RuleHit]]
+#: Called with the session before a batch is matched: reloads what the matcher reads from the
+#: database (learned models another process may have replaced).
+RefreshFn = Callable[[Session], None]
 
 
 class RuleMatchHook:
     """Store hook: match the rules against each new or updated article; record matches and
     outbox rows in the same transaction."""
 
-    def __init__(self, match: MatchFn) -> None:
+    def __init__(self, match: MatchFn, refresh: RefreshFn | None = None) -> None:
         self.match = match
+        self.refresh = refresh
 
     def __call__(self, session: Session, changes: Sequence[StoredChange], now: datetime) -> None:
+        if self.refresh is not None:
+            self.refresh(session)
         record_matches(
             session, [(c, self.match(c.record.title, c.record.text)) for c in changes], now
         )
@@ -68,6 +77,7 @@ def record_matches(
             "story_id": change.story_id,
             "terms": list(h.terms),
             "matched_at": now,
+            "score": h.score,
         }
         for change, hits in matched
         for h in hits
@@ -105,14 +115,24 @@ def record_matches(
         )
 
 
-def rules_by_article(session: Session, article_ids: Sequence[int]) -> dict[int, tuple[str, ...]]:
-    """The rule names each article matched (for the export)."""
-    out: dict[int, list[str]] = {}
+#: A rule an article matched, and the score that triggered it (None: its query matched).
+Matched = tuple[str, float | None]
+
+
+def rules_by_article(session: Session, article_ids: Sequence[int]) -> dict[int, list[Matched]]:
+    """The rules each article matched, by name (for the export)."""
+    out: dict[int, list[Matched]] = {}
     stmt = (
-        select(RuleMatchRow.article_id, RuleMatchRow.rule)
+        select(RuleMatchRow.article_id, RuleMatchRow.rule, RuleMatchRow.score)
         .where(RuleMatchRow.article_id.in_(list(article_ids)))
         .order_by(RuleMatchRow.article_id, RuleMatchRow.rule)
     )
-    for article_id, rule in session.execute(stmt).all():
-        out.setdefault(article_id, []).append(rule)
-    return {k: tuple(v) for k, v in out.items()}
+    for article_id, rule, score in session.execute(stmt).all():
+        out.setdefault(article_id, []).append((rule, score))
+    return out
+
+
+def with_rules(article: StoredArticle, matched: Sequence[Matched]) -> StoredArticle:
+    """``article`` with the rules that alerted on it, by query or by score."""
+    scores = tuple((rule, score) for rule, score in matched if score is not None)
+    return replace(article, rules=tuple(rule for rule, _ in matched), rule_scores=scores)

@@ -25,6 +25,7 @@ FIELDS = (
     "story",
     "authors",
     "rules",
+    "rule_scores",
     "canonical_url",
 )
 
@@ -47,6 +48,8 @@ def article_row(article: StoredArticle) -> dict[str, Any]:
         "story": article.story,
         "authors": list(article.authors),
         "rules": list(article.rules),
+        # the rules that alerted by score (not by query), with the score
+        "rule_scores": dict(article.rule_scores),
         "canonical_url": article.canonical_url,
     }
 
@@ -65,6 +68,7 @@ def write_export(articles: Iterable[StoredArticle], format: str, stream: TextIO)
         row = article_row(article)
         row["authors"] = "; ".join(row["authors"])
         row["rules"] = "; ".join(row["rules"])
+        row["rule_scores"] = "; ".join(f"{r}={s:.3f}" for r, s in row["rule_scores"].items())
         writer.writerow(row)
         count += 1
     return count
