@@ -1,7 +1,8 @@
 """A learned second opinion for a rule: a linear model over hashed word and character n-grams.
 
 Pure and deterministic: the same examples give the same model bytes and the same scores
-(liblinear with a fixed seed, hashing instead of a fitted vocabulary, sorted JSON). A model is
+(liblinear with a fixed seed, hashing instead of a fitted vocabulary, sorted JSON). Scoring
+needs only numpy; scikit-learn and scipy are imported when a model is learned. A model is
 stored as zlib-compressed JSON (its feature parameters, intercept and non-zero weights), never
 a pickle, so loading one from the database can never run code.
 """
@@ -19,9 +20,6 @@ from functools import cached_property, lru_cache
 from typing import Any, Final
 
 import numpy as np
-from scipy.sparse import csr_matrix
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold
 
 from crawler.textnorm import fold
 
@@ -138,7 +136,9 @@ def features(doc: str) -> Features:
     return np.array(indices, dtype=np.int64), np.concatenate(values)
 
 
-def _matrix(docs: Sequence[str]) -> csr_matrix:
+def _matrix(docs: Sequence[str]) -> Any:
+    from scipy.sparse import csr_matrix
+
     rows = [features(doc) for doc in docs]
     indptr = np.cumsum([0, *(len(index) for index, _ in rows)])
     index = np.concatenate([r[0] for r in rows]) if rows else np.zeros(0, dtype=np.int64)
@@ -218,8 +218,16 @@ def learn(examples: Iterable[Example], extra: Iterable[Example] = ()) -> RuleMod
 
 
 def _fit(docs: Sequence[str], labels: Sequence[bool]) -> RuleModel:
+    from sklearn.linear_model import LogisticRegression
+
+    # The dual problem: far fewer examples than features (and the seed fixes its order).
     classifier = LogisticRegression(
-        C=4.0, class_weight="balanced", solver="liblinear", random_state=0, max_iter=1000
+        C=4.0,
+        class_weight="balanced",
+        solver="liblinear",
+        dual=True,
+        random_state=0,
+        max_iter=1000,
     )
     classifier.fit(_matrix(docs), np.array(labels, dtype=bool))
     coef = classifier.coef_[0]
@@ -234,16 +242,28 @@ def cross_validated(
     examples: Sequence[Example], threshold: float, folds: int = _FOLDS
 ) -> Counts | None:
     """Precision and recall of models trained on the other folds (None: too few examples)."""
+    scores = cross_validated_scores(examples, folds)
+    if scores is None:
+        return None
+    return count([s >= threshold for s in scores], [e.relevant for e in examples])
+
+
+def cross_validated_scores(examples: Sequence[Example], folds: int = _FOLDS) -> list[float] | None:
+    """Each example's score by a model learned on the other folds (None: too few examples)."""
+    from sklearn.model_selection import StratifiedKFold
+
     labels = np.array([e.relevant for e in examples], dtype=bool)
     positives = int(labels.sum())
     folds = min(folds, positives, len(labels) - positives)
     if folds < 2:
         return None
     docs = [document(e.title, e.text) for e in examples]
-    decided = np.zeros(len(labels), dtype=bool)
+    scores = [0.0] * len(examples)
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=0)
     for train, test in splitter.split(docs, labels):
         model = _fit([docs[i] for i in train], labels[train].tolist())
-        scores = model.scores([(examples[i].title, examples[i].text) for i in test])
-        decided[test] = [s >= threshold for s in scores]
-    return count(decided.tolist(), labels.tolist())
+        for i, score in zip(
+            test, model.scores([(examples[i].title, examples[i].text) for i in test]), strict=True
+        ):
+            scores[i] = score
+    return scores

@@ -64,7 +64,7 @@ def rules_test(
 ) -> None:
     """Backtest a rule on the archive: matches by day and by source, sample highlights."""
     loaded = load()
-    rule = RuleSet([compile_rule(name, query or _rule(loaded, name).query)])
+    rule = RuleSet([compile_rule(name, query or rule_named(loaded, name).query)])
     start = None if since == "all" else datetime.now(UTC) - _duration(since)
     by_day: Counter[str] = Counter()
     by_source: Counter[str] = Counter()
@@ -83,7 +83,7 @@ def rules_test(
     _print_backtest(name, since, total, by_day, by_source, shown)
 
 
-def _rule(loaded: LoadedConfig, name: str) -> RuleConfig:
+def rule_named(loaded: LoadedConfig, name: str) -> RuleConfig:
     for rule in loaded.config.rules:
         if rule.name == name:
             return rule

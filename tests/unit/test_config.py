@@ -63,6 +63,16 @@ def test_the_shipped_default_config_is_valid_and_real() -> None:
             "channel 'nope'",
             "not defined",
         ),
+        (
+            GOOD + '[[rules]]\nname = "m"\nquery = "x"\nassist = "on"\n',
+            "rules[0].assist",
+            "'off', 'suggest' or 'alert'",
+        ),
+        (
+            GOOD + '[[rules]]\nname = "m"\nquery = "x"\nassist_threshold = 1.5\n',
+            "rules[0].assist_threshold",
+            "less than or equal to 1",
+        ),
     ],
 )
 def test_errors_name_file_key_and_expectation(
