@@ -64,6 +64,8 @@ class Alert:
     #: How many outlets (sources) carry the story, this one included.
     story_outlets: int = 1
     terms: tuple[str, ...] = field(default=())
+    #: The learned model's score when the rule alerted by score (its query did not match).
+    score: float | None = None
 
 
 def new_worker_id() -> str:
@@ -227,12 +229,12 @@ class Outbox:
             )
 
 
-_AlertSelect = Select[AlertRow, Article, str, list[str]]
+_AlertSelect = Select[AlertRow, Article, str, list[str], float | None]
 
 
 def _alert_query() -> _AlertSelect:
     return (
-        select(AlertRow, Article, Source.name, RuleMatchRow.terms)
+        select(AlertRow, Article, Source.name, RuleMatchRow.terms, RuleMatchRow.score)
         .join(Article, Article.id == AlertRow.article_id)
         .join(Source, Source.id == Article.source_id)
         .outerjoin(
@@ -244,8 +246,10 @@ def _alert_query() -> _AlertSelect:
 
 def _alerts(session: Session, stmt: _AlertSelect) -> list[Alert]:
     rows = session.execute(stmt).all()
-    outlets = _story_outlets(session, {a.story_id for _, a, _, _ in rows if a.story_id})
-    return [_to_alert(row, a, source, terms, outlets) for row, a, source, terms in rows]
+    outlets = _story_outlets(session, {a.story_id for _, a, _, _, _ in rows if a.story_id})
+    return [
+        _to_alert(row, a, source, terms, outlets, score) for row, a, source, terms, score in rows
+    ]
 
 
 def _story_outlets(session: Session, story_ids: set[int]) -> dict[int, int]:
@@ -260,7 +264,12 @@ def _story_outlets(session: Session, story_ids: set[int]) -> dict[int, int]:
 
 
 def _to_alert(
-    row: AlertRow, article: Article, source: str, terms: list[str] | None, outlets: dict[int, int]
+    row: AlertRow,
+    article: Article,
+    source: str,
+    terms: list[str] | None,
+    outlets: dict[int, int],
+    score: float | None,
 ) -> Alert:
     return Alert(
         id=row.id,
@@ -285,6 +294,7 @@ def _to_alert(
         story_id=article.story_id,
         story_outlets=outlets.get(article.story_id or -1, 1),
         terms=tuple(terms or ()),
+        score=score,
     )
 
 

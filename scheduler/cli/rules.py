@@ -196,6 +196,7 @@ def _alert_json(a: Alert) -> dict[str, Any]:
         "outlet": a.outlet,
         "story_outlets": a.story_outlets,
         "terms": list(a.terms),
+        "score": a.score,  # set when the rule alerted by its model's score, not its query
     }
 
 

@@ -3,6 +3,7 @@ loopback feed, and through `haitiwatch rules learn`."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -132,6 +133,10 @@ def test_an_article_the_query_misses_alerts_by_score_through_a_crawl(
     assert stored[UNRELATED[0]].rules == ()
     sent = " ".join(str(payload) for _, payload in receiver.posts)
     assert MISSED[0] in sent and MATCHED[0] in sent and UNRELATED[0] not in sent
+    assert "Rule mission: its learned model scored this 0." in sent
+    listed = json.loads(run_cli("alerts", "--format", "json", config=config).check().stdout)
+    by_title = {alert["title"]: alert for alert in listed}
+    assert by_title[MISSED[0]]["score"] == score and by_title[MATCHED[0]]["score"] is None
     exported = run_cli("export", "--format", "jsonl", config=config).check().stdout
     assert '"rule_scores": {"mission": ' in exported
 
