@@ -57,11 +57,19 @@ class AssistedRules:
         self.rules = {r.name: r for r in rules if r.assist == "alert"}
         self.thresholds = {name: r.assist_threshold for name, r in self.rules.items()}
         self._models: dict[str, tuple[datetime, RuleModel]] = {}
+        self._told_unlearned: set[str] = set()
 
     def refresh(self, session: Session) -> None:
         if not self.rules:
             return
         versions = model_versions(session, list(self.rules))
+        for rule in set(self.rules) - set(versions) - self._told_unlearned:
+            self._told_unlearned.add(rule)  # once a process: the query still alerts meanwhile
+            log.warning(
+                'rule %s: assist = "alert" but no model is learned yet: haitiwatch rules learn %s',
+                rule,
+                rule,
+            )
         stale = [r for r, at in versions.items() if self._models.get(r, (None,))[0] != at]
         for gone in set(self._models) - set(versions):
             del self._models[gone]

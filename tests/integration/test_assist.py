@@ -78,12 +78,15 @@ def test_a_model_round_trips_through_the_database(db_url: str) -> None:
         store.close()
 
 
-def test_an_assisted_rule_alerts_by_score_and_follows_a_relearned_model(db_url: str) -> None:
+def test_an_assisted_rule_alerts_by_score_and_follows_a_relearned_model(
+    db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
     config = parse_config(f'[channels.desk]\nurl = "json://127.0.0.1:9/x"\n{RULES}', "t.toml")
     store = Store.open(db_url, [rule_match_hook(config)])
     try:
         store.sync_sources([SourceSpec("outlet", "feed", "https://outlet.example/f")], NOW)
         store.save_article(record(1, *MISSED), NOW)  # no model yet: the query alone decides
+        assert "no model is learned yet: haitiwatch rules learn mission" in caplog.text
         model = learn(EXAMPLES)
         RuleModels(store.engine).save(stored_model(model))
         store.save_article(record(2, *MISSED), NOW)
