@@ -23,7 +23,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from devset import DEFAULT_CORPUS, WHITE_HOUSE, part_of  # noqa: E402
+from devset import DEFAULT_CORPUS, WHITE_HOUSE, part_of, strip_markdown  # noqa: E402
 
 COUNTRY = re.compile(r"haiti|kenya|multinational security support|gang suppression", re.I)
 CONTEXT = re.compile(
@@ -32,12 +32,6 @@ CONTEXT = re.compile(
     re.I,
 )
 MIN_WORDS, MAX_WORDS, LEAD_IN = 40, 120, 30
-
-
-def clean(markdown: str) -> str:
-    text = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", markdown)  # links keep their words
-    text = re.sub(r"[*_#>`|]+", " ", text)
-    return re.sub(r"\s+", " ", text).strip()
 
 
 def window(words: list[str]) -> list[str]:
@@ -49,7 +43,7 @@ def window(words: list[str]) -> list[str]:
 
 
 def document_units(doc: dict[str, str]) -> list[tuple[int, str]]:
-    paragraphs = [clean(p) for p in re.split(r"\n\s*\n", doc["body_markdown"])]
+    paragraphs = [strip_markdown(p) for p in re.split(r"\n\s*\n", doc["body_markdown"])]
     named = [i for i, p in enumerate(paragraphs) if COUNTRY.search(p)]
     chosen = [i for i in named if CONTEXT.search(paragraphs[i])] or named[:1]
     units: list[tuple[int, str]] = []
@@ -82,13 +76,20 @@ def main() -> int:
     labels = [json.loads(line) for line in (rss / "labels.jsonl").open(encoding="utf-8")]
     for number, (item, label) in enumerate(zip(items, labels, strict=True)):
         unit_id = f"rss2022-{number:03d}"
-        units.append({
-            "id": unit_id, "corpus": "rss2022", "ref": item["link"], "title": None, "text": None,
-            "label": "mission" if label["label"] == "mission" else "not",
-            "part": part_of(label["wire_group"] or item["link"]),
-            "reason": old.get(unit_id, {}).get("reason", "") if label["label"] == "mission"
-            else label["label"],
-        })
+        units.append(
+            {
+                "id": unit_id,
+                "corpus": "rss2022",
+                "ref": item["link"],
+                "title": None,
+                "text": None,
+                "label": "mission" if label["label"] == "mission" else "not",
+                "part": part_of(label["wire_group"] or item["link"]),
+                "reason": old.get(unit_id, {}).get("reason", "")
+                if label["label"] == "mission"
+                else label["label"],
+            }
+        )
     for corpus, folder in WHITE_HOUSE.items():
         with gzip.open(corpus_dir / folder / "briefings.jsonl.gz", "rt", encoding="utf-8") as f:
             docs = [json.loads(line) for line in f]
@@ -96,19 +97,32 @@ def main() -> int:
             part = part_of(doc["path"])
             stem = Path(doc["path"]).stem
             doc_id = f"{corpus}-{stem}"
-            documents.append({
-                "id": doc_id, "corpus": corpus, "ref": doc["path"], "title": doc["title"],
-                "text": None, "label": old.get(doc_id, {}).get("label", "?"), "part": part,
-                "reason": old.get(doc_id, {}).get("reason", ""),
-            })
+            documents.append(
+                {
+                    "id": doc_id,
+                    "corpus": corpus,
+                    "ref": doc["path"],
+                    "title": doc["title"],
+                    "text": None,
+                    "label": old.get(doc_id, {}).get("label", "?"),
+                    "part": part,
+                    "reason": old.get(doc_id, {}).get("reason", ""),
+                }
+            )
             for index, text in document_units(doc):
                 unit_id = f"{doc_id}-p{index}"
-                units.append({
-                    "id": unit_id, "corpus": corpus, "ref": f"{doc['path']}#paragraph-{index}",
-                    "title": doc["title"], "text": text,
-                    "label": old.get(unit_id, {}).get("label", "?"), "part": part,
-                    "reason": old.get(unit_id, {}).get("reason", ""),
-                })
+                units.append(
+                    {
+                        "id": unit_id,
+                        "corpus": corpus,
+                        "ref": f"{doc['path']}#paragraph-{index}",
+                        "title": doc["title"],
+                        "text": text,
+                        "label": old.get(unit_id, {}).get("label", "?"),
+                        "part": part,
+                        "reason": old.get(unit_id, {}).get("reason", ""),
+                    }
+                )
     for name, rows in (("units.jsonl", units), ("documents.jsonl", documents)):
         with (HERE / name).open("w", encoding="utf-8") as stream:
             for row in rows:

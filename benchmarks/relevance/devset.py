@@ -53,6 +53,13 @@ def strip_html(value: str | None) -> str:
     return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", value or ""))).strip()
 
 
+def strip_markdown(markdown: str) -> str:
+    """The words of a White House document: links keep their text, not their address."""
+    text = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", markdown)
+    text = re.sub(r"[*_#>`|]+", " ", text)
+    return re.sub(r"\s+", " ", text).strip()
+
+
 def _rows(name: str) -> list[dict[str, str | None]]:
     with (HERE / name).open(encoding="utf-8") as stream:
         return [json.loads(line) for line in stream]
@@ -86,8 +93,11 @@ def load_units(part: str | None = None, *, corpus_dir: Path | None = None) -> li
             title, text = found
         else:
             title, text = str(row["title"] or ""), str(row["text"])
-        units.append(Unit(str(row["id"]), str(row["corpus"]), title, text, str(row["label"]),
-                          str(row["part"])))
+        units.append(
+            Unit(
+                str(row["id"]), str(row["corpus"]), title, text, str(row["label"]), str(row["part"])
+            )
+        )
     return units
 
 
@@ -100,11 +110,19 @@ def load_documents(part: str | None = None, *, corpus_dir: Path | None = None) -
             with gzip.open(path, "rt", encoding="utf-8") as stream:
                 for line in stream:
                     doc = json.loads(line)
-                    texts[doc["path"]] = (doc["title"], doc["body_markdown"])
+                    texts[doc["path"]] = (doc["title"], strip_markdown(doc["body_markdown"]))
     documents = []
     for row in _select(_rows("documents.jsonl"), part):
         found = texts.get(str(row["ref"]))
         if found is not None:
-            documents.append(Unit(str(row["id"]), str(row["corpus"]), found[0], found[1],
-                                  str(row["label"]), str(row["part"])))
+            documents.append(
+                Unit(
+                    str(row["id"]),
+                    str(row["corpus"]),
+                    found[0],
+                    found[1],
+                    str(row["label"]),
+                    str(row["part"]),
+                )
+            )
     return documents
