@@ -8,8 +8,9 @@ where the model is judged. The 2022 RSS units are GPL and are never shipped.
 
 Prints precision and recall of the rule's query, of the model (tune: 5-fold cross-validated;
 heldout: learned on all of tune) and of query OR model, at the rule's assist_threshold (or
---threshold). --write (re)writes crawler/rules/examples/mission.jsonl; the same units give
-the same file, byte for byte.
+--threshold). --write (re)writes crawler/rules/examples/mission.jsonl and the model learned
+from them, mission.model.json (used until ``rules learn`` stores one); the same units give the
+same files, byte for byte.
 """
 
 from __future__ import annotations
@@ -30,12 +31,13 @@ from crawler.rules.classifier import (  # noqa: E402
     cross_validated_scores,
     learn,
 )
-from crawler.rules.training import example_to_json  # noqa: E402
+from crawler.rules.training import example_to_json, shipped_model_json  # noqa: E402
 from scheduler.config import load_config  # noqa: E402
 
 RULE = "mission"
 SHIPPED_CORPORA = ("wh2021", "wh2024")
 OUTPUT = REPO / "crawler" / "rules" / "examples" / f"{RULE}.jsonl"
+MODEL_OUTPUT = OUTPUT.with_name(f"{RULE}.model.json")
 
 
 def load(units: Path, part: str) -> list[tuple[str, Example]]:
@@ -74,7 +76,8 @@ def main() -> None:
             for unit_id, example in load(args.units, "tune"):
                 row = {"id": unit_id, **example_to_json(example)}
                 stream.write(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")
-        print(f"wrote {len(tune)} examples to {OUTPUT.relative_to(REPO)}")
+        MODEL_OUTPUT.write_bytes(shipped_model_json(tune))
+        print(f"wrote {len(tune)} examples to {OUTPUT.relative_to(REPO)} and their model")
     print(f"rule {RULE}, threshold {threshold}")
     model = learn(tune)
     for part, examples in (("tune", tune), ("heldout", heldout)):

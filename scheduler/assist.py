@@ -1,10 +1,11 @@
 """A learned second opinion per rule: learn a rule's model, and score articles with it.
 
 ``rules learn NAME`` trains on the rule's shipped examples (and any extra ones), measures the
-model by cross-validation, and stores it in the database (db/rule_models.py). With the rule's
-``assist = "alert"``, the rule-matching Store hook alerts on an article the query misses when
-the model scores it at least ``assist_threshold`` (``AssistedRules``); with "suggest" nothing
-is alerted, and ``rule_scorer`` ranks what the query missed.
+model by cross-validation, and stores it in the database (db/rule_models.py). A rule uses its
+learned model, else the model shipped beside its examples (so a fresh install works). With
+the rule's ``assist = "alert"``, the rule-matching Store hook alerts on an article the query
+misses when the model scores it at least ``assist_threshold`` (``AssistedRules``); with
+"suggest" nothing is alerted, and ``rule_scorer`` ranks what the query missed.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from crawler.rules.classifier import (
     cross_validated,
     learn,
 )
-from crawler.rules.training import shipped_examples
+from crawler.rules.training import shipped_examples, shipped_model
 from db.errors import HaitiwatchError
 from db.rule_matches import RuleHit
 from db.rule_models import RuleModels, StoredModel, load_models, model_versions
@@ -51,34 +52,43 @@ def alerting_scores(
 
 class AssistedRules:
     """The models of the rules with ``assist = "alert"``, kept as current as the database:
-    ``refresh`` (each batch, in the Store's transaction) reloads a model relearned since."""
+    ``refresh`` (each batch, in the Store's transaction) reloads a model relearned since. A
+    rule with no usable learned model uses its shipped one."""
 
     def __init__(self, rules: Sequence[RuleConfig]) -> None:
         self.rules = {r.name: r for r in rules if r.assist == "alert"}
         self.thresholds = {name: r.assist_threshold for name, r in self.rules.items()}
-        self._models: dict[str, tuple[datetime, RuleModel]] = {}
+        self._shipped = {
+            name: model for name in self.rules if (model := shipped_model(name)) is not None
+        }
+        #: rule -> (when its learned model was trained, None: the shipped one; the model)
+        self._models: dict[str, tuple[datetime | None, RuleModel]] = {}
         self._told_unlearned: set[str] = set()
 
     def refresh(self, session: Session) -> None:
         if not self.rules:
             return
         versions = model_versions(session, list(self.rules))
-        for rule in set(self.rules) - set(versions) - self._told_unlearned:
-            self._told_unlearned.add(rule)  # once a process: the query still alerts meanwhile
-            log.warning(
-                'rule %s: assist = "alert" but no model is learned yet: haitiwatch rules learn %s',
-                rule,
-                rule,
-            )
         stale = [r for r, at in versions.items() if self._models.get(r, (None,))[0] != at]
-        for gone in set(self._models) - set(versions):
+        for gone in [r for r, (at, _) in self._models.items() if at and r not in versions]:
             del self._models[gone]
         for stored in load_models(session, stale):
             try:
                 self._models[stored.rule] = (stored.trained_at, RuleModel.from_bytes(stored.model))
-            except ModelFormatError as e:  # the query still alerts; only the model is skipped
+            except ModelFormatError as e:  # the query (or the shipped model) still decides
                 log.warning("rule %s: stored model ignored: %s", stored.rule, e)
                 self._models.pop(stored.rule, None)
+        for rule in set(self.rules) - set(self._models):
+            if rule in self._shipped:
+                self._models[rule] = (None, self._shipped[rule])
+            elif rule not in self._told_unlearned:
+                self._told_unlearned.add(rule)  # once a process: the query still alerts meanwhile
+                log.warning(
+                    'rule %s: assist = "alert" but no model is learned yet: '
+                    "haitiwatch rules learn %s",
+                    rule,
+                    rule,
+                )
 
     def hits(self, title: str, text: str, query_matched: Collection[str]) -> list[RuleHit]:
         """Alerts by score for the article (the query's own hits are ``query_matched``)."""
@@ -96,16 +106,16 @@ class AssistedRules:
 
 
 def rule_scorer(engine: Engine, rule: str) -> ScoreFn | None:
-    """The stored model's scoring function for ``rule`` (None: no usable model learned), to
-    rank articles by it (near misses)."""
+    """The scoring function of ``rule``'s learned model, else of its shipped one (None:
+    neither), to rank articles by it (near misses)."""
     stored = RuleModels(engine).get(rule)
-    if stored is None:
-        return None
-    try:
-        return RuleModel.from_bytes(stored.model).score
-    except ModelFormatError as e:
-        log.warning("rule %s: stored model ignored: %s", rule, e)
-        return None
+    if stored is not None:
+        try:
+            return RuleModel.from_bytes(stored.model).score
+        except ModelFormatError as e:
+            log.warning("rule %s: stored model ignored: %s", rule, e)
+    shipped = shipped_model(rule)
+    return shipped.score if shipped is not None else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -200,23 +200,35 @@ class RuleModel:
 
         return weigh
 
-    def to_bytes(self) -> bytes:
+    def to_json(self) -> bytes:
+        """The model as JSON text (what ``to_bytes`` compresses; a shipped model's file)."""
         body = {
             "version": self.version,
             "intercept": self.intercept,
             "weights": [[i, w] for i, w in sorted(self.weights.items())],
         }
-        return zlib.compress(json.dumps(body, separators=(",", ":")).encode(), 9)
+        return json.dumps(body, separators=(",", ":")).encode()
+
+    def to_bytes(self) -> bytes:
+        return zlib.compress(self.to_json(), 9)
 
     @classmethod
     def from_bytes(cls, blob: bytes) -> RuleModel:
         try:
-            body = json.loads(zlib.decompress(blob))
+            text = zlib.decompress(blob)
+        except zlib.error as e:
+            raise ModelFormatError(f"not a stored rule model: {e}") from None
+        return cls.from_json(text)
+
+    @classmethod
+    def from_json(cls, text: bytes) -> RuleModel:
+        try:
+            body = json.loads(text)
             version, intercept = int(body["version"]), float(body["intercept"])
             weights = {int(i): float(w) for i, w in body["weights"]}
             if not all(0 <= i < _N_FEATURES for i in weights):
                 raise ValueError("a weight outside the feature space")
-        except (ValueError, KeyError, TypeError, zlib.error) as e:
+        except (ValueError, KeyError, TypeError) as e:
             raise ModelFormatError(f"not a stored rule model: {e}") from None
         if version != FEATURES_VERSION:
             raise ModelFormatError(

@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from importlib import resources
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
 from crawler.rules.classifier import RuleModel, learn
+from crawler.rules.training import shipped_examples, shipped_model, shipped_model_json
 from db.records import ArticleRecord
 from db.rule_models import RuleModels, StoredModel
 from db.schema import RuleMatchRow
@@ -28,9 +30,18 @@ NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 MISSED = ("Kenyan officers patrol Port-au-Prince", "The Kenya-led mission sent police to Haiti.")
 UNRELATED = ("Tea prices in Kenya rise again", "Farmers sold tea at higher prices in Nairobi.")
 MATCHED = ("Gang Suppression Force extended", "The Security Council renewed the force.")
-RULES = """
+#: Also missed by the query; a second article to crawl later.
+MISSED_LATER = (
+    "Kenyan officers patrol Cite Soleil",
+    "The Kenya-led mission sent more police to Haiti.",
+)
+
+
+def rules(name: str = "mission") -> str:
+    """An assisted rule whose query misses MISSED ("mission" has a shipped model)."""
+    return f"""
 [[rules]]
-name = "mission"
+name = "{name}"
 query = '"gang suppression force"'
 channels = ["desk"]
 assist = "alert"
@@ -38,8 +49,13 @@ assist_threshold = 0.6
 """
 
 
-def stored_model(model: RuleModel, at: datetime = NOW) -> StoredModel:
-    return StoredModel("mission", at, 6, 6, {"precision": 1.0}, model.to_bytes())
+#: A rule of the user's own: no shipped examples, no shipped model.
+OWN = "kenya"
+RULES = rules()
+
+
+def stored_model(model: RuleModel, at: datetime = NOW, rule: str = "mission") -> StoredModel:
+    return StoredModel(rule, at, 6, 6, {"precision": 1.0}, model.to_bytes())
 
 
 def record(n: int, title: str, text: str) -> ArticleRecord:
@@ -64,16 +80,16 @@ def test_a_model_round_trips_through_the_database(db_url: str) -> None:
     try:
         model = learn(EXAMPLES)
         models = RuleModels(store.engine)
-        assert models.get("mission") is None and rule_scorer(store.engine, "mission") is None
-        models.save(stored_model(model))
-        back = models.get("mission")
-        assert back == stored_model(model)
+        assert models.get(OWN) is None and rule_scorer(store.engine, OWN) is None
+        models.save(stored_model(model, rule=OWN))
+        back = models.get(OWN)
+        assert back == stored_model(model, rule=OWN)
         assert back is not None and back.model == model.to_bytes()
-        scorer = rule_scorer(store.engine, "mission")
+        scorer = rule_scorer(store.engine, OWN)
         assert scorer is not None and scorer(*MISSED) == model.score(*MISSED)
-        relearned = replace(stored_model(model, NOW + timedelta(hours=1)), positives=7)
+        relearned = replace(stored_model(model, NOW + timedelta(hours=1), OWN), positives=7)
         models.save(relearned)  # replaces the one learned before
-        assert models.get("mission") == relearned
+        assert models.get(OWN) == relearned
     finally:
         store.close()
 
@@ -81,20 +97,20 @@ def test_a_model_round_trips_through_the_database(db_url: str) -> None:
 def test_an_assisted_rule_alerts_by_score_and_follows_a_relearned_model(
     db_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    config = parse_config(f'[channels.desk]\nurl = "json://127.0.0.1:9/x"\n{RULES}', "t.toml")
+    config = parse_config(f'[channels.desk]\nurl = "json://127.0.0.1:9/x"\n{rules(OWN)}', "t.toml")
     store = Store.open(db_url, [rule_match_hook(config)])
     try:
         store.sync_sources([SourceSpec("outlet", "feed", "https://outlet.example/f")], NOW)
         store.save_article(record(1, *MISSED), NOW)  # no model yet: the query alone decides
-        assert "no model is learned yet: haitiwatch rules learn mission" in caplog.text
+        assert "no model is learned yet: haitiwatch rules learn kenya" in caplog.text
         model = learn(EXAMPLES)
-        RuleModels(store.engine).save(stored_model(model))
+        RuleModels(store.engine).save(stored_model(model, rule=OWN))
         store.save_article(record(2, *MISSED), NOW)
         store.save_article(record(3, *UNRELATED), NOW)
         store.save_article(record(4, *MATCHED), NOW)
         # a model that says no to everything, learned later: the hook reloads it
         contrary = learn(replace(e, relevant=not e.relevant) for e in EXAMPLES)
-        RuleModels(store.engine).save(stored_model(contrary, NOW + timedelta(hours=1)))
+        RuleModels(store.engine).save(stored_model(contrary, NOW + timedelta(hours=1), OWN))
         store.save_article(record(5, *MISSED), NOW)
         with store._session() as session:
             matches = session.execute(
@@ -142,6 +158,50 @@ def test_an_article_the_query_misses_alerts_by_score_through_a_crawl(
     assert by_title[MISSED[0]]["score"] == score and by_title[MATCHED[0]]["score"] is None
     exported = run_cli("export", "--format", "jsonl", config=config).check().stdout
     assert '"rule_scores": {"mission": ' in exported
+
+
+def test_a_fresh_archive_alerts_by_the_shipped_model_until_one_is_learned(
+    site: Site, tmp_path: Path, receiver: Receiver
+) -> None:
+    shipped = shipped_model("mission")
+    assert shipped is not None
+    site.feed("/feed.xml", rss([FeedItem(MISSED[0], site.url("/a/0"), "0", MISSED[1])]))
+    config = write_config(
+        tmp_path, [{"name": "outlet", "url": site.url("/feed.xml"), "fetch_articles": False}]
+    )
+    channel = "json://" + receiver.url("/hook")[7:]
+    config.write_text(config.read_text() + f'\n[channels.desk]\nurl = "{channel}"\n{RULES}')
+
+    crawl(config).check()  # no `rules learn`: the shipped model scores
+
+    [article] = articles(config)
+    assert article.rules == ("mission",)
+    assert article.rule_scores == (("mission", pytest.approx(shipped.score(*MISSED))),)
+    assert MISSED[0] in " ".join(str(payload) for _, payload in receiver.posts)
+
+    # A learned model (here one that says no) takes precedence over the shipped one.
+    contrary = learn(replace(e, relevant=not e.relevant) for e in EXAMPLES)
+    assert shipped.score(*MISSED_LATER) >= 0.6 > contrary.score(*MISSED_LATER)
+    store = open_store(config)
+    try:
+        RuleModels(store.engine).save(stored_model(contrary))
+        scorer = rule_scorer(store.engine, "mission")
+        assert scorer is not None and scorer(*MISSED) == contrary.score(*MISSED)
+    finally:
+        store.close()
+    later = FeedItem(MISSED_LATER[0], site.url("/a/1"), "1", MISSED_LATER[1])
+    site.feed("/feed.xml", rss([FeedItem(MISSED[0], site.url("/a/0"), "0", MISSED[1]), later]))
+
+    crawl(config).check()
+
+    stored = {a.title: a for a in articles(config)}
+    assert stored[MISSED_LATER[0]].rules == ()
+
+
+def test_the_shipped_model_is_the_one_learned_from_the_shipped_examples() -> None:
+    """benchmarks/build_examples.py --write writes both files: they cannot drift apart."""
+    shipped = resources.files("crawler.rules").joinpath("examples", "mission.model.json")
+    assert shipped.read_bytes() == shipped_model_json(shipped_examples("mission"))
 
 
 def test_rules_learn_trains_on_the_shipped_examples_and_stores_the_model(tmp_path: Path) -> None:
