@@ -8,9 +8,11 @@ where the model is judged. The 2022 RSS units are GPL and are never shipped.
 
 Prints precision and recall of the rule's query, of the model (tune: 5-fold cross-validated;
 heldout: learned on all of tune) and of query OR model, at the rule's assist_threshold (or
---threshold). --write (re)writes crawler/rules/examples/mission.jsonl and the model learned
-from them, mission.model.json (used until ``rules learn`` stores one); the same units give the
-same files, byte for byte.
+--threshold); and, on tune only, query OR model at each threshold with the lowest one that
+keeps its cross-validated precision at least 0.95 (how the default threshold is chosen).
+--write (re)writes crawler/rules/examples/mission.jsonl and the model learned from them,
+mission.model.json (used until ``rules learn`` stores one); the same units give the same
+files, byte for byte.
 """
 
 from __future__ import annotations
@@ -36,6 +38,9 @@ from scheduler.config import load_config  # noqa: E402
 
 RULE = "mission"
 SHIPPED_CORPORA = ("wh2021", "wh2024")
+#: Query OR model must keep this precision on tune (cross-validated) at the chosen threshold.
+MIN_PRECISION = 0.95
+THRESHOLDS = tuple(round(0.5 + 0.05 * i, 2) for i in range(10))
 OUTPUT = REPO / "crawler" / "rules" / "examples" / f"{RULE}.jsonl"
 MODEL_OUTPUT = OUTPUT.with_name(f"{RULE}.model.json")
 
@@ -57,6 +62,17 @@ def line(name: str, counts: Counts) -> str:
         f"  (tp {counts.true_positives}, fp {counts.false_positives},"
         f" fn {counts.false_negatives})"
     )
+
+
+def lowest_precise_threshold(
+    scores: list[float], by_query: list[bool], labels: list[bool]
+) -> float | None:
+    """The lowest of THRESHOLDS at which query OR model keeps MIN_PRECISION (most recall)."""
+    for threshold in THRESHOLDS:
+        either = [q or s >= threshold for q, s in zip(by_query, scores, strict=True)]
+        if count(either, labels).precision >= MIN_PRECISION:
+            return threshold
+    return None
 
 
 def main() -> None:
@@ -88,6 +104,13 @@ def main() -> None:
             assert scores is not None
         else:
             scores = model.scores([(e.title, e.text) for e in examples])
+        if part == "tune":
+            print("tune, query OR model by threshold (model 5-fold cross-validated):")
+            for t in THRESHOLDS:
+                either = [q or s >= t for q, s in zip(by_query, scores, strict=True)]
+                print(line(f"at {t:.2f}", count(either, labels)))
+            chosen = lowest_precise_threshold(scores, by_query, labels)
+            print(f"  lowest threshold with precision >= {MIN_PRECISION}: {chosen}")
         by_model = [s >= threshold for s in scores]
         either = [q or m for q, m in zip(by_query, by_model, strict=True)]
         print(f"{part}: {len(examples)} units, {sum(labels)} relevant")

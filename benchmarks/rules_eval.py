@@ -7,6 +7,12 @@ on its own: rules are written against ``tune``; ``heldout`` is the check. A thir
 news feeds of ``fastfeedparser-feeds`` and ``netnewswire-rsparser-feeds`` (ordinary news
 and blogs, no Haiti mission coverage), counts false matches on unrelated news.
 
+A rule with ``assist`` on is also measured with its model (the learned model it ships,
+at its ``assist_threshold``): the model alone and the rule OR the model, as the service alerts.
+The White House ``tune`` units are the shipped model's training examples, so each of them is
+scored by a model learned on the other four fifths (5-fold, as benchmarks/build_examples.py
+does); ``tune`` documents contain those units, so read their model figures as optimistic.
+
 The GPL-3.0 RSS items, the whole documents and the unrelated feeds are read from
 ../shared/corpus when it is there; without it only the White House units are measured.
 
@@ -19,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import json
 import sys
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -35,8 +42,10 @@ from benchmarks.relevance.devset import (  # noqa: E402
 )
 from crawler.feeds import parse_feed  # noqa: E402
 from crawler.rules import RuleSet  # noqa: E402
+from crawler.rules.classifier import RuleModel, cross_validated_scores  # noqa: E402
+from crawler.rules.training import example_from_json, shipped_model  # noqa: E402
 from db.errors import FeedError  # noqa: E402
-from scheduler.config import load_config  # noqa: E402
+from scheduler.config import RuleConfig, load_config  # noqa: E402
 
 #: The rules the dev set labels (the label that counts as relevant for each).
 LABELLED = {"mission": "mission"}
@@ -59,6 +68,34 @@ def unrelated_items(corpus_dir: Path) -> Iterator[tuple[str, str]]:
                 continue  # HTML pages and OPML files kept for feed discovery
             for entry in feed.entries:
                 yield entry.title or "", entry.summary or ""
+
+
+def unseen_scores(rule: str) -> dict[str, float]:
+    """Unit id -> score of each shipped example by a model that did not learn from it."""
+    path = REPO / "crawler" / "rules" / "examples" / f"{rule}.jsonl"
+    if not path.exists():
+        return {}
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    found = cross_validated_scores([example_from_json(row) for row in rows])
+    return dict(zip((str(row["id"]) for row in rows), found or (), strict=False))
+
+
+class ModelDecisions:
+    """Whether a rule's model alone says yes, at the rule's assist_threshold."""
+
+    def __init__(self, rule: RuleConfig, model: RuleModel) -> None:
+        self.threshold = rule.assist_threshold
+        self.model = model
+        self.unseen = unseen_scores(rule.name)
+
+    def units(self, units: list[Unit]) -> list[bool]:
+        return [
+            self.unseen.get(u.id, self.model.score(u.title, u.text)) >= self.threshold
+            for u in units
+        ]
+
+    def items(self, items: list[tuple[str, str]]) -> list[bool]:
+        return [s >= self.threshold for s in self.model.scores(items)]
 
 
 def scores(units: Iterable[Unit], matched: Iterable[bool], label: str) -> tuple[int, int, int]:
@@ -93,6 +130,11 @@ def main() -> int:
             part: load_documents(part, corpus_dir=args.corpus) for part in ("tune", "heldout")
         },
     }
+    # The 2022 RSS items on their own too: another source than the White House units the
+    # model learned from.
+    tables["2022 items"] = {
+        part: [u for u in us if u.corpus == "rss2022"] for part, us in tables["units"].items()
+    }
     found = {table: {p: matches(us) for p, us in parts.items()} for table, parts in tables.items()}
     unrelated = list(unrelated_items(args.corpus)) if args.corpus.exists() else []
     unrelated_hits = [set(ruleset.names(t, s)) for t, s in unrelated]
@@ -108,17 +150,28 @@ def main() -> int:
         )
     print(f"unrelated news items: {len(unrelated)}")
     for rule in rules:
-        print(f"\n{rule.name}")
+        model = shipped_model(rule.name) if rule.assist != "off" else None
+        decide = ModelDecisions(rule, model) if model is not None else None
+        print(f"\n{rule.name}" + (f" (model at {rule.assist_threshold})" if decide else ""))
         label = LABELLED.get(rule.name)
         for table, parts in tables.items():
             for part, units in parts.items():
                 got = [rule.name in names for names in found[table][part]]
                 if label and units:
                     print(f"  {table} {part}: {figures(*scores(units, got, label))}")
+                    if decide is not None:
+                        by_model = decide.units(units)
+                        either = [q or m for q, m in zip(got, by_model, strict=True)]
+                        print(f"    model:         {figures(*scores(units, by_model, label))}")
+                        print(f"    rule OR model: {figures(*scores(units, either, label))}")
                 elif units:
                     print(f"  {table} {part}: {sum(got)} matches of {len(units)}")
-        hits = sum(rule.name in names for names in unrelated_hits)
-        print(f"  unrelated news: {hits} matches of {len(unrelated)}")
+        hits = [rule.name in names for names in unrelated_hits]
+        print(f"  unrelated news: {sum(hits)} matches of {len(unrelated)}")
+        if decide is not None:
+            by_model = decide.items(unrelated)
+            either = sum(q or m for q, m in zip(hits, by_model, strict=True))
+            print(f"    model: {sum(by_model)}, rule OR model: {either} of {len(unrelated)}")
     if args.show:
         show(args.show, args.part, tables, found, unrelated, unrelated_hits)
     return 0

@@ -12,14 +12,16 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from crawler.rules.classifier import RuleModel, learn
+from benchmarks.build_examples import lowest_precise_threshold
+from crawler.rules import RuleSet, compile_rule
+from crawler.rules.classifier import RuleModel, cross_validated_scores, learn
 from crawler.rules.training import shipped_examples, shipped_model, shipped_model_json
 from db.records import ArticleRecord
 from db.rule_models import RuleModels, StoredModel
 from db.schema import RuleMatchRow
 from db.store import SourceSpec, Store
 from scheduler.assist import rule_scorer
-from scheduler.config import parse_config
+from scheduler.config import load_config, parse_config
 from scheduler.notify import rule_match_hook
 from tests.support import FeedItem, articles, crawl, open_store, rss, run_cli, write_config
 from tests.support.receiver import Receiver
@@ -202,6 +204,18 @@ def test_the_shipped_model_is_the_one_learned_from_the_shipped_examples() -> Non
     """benchmarks/build_examples.py --write writes both files: they cannot drift apart."""
     shipped = resources.files("crawler.rules").joinpath("examples", "mission.model.json")
     assert shipped.read_bytes() == shipped_model_json(shipped_examples("mission"))
+
+
+def test_the_default_threshold_is_the_lowest_that_keeps_tune_precision() -> None:
+    """Chosen on the shipped (tune) examples, cross-validated, as build_examples.py prints."""
+    [mission] = [r for r in load_config(None).config.rules if r.name == "mission"]
+    examples = shipped_examples("mission")
+    query = RuleSet([compile_rule("mission", mission.query)])
+    scores = cross_validated_scores(examples)
+    assert scores is not None
+    by_query = [bool(query.names(e.title, e.text)) for e in examples]
+    labels = [e.relevant for e in examples]
+    assert lowest_precise_threshold(scores, by_query, labels) == mission.assist_threshold
 
 
 def test_rules_learn_trains_on_the_shipped_examples_and_stores_the_model(tmp_path: Path) -> None:
