@@ -1,9 +1,10 @@
-"""Rule matches and the alert outbox: written in the article transaction, drained by senders.
+"""The alert outbox: rows written in the article transaction (db/rule_matches.py), drained
+by senders.
 
 Delivery guarantees, and how:
-- Never lost: outbox rows commit with the article (``RuleMatchHook`` runs inside the Store's
-  article transaction). A sender *claims* rows (status ``sending`` until a lease ends); if it
-  dies, the lease runs out and another sender claims the rows again.
+- Never lost: outbox rows commit with the article (``db.rule_matches.RuleMatchHook`` runs
+  inside the Store's article transaction). A sender *claims* rows (status ``sending`` until a
+  lease ends); if it dies, the lease runs out and another sender claims the rows again.
 - Never twice: a unique index on (rule, story, channel) means a re-crawl, an update or
   another outlet's copy of the same story adds no row. A claim is exclusive: a conditional
   UPDATE on SQLite (writers are serialised by BEGIN IMMEDIATE), ``FOR UPDATE SKIP LOCKED`` on
@@ -17,109 +18,20 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, Select, delete, func, or_, select, update
+from sqlalchemy import Engine, Select, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from db.database import WRITE_OPTION, dialect_insert
-from db.records import ArticleOutcome, StoredChange
+from db.database import WRITE_OPTION
 from db.schema import AlertRow, Article, RuleMatchRow, Source
 
 PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
 STATUSES = (PENDING, SENDING, SENT, FAILED)
 IMMEDIATE, DIGEST = "immediate", "digest"
-
-
-@dataclass(frozen=True, slots=True)
-class RuleHit:
-    """A rule that matched an article, with what to do about it."""
-
-    rule: str
-    mode: str  # immediate | digest
-    channels: tuple[str, ...] = ()
-    terms: tuple[str, ...] = ()
-
-
-#: (title, text) -> the rules that match. Supplied by the scheduler (db imports no matcher).
-MatchFn = Callable[[str, str], Sequence[RuleHit]]
-
-
-class RuleMatchHook:
-    """Store hook: match the rules against each new or updated article; record matches and
-    outbox rows in the same transaction."""
-
-    def __init__(self, match: MatchFn) -> None:
-        self.match = match
-
-    def __call__(self, session: Session, changes: Sequence[StoredChange], now: datetime) -> None:
-        record_matches(
-            session, [(c, self.match(c.record.title, c.record.text)) for c in changes], now
-        )
-
-
-def story_key(story_id: int | None, article_id: int) -> str:
-    return f"story:{story_id}" if story_id is not None else f"article:{article_id}"
-
-
-def record_matches(
-    session: Session, matched: Sequence[tuple[StoredChange, Sequence[RuleHit]]], now: datetime
-) -> None:
-    """Make ``rule_matches`` say which rules each article matches now; add one outbox row per
-    (rule, story, channel) unless that alert exists already. A few statements per batch."""
-    for change, hits in matched:
-        if change.outcome is not ArticleOutcome.NEW:  # a new article has no old matches
-            session.execute(
-                delete(RuleMatchRow).where(
-                    RuleMatchRow.article_id == change.article_id,
-                    RuleMatchRow.rule.not_in([hit.rule for hit in hits]),
-                )
-            )
-    matches = [
-        {
-            "article_id": change.article_id,
-            "rule": h.rule,
-            "story_id": change.story_id,
-            "terms": list(h.terms),
-            "matched_at": now,
-        }
-        for change, hits in matched
-        for h in hits
-    ]
-    if not matches:
-        return
-    insert = dialect_insert(session)
-    session.execute(
-        insert(RuleMatchRow).on_conflict_do_nothing(index_elements=["article_id", "rule"]),
-        matches,
-    )
-    alerts = [
-        {
-            "rule": h.rule,
-            "channel": channel,
-            "story_key": story_key(change.story_id, change.article_id),
-            "article_id": change.article_id,
-            "mode": h.mode,
-            "status": PENDING,
-            "created_at": now,
-            "next_attempt_at": now,
-            "attempts": 0,
-            "targets": {},
-        }
-        for change, hits in matched
-        for h in hits
-        for channel in dict.fromkeys(h.channels)
-    ]
-    if alerts:
-        session.execute(
-            insert(AlertRow).on_conflict_do_nothing(
-                index_elements=["rule", "story_key", "channel"]
-            ),
-            alerts,
-        )
 
 
 # -- reading and claiming ---------------------------------------------------------------------
@@ -152,6 +64,8 @@ class Alert:
     #: How many outlets (sources) carry the story, this one included.
     story_outlets: int = 1
     terms: tuple[str, ...] = field(default=())
+    #: The learned model's score when the rule alerted by score (its query did not match).
+    score: float | None = None
 
 
 def new_worker_id() -> str:
@@ -315,12 +229,12 @@ class Outbox:
             )
 
 
-_AlertSelect = Select[AlertRow, Article, str, list[str]]
+_AlertSelect = Select[AlertRow, Article, str, list[str], float | None]
 
 
 def _alert_query() -> _AlertSelect:
     return (
-        select(AlertRow, Article, Source.name, RuleMatchRow.terms)
+        select(AlertRow, Article, Source.name, RuleMatchRow.terms, RuleMatchRow.score)
         .join(Article, Article.id == AlertRow.article_id)
         .join(Source, Source.id == Article.source_id)
         .outerjoin(
@@ -332,8 +246,10 @@ def _alert_query() -> _AlertSelect:
 
 def _alerts(session: Session, stmt: _AlertSelect) -> list[Alert]:
     rows = session.execute(stmt).all()
-    outlets = _story_outlets(session, {a.story_id for _, a, _, _ in rows if a.story_id})
-    return [_to_alert(row, a, source, terms, outlets) for row, a, source, terms in rows]
+    outlets = _story_outlets(session, {a.story_id for _, a, _, _, _ in rows if a.story_id})
+    return [
+        _to_alert(row, a, source, terms, outlets, score) for row, a, source, terms, score in rows
+    ]
 
 
 def _story_outlets(session: Session, story_ids: set[int]) -> dict[int, int]:
@@ -348,7 +264,12 @@ def _story_outlets(session: Session, story_ids: set[int]) -> dict[int, int]:
 
 
 def _to_alert(
-    row: AlertRow, article: Article, source: str, terms: list[str] | None, outlets: dict[int, int]
+    row: AlertRow,
+    article: Article,
+    source: str,
+    terms: list[str] | None,
+    outlets: dict[int, int],
+    score: float | None,
 ) -> Alert:
     return Alert(
         id=row.id,
@@ -373,6 +294,7 @@ def _to_alert(
         story_id=article.story_id,
         story_outlets=outlets.get(article.story_id or -1, 1),
         terms=tuple(terms or ()),
+        score=score,
     )
 
 
@@ -418,16 +340,3 @@ def iter_texts_since(
             return
         yield from batch
         last_id = batch[-1].id
-
-
-def rules_by_article(session: Session, article_ids: Sequence[int]) -> dict[int, tuple[str, ...]]:
-    """The rule names each article matched (for the export)."""
-    out: dict[int, list[str]] = {}
-    stmt = (
-        select(RuleMatchRow.article_id, RuleMatchRow.rule)
-        .where(RuleMatchRow.article_id.in_(list(article_ids)))
-        .order_by(RuleMatchRow.article_id, RuleMatchRow.rule)
-    )
-    for article_id, rule in session.execute(stmt).all():
-        out.setdefault(article_id, []).append(rule)
-    return {k: tuple(v) for k, v in out.items()}

@@ -10,6 +10,7 @@ from datetime import datetime
 from db.alerts import ArchivedText, Outbox, iter_texts_since
 from db.marks import Marks
 from db.near_misses import NearMissArchive
+from db.rule_models import RuleModels
 from db.search import NO_FILTERS, CoveragePoint, SearchFilters, SearchHit, Sort
 from db.search.facets import coverage, filter_names, languages
 from db.search.pages import iter_search, search
@@ -28,6 +29,7 @@ class Archive:
         self.state = ServiceState(self._engine)
         self.marks = Marks(self._engine)
         self.near_misses = NearMissArchive(store)
+        self.rule_models = RuleModels(self._engine)
         #: Where the archive is, for logs (no password).
         self.location = self._engine.url.render_as_string(hide_password=True)
 

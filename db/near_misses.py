@@ -17,8 +17,9 @@ from typing import Final
 from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
-from db.alerts import DIGEST, PENDING, story_key
+from db.alerts import DIGEST, PENDING
 from db.database import WRITE_OPTION, dialect_insert
+from db.rule_matches import story_key
 from db.schema import AlertRow, Article, RuleMatchRow, Source
 from db.store import Store
 

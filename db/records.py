@@ -194,7 +194,10 @@ class StoredArticle:
     revisions: int
     story: int | None = None
     authors: tuple[str, ...] = ()
+    #: Every rule that alerted on the article, by its query or by its learned model's score.
     rules: tuple[str, ...] = ()
+    #: The rules among ``rules`` that alerted by score, with the score.
+    rule_scores: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass(slots=True)

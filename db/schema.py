@@ -9,6 +9,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -255,6 +256,24 @@ class RuleMatchRow(Base):
     #: The matched terms as written in the article, for display.
     terms: Mapped[list[str]] = mapped_column(JSON, default=list)
     matched_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    #: None: the rule's query matched. A number: the query did not, and the rule's learned
+    #: model scored the article this high (at least the rule's assist_threshold).
+    score: Mapped[float | None] = mapped_column(Float)
+
+
+class RuleModelRow(Base):
+    """A rule's learned model (crawler/rules/classifier.py), shared by every worker."""
+
+    __tablename__ = "rule_models"
+
+    rule: Mapped[str] = mapped_column(String(64), primary_key=True)
+    trained_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    positives: Mapped[int] = mapped_column(Integer)
+    negatives: Mapped[int] = mapped_column(Integer)
+    #: How the model did when it was learned (precision, recall, on which examples).
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    #: zlib-compressed JSON, never a pickle: loading it cannot run code.
+    model: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class AlertRow(Base):

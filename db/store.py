@@ -7,7 +7,7 @@ health), so a crash never leaves half a feed behind and a re-run simply repeats 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import (
@@ -19,7 +19,6 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from db.alerts import rules_by_article
 from db.articles import ArticleHook, ArticleWriter, key_in
 from db.database import (
     WRITE_OPTION,
@@ -47,6 +46,7 @@ from db.records import (
     Validators,
     Write,
 )
+from db.rule_matches import rules_by_article, with_rules
 from db.schema import Article, ArticleKey, Fetch, Source
 from db.story_index import StoryIndex
 
@@ -310,7 +310,7 @@ class Store:
                 ).all()
                 batch = [_to_stored(article, source) for article, source in rows]
                 matched = rules_by_article(session, [a.id for a in batch])
-                batch = [replace(a, rules=matched.get(a.id, ())) for a in batch]
+                batch = [with_rules(a, matched.get(a.id, [])) for a in batch]
             if not batch:
                 return
             yield from batch

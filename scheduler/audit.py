@@ -12,10 +12,12 @@ from datetime import datetime
 from typing import Any
 
 from crawler.rules import compile_rule
-from crawler.rules.near_miss import ExtraScorer, NearMiss, top_near_misses
-from db.alerts import story_key
+from crawler.rules.near_miss import NearMiss, top_near_misses
+from db.archive import Archive
 from db.errors import HaitiwatchError
-from db.near_misses import AuditArticle, NearMissArchive
+from db.near_misses import AuditArticle
+from db.rule_matches import story_key
+from scheduler.assist import rule_scorer
 from scheduler.config import LoadedConfig, RuleConfig
 
 
@@ -34,16 +36,17 @@ def find_rule(loaded: LoadedConfig, name: str) -> RuleConfig:
 
 
 def audit_rule(
-    near_misses: NearMissArchive,
+    archive: Archive,
     rule: RuleConfig,
     since: datetime | None,
     limit: int,
     *,
     until: datetime | None = None,
-    extra: ExtraScorer | None = None,
 ) -> list[Finding]:
-    """The ``limit`` best near misses of ``rule`` among articles first seen in [since, until)."""
-    articles = near_misses.unmatched_since(rule.name, since, until)
+    """The ``limit`` best near misses of ``rule`` among articles first seen in [since, until),
+    ranked by the rule's learned model too when the rule is assisted ("suggest" or "alert")."""
+    extra = rule_scorer(archive.rule_models, rule.name) if rule.assist != "off" else None
+    articles = archive.near_misses.unmatched_since(rule.name, since, until)
     compiled = compile_rule(rule.name, rule.query)
     # One near miss per story: the copies of a story are one thing for the operator to check.
     ranked = top_near_misses(

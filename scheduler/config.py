@@ -298,6 +298,11 @@ class RuleConfig(_Section):
     description: str | None = None
     #: "Possible misses" digest schedule ("daily 08:00"): the day's top near misses; off: None.
     audit_digest: str | None = None
+    #: The rule's learned second opinion (`haitiwatch rules learn NAME`): "suggest" only
+    #: scores what the query misses (for ranking near misses); "alert" also alerts on an
+    #: article the query misses when the score is at least ``assist_threshold``.
+    assist: Literal["off", "suggest", "alert"] = "off"
+    assist_threshold: float = Field(default=0.9, ge=0.0, le=1.0)
 
     @field_validator("name")
     @classmethod

@@ -26,6 +26,7 @@ FIELDS = (
     "authors",
     "rules",
     "marks",
+    "rule_scores",
     "canonical_url",
 )
 #: article id -> {rule: verdict}: the user's marks (db/marks.py).
@@ -51,6 +52,8 @@ def article_row(article: StoredArticle, marks: MarksByArticle | None = None) -> 
         "authors": list(article.authors),
         "rules": list(article.rules),
         "marks": dict((marks or {}).get(article.id, {})),
+        # the rules that alerted by score (not by query), with the score
+        "rule_scores": dict(article.rule_scores),
         "canonical_url": article.canonical_url,
     }
 
@@ -73,6 +76,7 @@ def write_export(
         row["authors"] = "; ".join(row["authors"])
         row["rules"] = "; ".join(row["rules"])
         row["marks"] = "; ".join(f"{rule}={verdict}" for rule, verdict in row["marks"].items())
+        row["rule_scores"] = "; ".join(f"{r}={s:.3f}" for r, s in row["rule_scores"].items())
         writer.writerow(row)
         count += 1
     return count

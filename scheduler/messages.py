@@ -105,6 +105,8 @@ def item_html(alert: Alert, notifier: Notifier) -> str:
 
 
 def _terms_line(alert: Alert) -> str:
+    if alert.score is not None:  # the query did not match: say why the rule alerted anyway
+        return f"Rule {alert.rule}: its learned model scored this {alert.score:.2f}"
     terms = ", ".join(alert.terms[:8])
     return f"Rule {alert.rule}" + (f" matched: {terms}" if terms else "")
 

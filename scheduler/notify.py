@@ -26,9 +26,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from crawler.rules import RuleSet, Snippet, compile_rule, make_snippet
-from db.alerts import FAILED, PENDING, SENT, Alert, Outbox, RuleHit, RuleMatchHook, new_worker_id
+from db.alerts import FAILED, PENDING, SENT, Alert, Outbox, new_worker_id
 from db.articles import ArticleHook
 from db.errors import ConfigError
+from db.rule_matches import RuleHit, RuleMatchHook
+from scheduler.assist import AssistedRules
 from scheduler.config import Config, LoadedConfig, RuleConfig, channel_url
 from scheduler.mark_links import LinkSigner, link_signer
 from scheduler.messages import Message, alert_message, test_message
@@ -61,14 +63,16 @@ def rule_match_hook(config: Config) -> ArticleHook:
     """The Store hook that records rule matches and outbox rows (rules compiled once)."""
     ruleset = compile_rules(config.rules)
     by_name = {r.name: r for r in config.rules}
+    assisted = AssistedRules(config.rules)
 
     def match(title: str, text: str) -> list[RuleHit]:
-        return [
+        hits = [
             RuleHit(m.rule, by_name[m.rule].mode, tuple(by_name[m.rule].channels), m.terms)
             for m in ruleset.match(title, text)
         ]
+        return hits + assisted.hits(title, text, {h.rule for h in hits})
 
-    return RuleMatchHook(match)
+    return RuleMatchHook(match, assisted.refresh)
 
 
 # -- what sending needs from the config --------------------------------------------------------

@@ -38,7 +38,7 @@ class PossibleMisses:
     """Queues and sends the possible-misses digests of the rules that ask for one."""
 
     def __init__(self, archive: Archive) -> None:
-        self.near_misses = archive.near_misses
+        self.archive = archive
         self.outbox = archive.outbox
         #: rule -> the scheduled time whose near misses this process has queued already.
         #: Only saves re-reading the day's articles every minute: queuing is idempotent.
@@ -75,9 +75,11 @@ class PossibleMisses:
 
     def _queue(self, rule: RuleConfig, boundary: datetime) -> int:
         day = boundary - timedelta(days=1)
-        findings = audit_rule(self.near_misses, rule, day, DIGEST_SIZE, until=boundary)
+        findings = audit_rule(self.archive, rule, day, DIGEST_SIZE, until=boundary)
         articles = [f.article for f in findings]
-        return self.near_misses.queue_possible_misses(rule.name, rule.channels, articles, boundary)
+        return self.archive.near_misses.queue_possible_misses(
+            rule.name, rule.channels, articles, boundary
+        )
 
 
 def misses_message(

@@ -7,7 +7,18 @@ import sys
 import typer
 
 from db.errors import HaitiwatchError
-from scheduler.cli import archive, audit, backup, crawl, marks, rules, search, service, sources
+from scheduler.cli import (
+    archive,
+    audit,
+    backup,
+    crawl,
+    learn,
+    marks,
+    rules,
+    search,
+    service,
+    sources,
+)
 from scheduler.cli.common import err, global_options
 
 app = typer.Typer(
@@ -25,6 +36,7 @@ app.command("search")(search.search_command)
 app.command("stories")(archive.stories_command)
 app.command("story")(archive.story_command)
 rules.rules_app.command("audit")(audit.rules_audit)
+rules.rules_app.command("learn")(learn.rules_learn)
 app.add_typer(rules.rules_app, name="rules")
 app.add_typer(rules.alerts_app, name="alerts")
 app.command("mark")(marks.mark_command)

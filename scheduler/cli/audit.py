@@ -36,7 +36,7 @@ def rules_audit(
         except ValueError as e:
             raise HaitiwatchError(f"--since: {e}, or all") from None
     with open_archive(loaded) as archive:
-        findings = audit_rule(archive.near_misses, rule, start, limit)
+        findings = audit_rule(archive, rule, start, limit)
     if as_json:
         out.print_json(json.dumps([finding_json(f) for f in findings]))
         return

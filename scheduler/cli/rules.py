@@ -69,7 +69,7 @@ def rules_test(
 ) -> None:
     """Backtest a rule on the archive: matches by day and by source, sample highlights."""
     loaded = load()
-    rule = RuleSet([compile_rule(name, query or _rule(loaded, name).query)])
+    rule = RuleSet([compile_rule(name, query or rule_named(loaded, name).query)])
     start = None if since == "all" else datetime.now(UTC) - _duration(since)
     by_day: Counter[str] = Counter()
     by_source: Counter[str] = Counter()
@@ -91,7 +91,7 @@ def rules_test(
     _print_figures(mark_figures(matched, {e.article_id: e.verdict for e in examples}))
 
 
-def _rule(loaded: LoadedConfig, name: str) -> RuleConfig:
+def rule_named(loaded: LoadedConfig, name: str) -> RuleConfig:
     for rule in loaded.config.rules:
         if rule.name == name:
             return rule
@@ -233,6 +233,7 @@ def _alert_json(a: Alert) -> dict[str, Any]:
         "outlet": a.outlet,
         "story_outlets": a.story_outlets,
         "terms": list(a.terms),
+        "score": a.score,  # set when the rule alerted by its model's score, not its query
     }
 
 

@@ -37,7 +37,7 @@ def _window(query: Mapping[str, str]) -> tuple[int, int]:
 
 async def _findings(context: WebContext, rule: RuleConfig, days: int, limit: int) -> list[Finding]:
     since = datetime.now(UTC) - timedelta(days=days)
-    return await context.run(lambda: audit_rule(context.archive.near_misses, rule, since, limit))
+    return await context.run(lambda: audit_rule(context.archive, rule, since, limit))
 
 
 async def rules_page(request: web.Request) -> web.Response:

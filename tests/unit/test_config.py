@@ -39,6 +39,9 @@ def test_the_shipped_default_config_is_valid_and_real() -> None:
     assert any("news.google.com/rss/search" in s.url for s in config.sources)
     assert "mission" in {r.name for r in config.rules}
     assert len(names) == len(config.sources)
+    # held-out figures (docs/rules.md) earned mission its learned second opinion
+    [mission] = [r for r in config.rules if r.name == "mission"]
+    assert (mission.assist, mission.assist_threshold) == ("alert", 0.8)
 
 
 @pytest.mark.parametrize(
@@ -62,6 +65,16 @@ def test_the_shipped_default_config_is_valid_and_real() -> None:
             GOOD + '[[rules]]\nname = "m"\nquery = "x"\nchannels = ["nope"]\n',
             "channel 'nope'",
             "not defined",
+        ),
+        (
+            GOOD + '[[rules]]\nname = "m"\nquery = "x"\nassist = "on"\n',
+            "rules[0].assist",
+            "'off', 'suggest' or 'alert'",
+        ),
+        (
+            GOOD + '[[rules]]\nname = "m"\nquery = "x"\nassist_threshold = 1.5\n',
+            "rules[0].assist_threshold",
+            "less than or equal to 1",
         ),
     ],
 )

@@ -1,0 +1,79 @@
+"""The shipped `mission` rule on the kinds of coverage it used to miss (issue 22).
+
+Each phrasing below was written for this test (none is copied from a corpus): one or two
+per class of wording, each with a near-miss that must not match. The phrasings are about
+the class, not a headline: the rule is measured on real coverage by
+benchmarks/rules_eval.py.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from crawler.rules import RuleSet
+from scheduler.config import load_config
+
+MISSION = next(rule for rule in load_config(None).config.rules if rule.name == "mission")
+RULES = RuleSet.from_queries([(MISSION.name, MISSION.query)])
+
+
+def matches(title: str, text: str = "") -> bool:
+    return RULES.names(title, text) == ["mission"]
+
+
+# The force before it had a name or a leader: no MSS, no Kenya.
+BEFORE_THE_NAME = [
+    "Canada weighs leading a multinational security force for Haiti",
+    "Washington presses Ottawa to head a specialized support force to restore order in Haiti",
+    "UN members discuss an international police mission to confront Haiti's armed gangs",
+    "Security Council members debate sending peacekeepers to Haiti",
+    "Caribbean leaders split over foreign help against Haiti's gangs",
+]
+# Kenyan deployment news that never names Haiti.
+KENYAN_DEPLOYMENT = [
+    "Kenya's High Court halts the deployment of police officers abroad pending a petition",
+    "Kenyan MPs approve sending 1,000 police officers on a foreign mission",
+    "Ruto defends sending Kenyan police abroad despite insecurity at home",
+]
+# Gang-violence and opinion pieces whose only mention of the force is oblique.
+OBLIQUE = [
+    "Gangs tighten their grip on Port-au-Prince as critics recall decades of foreign interventions",
+    "Opinion: Haiti does not need a proxy force run from Washington",
+    "Violence spreads in Haiti's Artibonite valley while overseas peacekeepers are months away",
+]
+# Other languages, with the preposition between the force and the country.
+OTHER_LANGUAGES = [
+    "Brasil debate participação em nova intervenção no Haiti",
+    "Czy ONZ zgodzi się na interwencję na Haiti?",
+    "La ONU aprueba el envío de tropas a Haití",
+    "Le Canada refuse de diriger une mission pour Haïti",
+    "Friedenstruppe für Haiti gesucht",
+]
+# Near misses: the same words about something else.
+NEAR_MISSES = [
+    "Haiti's national police force struggles as gangs expand their territory",
+    "Former UN peacekeepers brought cholera to Haiti in 2010, a study finds",
+    "A foreign aid worker was kidnapped by gangs in Haiti",
+    "Kenyan court bars the deployment of soldiers to quell protests in Nairobi",
+    "Kenyan troops in Somalia come under al-Shabaab attack",
+    "Brasil relembra os 13 anos da missão de paz no Haiti",
+    "Haiti: gangi zaatakowały komisariat policji w stolicy",
+    "US Marines flown in to guard the American embassy in Port-au-Prince",
+]
+
+
+@pytest.mark.parametrize("title", BEFORE_THE_NAME + KENYAN_DEPLOYMENT + OBLIQUE + OTHER_LANGUAGES)
+def test_the_mission_rule_matches_each_class_of_phrasing(title: str) -> None:
+    assert matches(title)
+
+
+@pytest.mark.parametrize("title", NEAR_MISSES)
+def test_the_mission_rule_leaves_the_near_misses(title: str) -> None:
+    assert not matches(title)
+
+
+def test_the_force_in_the_summary_is_enough() -> None:
+    # Feed items often name the force only in the summary, not in the headline.
+    title = "Gangs seize another district"
+    assert matches(title, "Officials in Haiti say a multinational security force is months away.")
+    assert not matches(title, "Officials in Haiti say the national police is months from help.")
