@@ -29,7 +29,7 @@ from crawler.rules.training import shipped_examples, shipped_model
 from db.errors import HaitiwatchError
 from db.rule_matches import RuleHit
 from db.rule_models import RuleModels, StoredModel, load_models, model_versions
-from scheduler.config import RuleConfig
+from scheduler.rule_config import RuleConfig
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,8 @@ from db.errors import HaitiwatchError
 from db.near_misses import AuditArticle
 from db.rule_matches import story_key
 from scheduler.assist import rule_scorer
-from scheduler.config import LoadedConfig, RuleConfig
+from scheduler.config import LoadedConfig
+from scheduler.rule_config import RuleConfig
 
 
 @dataclass(frozen=True, slots=True)

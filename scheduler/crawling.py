@@ -13,7 +13,8 @@ from crawler.urls import split_credentials
 from db.records import PollStart, Validators
 from db.redact import redact
 from db.store import SourceSpec, Store
-from scheduler.config import DEFAULT_LASTMOD_WINDOW, Config, CrawlConfig, SourceConfig
+from scheduler.config import Config, CrawlConfig
+from scheduler.source_config import DEFAULT_LASTMOD_WINDOW, SourceConfig
 
 
 def crawl_settings(crawl_config: CrawlConfig, cpu_workers: int = 2) -> CrawlSettings:

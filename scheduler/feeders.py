@@ -19,10 +19,11 @@ from apscheduler.triggers.date import DateTrigger
 from crawler.poll import utcnow
 from crawler.pools import DatabaseThread
 from db.service_state import ServiceState
-from scheduler.config import Config, SourceConfig
+from scheduler.config import Config
 from scheduler.observe import Metrics
 from scheduler.poller import Poller
 from scheduler.schedule import first_due, reschedule
+from scheduler.source_config import SourceConfig
 
 log = logging.getLogger("haitiwatch.service")
 

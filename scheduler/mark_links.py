@@ -20,7 +20,8 @@ from urllib.parse import urlencode
 
 from db.errors import ConfigError, HaitiwatchError
 from db.marks import IRRELEVANT, RELEVANT, VERDICTS
-from scheduler.config import LoadedConfig, link_secret
+from scheduler.config import LoadedConfig
+from scheduler.secrets import link_secret
 
 #: How long an alert's links work.
 LINK_LIFETIME: Final = timedelta(days=30)

@@ -31,9 +31,11 @@ from db.articles import ArticleHook
 from db.errors import ConfigError
 from db.rule_matches import RuleHit, RuleMatchHook
 from scheduler.assist import AssistedRules
-from scheduler.config import Config, LoadedConfig, RuleConfig, channel_url
+from scheduler.config import Config, LoadedConfig
 from scheduler.mark_links import LinkSigner, link_signer
 from scheduler.messages import Message, alert_message, test_message
+from scheduler.rule_config import RuleConfig
+from scheduler.secrets import channel_url
 
 log = logging.getLogger(__name__)
 

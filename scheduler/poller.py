@@ -24,12 +24,13 @@ from crawler.runner import CrawlEngine
 from db.records import CrawlTotals, PollStart
 from db.service_state import ServiceState, SourceState
 from db.store import Store
-from scheduler.config import ServiceConfig, SourceConfig
+from scheduler.config import ServiceConfig
 from scheduler.crawling import private_sources, source_job
 from scheduler.messages import Message
 from scheduler.notify import Notifier, deliver
 from scheduler.observe import Metrics
 from scheduler.schedule import next_due
+from scheduler.source_config import SourceConfig
 
 log = logging.getLogger("haitiwatch.service")
 

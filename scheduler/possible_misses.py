@@ -22,11 +22,11 @@ from db.alerts import SENT, Alert, new_worker_id
 from db.archive import Archive
 from db.near_misses import possible_misses_key
 from scheduler.audit import audit_rule
-from scheduler.config import RuleConfig
 from scheduler.digest import last_due, rule_zone
 from scheduler.messages import Message, item_html, item_markdown, item_text, md_escape
 from scheduler.notify import LEASE, Notifier
 from scheduler.notify import send_claimed as send
+from scheduler.rule_config import RuleConfig
 
 #: Near misses per digest: enough to skim over coffee.
 DIGEST_SIZE: Final = 10

@@ -32,7 +32,7 @@ from db.errors import HaitiwatchError
 from db.service_state import LEASE_NAME, LEASE_TTL, WORKER_PREFIX, LeaseInfo, ServiceState
 from db.store import Store
 from scheduler import stop_signals
-from scheduler.config import LoadedConfig, SourceConfig, load_config
+from scheduler.config import LoadedConfig, load_config
 from scheduler.crawling import crawl_settings, sync_sources
 from scheduler.digest import run_due_digests
 from scheduler.feeders import ONE_RUN, Feeder, LocalSchedule, pause
@@ -40,6 +40,7 @@ from scheduler.notify import Notifier, drain_outbox
 from scheduler.observe import Metrics, start_http
 from scheduler.poller import Poller
 from scheduler.possible_misses import PossibleMisses
+from scheduler.source_config import SourceConfig
 from scheduler.wiring import open_store
 
 if TYPE_CHECKING:

@@ -16,7 +16,7 @@ from crawler.urls import registered_domain
 from db.errors import HaitiwatchError
 from db.story_reader import StoryCopy, StorySummary
 from scheduler.cli.common import err, iso, load, open_archive, out
-from scheduler.config import parse_duration
+from scheduler.config_values import parse_duration
 from scheduler.export import FORMATS, write_export
 
 

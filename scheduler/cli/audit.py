@@ -13,7 +13,7 @@ from rich.table import Table
 from db.errors import HaitiwatchError
 from scheduler.audit import audit_rule, find_rule, finding_json
 from scheduler.cli.common import load, open_archive, out
-from scheduler.config import parse_duration
+from scheduler.config_values import parse_duration
 
 
 def rules_audit(

@@ -19,9 +19,11 @@ from db.errors import HaitiwatchError
 from db.marks import RELEVANT
 from db.query.ast import leaves
 from scheduler.cli.common import err, load, open_archive, out
-from scheduler.config import LoadedConfig, RuleConfig, parse_duration
+from scheduler.config import LoadedConfig
+from scheduler.config_values import parse_duration
 from scheduler.mark_links import links_note
 from scheduler.notify import Notifier, send_test
+from scheduler.rule_config import RuleConfig
 
 rules_app = typer.Typer(help="Check and backtest alert rules.", no_args_is_help=True)
 alerts_app = typer.Typer(help="The alert outbox: list alerts, test a channel.")

@@ -33,7 +33,8 @@ from db.records import (
     Write,
 )
 from scheduler.cli.common import iso, load, open_archive, out
-from scheduler.config import LoadedConfig, SourceConfig
+from scheduler.config import LoadedConfig
+from scheduler.source_config import SourceConfig
 
 if TYPE_CHECKING:  # the crawler (Scrapy, trafilatura) loads only when a source is tested
     from crawler.poll import Poll

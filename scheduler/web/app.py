@@ -16,7 +16,8 @@ from aiohttp import web
 
 from db.archive import Archive
 from db.errors import ConfigError
-from scheduler.config import LoadedConfig, web_token
+from scheduler.config import LoadedConfig
+from scheduler.secrets import web_token
 from scheduler.web.context import CONTEXT, WebContext, templates
 from scheduler.web.marking import keep_session
 

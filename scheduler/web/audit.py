@@ -10,7 +10,7 @@ from aiohttp import web
 
 from db.errors import HaitiwatchError
 from scheduler.audit import Finding, audit_rule, find_rule, finding_json
-from scheduler.config import RuleConfig
+from scheduler.rule_config import RuleConfig
 from scheduler.web.api import MAX_LIMIT, error
 from scheduler.web.context import CONTEXT, WebContext
 

@@ -11,13 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from db.errors import ConfigError
-from scheduler.config import (
-    default_config_text,
-    load_config,
-    parse_config,
-    parse_duration,
-    resolve_database_url,
-)
+from scheduler.config import default_config_text, load_config, parse_config, resolve_database_url
+from scheduler.config_values import parse_duration
 
 GOOD = """
 [database]

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from db.errors import ConfigError
-from scheduler.config import DEFAULT_LASTMOD_WINDOW, load_config, parse_config
+from scheduler.config import load_config, parse_config
 from scheduler.crawling import listing_options
+from scheduler.source_config import DEFAULT_LASTMOD_WINDOW
 
 
 def one_source(body: str) -> str:

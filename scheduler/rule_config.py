@@ -1,0 +1,84 @@
+"""An alert rule's configuration (`[[rules]]`): its query, channels, digest schedule and
+learned second opinion."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from scheduler.config_values import NAME, Section, check_timezone, digest_times
+
+#: A rule with a possible-misses digest has outbox rows under "NAME:misses", which must fit
+#: the outbox's 64-character rule column (db/near_misses.py).
+MAX_AUDITED_NAME = 64 - len(":misses")
+
+
+class RuleConfig(Section):
+    name: str
+    query: str
+    channels: list[str] = Field(default_factory=list)
+    mode: Literal["immediate", "digest"] = "immediate"
+    #: Digest schedule: "daily 07:00" (or "07:00", or several: "daily 07:00, 18:00").
+    digest: str | None = None
+    timezone: str | None = None
+    description: str | None = None
+    #: "Possible misses" digest schedule ("daily 08:00"): the day's top near misses; off: None.
+    audit_digest: str | None = None
+    #: The rule's learned second opinion (`haitiwatch rules learn NAME`): "suggest" only
+    #: scores what the query misses (for ranking near misses); "alert" also alerts on an
+    #: article the query misses when the score is at least ``assist_threshold``.
+    assist: Literal["off", "suggest", "alert"] = "off"
+    assist_threshold: float = Field(default=0.9, ge=0.0, le=1.0)
+
+    @field_validator("name")
+    @classmethod
+    def _rule_name_is_slug(cls, v: str) -> str:
+        if not NAME.match(v):
+            raise ValueError("expected a short lowercase name of letters, digits, '.', '_' or '-'")
+        return v
+
+    @field_validator("audit_digest")
+    @classmethod
+    def _audit_schedule(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                digest_times(v)
+            except ValueError:
+                raise ValueError(
+                    f'expected a schedule like "daily 08:00" or "daily 08:00, 18:00", got {v!r}'
+                ) from None
+        return v
+
+    @field_validator("timezone")
+    @classmethod
+    def _rule_zone_known(cls, v: str | None) -> str | None:
+        return None if v is None else check_timezone(v)
+
+    @model_validator(mode="after")
+    def _query_and_schedule(self) -> RuleConfig:
+        from crawler.rules import QuerySyntaxError, parse_query  # scheduler -> crawler
+
+        try:
+            parse_query(self.query)
+        except QuerySyntaxError as e:
+            raise ValueError(f"rule {self.name!r}: query: {e}") from None
+        if self.mode == "digest":
+            if self.digest is None:
+                raise ValueError(
+                    f'rule {self.name!r}: mode = "digest" needs digest = "daily 07:00"'
+                )
+            try:
+                digest_times(self.digest)
+            except ValueError as e:
+                raise ValueError(f"rule {self.name!r}: {e}") from None
+        elif self.digest is not None:
+            raise ValueError(f'rule {self.name!r}: digest is only used with mode = "digest"')
+        if self.audit_digest is not None and not self.channels:
+            raise ValueError(f"rule {self.name!r}: audit_digest needs channels to send to")
+        if self.audit_digest is not None and len(self.name) > MAX_AUDITED_NAME:
+            raise ValueError(
+                f"rule {self.name!r}: audit_digest: expected a rule name of at most "
+                f"{MAX_AUDITED_NAME} characters (its outbox rows are keyed NAME:misses)"
+            )
+        return self

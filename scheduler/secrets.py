@@ -1,0 +1,70 @@
+"""Secrets the config points at (channel URLs, the web token, the mark links' key), read from
+the environment or a file when needed and masked in logs from then on (db/redact.py)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from db.errors import ConfigError
+from db.redact import remember_secret
+from scheduler.config import ChannelConfig, WebConfig
+
+
+def channel_url(name: str, channel: ChannelConfig, origin: str) -> str:
+    """The secret Apprise URL of a channel, masked in logs from now on (db/redact.py)."""
+    if channel.url is not None:
+        value = channel.url
+    elif channel.url_env is not None:
+        value = os.environ.get(channel.url_env, "").strip()
+        if not value:
+            raise ConfigError(
+                f"{origin}: channels.{name}.url_env: environment variable "
+                f"{channel.url_env} is not set"
+            )
+    else:
+        assert channel.url_file is not None
+        value = _read_channel_file(name, channel.url_file, origin)
+    remember_secret(value)
+    return value
+
+
+def _read_channel_file(name: str, file: Path, origin: str) -> str:
+    try:
+        return file.read_text("utf-8").strip()
+    except OSError as e:
+        raise ConfigError(
+            f"{origin}: channels.{name}.url_file: cannot read {file}: {e.strerror}"
+        ) from e
+
+
+def web_token(web: WebConfig, base_dir: Path) -> str | None:
+    """The web access token from ``token_env`` or ``token_file``; None if neither is set."""
+    return _secret("web.token", web.token_env, web.token_file, base_dir)
+
+
+def link_secret(web: WebConfig, base_dir: Path) -> str | None:
+    """The mark links' key from ``link_secret_env`` or ``link_secret_file``; None if neither
+    is set."""
+    return _secret("web.link_secret", web.link_secret_env, web.link_secret_file, base_dir)
+
+
+def _secret(key: str, env: str | None, file: Path | None, base_dir: Path) -> str | None:
+    """A secret from an environment variable or a file, masked in logs from now on
+    (db/redact.py)."""
+    if env is not None:
+        value = os.environ.get(env, "").strip()
+        if not value:
+            raise ConfigError(f"{key}_env: environment variable {env} is empty")
+    elif file is not None:
+        path = file if file.is_absolute() else base_dir / file
+        try:
+            value = path.read_text("utf-8").strip()
+        except OSError as e:
+            raise ConfigError(f"{key}_file: cannot read {path}: {e.strerror or e}") from e
+        if not value:
+            raise ConfigError(f"{key}_file: {path} is empty")
+    else:
+        return None
+    remember_secret(value)
+    return value
