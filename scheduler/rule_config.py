@@ -57,7 +57,7 @@ class RuleConfig(Section):
 
     @model_validator(mode="after")
     def _query_and_schedule(self) -> RuleConfig:
-        from crawler.rules import QuerySyntaxError, parse_query  # scheduler -> crawler
+        from db.query.parser import QuerySyntaxError, parse_query  # scheduler -> crawler
 
         try:
             parse_query(self.query)

@@ -16,8 +16,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, text
 
-from crawler.rules import QuerySyntaxError, RuleSet
+from crawler.rules import RuleSet
 from db.database import MIGRATIONS, migrate
+from db.query.parser import QuerySyntaxError
 from db.records import ArticleRecord
 from db.search import SearchError, SearchFilters, SearchHit
 from db.search.facets import coverage

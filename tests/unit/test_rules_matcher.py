@@ -130,7 +130,7 @@ def test_boolean_algebra(tokens: list[str], a: str, b: str) -> None:
 @settings(max_examples=200)
 @given(docs, words)
 def test_a_word_matches_exactly_when_it_is_a_folded_token(tokens: list[str], word: str) -> None:
-    from crawler.rules import words_of
+    from db.query.parser import words_of
 
     text = " ".join(tokens)
     assert matches(word, "", text) == (words_of(word)[0] in words_of(text))

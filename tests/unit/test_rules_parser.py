@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crawler.rules import QuerySyntaxError, parse_query, to_query
-from db.query.ast import And, Near, Node, Not, Or, Phrase, Term, and_, is_positional, or_
+from db.query.ast import And, Near, Node, Not, Or, Phrase, Term, and_, is_positional, or_, to_query
+from db.query.parser import QuerySyntaxError, parse_query
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from markupsafe import Markup
 from openapi_spec_validator import validate
 
-from crawler.rules import QuerySyntaxError
 from crawler.rules.highlight import Highlighter, Snippet
+from db.query.parser import QuerySyntaxError
 from db.search import CoveragePoint, SearchError, SearchHit
 from db.search.query import (
     SearchQuery,
