@@ -11,10 +11,12 @@ from typing import Any
 
 from crawler.rules.classifier import Example, RuleModel, learn
 
+_SHIPPED = resources.files("crawler.rules").joinpath("examples")
+
 
 def shipped_examples(rule: str) -> list[Example]:
     """The examples shipped for ``rule`` (none for a rule of the user's own)."""
-    resource = resources.files("crawler.rules").joinpath("examples", f"{rule}.jsonl")
+    resource = _SHIPPED.joinpath(f"{rule}.jsonl")
     if not resource.is_file():
         return []
     lines = resource.read_text(encoding="utf-8").splitlines()
@@ -23,7 +25,7 @@ def shipped_examples(rule: str) -> list[Example]:
 
 def shipped_model(rule: str) -> RuleModel | None:
     """The model shipped for ``rule`` (None: none shipped)."""
-    resource = resources.files("crawler.rules").joinpath("examples", f"{rule}.model.json")
+    resource = _SHIPPED.joinpath(f"{rule}.model.json")
     if not resource.is_file():
         return None
     return RuleModel.from_json(resource.read_bytes())
