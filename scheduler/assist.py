@@ -51,37 +51,29 @@ def alerting_scores(
 
 class AssistedRules:
     """The models of the rules with ``assist = "alert"``, kept as current as the database:
-    ``refresh`` (each batch, in the Store's transaction) reloads a model relearned since. A
-    rule with no usable learned model uses its shipped one."""
+    ``refresh`` (each batch, in the Store's transaction) reloads a rule's model when its
+    stored version changes, and only then."""
 
     def __init__(self, rules: Sequence[RuleConfig]) -> None:
         self.rules = {r.name: r for r in rules if r.assist == "alert"}
         self.thresholds = {name: r.assist_threshold for name, r in self.rules.items()}
-        self._shipped = {
-            name: model for name in self.rules if (model := shipped_model(name)) is not None
-        }
-        #: rule -> (when its learned model was trained, None: the shipped one; the model)
-        self._models: dict[str, tuple[datetime | None, RuleModel]] = {}
-        self._told_unlearned: set[str] = set()
+        #: rule -> (when its stored model was trained, None: none stored; the model in use)
+        self._models: dict[str, tuple[datetime | None, RuleModel | None]] = {}
 
     def refresh(self, session: Session) -> None:
         if not self.rules:
             return
         versions = model_versions(session, list(self.rules))
-        stale = [r for r, at in versions.items() if self._models.get(r, (None,))[0] != at]
-        for gone in [r for r, (at, _) in self._models.items() if at and r not in versions]:
-            del self._models[gone]
-        for stored in load_models(session, stale):
-            try:
-                self._models[stored.rule] = (stored.trained_at, RuleModel.from_bytes(stored.model))
-            except ModelFormatError as e:  # the query (or the shipped model) still decides
-                log.warning("rule %s: stored model ignored: %s", stored.rule, e)
-                self._models.pop(stored.rule, None)
-        for rule in set(self.rules) - set(self._models):
-            if rule in self._shipped:
-                self._models[rule] = (None, self._shipped[rule])
-            elif rule not in self._told_unlearned:
-                self._told_unlearned.add(rule)  # once a process: the query still alerts meanwhile
+        stale = [
+            r for r in self.rules if r not in self._models or self._models[r][0] != versions.get(r)
+        ]
+        if not stale:
+            return
+        stored = {m.rule: m for m in load_models(session, [r for r in stale if r in versions])}
+        for rule in stale:
+            model = usable_model(rule, stored.get(rule))
+            self._models[rule] = (versions.get(rule), model)
+            if model is None:  # the query still alerts meanwhile
                 log.warning(
                     'rule %s: assist = "alert" but no model is learned yet: '
                     "haitiwatch rules learn %s",
@@ -94,7 +86,7 @@ class AssistedRules:
         scores = {
             rule: model.score(title, text)
             for rule, (_, model) in self._models.items()
-            if rule not in query_matched
+            if model is not None and rule not in query_matched
         }
         return [
             RuleHit(rule, self.rules[rule].mode, tuple(self.rules[rule].channels), (), score)
@@ -104,17 +96,22 @@ class AssistedRules:
         ]
 
 
-def rule_scorer(models: RuleModels, rule: str) -> ScoreFn | None:
-    """The scoring function of ``rule``'s learned model, else of its shipped one (None:
-    neither), to rank articles by it (near misses)."""
-    stored = models.get(rule)
+def usable_model(rule: str, stored: StoredModel | None) -> RuleModel | None:
+    """``rule``'s learned model, else the one shipped with it (None: neither). An unreadable
+    stored model is logged and passed over: the shipped model, or the query alone, decides."""
     if stored is not None:
         try:
-            return RuleModel.from_bytes(stored.model).score
+            return RuleModel.from_bytes(stored.model)
         except ModelFormatError as e:
             log.warning("rule %s: stored model ignored: %s", rule, e)
-    shipped = shipped_model(rule)
-    return shipped.score if shipped is not None else None
+    return shipped_model(rule)
+
+
+def rule_scorer(models: RuleModels, rule: str) -> ScoreFn | None:
+    """The scoring function of the model ``rule`` uses (None: none), to rank articles by it
+    (near misses)."""
+    model = usable_model(rule, models.get(rule))
+    return model.score if model is not None else None
 
 
 @dataclass(frozen=True, slots=True)

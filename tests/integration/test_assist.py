@@ -127,6 +127,26 @@ def test_an_assisted_rule_alerts_by_score_and_follows_a_relearned_model(
         store.close()
 
 
+def test_an_unreadable_stored_model_is_passed_over_once_for_the_shipped_one(
+    db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = parse_config(f'[channels.desk]\nurl = "json://127.0.0.1:9/x"\n{RULES}', "t.toml")
+    store = Store.open(db_url, [rule_match_hook(config)])
+    try:
+        store.sync_sources([SourceSpec("outlet", "feed", "https://outlet.example/f")], NOW)
+        RuleModels(store.engine).save(replace(stored_model(learn(EXAMPLES)), model=b"not a model"))
+        for n in range(1, 4):  # one batch each: the unreadable version is read once
+            store.save_article(record(n, *MISSED), NOW)
+        assert caplog.text.count("rule mission: stored model ignored") == 1
+        with store._session() as session:
+            scores = session.execute(select(RuleMatchRow.score)).scalars().all()
+        shipped = shipped_model("mission")
+        assert shipped is not None and shipped.score(*MISSED) >= 0.6
+        assert scores == [pytest.approx(shipped.score(*MISSED))] * 3
+    finally:
+        store.close()
+
+
 def test_an_article_the_query_misses_alerts_by_score_through_a_crawl(
     site: Site, tmp_path: Path, receiver: Receiver
 ) -> None:
