@@ -14,6 +14,7 @@ from typing import NamedTuple
 
 from crawler.assemble import boilerplate_hashes, build_record
 from crawler.jobs import SourceJob
+from crawler.repair import repaired_page
 from db.records import ArticleRecord, FeedEntry
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,7 @@ def page_record(
     story keys included, so the database thread only writes)."""
     from crawler.extract import extract_page  # about 0.3 s of imports; feeds never need it
 
-    page = extract_page(body, url, encoding)
+    page = repaired_page(extract_page(body, url, encoding))
     record = build_record(job, entry, page, final_url=url, boilerplate=boilerplate)
     return prepare(record) if record and prepare else record
 

@@ -22,6 +22,7 @@ import lxml.etree
 from crawler.urls import absolute_url
 from db.errors import FeedError
 from db.records import FeedEntry, ParsedFeed
+from db.textnorm import valid_text
 
 MAX_FEED_BYTES = 16 * 1024 * 1024
 OLDEST_PLAUSIBLE = datetime(1990, 1, 1, tzinfo=UTC)
@@ -36,6 +37,8 @@ _OTHER_ENCODED_ENTITY = [
 _HTML_START = re.compile(
     rb"\s*(<\?xml[^>]*>)?\s*(<!--.*?-->\s*)*<(!doctype\s+html|html|head|body)\b", re.I | re.S
 )
+# A numeric character reference, with or without its ";" (feedparser's loose parser reads both).
+_CHAR_REF = re.compile(rb"&#([xX][0-9a-fA-F]+|[0-9]+);?")
 _JSON_FEED_VERSION = re.compile(r"https?://jsonfeed\.org/version/")
 _TAG = re.compile(r"<[^>]*>")
 _FULL_HTML = re.compile(r"\s*<(?:html|!doctype)", re.IGNORECASE)
@@ -114,6 +117,28 @@ def neutralise_entities(body: bytes) -> tuple[bytes, bool]:
     return cleaned, len(cleaned) != len(body)
 
 
+def repair_char_refs(body: bytes) -> bytes:
+    """References to code points that are no text (``&#xD800;``, ``&#0;``, beyond U+10FFFF)
+    made what ``db.textnorm.valid_text`` makes of the characters: feedparser's fallback parser
+    raises on the first kind, which lost every item of the feed."""
+    return _CHAR_REF.sub(_repaired_ref, body) if b"&#" in body else body
+
+
+def _repaired_ref(match: re.Match[bytes]) -> bytes:
+    digits = match.group(1)
+    is_hex = digits[:1] in (b"x", b"X")
+    number = (digits[1:] if is_hex else digits).lstrip(b"0") or b"0"
+    if len(number) > 8:  # beyond U+10FFFF however written (and no giant int to parse)
+        return b"&#xFFFD;"
+    code = int(number, 16 if is_hex else 10)
+    if code > 0x10FFFF:
+        return b"&#xFFFD;"
+    repaired = valid_text(chr(code))
+    if repaired == chr(code):
+        return match.group(0)
+    return f"&#x{ord(repaired):X};".encode() if repaired else b""
+
+
 def plain_text(value: str | None, is_html: bool = True) -> str | None:
     """HTML (or text) -> whitespace-collapsed plain text; None when nothing is left."""
     if value and is_html and ("<" in value or "&" in value):
@@ -172,6 +197,7 @@ def _read_xml_feed(
     body: bytes, url: str, content_type: str | None
 ) -> tuple[str | None, str | None, _Raws, list[str]]:
     cleaned, stripped = neutralise_entities(body)
+    cleaned = repair_char_refs(cleaned)
     warnings = ["removed DTD entity declarations before parsing"] if stripped else []
     # without a Content-Type feedparser only complains about it, hiding charset problems
     # (no content-location: feedparser would resolve opaque RSS guids as relative URLs)

@@ -513,6 +513,40 @@ def test_one_broken_json_item_does_not_lose_the_others() -> None:
     assert any(warning.startswith("item #2 could not be read") for warning in feed.warnings)
 
 
+def _rss_with_items(*titles: str) -> bytes:
+    items = "".join(
+        f"<item><title>{title}</title><link>https://news.example/{n}</link></item>"
+        for n, title in enumerate(titles)
+    )
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title>'
+        f"{items}</channel></rss>"
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    ("reference", "repaired"),
+    [
+        ("&#xD800;", "\ufffd"),  # a lone surrogate: feedparser raised UnicodeEncodeError
+        ("&#55296;", "\ufffd"),
+        ("&#xdfff", "\ufffd"),  # no ";": the fallback parser reads it all the same
+        ("&#x110000;", "\ufffd"),  # beyond Unicode: ValueError
+        ("&#99999999999999999999;", "\ufffd"),  # OverflowError
+        ("&#xFFFE;", "\ufffd"),  # a noncharacter
+        ("&#0;", ""),  # NUL: PostgreSQL refuses it
+        ("&#x1B;", ""),
+        ("&#x41;", "A"),  # valid references are left alone
+        ("&#233;", "\u00e9"),
+    ],
+)
+def test_an_invalid_character_reference_repairs_one_item_and_keeps_the_others(
+    reference: str, repaired: str
+) -> None:
+    feed = parse(_rss_with_items("Good one", f"Bad {reference} item", "Good two"))
+    titles = [entry.title for entry in feed.entries]
+    assert titles == ["Good one", f"Bad {repaired} item".replace("  ", " "), "Good two"]
+
+
 @pytest.mark.parametrize("body", [b"", b"  \n\t", b"\n"])
 def test_empty_body_is_not_a_feed(body: bytes) -> None:
     with pytest.raises(FeedError, match="empty"):
