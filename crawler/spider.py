@@ -202,9 +202,11 @@ class SourceSpider(scrapy.Spider):
     async def parse_feed(self, response: Response) -> AsyncIterator[Request]:
         poll: Poll = response.meta["poll"]
         try:
-            steps = await self.harvester.feed_fetched(
-                poll, to_fetched(response), self._elapsed_ms(response.meta)
-            )
+            elapsed = self._elapsed_ms(response.meta)
+            try:
+                steps = await self.harvester.feed_fetched(poll, to_fetched(response), elapsed)
+            except Exception as error:  # nothing may end a poll unrecorded
+                steps = await self.harvester.poll_broke(poll, error, elapsed)
             for request in await self._next_requests(poll, steps):
                 yield request
         finally:
