@@ -39,6 +39,7 @@ _HTML_START = re.compile(
 )
 # A numeric character reference, with or without its ";" (feedparser's loose parser reads both).
 _CHAR_REF = re.compile(rb"&#([xX][0-9a-fA-F]+|[0-9]+);?")
+_MAX_INT_DIGITS = 4000  # below sys.get_int_max_str_digits()'s default of 4,300
 _JSON_FEED_VERSION = re.compile(r"https?://jsonfeed\.org/version/")
 _TAG = re.compile(r"<[^>]*>")
 _FULL_HTML = re.compile(r"\s*<(?:html|!doctype)", re.IGNORECASE)
@@ -279,7 +280,7 @@ def _from_struct(value: object) -> datetime | None:
 
 def _read_json_feed(body: bytes) -> tuple[str | None, str | None, _Raws, list[str]]:
     try:
-        document = json.loads(body)
+        document = json.loads(body, parse_int=_json_int)
     except (ValueError, RecursionError) as error:
         raise FeedError(f"not a feed: invalid JSON ({error})") from error
     version = document.get("version") if isinstance(document, dict) else None
@@ -310,12 +311,20 @@ def _json_entry(item: dict[str, Any], feed_language: str | None) -> _RawEntry:
     return fields, True
 
 
+def _json_int(digits: str) -> int | str:
+    """A JSON number too long for int() (over 4,300 digits) stays its digits: one item's id
+    must not make the whole document unreadable."""
+    return int(digits) if len(digits) <= _MAX_INT_DIGITS else digits
+
+
 def _from_iso(value: object) -> datetime | None:
+    """An ISO 8601 date; None if unreadable or beyond datetime's range in UTC (such an item is
+    kept, undated)."""
     try:
         moment = datetime.fromisoformat(str(value).strip())
-    except ValueError:
+        return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    except (ValueError, OverflowError):
         return None
-    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 # --- small shared helpers --------------------------------------------------------------------

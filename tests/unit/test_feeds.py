@@ -547,6 +547,30 @@ def test_an_invalid_character_reference_repairs_one_item_and_keeps_the_others(
     assert titles == ["Good one", f"Bad {repaired} item".replace("  ", " "), "Good two"]
 
 
+def test_an_item_dated_beyond_the_calendar_is_kept_undated() -> None:
+    items = [
+        {"url": "https://news.example/1", "title": "Early", "date_published": "0001-01-01T00+05"},
+        {"url": "https://news.example/2", "title": "Late", "date_modified": "9999-12-31T23:59-23"},
+    ]  # fmt: skip
+    document = {"version": "https://jsonfeed.org/version/1.1", "items": items}
+    feed = parse(json.dumps(document).encode())
+    assert [(e.title, e.published, e.updated) for e in feed.entries] == [
+        ("Early", None, None),
+        ("Late", None, None),
+    ]
+
+
+def test_a_number_too_long_for_int_loses_no_item() -> None:
+    huge = "9" * 5000
+    body = (
+        '{"version": "https://jsonfeed.org/version/1.1", "items": ['
+        f'{{"url": "https://news.example/1", "id": {huge}, "title": "Long id"}},'
+        '{"url": "https://news.example/2", "title": "Other"}]}'
+    ).encode()
+    feed = parse(body)
+    assert [(e.title, e.guid) for e in feed.entries] == [("Long id", huge), ("Other", None)]
+
+
 @pytest.mark.parametrize("body", [b"", b"  \n\t", b"\n"])
 def test_empty_body_is_not_a_feed(body: bytes) -> None:
     with pytest.raises(FeedError, match="empty"):
