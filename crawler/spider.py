@@ -71,6 +71,8 @@ _CANCELLED: tuple[type[Exception], ...] = (
 # Also what a body without Content-Length that outgrows DOWNLOAD_MAXSIZE ends as (Scrapy aborts
 # the connection, and the abort is reported before the cancellation).
 _DATA_LOSS = _scrapy_errors("ResponseDataLossError")
+#: What Scrapy's RedirectMiddleware says of a loop or an overlong chain.
+_SCRAPY_TOO_MANY_REDIRECTS = "max redirections reached"
 #: The host could not be reached at all (as opposed to answering badly).
 UNREACHABLE: tuple[type[Exception], ...] = (*_TIMEOUTS, *_DNS, *_REFUSED)
 
@@ -125,6 +127,8 @@ def describe_error(exc: BaseException, timeout: float) -> tuple[str, int | None,
     if isinstance(exc, _DATA_LOSS):
         message = "response cut off: connection closed early, or body larger than the size cap"
         return message, None, None
+    if isinstance(exc, IgnoreRequest) and str(exc) == _SCRAPY_TOO_MANY_REDIRECTS:
+        return "too many redirects: a redirect loop, or a longer chain than allowed", None, None
     if isinstance(exc, IgnoreRequest) and (said := str(exc)):  # ours and Scrapy's say what
         return said, None, None
     text = str(exc) or type(exc).__name__
