@@ -162,6 +162,8 @@ class Harvester:
         progress = poll.listing
         assert progress is not None
         progress.pending -= 1
+        if poll.failed:  # recorded already (``poll_broke``): the rest of the listing is moot
+            return NextSteps()
         if progress.pending > 0:
             return NextSteps(listings=more)
         if progress.all_failed():
@@ -311,12 +313,13 @@ class Harvester:
         poll.totals.sources_failed += 1
         poll.totals.failed_sources.append(poll.job.name)
 
-    async def poll_broke(self, poll: Poll, error: Exception, duration_ms: int) -> NextSteps:
+    async def poll_broke(self, poll: Poll, error: Exception) -> NextSteps:
         """An exception escaped the poll's own work (anything but one item's): the source's
         failure, recorded like a failed fetch so that `crawl --strict`, the failure streak and
         the operator alert see it."""
         message = f"the poll failed: {error_text(error)}"
         log.debug("source %s: %s", poll.job.name, message, exc_info=error)
+        duration_ms = int((self._clock() - poll.started).total_seconds() * 1000)
         try:
             await self.feed_failed(poll, duration_ms, message)
         except Exception as unrecorded:  # the database itself, say: still a failed poll

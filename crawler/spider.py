@@ -210,7 +210,7 @@ class SourceSpider(scrapy.Spider):
             try:
                 steps = await self.harvester.feed_fetched(poll, to_fetched(response), elapsed)
             except Exception as error:  # nothing may end a poll unrecorded
-                steps = await self.harvester.poll_broke(poll, error, elapsed)
+                steps = await self.harvester.poll_broke(poll, error)
             for request in await self._next_requests(poll, steps):
                 yield request
         finally:
@@ -244,9 +244,12 @@ class SourceSpider(scrapy.Spider):
     async def parse_listing(self, response: Response) -> AsyncIterator[Request]:
         poll: Poll = response.meta["poll"]
         try:
-            steps = await self.harvester.listing_fetched(
-                poll, to_fetched(response), response.meta["level"]
-            )
+            try:
+                steps = await self.harvester.listing_fetched(
+                    poll, to_fetched(response), response.meta["level"]
+                )
+            except Exception as error:  # nothing may end a poll unrecorded
+                steps = await self.harvester.poll_broke(poll, error)
             for request in await self._next_requests(poll, steps):
                 yield request
         finally:

@@ -14,6 +14,7 @@ from pathlib import Path
 from tests.support import FeedItem, articles, crawl, health, rss, sources_json, write_config
 from tests.support.server import running_site
 
+SITEMAP_NS = 'xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"'
 TEXT = "Kenyan officers of the security mission patrolled Port-au-Prince today. " * 3
 PAGE = "<html><head><title>{0}</title></head><body><article><p>{0}. {1}</p></article></body></html>"
 
@@ -142,3 +143,25 @@ def test_an_error_that_escapes_the_poll_is_the_sources_failure(tmp_path: Path) -
     broken = health(config)["broken"]
     assert (broken.status, broken.consecutive_failures) == ("failing", 1)
     assert broken.last_error == "the poll failed: KeyError: 'an internal error'"
+
+
+def test_an_error_reading_one_document_of_a_listing_is_the_sources_failure(
+    tmp_path: Path,
+) -> None:
+    urlset = '<?xml version="1.0"?><urlset {0}><url><loc>{1}</loc></url></urlset>'
+    with running_site() as site:
+        children = "".join(
+            f"<sitemap><loc>{site.url(path)}</loc></sitemap>"
+            for path in ("/fine.xml", "/broken-internals.xml")
+        )
+        index = f'<?xml version="1.0"?><sitemapindex {SITEMAP_NS}>{children}</sitemapindex>'
+        site.add("/index.xml", index, content_type="application/xml")
+        site.add("/fine.xml", urlset.format(SITEMAP_NS, site.url("/a")), content_type="text/xml")
+        site.add("/broken-internals.xml", urlset.format(SITEMAP_NS, site.url("/b")))
+        source = {"name": "map", "kind": "sitemap", "url": site.url("/index.xml")}
+        config = write_config(tmp_path, [source | {"fetch_articles": False}])
+        run = crawl(config, "--strict", prelude=BROKEN_POLL)
+    assert run.returncode == 1, run.stderr
+    mapped = health(config)["map"]
+    assert (mapped.status, mapped.consecutive_failures) == ("failing", 1)
+    assert mapped.last_error == "the poll failed: KeyError: 'an internal error'"
