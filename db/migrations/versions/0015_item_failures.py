@@ -19,13 +19,13 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+# Plain ALTER TABLE on both databases (SQLite has DROP COLUMN since 3.35): a batch copy of
+# ``sources`` would drop the table that fetches, articles and owed pages reference.
 def upgrade() -> None:
-    with op.batch_alter_table("sources") as batch_op:
-        batch_op.add_column(
-            sa.Column("items_failed", sa.Integer(), server_default="0", nullable=False)
-        )
+    op.add_column(
+        "sources", sa.Column("items_failed", sa.Integer(), server_default="0", nullable=False)
+    )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("sources") as batch_op:
-        batch_op.drop_column("items_failed")
+    op.drop_column("sources", "items_failed")
