@@ -14,6 +14,7 @@ from typing import NamedTuple
 
 from crawler.assemble import boilerplate_hashes, build_record
 from crawler.jobs import SourceJob
+from crawler.repair import repaired_page
 from db.records import ArticleRecord, FeedEntry
 
 log = logging.getLogger(__name__)
@@ -22,11 +23,27 @@ log = logging.getLogger(__name__)
 PrepareStory = Callable[[ArticleRecord], ArticleRecord] | None
 
 
+class ItemFailure(NamedTuple):
+    """An entry no record could be made of: its link, and what went wrong (a string: it
+    crosses from a worker process)."""
+
+    link: str
+    error: str
+
+
 class FeedRecords(NamedTuple):
     records: list[ArticleRecord]
     #: Text hashes the feed gives to different articles (``assemble.boilerplate_hashes``):
     #: its pages' records need them too.
     boilerplate: frozenset[str]
+    #: Entries that failed alone; the others' records are in ``records``.
+    failures: list[ItemFailure]
+
+
+def error_text(error: BaseException) -> str:
+    """``RuntimeError: what it said``, for logs and the fetch record."""
+    said = str(error)
+    return f"{type(error).__name__}: {said}" if said else type(error).__name__
 
 
 def page_record(
@@ -42,7 +59,7 @@ def page_record(
     story keys included, so the database thread only writes)."""
     from crawler.extract import extract_page  # about 0.3 s of imports; feeds never need it
 
-    page = extract_page(body, url, encoding)
+    page = repaired_page(extract_page(body, url, encoding))
     record = build_record(job, entry, page, final_url=url, boilerplate=boilerplate)
     return prepare(record) if record and prepare else record
 
@@ -54,13 +71,18 @@ def feed_records(
     prepare: PrepareStory = None,
 ) -> FeedRecords:
     """A feed's new entries as records, and the feed's boilerplate, found among all the
-    entries it ``listed`` (new ones included)."""
+    entries it ``listed`` (new ones included). An entry whose record cannot be made fails
+    alone, in ``failures``."""
     boilerplate = boilerplate_hashes(listed)
-    records = []
+    records: list[ArticleRecord] = []
+    failures: list[ItemFailure] = []
     for entry in entries:
-        if (record := build_record(job, entry, boilerplate=boilerplate)) is not None:
-            records.append(prepare(record) if prepare else record)
-    return FeedRecords(records, boilerplate)
+        try:
+            if (record := build_record(job, entry, boilerplate=boilerplate)) is not None:
+                records.append(prepare(record) if prepare else record)
+        except Exception as error:  # one bad item must not lose the others
+            failures.append(ItemFailure(entry.url, error_text(error)))
+    return FeedRecords(records, boilerplate, failures)
 
 
 #: How much lower a CPU worker process's priority is than the crawl's main process. The main

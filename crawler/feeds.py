@@ -22,6 +22,7 @@ import lxml.etree
 from crawler.urls import absolute_url
 from db.errors import FeedError
 from db.records import FeedEntry, ParsedFeed
+from db.textnorm import valid_text
 
 MAX_FEED_BYTES = 16 * 1024 * 1024
 OLDEST_PLAUSIBLE = datetime(1990, 1, 1, tzinfo=UTC)
@@ -36,6 +37,9 @@ _OTHER_ENCODED_ENTITY = [
 _HTML_START = re.compile(
     rb"\s*(<\?xml[^>]*>)?\s*(<!--.*?-->\s*)*<(!doctype\s+html|html|head|body)\b", re.I | re.S
 )
+# A numeric character reference, with or without its ";" (feedparser's loose parser reads both).
+_CHAR_REF = re.compile(rb"&#([xX][0-9a-fA-F]+|[0-9]+);?")
+_MAX_INT_DIGITS = 4000  # below sys.get_int_max_str_digits()'s default of 4,300
 _JSON_FEED_VERSION = re.compile(r"https?://jsonfeed\.org/version/")
 _TAG = re.compile(r"<[^>]*>")
 _FULL_HTML = re.compile(r"\s*<(?:html|!doctype)", re.IGNORECASE)
@@ -114,6 +118,28 @@ def neutralise_entities(body: bytes) -> tuple[bytes, bool]:
     return cleaned, len(cleaned) != len(body)
 
 
+def repair_char_refs(body: bytes) -> bytes:
+    """References to code points that are no text (``&#xD800;``, ``&#0;``, beyond U+10FFFF)
+    made what ``db.textnorm.valid_text`` makes of the characters: feedparser's fallback parser
+    raises on the first kind, which lost every item of the feed."""
+    return _CHAR_REF.sub(_repaired_ref, body) if b"&#" in body else body
+
+
+def _repaired_ref(match: re.Match[bytes]) -> bytes:
+    digits = match.group(1)
+    is_hex = digits[:1] in (b"x", b"X")
+    number = (digits[1:] if is_hex else digits).lstrip(b"0") or b"0"
+    if len(number) > 8:  # beyond U+10FFFF however written (and no giant int to parse)
+        return b"&#xFFFD;"
+    code = int(number, 16 if is_hex else 10)
+    if code > 0x10FFFF:
+        return b"&#xFFFD;"
+    repaired = valid_text(chr(code))
+    if repaired == chr(code):
+        return match.group(0)
+    return f"&#x{ord(repaired):X};".encode() if repaired else b""
+
+
 def plain_text(value: str | None, is_html: bool = True) -> str | None:
     """HTML (or text) -> whitespace-collapsed plain text; None when nothing is left."""
     if value and is_html and ("<" in value or "&" in value):
@@ -172,6 +198,7 @@ def _read_xml_feed(
     body: bytes, url: str, content_type: str | None
 ) -> tuple[str | None, str | None, _Raws, list[str]]:
     cleaned, stripped = neutralise_entities(body)
+    cleaned = repair_char_refs(cleaned)
     warnings = ["removed DTD entity declarations before parsing"] if stripped else []
     # without a Content-Type feedparser only complains about it, hiding charset problems
     # (no content-location: feedparser would resolve opaque RSS guids as relative URLs)
@@ -253,7 +280,7 @@ def _from_struct(value: object) -> datetime | None:
 
 def _read_json_feed(body: bytes) -> tuple[str | None, str | None, _Raws, list[str]]:
     try:
-        document = json.loads(body)
+        document = json.loads(body, parse_int=_json_int)
     except (ValueError, RecursionError) as error:
         raise FeedError(f"not a feed: invalid JSON ({error})") from error
     version = document.get("version") if isinstance(document, dict) else None
@@ -284,12 +311,20 @@ def _json_entry(item: dict[str, Any], feed_language: str | None) -> _RawEntry:
     return fields, True
 
 
+def _json_int(digits: str) -> int | str:
+    """A JSON number too long for int() (over 4,300 digits) stays its digits: one item's id
+    must not make the whole document unreadable."""
+    return int(digits) if len(digits) <= _MAX_INT_DIGITS else digits
+
+
 def _from_iso(value: object) -> datetime | None:
+    """An ISO 8601 date; None if unreadable or beyond datetime's range in UTC (such an item is
+    kept, undated)."""
     try:
         moment = datetime.fromisoformat(str(value).strip())
-    except ValueError:
+        return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    except (ValueError, OverflowError):
         return None
-    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 # --- small shared helpers --------------------------------------------------------------------

@@ -22,7 +22,7 @@ from typing import ParamSpec, TypeVar
 
 from crawler.assemble import Known, build_record, needs_fetch
 from crawler.cpu_gate import CpuGate, Stage
-from crawler.cpu_work import PrepareStory, feed_records, page_record
+from crawler.cpu_work import ItemFailure, PrepareStory, error_text, feed_records, page_record
 from crawler.group_writer import GroupWriter
 from crawler.jobs import FetchedBody, SourceJob
 from crawler.listings import Listing, read_listing
@@ -51,6 +51,7 @@ from db.records import (
     SavedFetch,
     Validators,
 )
+from db.redact import redact_url
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
@@ -161,6 +162,8 @@ class Harvester:
         progress = poll.listing
         assert progress is not None
         progress.pending -= 1
+        if poll.failed:  # recorded already (``poll_broke``): the rest of the listing is moot
+            return NextSteps()
         if progress.pending > 0:
             return NextSteps(listings=more)
         if progress.all_failed():
@@ -227,11 +230,19 @@ class Harvester:
         plan = self._planned(poll, plan_pages(listed, owed, known, limit, now))
         progress.warnings.extend(plan_notes(plan))
         records: list[ArticleRecord] = []
+        failures: list[ItemFailure] = []
         # Only summaries can be boilerplate: a sitemap's 50,000 bare URLs stay here.
         summarised = [e for e in entries if e.summary] if listed or feed_only else []
         if feed_only or summarised:
-            records, poll.boilerplate = await self._run_cpu(
+            records, poll.boilerplate, failures = await self._run_cpu(
                 Stage.RECORDS, feed_records, job, feed_only, summarised, self._prepare
+            )
+        for failure in failures:
+            self._log_item_failure(poll, failure.link, failure.error)
+        if failures:
+            first = failures[0]
+            progress.warnings.append(
+                f"{len(failures)} items failed alone (first: {first.link}: {first.error})"
             )
         duration = progress.duration_ms
         if poll.listing is not None:
@@ -247,6 +258,7 @@ class Harvester:
             items_found=len(entries),
             error="; ".join(progress.warnings[:5]) or None,
             validators=Validators(got.etag, got.last_modified),
+            items_failed=len(failures),
         )
         saved = await self.writer.save(
             FetchToSave(result, records, self._clock(), seen_again, plan.change)
@@ -301,21 +313,56 @@ class Harvester:
         poll.totals.sources_failed += 1
         poll.totals.failed_sources.append(poll.job.name)
 
+    async def poll_broke(self, poll: Poll, error: Exception) -> NextSteps:
+        """An exception escaped the poll's own work (anything but one item's): the source's
+        failure, recorded like a failed fetch so that `crawl --strict`, the failure streak and
+        the operator alert see it."""
+        message = f"the poll failed: {error_text(error)}"
+        log.debug("source %s: %s", poll.job.name, message, exc_info=error)
+        duration_ms = int((self._clock() - poll.started).total_seconds() * 1000)
+        try:
+            await self.feed_failed(poll, duration_ms, message)
+        except Exception as unrecorded:  # the database itself, say: still a failed poll
+            log.error("source %s failed (%s), not recorded: %s", poll.job.name, message, unrecorded)
+            if not poll.failed:
+                poll.failed, poll.error = True, message
+                poll.totals.sources_failed += 1
+                poll.totals.failed_sources.append(poll.job.name)
+        return NextSteps()
+
     # -- article pages ---------------------------------------------------------------------
 
     async def page_fetched(self, poll: Poll, page: OwedPage, got: FetchedBody) -> None:
-        record = await self._run_cpu(
-            Stage.RECORDS,
-            page_record,
-            poll.job,
-            page.entry,
-            got.body,
-            got.url,
-            got.encoding,
-            self._prepare,
-            poll.boilerplate,
-        )
+        try:
+            record = await self._run_cpu(
+                Stage.RECORDS,
+                page_record,
+                poll.job,
+                page.entry,
+                got.body,
+                got.url,
+                got.encoding,
+                self._prepare,
+                poll.boilerplate,
+            )
+        except Exception as error:  # this item fails alone
+            await self._item_failed(poll, page, error_text(error))
+            return
         await self._store(poll, page, record)
+
+    async def _item_failed(self, poll: Poll, page: OwedPage, error: str) -> None:
+        """No record could be made of the page's item: counted on the source, and kept owed
+        without being fetched again (``PageToSave.item_failed``)."""
+        self._log_item_failure(poll, page.entry.url, error)
+        write = PageToSave(
+            poll.job.name, None, self._clock(), poll.fetch_id, page.key, item_failed=True
+        )
+        await self.writer.save(write)
+
+    def _log_item_failure(self, poll: Poll, link: str, error: str) -> None:
+        poll.totals.items_failed += 1
+        name, shown = poll.job.name, redact_url(link)
+        log.warning("source %s: item %s failed alone, the others are kept: %s", name, shown, error)
 
     async def page_failed(self, poll: Poll, page: OwedPage, reason: str, transient: bool) -> None:
         """No page: keep a feed's item with its own text rather than lose it; a section
@@ -326,7 +373,11 @@ class Harvester:
             log.info(
                 "source %s: page %s not fetched (%s); using the feed summary", job.name, url, reason
             )
-            record = build_record(job, page.entry, boilerplate=poll.boilerplate)
+            try:
+                record = build_record(job, page.entry, boilerplate=poll.boilerplate)
+            except Exception as error:  # this item fails alone
+                await self._item_failed(poll, page, error_text(error))
+                return
             await self._store(poll, page, record)
             return
         poll.totals.pages_failed += 1

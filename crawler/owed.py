@@ -17,7 +17,7 @@ from enum import StrEnum
 
 from crawler.assemble import Known, needs_fetch
 from db.keys import key_value
-from db.records import FeedEntry, OwedChange, OwedPage
+from db.records import ITEM_FAILED_ATTEMPTS, FeedEntry, OwedChange, OwedPage
 
 #: Owed pages kept per source beside the ones being fetched; beyond it, the oldest published
 #: are given up. At the default max_pages (200) and a 15-minute interval, six hours of polls.
@@ -57,8 +57,9 @@ def plan_pages(
 ) -> PagePlan:
     """This poll's new pages (``listed``, not stored) and the pages owed before it (``owed``,
     all of them; those stored meanwhile by ``known`` are no longer owed): the newest ``limit``
-    are fetched, the rest stay owed within the bounds. ``limit`` 0: the source fetches no
-    pages (``fetch_articles`` off), so it owes none."""
+    are fetched, the rest stay owed within the bounds; pages whose item failed are kept owed
+    and never fetched (``ITEM_FAILED_ATTEMPTS``) until they are too old. ``limit`` 0: the
+    source fetches no pages (``fetch_articles`` off), so it owes none."""
     candidates: dict[str, OwedPage] = {}
     for page in owed:
         if needs_fetch(page.entry, page.lookup_keys(), known):
@@ -71,12 +72,16 @@ def plan_pages(
             if earlier is None
             else replace(page, first_owed=earlier.first_owed, attempts=earlier.attempts)
         )
+    held: list[OwedPage] = []
     if limit <= 0:
         fetch, keep, dropped = [], [], list(candidates.values())
     else:
         fresh = [p for p in candidates.values() if now - p.first_owed <= MAX_OWED_AGE]
-        ranked = sorted(fresh, key=_date, reverse=True)
-        fetch, keep = ranked[:limit], ranked[: limit + MAX_OWED_PAGES]
+        # A page whose item failed stays owed, unfetched: listing it again changes nothing.
+        held = [p for p in fresh if p.attempts >= ITEM_FAILED_ATTEMPTS]
+        fetchable = [p for p in fresh if p.attempts < ITEM_FAILED_ATTEMPTS]
+        ranked = sorted(fetchable, key=_date, reverse=True)
+        fetch, keep = ranked[:limit], ranked[: limit + MAX_OWED_PAGES] + held
         too_old = [p for p in candidates.values() if now - p.first_owed > MAX_OWED_AGE]
         dropped = too_old + ranked[limit + MAX_OWED_PAGES :]
     before = {page.key for page in owed}
@@ -85,7 +90,7 @@ def plan_pages(
         add=tuple(page for page in keep if page.key not in before),
         remove=tuple(sorted(before - kept)),
     )
-    return PagePlan(fetch, len(keep) - len(fetch), dropped, change)
+    return PagePlan(fetch, len(keep) - len(fetch) - len(held), dropped, change)
 
 
 def _date(page: OwedPage) -> datetime:

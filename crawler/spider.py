@@ -71,6 +71,8 @@ _CANCELLED: tuple[type[Exception], ...] = (
 # Also what a body without Content-Length that outgrows DOWNLOAD_MAXSIZE ends as (Scrapy aborts
 # the connection, and the abort is reported before the cancellation).
 _DATA_LOSS = _scrapy_errors("ResponseDataLossError")
+#: What Scrapy's RedirectMiddleware says of a loop or an overlong chain.
+_SCRAPY_TOO_MANY_REDIRECTS = "max redirections reached"
 #: The host could not be reached at all (as opposed to answering badly).
 UNREACHABLE: tuple[type[Exception], ...] = (*_TIMEOUTS, *_DNS, *_REFUSED)
 
@@ -125,6 +127,8 @@ def describe_error(exc: BaseException, timeout: float) -> tuple[str, int | None,
     if isinstance(exc, _DATA_LOSS):
         message = "response cut off: connection closed early, or body larger than the size cap"
         return message, None, None
+    if isinstance(exc, IgnoreRequest) and str(exc) == _SCRAPY_TOO_MANY_REDIRECTS:
+        return "too many redirects: a redirect loop, or a longer chain than allowed", None, None
     if isinstance(exc, IgnoreRequest) and (said := str(exc)):  # ours and Scrapy's say what
         return said, None, None
     text = str(exc) or type(exc).__name__
@@ -202,9 +206,11 @@ class SourceSpider(scrapy.Spider):
     async def parse_feed(self, response: Response) -> AsyncIterator[Request]:
         poll: Poll = response.meta["poll"]
         try:
-            steps = await self.harvester.feed_fetched(
-                poll, to_fetched(response), self._elapsed_ms(response.meta)
-            )
+            elapsed = self._elapsed_ms(response.meta)
+            try:
+                steps = await self.harvester.feed_fetched(poll, to_fetched(response), elapsed)
+            except Exception as error:  # nothing may end a poll unrecorded
+                steps = await self.harvester.poll_broke(poll, error)
             for request in await self._next_requests(poll, steps):
                 yield request
         finally:
@@ -238,9 +244,12 @@ class SourceSpider(scrapy.Spider):
     async def parse_listing(self, response: Response) -> AsyncIterator[Request]:
         poll: Poll = response.meta["poll"]
         try:
-            steps = await self.harvester.listing_fetched(
-                poll, to_fetched(response), response.meta["level"]
-            )
+            try:
+                steps = await self.harvester.listing_fetched(
+                    poll, to_fetched(response), response.meta["level"]
+                )
+            except Exception as error:  # nothing may end a poll unrecorded
+                steps = await self.harvester.poll_broke(poll, error)
             for request in await self._next_requests(poll, steps):
                 yield request
         finally:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Table, Update, bindparam, func, insert, select, update
+from sqlalchemy import Integer, Table, Update, bindparam, func, insert, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
@@ -49,6 +49,7 @@ def _health_params(source_id: int, result: FetchResult) -> dict[str, Any]:
         "error": redact(result.error) if result.error else None,
         "new_etag": result.validators.etag,
         "new_last_modified": result.validators.last_modified,
+        "items_failed": result.items_failed,
     }
 
 
@@ -97,6 +98,7 @@ def source_health(session: Session) -> list[SourceHealth]:
             fetches=fetches.get(s.id, 0),
             next_due=s.next_due_at,
             pages_owed=owed.get(s.id, 0),
+            items_failed=s.items_failed,
         )
         for s in session.scalars(select(Source).order_by(Source.name))
     ]
@@ -108,11 +110,13 @@ _INSERT_FETCH = insert(FETCHES).returning(FETCHES.c.id)
 @cache
 def _health_update(outcome: FetchOutcome) -> Update:
     """The UPDATE of a source's row after a fetch with this outcome, built once (bound
-    parameters: source, started, retry_after, error, new_etag, new_last_modified)."""
+    parameters: source, started, retry_after, error, new_etag, new_last_modified,
+    items_failed)."""
     started = bindparam("started", type_=SOURCES.c.last_fetch_at.type)
     health: dict[str, Any] = {
         "last_fetch_at": started,
         "retry_after_until": bindparam("retry_after", type_=SOURCES.c.retry_after_until.type),
+        "items_failed": SOURCES.c.items_failed + bindparam("items_failed", type_=Integer()),
     }
     if outcome is FetchOutcome.ERROR:
         health.update(
@@ -129,3 +133,12 @@ def _health_update(outcome: FetchOutcome) -> Update:
             last_modified=bindparam("new_last_modified", type_=SOURCES.c.last_modified.type),
         )
     return update(SOURCES).where(SOURCES.c.id == bindparam("source")).values(health)
+
+
+def count_item_failure(session: Session, source_id: int) -> None:
+    """One more item of the source failed alone (an article page's, after its fetch row)."""
+    session.execute(
+        update(SOURCES)
+        .where(SOURCES.c.id == source_id)
+        .values(items_failed=SOURCES.c.items_failed + 1)
+    )

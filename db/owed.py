@@ -15,7 +15,7 @@ from sqlalchemy import Exists, Table, bindparam, delete, exists, func, select, u
 from sqlalchemy.orm import Session
 
 from db.database import dialect_insert
-from db.records import FeedEntry, OwedChange, OwedPage
+from db.records import ITEM_FAILED_ATTEMPTS, FeedEntry, OwedChange, OwedPage
 from db.schema import OwedPageRow, Source
 
 OWED = cast(Table, OwedPageRow.__table__)
@@ -42,6 +42,15 @@ def defer_in(session: Session, source_id: int, key: str) -> None:
         update(OWED)
         .where(OWED.c.source_id == source_id, OWED.c.url_key == key)
         .values(attempts=OWED.c.attempts + 1)
+    )
+
+
+def hold_in(session: Session, source_id: int, key: str) -> None:
+    """The page's item failed: still owed, never to be fetched (``ITEM_FAILED_ATTEMPTS``)."""
+    session.execute(
+        update(OWED)
+        .where(OWED.c.source_id == source_id, OWED.c.url_key == key)
+        .values(attempts=ITEM_FAILED_ATTEMPTS)
     )
 
 

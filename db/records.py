@@ -39,6 +39,11 @@ class FeedEntry:
     language: str | None = None
 
 
+#: The attempts of an owed page whose item failed (``PageToSave.item_failed``): it stays owed,
+#: and is never fetched, until it is given up with the other owed pages (crawler/owed.py).
+ITEM_FAILED_ATTEMPTS = 1_000
+
+
 @dataclass(frozen=True, slots=True)
 class OwedPage:
     """An article page a source listed and that is not fetched yet: kept across polls (and
@@ -158,6 +163,8 @@ class FetchResult:
     items_found: int = 0
     validators: Validators = field(default_factory=Validators)
     retry_after: datetime | None = None
+    #: Items listed that failed alone: no record could be made of them (counted on the source).
+    items_failed: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +182,8 @@ class SourceHealth:
     next_due: datetime | None = None
     #: Article pages listed and not fetched yet (crawler/owed.py).
     pages_owed: int = 0
+    #: Items of its listings that failed alone (no record could be made of them), ever.
+    items_failed: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,6 +224,8 @@ class CrawlTotals:
     pages_failed: int = 0
     #: Owed pages given up: owed too long, or beyond the per-source cap.
     pages_dropped: int = 0
+    #: Items that failed alone: no record could be made of them (the others were kept).
+    items_failed: int = 0
     failed_sources: list[str] = field(default_factory=list)
 
     def merge(self, other: CrawlTotals) -> None:
@@ -226,6 +237,7 @@ class CrawlTotals:
         self.updated += other.updated
         self.pages_failed += other.pages_failed
         self.pages_dropped += other.pages_dropped
+        self.items_failed += other.items_failed
         self.failed_sources.extend(other.failed_sources)
 
     def count(self, outcome: ArticleOutcome) -> None:
@@ -285,6 +297,9 @@ class PageToSave:
     fetch_id: int | None = None
     owed_key: str | None = None
     retry: bool = False
+    #: No record could be made of the page's item: counted on the source, and the page is kept
+    #: owed with ITEM_FAILED_ATTEMPTS so that listing the item again does not fetch it again.
+    item_failed: bool = False
 
 
 #: What the crawl hands the Store to write, one transaction for several (a group commit).

@@ -72,6 +72,8 @@ class Source(Base):
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
     #: Failing since (first failure of the current streak), for operator alerts.
     failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Items of its listings that failed alone (no record could be made of them), ever.
+    items_failed: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     next_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: A server's Retry-After: no request to this source before then.
     retry_after_until: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -26,9 +26,9 @@ from db.database import (
     migrate,
     one_of,
 )
-from db.fetches import record_fetch, source_health
+from db.fetches import count_item_failure, record_fetch, source_health
 from db.keys import key_value
-from db.owed import apply_changes, defer_in, owes_pages, pending, settle_in
+from db.owed import apply_changes, defer_in, hold_in, owes_pages, pending, settle_in
 from db.records import (
     ArticleCounts,
     ArticleOutcome,
@@ -277,9 +277,13 @@ class Store:
                 session.execute(
                     update(Fetch).where(Fetch.id == page.fetch_id).values({column: column + 1})
                 )
+        if page.item_failed:
+            count_item_failure(session, self.source_id(page.source))
         if page.owed_key is not None:
             source_id = self.source_id(page.source)
-            if page.retry:
+            if page.item_failed:
+                hold_in(session, source_id, page.owed_key)
+            elif page.retry:
                 defer_in(session, source_id, page.owed_key)
             else:
                 settle_in(session, source_id, page.owed_key)

@@ -13,7 +13,7 @@ import unicodedata
 from functools import cache, lru_cache
 from typing import Final
 
-__all__ = ["clean_text", "content_hash", "fold", "normalise_for_hash"]
+__all__ = ["clean_text", "content_hash", "fold", "normalise_for_hash", "valid_text"]
 
 _BMP_END: Final = 0x10000
 _SURROGATES: Final = range(0xD800, 0xE000)
@@ -33,6 +33,23 @@ _PUNCTUATION_FOLDS: Final = {
     "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-", "\u2212": "-",
     "\ufe63": "-", "\uff0d": "-",
 }  # fmt: skip
+
+
+# Code points no stored text may hold. Lone surrogates have no UTF-8 form (SQLite's and
+# PostgreSQL's drivers raise) and noncharacters are never text: both become U+FFFD, so that
+# the loss shows. C0 controls but tab, line feed and carriage return (the ones XML allows)
+# are dropped: PostgreSQL rejects NUL, and the others only garble a title.
+_NONCHARACTERS: Final = "\ufdd0-\ufdef" + "".join(
+    chr(plane + 0xFFFE) + chr(plane + 0xFFFF) for plane in range(0, 0x110000, 0x10000)
+)
+_NOT_TEXT_RE: Final = re.compile(f"[\ud800-\udfff{_NONCHARACTERS}]")
+_C0_CONTROL_RE: Final = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def valid_text(text: str) -> str:
+    """``text`` that encodes as UTF-8 and that SQLite and PostgreSQL store as it is: every
+    piece of feed or page text passes here on input (crawler/repair.py)."""
+    return _C0_CONTROL_RE.sub("", _NOT_TEXT_RE.sub("\ufffd", text))
 
 
 def clean_text(text: str | None) -> str:

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from crawler.assemble import entry_lookup_keys
 from crawler.jobs import ListingOptions
+from crawler.repair import repaired_feed, repaired_urls
 from db.errors import FeedError
 from db.records import ParsedFeed
 
@@ -44,8 +45,10 @@ def read_listing(
     now: datetime | None = None,
     source_url: str | None = None,
 ) -> Listing:
-    """``_read`` plus each entry's lookup keys (GUIDs are scoped by ``source_url``)."""
-    listing = _read(kind, options, body, url, content_type, encoding, level, now)
+    """``_read``, its text repaired (crawler/repair.py), plus each entry's lookup keys (GUIDs
+    are scoped by ``source_url``)."""
+    read = _read(kind, options, body, url, content_type, encoding, level, now)
+    listing = replace(read, feed=repaired_feed(read.feed), follow=repaired_urls(read.follow))
     return with_keys(listing, source_url or url)
 
 

@@ -90,6 +90,8 @@ def _print_totals(totals: CrawlTotals, deferred: list[str]) -> None:
             f"{totals.pages_dropped} owed pages given up",
             highlight=False,
         )
+    if totals.items_failed:
+        out.print(f"items: {totals.items_failed} failed alone (see the log)", highlight=False)
     if totals.failed_sources:
         out.print("failed: " + ", ".join(sorted(totals.failed_sources)), highlight=False)
 

@@ -171,6 +171,7 @@ def _health_json(h: SourceHealth) -> dict[str, Any]:
         "fetches": h.fetches,
         "next_due": iso(h.next_due),
         "pages_owed": h.pages_owed,
+        "items_failed": h.items_failed,
     }
 
 
@@ -182,6 +183,7 @@ def _health_table(health: list[SourceHealth]) -> Table:
         "failures",
         "articles",
         "pages owed",
+        "items failed",
         "next due",
         "last error",
     )
@@ -194,6 +196,7 @@ def _health_table(health: list[SourceHealth]) -> Table:
             str(h.consecutive_failures),
             str(h.articles),
             str(h.pages_owed),
+            str(h.items_failed),
             iso(h.next_due) or "-",
             (h.last_error or "")[:80] if h.status == "failing" else "",
         )

@@ -158,6 +158,7 @@ async def api_sources(request: web.Request) -> web.Response:
                     "articles": h.articles,
                     "fetches": h.fetches,
                     "pages_owed": h.pages_owed,
+                    "items_failed": h.items_failed,
                 }
                 for h in health
             ]

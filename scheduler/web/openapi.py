@@ -163,6 +163,11 @@ SCHEMAS: Final[dict[str, Any]] = {
                             "description": "article pages listed and not fetched yet: the "
                             "next polls fetch them, newest first",
                         },
+                        "items_failed": {
+                            "type": "integer",
+                            "description": "items of the source's listings that failed alone "
+                            "(no record could be made of them; the others were stored)",
+                        },
                     },
                 },
             }

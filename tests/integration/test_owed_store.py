@@ -10,6 +10,7 @@ from pathlib import Path
 
 from db.archive import Archive
 from db.records import (
+    ITEM_FAILED_ATTEMPTS,
     ArticleOutcome,
     ArticleRecord,
     FeedEntry,
@@ -19,6 +20,7 @@ from db.records import (
     OwedChange,
     OwedPage,
     PageToSave,
+    SavedFetch,
 )
 from db.store import SourceSpec, Store
 from scheduler.config import load_config
@@ -131,3 +133,39 @@ def test_the_web_api_and_sources_page_show_pages_owed(tmp_path: Path) -> None:
         ]
         status, _headers, page = get(f"http://127.0.0.1:{port}/sources")
         assert status == 200 and b"Pages owed" in page and b"<td>2</td>" in page
+
+
+def test_item_failures_count_on_the_source_and_a_failed_items_page_stays_owed(
+    db_url: str,
+) -> None:
+    store = Store.open(db_url)
+    store.sync_sources([SourceSpec("outlet", "feed", "https://outlet.example/feed")], NOW)
+    result = FetchResult(
+        "outlet", "https://outlet.example/feed", NOW, 5, FetchOutcome.OK, 200, items_failed=2
+    )
+    [saved] = store.save([FetchToSave(result, [], NOW, owed=OwedChange(add=(_page(1),)))])
+    assert isinstance(saved, SavedFetch)
+    failed = PageToSave("outlet", None, NOW, saved.fetch_id, _page(1).key, item_failed=True)
+    assert store.save([failed]) == [None]
+    [outlet] = store.source_health()
+    assert (outlet.status, outlet.items_failed, outlet.pages_owed) == ("ok", 3, 1)
+    [held] = store.owed_pages("outlet")
+    assert held.attempts == ITEM_FAILED_ATTEMPTS  # never fetched again (crawler/owed.py)
+    store.close()
+
+
+def test_the_web_api_and_sources_page_show_items_failed(tmp_path: Path) -> None:
+    store = Store.open(f"sqlite:///{tmp_path / 'hw.db'}")
+    store.sync_sources([SourceSpec("outlet", "feed", "https://outlet.example/feed")], NOW)
+    result = FetchResult(
+        "outlet", "https://outlet.example/feed", NOW, 5, FetchOutcome.OK, 200, items_failed=7
+    )
+    store.save([FetchToSave(result, [], NOW)])
+    config = tmp_path / "hw.toml"
+    config.write_text(f'[database]\nurl = "sqlite:///{tmp_path / "hw.db"}"\n', "utf-8")
+    port, app = free_port(), create_app(Archive(store), load_config(config), "127.0.0.1")
+    with contextlib.contextmanager(serve)(app, port):
+        _status, _headers, body = get(f"http://127.0.0.1:{port}/api/sources")
+        assert json.loads(body)["sources"][0]["items_failed"] == 7
+        status, _headers, page = get(f"http://127.0.0.1:{port}/sources")
+        assert status == 200 and b"Items failed" in page and b"<td>7</td>" in page

@@ -7,12 +7,12 @@ import os
 import pytest
 
 from crawler import language
-from crawler.cpu_work import WORKER_NICENESS, feed_records
+from crawler.cpu_work import WORKER_NICENESS, ItemFailure, feed_records
 from crawler.jobs import SourceJob
 from crawler.pools import worker_pools
 from crawler.story_matcher import StoryMatcher
 from db import textnorm
-from db.records import FeedEntry
+from db.records import ArticleRecord, FeedEntry
 
 
 def test_a_failing_warm_up_leaves_the_pool_usable(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -69,3 +69,22 @@ def test_a_new_item_sharing_the_boilerplate_of_the_items_listed_with_it_gets_no_
     assert len(built.boilerplate) == 1
     alone = feed_records(job, listed[:1], listed[:1])
     assert alone.records[0].content_hash is not None and alone.boilerplate == frozenset()
+
+
+def test_an_entry_whose_record_cannot_be_made_fails_alone() -> None:
+    job = SourceJob(name="wire", kind="feed", url="https://wire.example/feed")
+    entries = [
+        FeedEntry(url=f"https://wire.example/{n}", title=f"Story {n}", summary=f"Text of {n}.")
+        for n in range(3)
+    ]
+
+    def prepare(record: ArticleRecord) -> ArticleRecord:  # the story index's step, failing once
+        if record.title == "Story 1":
+            raise ValueError("no story keys for this one")
+        return record
+
+    built = feed_records(job, entries, entries, prepare)
+    assert [r.title for r in built.records] == ["Story 0", "Story 2"]
+    assert built.failures == [
+        ItemFailure("https://wire.example/1", "ValueError: no story keys for this one")
+    ]

@@ -513,6 +513,64 @@ def test_one_broken_json_item_does_not_lose_the_others() -> None:
     assert any(warning.startswith("item #2 could not be read") for warning in feed.warnings)
 
 
+def _rss_with_items(*titles: str) -> bytes:
+    items = "".join(
+        f"<item><title>{title}</title><link>https://news.example/{n}</link></item>"
+        for n, title in enumerate(titles)
+    )
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title>'
+        f"{items}</channel></rss>"
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    ("reference", "repaired"),
+    [
+        ("&#xD800;", "\ufffd"),  # a lone surrogate: feedparser raised UnicodeEncodeError
+        ("&#55296;", "\ufffd"),
+        ("&#xdfff", "\ufffd"),  # no ";": the fallback parser reads it all the same
+        ("&#x110000;", "\ufffd"),  # beyond Unicode: ValueError
+        ("&#99999999999999999999;", "\ufffd"),  # OverflowError
+        ("&#xFFFE;", "\ufffd"),  # a noncharacter
+        ("&#0;", ""),  # NUL: PostgreSQL refuses it
+        ("&#x1B;", ""),
+        ("&#x41;", "A"),  # valid references are left alone
+        ("&#233;", "\u00e9"),
+    ],
+)
+def test_an_invalid_character_reference_repairs_one_item_and_keeps_the_others(
+    reference: str, repaired: str
+) -> None:
+    feed = parse(_rss_with_items("Good one", f"Bad {reference} item", "Good two"))
+    titles = [entry.title for entry in feed.entries]
+    assert titles == ["Good one", f"Bad {repaired} item".replace("  ", " "), "Good two"]
+
+
+def test_an_item_dated_beyond_the_calendar_is_kept_undated() -> None:
+    items = [
+        {"url": "https://news.example/1", "title": "Early", "date_published": "0001-01-01T00+05"},
+        {"url": "https://news.example/2", "title": "Late", "date_modified": "9999-12-31T23:59-23"},
+    ]  # fmt: skip
+    document = {"version": "https://jsonfeed.org/version/1.1", "items": items}
+    feed = parse(json.dumps(document).encode())
+    assert [(e.title, e.published, e.updated) for e in feed.entries] == [
+        ("Early", None, None),
+        ("Late", None, None),
+    ]
+
+
+def test_a_number_too_long_for_int_loses_no_item() -> None:
+    huge = "9" * 5000
+    body = (
+        '{"version": "https://jsonfeed.org/version/1.1", "items": ['
+        f'{{"url": "https://news.example/1", "id": {huge}, "title": "Long id"}},'
+        '{"url": "https://news.example/2", "title": "Other"}]}'
+    ).encode()
+    feed = parse(body)
+    assert [(e.title, e.guid) for e in feed.entries] == [("Long id", huge), ("Other", None)]
+
+
 @pytest.mark.parametrize("body", [b"", b"  \n\t", b"\n"])
 def test_empty_body_is_not_a_feed(body: bytes) -> None:
     with pytest.raises(FeedError, match="empty"):

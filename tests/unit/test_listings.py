@@ -338,3 +338,23 @@ def test_gdelt_query_url_filters_language() -> None:
 def test_seendate_in_the_future_is_clamped() -> None:
     assert parse_seendate("20990101T000000Z", NOW) == NOW
     assert parse_seendate("yesterday", NOW) is None
+
+
+def test_listing_text_is_repaired_on_input() -> None:
+    # A JSON Feed's "\ud800" escape is a lone surrogate in the parsed title, and "\u0000" a NUL:
+    # neither can be stored (crawler/repair.py).
+    document = (
+        b'{"version": "https://jsonfeed.org/version/1.1", "title": "T\\u0000", "items": ['
+        b'{"id": "a\\u0000", "url": "https://news.example/a\\ud800", "title": "Bad \\ud800 title",'
+        b' "content_text": "text \\udfff\\u0007", "authors": [{"name": "N\\ud83d"}]},'
+        b'{"id": "b", "url": "https://news.example/b", "title": "Good"}]}'
+    )
+    listing = read_listing("feed", ListingOptions(), document, "https://news.example/feed.json")
+    bad, good = listing.feed.entries
+    assert listing.feed.title == "T"
+    assert (bad.guid, bad.title, bad.summary) == ("a", "Bad \ufffd title", "text \ufffd")
+    assert bad.url == "https://news.example/a\ufffd" and bad.authors == ("N\ufffd",)
+    assert good.title == "Good"
+    for entry in listing.feed.entries:
+        for value in (entry.url, entry.guid, entry.title, entry.summary, *entry.authors):
+            (value or "").encode("utf-8")

@@ -21,7 +21,7 @@ from crawler.owed import (
     plan_pages,
 )
 from db.keys import MAX_KEY_CHARS
-from db.records import FeedEntry, OwedPage
+from db.records import ITEM_FAILED_ATTEMPTS, FeedEntry, OwedPage
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
@@ -155,3 +155,13 @@ def test_a_failed_page_is_stored_from_the_listing_only_if_it_has_text(
 def test_an_item_without_any_text_of_its_own_is_no_article_either() -> None:
     bare = replace(page(1), entry=FeedEntry(url="https://outlet.example/news/1"))
     assert after_page_failure("feed", bare, transient=False) is AfterFailure.DROP
+
+
+def test_a_page_whose_item_failed_stays_owed_and_is_not_fetched_when_listed_again() -> None:
+    held = page(1, hours_old=1, owed_days=1, attempts=ITEM_FAILED_ATTEMPTS)
+    plan = plan_pages([page(1, hours_old=1), page(2, hours_old=2)], [held], {}, 5, NOW)
+    assert keys(plan.fetch) == [page(2).key]
+    assert plan.later == 0 and not plan.dropped and not plan.change.remove
+    assert keys(list(plan.change.add)) == [page(2).key]  # the held page is still owed
+    too_old = page(1, hours_old=1, owed_days=8, attempts=ITEM_FAILED_ATTEMPTS)
+    assert keys(plan_pages([], [too_old], {}, 5, NOW).dropped) == [page(1).key]

@@ -216,3 +216,34 @@ def test_content_hash_ignores_case(text: str, change_case: Callable[[str], str])
     changed = change_case(text)
     if len(changed) == len(text):  # "ß".upper() is "SS"
         assert content_hash(changed) == content_hash(text)
+
+
+# -- valid_text ---------------------------------------------------------------------------------
+
+# Every code point, lone surrogates included (Hypothesis leaves them out by default).
+ANY_CODE_POINT = st.characters(min_codepoint=0, max_codepoint=0x10FFFF, categories=None)
+
+
+def _is_noncharacter(char: str) -> bool:
+    code = ord(char)
+    return 0xFDD0 <= code <= 0xFDEF or code & 0xFFFE == 0xFFFE
+
+
+@given(st.text(ANY_CODE_POINT))
+@example("bad \ud800 title")
+@example("nul\x00 bell\x07 \ufffe \U0010ffff \udfff\ud800")
+def test_valid_text_encodes_and_keeps_every_valid_character(text: str) -> None:
+    import sqlite3
+
+    repaired = textnorm.valid_text(text)
+    repaired.encode("utf-8")  # no lone surrogate left
+    assert "\x00" not in repaired  # PostgreSQL refuses NUL in text
+    assert not any(_is_noncharacter(c) or (c < " " and c not in "\t\n\r") for c in repaired)
+    kept = [c for c in text if c >= " " or c in "\t\n\r"]
+    assert len(repaired) == len(kept)  # one U+FFFD per invalid code point; controls dropped
+    assert all(r == c or r == "\ufffd" for r, c in zip(repaired, kept, strict=True))
+    assert textnorm.valid_text(repaired) == repaired
+    with sqlite3.connect(":memory:") as db:
+        db.execute("CREATE TABLE t (v TEXT)")
+        db.execute("INSERT INTO t VALUES (?)", (repaired,))
+        assert db.execute("SELECT v FROM t").fetchone() == (repaired,)
