@@ -98,7 +98,7 @@ def feed_xml(index: int, round_: int, base: str, started: float, round_seconds: 
     links = private_links(int(base.rsplit(":", 1)[1])) if kind_of(index) == "private_links" else []
     for n in range(round_, max(-1, round_ - ITEMS_PER_FEED), -1):
         title, body = _text(index * 1_000_003 + n, 4)
-        link = links[n % len(links)] + f"?n={n}" if links else f"{base}/a/{index}/{n}"
+        link = links[n % len(links)] + f"?feed={index}&n={n}" if links else f"{base}/a/{index}/{n}"
         if kind_of(index) == "bad_chars" and n % 4 == 0:
             title, body = f"{title} &#xD800; \x01", f"{body} \x0b&#xFFFE;"
         items.append(_item(title, link, f"i{index}-{n}", body, started + n * round_seconds))
