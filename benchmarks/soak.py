@@ -121,6 +121,7 @@ class Sampler:
         # the WAL from being checkpointed.
         self._engine = create_engine(url, poolclass=NullPool)
         self._sqlite_file = sqlite_file
+        self._last: dict[str, int] = {}
 
     def counts(self) -> dict[str, int]:
         queries = {
@@ -134,9 +135,12 @@ class Sampler:
         }
         try:
             with self._engine.connect() as conn:
-                return {k: int(conn.execute(text(q)).scalar_one()) for k, q in queries.items()}
-        except Exception:  # not migrated yet, or locked for a moment: count nothing
-            return dict.fromkeys(queries, 0)
+                self._last = {
+                    k: int(conn.execute(text(q)).scalar_one()) for k, q in queries.items()
+                }
+        except Exception:  # not migrated yet, or locked for a moment: the last counts stand
+            self._last = self._last or dict.fromkeys(queries, 0)
+        return self._last
 
     def db_bytes(self) -> int:
         if self._sqlite_file is not None:
@@ -192,9 +196,9 @@ def row(sample: Sample) -> str:
     return " ".join(fmt.format(getattr(sample, name)) for _, name, fmt in COLUMNS)
 
 
-def growth(label: str, first: float, last: float, unit: str = "") -> str:
+def growth(label: str, first: float, last: float) -> str:
     share = f" ({(last / first - 1) * 100:+.0f}%)" if first else ""
-    return f"  {label:<22} {first:10.1f} -> {last:10.1f}{unit} {last - first:+10.1f}{share}"
+    return f"  {label:<22} {first:10.1f} -> {last:10.1f} {last - first:+10.1f}{share}"
 
 
 def summary(samples: list[Sample], warmup_min: float) -> list[str]:
@@ -202,18 +206,18 @@ def summary(samples: list[Sample], warmup_min: float) -> list[str]:
     first, last = window[0], window[-1]
     middle = window[len(window) // 2]
     lines = [f"growth from minute {first.minute:.1f} (after warm-up) to {last.minute:.1f}:"]
-    for label, name, unit in (
-        ("RSS MiB", "rss_mib", ""),
-        ("peak RSS MiB", "peak_mib", ""),
-        ("threads", "threads", ""),
-        ("open files", "fds", ""),
-        ("database MiB", "db_mib", ""),
-        ("articles", "articles", ""),
-        ("alerts", "alerts", ""),
-        ("polls", "polls", ""),
-        ("failed polls", "poll_failures", ""),
+    for label, name in (
+        ("RSS MiB", "rss_mib"),
+        ("peak RSS MiB", "peak_mib"),
+        ("threads", "threads"),
+        ("open files", "fds"),
+        ("database MiB", "db_mib"),
+        ("articles", "articles"),
+        ("alerts", "alerts"),
+        ("polls", "polls"),
+        ("failed polls", "poll_failures"),
     ):
-        lines.append(growth(label, getattr(first, name), getattr(last, name), unit))
+        lines.append(growth(label, getattr(first, name), getattr(last, name)))
     new_articles = max(last.articles - first.articles, 1)
     lines.append(
         f"  RSS per 1,000 new articles: {(last.rss_mib - first.rss_mib) * 1000 / new_articles:+.2f}"
