@@ -5,6 +5,7 @@ lets the held sends finish; a restart sends the rest. On SQLite and PostgreSQL."
 from __future__ import annotations
 
 import asyncio
+import signal
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,12 +14,15 @@ from typing import Literal
 import pytest
 
 from db.alerts import PENDING, SENDING, SENT, Outbox
+from db.database import create_db_engine
 from db.records import ArticleRecord
 from db.store import SourceSpec, Store
 from scheduler.config import parse_config
 from scheduler.notify import Notifier, drain_outbox, rule_match_hook
+from tests.support import FeedItem, rss, write_config
 from tests.support.receiver import Receiver
-from tests.support.service import wait_for
+from tests.support.server import Site
+from tests.support.service import ServiceProcess, wait_for
 
 NOW = datetime(2026, 11, 16, 15, 0, tzinfo=UTC)
 #: More than one claim (50) of alerts; 8 are sent at a time (Apprise may hold some of those
@@ -162,3 +166,100 @@ def test_a_send_that_outlives_the_grace_is_released_not_left_sending(
         assert by_status(outbox).keys() == {SENT}
     finally:
         store.close()
+
+
+# -- the running service ----------------------------------------------------------------------
+
+FEED_ALERTS = 150
+
+
+def service_config(
+    tmp_path: Path, site: Site, receiver: Receiver, db_url: str, count: int = FEED_ALERTS
+) -> Path:
+    """One feed of ``count`` items, each its own story and its own alert."""
+    site.feed(
+        "/news.xml",
+        rss(
+            [
+                FeedItem(
+                    title=title(n),
+                    link=f"http://127.0.0.1/report/{n}",
+                    guid=f"report-{n}",
+                    description=f"Report {n}. {TEXT}",
+                    pub_date="Sat, 28 Nov 2026 10:00:00 GMT",
+                )
+                for n in range(count)
+            ]
+        ),
+    )
+    source = {"name": "news", "url": site.url("/news.xml"), "interval": "1h"}
+    path = write_config(tmp_path, [source | {"fetch_articles": False}])
+    channel = f"json://127.0.0.1:{receiver.port}/hook?rto=120"
+    path.write_text(
+        path.read_text().replace('url = "sqlite:///hw.db"', f'url = "{db_url}"')
+        + CONFIG.replace("json://127.0.0.1:9/x", channel)
+    )
+    return path
+
+
+@pytest.mark.slow
+def test_sigterm_during_an_alert_burst_sends_each_alert_once(
+    tmp_path: Path, site: Site, receiver: Receiver, db_url: str
+) -> None:
+    config = service_config(tmp_path, site, receiver, db_url)
+    engine = create_db_engine(db_url)
+    outbox = Outbox(engine)
+    receiver.gate.clear()
+    service = ServiceProcess(config)
+    try:
+        receiver.wait_posts(1, 120)  # the burst is in flight, held at the receiver
+        service.send(signal.SIGTERM)
+        wait_for(lambda: "received SIGTERM" in service.log(), 30, "the service to stop")
+        # Released while the sends in flight are still held: not when their lease ends.
+        wait_for(lambda: outbox.count(SENDING) == IN_FLIGHT, 30, "only sends in flight claimed")
+        receiver.gate.set()
+        code, _ = service.stop(signal.SIGTERM, timeout=60)
+    finally:
+        service.kill()
+    assert code == 0, service.log()
+    assert outbox.count(SENDING) == 0, service.log()
+    assert set(posts_per_alert(receiver).values()) == {1}  # none twice
+    restarted = ServiceProcess(config)
+    try:
+        wait_for(lambda: "haitiwatch running" in restarted.log(), 60, "the restart")
+        wait_for(lambda: outbox.count(SENT) == FEED_ALERTS, 120, "the released alerts")
+        code, _ = restarted.stop(signal.SIGTERM, timeout=60)
+    finally:
+        restarted.kill()
+        engine.dispose()
+    assert code == 0, restarted.log()
+    assert posts_per_alert(receiver) == Counter({title(n): 1 for n in range(FEED_ALERTS)})
+
+
+@pytest.mark.slow
+def test_sigterm_waits_for_the_alerts_being_sent(
+    tmp_path: Path, site: Site, receiver: Receiver
+) -> None:
+    """Every alert in flight, none waiting: the stop must still wait for their outcome."""
+    db_url = f"sqlite:///{tmp_path / 'hw.db'}"
+    config = service_config(tmp_path, site, receiver, db_url, count=IN_FLIGHT)
+    engine = create_db_engine(db_url)
+    outbox = Outbox(engine)
+    receiver.gate.clear()
+    service = ServiceProcess(config)
+    try:
+        receiver.wait_posts(1, 120)
+        service.send(signal.SIGTERM)
+        wait_for(
+            lambda: "alerts being sent" in service.log() or service.proc.poll() is not None,
+            30,
+            "the service to wait for its sends, or to exit",
+        )
+        receiver.gate.set()
+        code, _ = service.stop(signal.SIGTERM, timeout=60)
+    finally:
+        service.kill()
+        engine.dispose()
+    assert code == 0, service.log()
+    assert outbox.count(SENT) == IN_FLIGHT, service.log()  # none left 'sending'
+    assert posts_per_alert(receiver) == Counter({title(n): 1 for n in range(IN_FLIGHT)})
