@@ -35,12 +35,17 @@ async def send_batch(
     the batch (the rest is released) and its exception is raised once the others are done.
     """
     waiting = deque(items)
+    sent, failed = 0, False
 
-    async def slot() -> int:
-        sent = 0
-        while waiting and not stop.is_set():
-            sent += await send(waiting.popleft())
-        return sent
+    async def slot() -> None:
+        nonlocal sent, failed
+        while waiting and not stop.is_set() and not failed:
+            try:
+                ok = await send(waiting.popleft())
+            except Exception:
+                failed = True  # the other slots take nothing more
+                raise
+            sent += ok  # after the await: ``sent += await ...`` would lose other slots' counts
 
     slots = [asyncio.ensure_future(slot()) for _ in range(min(parallel, len(waiting)))]
     cancelled = False
@@ -63,11 +68,11 @@ async def send_batch(
     errors = [e for s in slots if not s.cancelled() and (e := s.exception()) is not None]
     if errors:
         raise errors[0]
-    return sum(s.result() for s in slots if not s.cancelled())
+    return sent
 
 
 async def _until_done_stopped_or_failed(
-    slots: Sequence[asyncio.Future[int]], stop: asyncio.Event
+    slots: Sequence[asyncio.Future[None]], stop: asyncio.Event
 ) -> None:
     stopping: asyncio.Future[Any] = asyncio.ensure_future(stop.wait())
     running: set[asyncio.Future[Any]] = set(slots)
@@ -81,7 +86,7 @@ async def _until_done_stopped_or_failed(
         stopping.cancel()
 
 
-async def _wind_down(slots: Sequence[asyncio.Future[int]], grace: float) -> None:
+async def _wind_down(slots: Sequence[asyncio.Future[None]], grace: float) -> None:
     """Let the sends in flight finish for ``grace`` seconds, then cancel the late ones and
     wait for them to release their items."""
     running = [s for s in slots if not s.done()]
