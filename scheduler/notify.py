@@ -2,8 +2,9 @@
 
 Service API (all async, for the APScheduler AsyncIOScheduler on the service's event loop):
 
-- ``drain_outbox(outbox, notifier, now=None) -> int``: send due immediate alerts once; call it
-  every few seconds and once more on SIGTERM.
+- ``drain_outbox(outbox, notifier, now=None, stop=None) -> int``: send due immediate alerts
+  once; call it every few seconds and once more on SIGTERM. When ``stop`` is set it finishes
+  or releases every row it claimed.
 - ``scheduler.digest.run_due_digests(outbox, notifier, now=None) -> int``: send the digests
   whose time has come; call it every minute.
 
@@ -36,6 +37,7 @@ from scheduler.mark_links import LinkSigner, link_signer
 from scheduler.messages import Message, alert_message, test_message
 from scheduler.rule_config import RuleConfig
 from scheduler.secrets import channel_url
+from scheduler.send_batch import send_batch
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +52,9 @@ BACKOFF = (
 MAX_ATTEMPTS = 8
 LEASE = timedelta(minutes=2)
 SEND_TIMEOUT = 30.0
+#: How long a stopping sender lets sends in flight finish before releasing them; with the
+#: service's stop_timeout, this stays within systemd's TimeoutStopSec (deploy/).
+STOP_GRACE = 10.0
 _BATCH = 50
 _PARALLEL = 8
 
@@ -278,7 +283,16 @@ async def send_claimed(
     except asyncio.CancelledError:
         await asyncio.shield(asyncio.to_thread(outbox.release, [a.id for a in alerts], worker))
         raise
-    status = await asyncio.to_thread(record_outcome, outbox, alerts, worker, delivery, now)
+    # The message went out: its outcome is written even if we are cancelled meanwhile, or the
+    # rows would be claimed and sent again once their lease ends.
+    recording = asyncio.ensure_future(
+        asyncio.to_thread(record_outcome, outbox, alerts, worker, delivery, now)
+    )
+    try:
+        status = await asyncio.shield(recording)
+    except asyncio.CancelledError:
+        await asyncio.wait([recording])
+        raise
     level = logging.INFO if status == SENT else logging.WARNING
     log.log(
         level,
@@ -297,31 +311,54 @@ async def drain_outbox(
     now: datetime | None = None,
     *,
     lease: timedelta = LEASE,
+    stop: asyncio.Event | None = None,
+    grace: float = STOP_GRACE,
 ) -> int:
     """Send every due immediate alert once; return how many were sent.
 
     Claims rows (pending and due, or left 'sending' by a sender whose lease ran out) so that
     concurrent senders never send the same row; sends up to 8 at a time; records per-target
     outcomes; transient failures are retried later with backoff, permanent ones are marked
-    failed. Safe to call every few seconds and on SIGTERM; ``now`` defaults to the current
-    UTC time.
-    """
-    limit = asyncio.Semaphore(_PARALLEL)
-    sent = 0
+    failed. Safe to call every few seconds; ``now`` defaults to the current UTC time.
 
-    async def one(worker: str, alert: Alert, at: datetime) -> bool:
-        async with limit:
+    Stopping (``stop`` set, or this task cancelled) claims nothing more, releases the rows
+    claimed but not started at once, and gives sends in flight ``grace`` seconds to finish
+    and record their outcome (scheduler/send_batch.py): no row is left 'sending'.
+    """
+    stop = stop or asyncio.Event()
+    sent = 0
+    while not stop.is_set():
+        at = now or datetime.now(UTC)
+        worker = new_worker_id()
+        claimed = await _claim(outbox, worker, at, lease)
+
+        async def release(alerts: list[Alert], worker: str = worker) -> None:
+            await asyncio.to_thread(outbox.release, [a.id for a in alerts], worker)
+
+        async def send(alert: Alert, worker: str = worker, at: datetime = at) -> bool:
             message = alert_message(alert, notifier)
             return await send_claimed(outbox, worker, [alert], message, notifier, at) == SENT
 
-    while True:
-        at = now or datetime.now(UTC)
-        worker = new_worker_id()
-        claimed = await asyncio.to_thread(outbox.claim_immediate, worker, at, lease, _BATCH)
-        results = await asyncio.gather(*(one(worker, alert, at) for alert in claimed))
-        sent += sum(results)
+        sent += await send_batch(claimed, send, release, parallel=_PARALLEL, stop=stop, grace=grace)
         if len(claimed) < _BATCH:
-            return sent
+            break
+    return sent
+
+
+async def _claim(outbox: Outbox, worker: str, at: datetime, lease: timedelta) -> list[Alert]:
+    """Claim a batch; if cancelled meanwhile, the claim still ends in its thread: give its
+    rows back before stopping, or they would wait 'sending' for their lease to end."""
+    claiming = asyncio.ensure_future(
+        asyncio.to_thread(outbox.claim_immediate, worker, at, lease, _BATCH)
+    )
+    try:
+        return await asyncio.shield(claiming)
+    except asyncio.CancelledError:
+        await asyncio.wait([claiming])
+        if not claiming.cancelled() and claiming.exception() is None:
+            ids = [a.id for a in claiming.result()]
+            await asyncio.shield(asyncio.to_thread(outbox.release, ids, worker))
+        raise
 
 
 async def send_test(notifier: Notifier, channel: str, now: datetime | None = None) -> Delivery:

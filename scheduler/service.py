@@ -36,7 +36,7 @@ from scheduler.config import LoadedConfig, load_config
 from scheduler.crawling import crawl_settings, sync_sources
 from scheduler.digest import run_due_digests
 from scheduler.feeders import ONE_RUN, Feeder, LocalSchedule, pause
-from scheduler.notify import Notifier, drain_outbox
+from scheduler.notify import STOP_GRACE, Notifier, drain_outbox
 from scheduler.observe import Metrics, start_http
 from scheduler.poller import Poller
 from scheduler.possible_misses import PossibleMisses
@@ -51,6 +51,8 @@ log = logging.getLogger("haitiwatch.service")
 ROLES = ("all", "scheduler", "worker")
 #: How often the outbox of immediate alerts is drained, and the lease renewed (seconds).
 OUTBOX_EVERY, HEARTBEAT_EVERY = 2, 10
+#: After a stop, how long the outbox is still drained for the alerts of the last polls (s).
+FINAL_SEND = 5.0
 #: How often a standby scheduler tries the lease.
 STANDBY_RETRY = 5.0
 EXIT_LOCKED = 3
@@ -143,6 +145,7 @@ class Service:
     def __post_init__(self) -> None:
         self.notifier = Notifier.from_config(self.loaded)
         self.possible_misses = PossibleMisses(self.archive)
+        self._sending: asyncio.Future[None] | None = None  # the outbox drain last started
 
     def run(self) -> int:
         return run_reactor(self._main)
@@ -224,15 +227,21 @@ class Service:
 
     async def _shutdown(self) -> None:
         """Feed no new polls, let polls in flight finish (bounded), then close the crawler.
-        Alerts need no handing over: their outbox rows commit with the article itself."""
+        Alerts need no handing over: their outbox rows commit with the article itself, and a
+        stopping sender finishes or releases every row it claimed (notify.drain_outbox)."""
         await self.feeder.stop()
         self.scheduler.shutdown(wait=False)
+        # The sender running now stops with self.stop, meanwhile polls in flight finish.
+        stopping = [self._sends_stopped()]
         if self.poller is not None:
-            await self.poller.stop(self.loaded.config.service.stop_timeout.total_seconds())
-        # Alerts of the last articles stored: try once more now; whatever is not sent stays
-        # pending in the outbox for the next start.
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self._send_alerts(), timeout=5)
+            polls_timeout = self.loaded.config.service.stop_timeout.total_seconds()
+            stopping.append(self.poller.stop(polls_timeout))
+        await asyncio.gather(*stopping)
+        # Alerts of the last articles stored: send for a few seconds more; whatever is not
+        # sent by then goes back to pending in the outbox for the next start.
+        final = asyncio.Event()
+        asyncio.get_running_loop().call_later(FINAL_SEND, final.set)
+        await self._drain(final)
         log.info("stopped")
 
     async def _apply_sources(self, sources: Sequence[SourceConfig]) -> None:
@@ -243,8 +252,20 @@ class Service:
         self.sources = enabled
 
     async def _send_alerts(self) -> None:
+        """Start a drain unless one is running. It runs outside APScheduler's job, which the
+        scheduler's shutdown cancels: cut short, a drain would release sends already on their
+        way. It stops on self.stop instead, and _shutdown waits for it."""
+        if self._sending is None or self._sending.done():
+            self._sending = asyncio.ensure_future(self._drain(self.stop))
+
+    async def _sends_stopped(self) -> None:
+        if self._sending is not None and not self._sending.done():
+            log.info("waiting up to %.0f s for alerts being sent", STOP_GRACE)
+            await asyncio.wait([self._sending])
+
+    async def _drain(self, stop: asyncio.Event) -> None:
         try:
-            sent = await drain_outbox(self.archive.outbox, self.notifier)
+            sent = await drain_outbox(self.archive.outbox, self.notifier, stop=stop)
         except Exception:
             log.exception("sending alerts failed; they stay in the outbox")
             return
