@@ -15,7 +15,7 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any, get_args
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
@@ -157,7 +157,12 @@ def load_text(text: str | bytes) -> None:
             return
 
 
+_SOURCE = '[[sources]]\nname = "a"\nurl = "https://a.example/"\n'
+
+
 @fuzzed
+@example(_SOURCE + "interval = " + "9" * 400)  # OverflowError from float(), before the fix
+@example(_SOURCE + "lastmod_window = -" + "9" * 400)
 @given(config_texts())
 def test_any_config_text_loads_or_raises_a_config_error_naming_the_file(text: str) -> None:
     load_text(text)
