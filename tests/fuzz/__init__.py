@@ -44,5 +44,9 @@ def _campaign() -> str:
     return campaign
 
 
+def long_campaign() -> bool:
+    return _campaign() == "long"
+
+
 #: The settings of every fuzz test (a decorator: ``@fuzzed``).
 fuzzed = settings(settings.get_profile(f"fuzz-{_campaign()}"))

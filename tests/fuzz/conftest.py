@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from aiohttp import web
@@ -14,11 +15,20 @@ from db.archive import Archive
 from db.store import Store
 from scheduler.config import load_config
 from scheduler.web import mount_web
+from tests.fuzz import long_campaign
 from tests.support.archive import fill_archive
 from tests.support.web import free_port, serve
 
 PG_URL = os.environ.get("HAITIWATCH_TEST_PG_URL")
 LINK_SECRET_ENV = "HAITIWATCH_FUZZ_LINK_SECRET"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The long campaign runs each test for minutes: past the suite's per-test timeout."""
+    if long_campaign():
+        for item in items:
+            if item.path.parent == Path(__file__).parent:
+                item.add_marker(pytest.mark.timeout(0))
 
 
 @pytest.fixture(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import tempfile
+import tomllib
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any, get_args
@@ -152,9 +153,19 @@ def load_text(text: str | bytes) -> None:
         try:
             load_config(path)
         except ConfigError as e:
-            message = str(e)
-            assert message.startswith(f"{path}: "), message
+            first_line = str(e).split("\n")[0]
+            assert first_line.startswith(f"{path}: "), first_line
+            if _is_toml(text):  # the schema refused it: FILE: KEY: what was expected
+                assert ": " in first_line.removeprefix(f"{path}: "), first_line
             return
+
+
+def _is_toml(text: str | bytes) -> bool:
+    try:
+        tomllib.loads(text.decode("utf-8") if isinstance(text, bytes) else text)
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return False
+    return True
 
 
 _SOURCE = '[[sources]]\nname = "a"\nurl = "https://a.example/"\n'
