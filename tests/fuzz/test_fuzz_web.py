@@ -162,8 +162,7 @@ def test_every_post_answers_a_documented_status(
 
 
 # What the fuzzing found: numbers that str.isdigit() accepts and int() refuses, moments that
-# overflow in UTC, and forms that
-# aiohttp cannot read, each a 500 before.
+# overflow in UTC, and forms that aiohttp cannot read, each a 500 before.
 @pytest.mark.parametrize(
     ("target", "status"),
     [
