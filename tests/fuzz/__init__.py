@@ -23,7 +23,7 @@ _DATABASE = DirectoryBasedExampleDatabase(REPO / ".hypothesis" / "examples")
 
 settings.register_profile(
     "fuzz-short",
-    max_examples=60,
+    max_examples=50,
     deadline=None,
     database=_DATABASE,
     suppress_health_check=_SLOW_INPUT_IS_THE_POINT,

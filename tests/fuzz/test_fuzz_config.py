@@ -56,13 +56,15 @@ _SCALARS: st.SearchStrategy[Any] = st.one_of(
     st.dates(),
     st.times(),
 )  # fmt: skip
-_VALUES: st.SearchStrategy[Any] = st.recursive(
-    _SCALARS,
-    lambda inner: st.one_of(
+
+
+def _containers(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.one_of(
         st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=8), inner, max_size=3)
-    ),
-    max_leaves=6,
-)
+    )
+
+
+_VALUES: st.SearchStrategy[Any] = st.recursive(_SCALARS, _containers, max_leaves=6)
 
 
 @st.composite

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import http.client
 import json
+from typing import Any
 from urllib.parse import quote, urlencode
 
 import pytest
@@ -89,11 +90,13 @@ def test_every_get_answers_a_documented_status(
     assert status in allowed, (status, body[:300])
 
 
+def _json_containers(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.one_of(st.lists(inner, max_size=3), st.dictionaries(_VALUES, inner, max_size=3))
+
+
 _JSON_VALUES = st.recursive(
     st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), _VALUES),
-    lambda inner: st.one_of(
-        st.lists(inner, max_size=3), st.dictionaries(_VALUES, inner, max_size=3)
-    ),
+    _json_containers,
     max_leaves=6,
 )
 _JSON_BODIES = st.one_of(
