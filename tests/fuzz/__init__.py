@@ -30,7 +30,7 @@ settings.register_profile(
 )
 settings.register_profile(
     "fuzz-long",
-    max_examples=int(os.environ.get(LONG_EXAMPLES_ENV, "4000")),
+    max_examples=int(os.environ.get(LONG_EXAMPLES_ENV, "2500")),
     deadline=None,
     database=_DATABASE,
     suppress_health_check=_SLOW_INPUT_IS_THE_POINT,
