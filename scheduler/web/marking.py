@@ -13,15 +13,13 @@ import hashlib
 import hmac
 import re
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 from urllib.parse import urlsplit
 
 from aiohttp import web
-from aiohttp.web_request import FileField
-from multidict import MultiDictProxy
 
 from db.marks import VERDICTS, MarkError
 from scheduler.mark_links import LinkRefused, LinkSigner, link_fields
@@ -110,7 +108,7 @@ def _refused(context: WebContext, message: str, status: int) -> web.Response:
     return context.render("error.html", status, message=message)
 
 
-async def _form(request: web.Request) -> MultiDictProxy[str | bytes | bytearray | FileField] | None:
+async def _form(request: web.Request) -> Mapping[str, object] | None:
     """The posted form, or None when it cannot be read: aiohttp raises ValueError for a
     multipart body without its boundary or a part that is not its charset, LookupError for
     an unknown charset."""
