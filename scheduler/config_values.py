@@ -15,6 +15,7 @@ _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 #: Longer is a typo: now + or - a duration must stay a valid date (and 10 years covers every
 #: interval, window and --since a person means).
 MAX_DURATION = timedelta(days=3650)
+_TOO_LONG_S = MAX_DURATION.total_seconds() + 1
 NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 #: A rule with a possible-misses digest has outbox rows under "NAME:misses", which must fit
 #: the outbox's 64-character rule column (db/near_misses.py).
@@ -26,7 +27,9 @@ def parse_duration(value: object) -> timedelta:
     if isinstance(value, timedelta):
         seconds = value.total_seconds()
     elif isinstance(value, int | float) and not isinstance(value, bool):
-        seconds = float(value)
+        # Clamped first: float() of an integer past 1e308 raises OverflowError, which pydantic
+        # would not turn into a config error naming the key.
+        seconds = float(max(-1, min(value, _TOO_LONG_S)))
     elif isinstance(value, str) and (m := _DURATION.match(value)):
         seconds = float(m.group(1)) * _UNIT_SECONDS[m.group(2)]
     else:

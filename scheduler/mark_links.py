@@ -21,6 +21,7 @@ from urllib.parse import urlencode
 from db.errors import ConfigError, HaitiwatchError
 from db.marks import IRRELEVANT, RELEVANT, VERDICTS
 from scheduler.config import LoadedConfig
+from scheduler.numbers import MAX_ID, whole_number
 from scheduler.secrets import link_secret
 
 #: How long an alert's links work.
@@ -72,10 +73,11 @@ class LinkSigner:
         """The mark a link asks for, or LinkRefused (forged, malformed or expired)."""
         if any(not query.get(name) for name in _FIELDS):
             raise LinkRefused("this mark link is incomplete")
-        article, expires = query["a"], query["e"]
-        if not article.isdigit() or not expires.isdigit() or query["v"] not in VERDICTS:
+        article = whole_number(query["a"], 1, MAX_ID)
+        expires = whole_number(query["e"], 0, MAX_ID)
+        if article is None or expires is None or query["v"] not in VERDICTS:
             raise LinkRefused("this mark link is not valid")
-        mark = LinkMark(int(article), query["r"], query["v"], int(expires), query["n"])
+        mark = LinkMark(article, query["r"], query["v"], expires, query["n"])
         # Compared as bytes: compare_digest refuses non-ASCII str (a tampered link may hold some).
         if not hmac.compare_digest(self.signature(mark).encode(), query["sig"].encode()):
             raise LinkRefused("this mark link is not valid (its signature does not match)")

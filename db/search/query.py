@@ -165,9 +165,9 @@ def parse_day(value: str | None, option: str, end: bool = False) -> datetime | N
                 )
             return moment
         parsed = datetime.fromisoformat(value.strip())
-    except ValueError as e:
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except (ValueError, OverflowError) as e:  # Overflow: in UTC, before year 1 or after 9999
         raise SearchError(f"{option}: expected a date like 2024-05-31, got {value!r}") from e
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 # -- FTS5 -----------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from aiohttp import web
 from db.errors import HaitiwatchError
 from db.search import COVERAGE_KEYS, SearchHit
 from db.story_reader import StoryCopy
+from scheduler.numbers import whole_number
 from scheduler.web.context import CONTEXT, row_id, search_params
 from scheduler.web.openapi import SPEC
 
@@ -53,10 +54,10 @@ def error(message: str, status: int = 400) -> web.Response:
 
 
 def _limit(request: web.Request, default: int = 20) -> int:
-    raw = request.query.get("limit", str(default))
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+    limit = whole_number(request.query.get("limit", str(default)), 1, MAX_LIMIT)
+    if limit is None:
         raise HaitiwatchError(f"limit: expected 1 to {MAX_LIMIT}")
-    return int(raw)
+    return limit
 
 
 async def api_search(request: web.Request) -> web.Response:
@@ -87,14 +88,14 @@ async def api_search(request: web.Request) -> web.Response:
 
 async def api_stories(request: web.Request) -> web.Response:
     context = request.app[CONTEXT]
-    days = request.query.get("days", "7")
-    if not days.isdigit() or not 1 <= int(days) <= 3650:
+    days = whole_number(request.query.get("days", "7"), 1, 3650)
+    if days is None:
         return error("days: expected 1 to 3650")
     try:
         limit = _limit(request, 50)
     except HaitiwatchError as e:
         return error(str(e))
-    since = datetime.now(UTC) - timedelta(days=int(days))
+    since = datetime.now(UTC) - timedelta(days=days)
     found = await context.run(lambda: context.archive.stories(since, None, limit))
     return web.json_response(
         {

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from db.errors import HaitiwatchError
 from scheduler.audit import Finding, audit_rule, find_rule, finding_json
+from scheduler.numbers import whole_number
 from scheduler.rule_config import RuleConfig
 from scheduler.web.api import MAX_LIMIT, error
 from scheduler.web.context import CONTEXT, WebContext
@@ -27,12 +28,13 @@ def _rule(context: WebContext, name: str) -> RuleConfig | None:
 
 def _window(query: Mapping[str, str]) -> tuple[int, int]:
     """``days`` (default 7) and ``limit`` (default 20) from a query string, checked."""
-    days, limit = query.get("days", "7"), query.get("limit", "20")
-    if not days.isdigit() or not 1 <= int(days) <= MAX_DAYS:
+    days = whole_number(query.get("days", "7"), 1, MAX_DAYS)
+    limit = whole_number(query.get("limit", "20"), 1, MAX_LIMIT)
+    if days is None:
         raise HaitiwatchError(f"days: expected 1 to {MAX_DAYS}")
-    if not limit.isdigit() or not 1 <= int(limit) <= MAX_LIMIT:
+    if limit is None:
         raise HaitiwatchError(f"limit: expected 1 to {MAX_LIMIT}")
-    return int(days), int(limit)
+    return days, limit
 
 
 async def _findings(context: WebContext, rule: RuleConfig, days: int, limit: int) -> list[Finding]:

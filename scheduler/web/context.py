@@ -17,12 +17,11 @@ from db.errors import HaitiwatchError
 from db.search import SearchFilters, Sort
 from db.search.query import MatchExpr, SearchQuery, parse_day
 from scheduler.config import LoadedConfig
+from scheduler.numbers import MAX_ID, whole_number
 
 T = TypeVar("T")
 #: Result pages a search may ask for.
 MAX_PAGE: Final = 500
-#: The largest id a database row can have (a signed 64-bit integer).
-MAX_ID: Final = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -73,10 +72,11 @@ def search_params(query: Mapping[str, str]) -> SearchParams:
     """Raises QuerySyntaxError or another HaitiwatchError with a message for the user."""
     q = query.get("q", "").strip()
     story = query.get("story", "").strip()
-    page = query.get("page", "1")
-    if story and not (story.isdigit() and 1 <= int(story) <= MAX_ID):
+    story_id = whole_number(story, 1, MAX_ID) if story else None
+    page = whole_number(query.get("page", "1"), 1, MAX_PAGE)
+    if story and story_id is None:
         raise HaitiwatchError(f"story: expected a story id (a number), got {story!r}")
-    if not page.isdigit() or not 1 <= int(page) <= MAX_PAGE:
+    if page is None:
         raise HaitiwatchError(f"page: expected 1 to {MAX_PAGE}")
     filters = SearchFilters(
         since=parse_day(query.get("since"), "since"),
@@ -84,13 +84,13 @@ def search_params(query: Mapping[str, str]) -> SearchParams:
         sources=_all(query, "source"),
         languages=_all(query, "lang"),
         rule=query.get("rule") or None,
-        story_id=int(story) if story else None,
+        story_id=story_id,
     )
     sort: Sort = "date" if query.get("sort") == "date" or not q else "relevance"
     searched = SearchQuery(q) if q else None
     match, highlighter = (searched.match, Highlighter(searched.node)) if searched else (None, None)
     form = {k: query[k] for k in query}
-    return SearchParams(q, match, highlighter, filters, sort, int(page), form)
+    return SearchParams(q, match, highlighter, filters, sort, page, form)
 
 
 def row_id(text: str) -> int | None:

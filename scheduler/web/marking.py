@@ -13,7 +13,7 @@ import hashlib
 import hmac
 import re
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -23,6 +23,7 @@ from aiohttp import web
 
 from db.marks import VERDICTS, MarkError
 from scheduler.mark_links import LinkRefused, LinkSigner, link_fields
+from scheduler.numbers import MAX_ID, whole_number
 from scheduler.web.context import CONTEXT, WebContext
 
 SESSION_COOKIE: Final = "hw_session"
@@ -107,11 +108,23 @@ def _refused(context: WebContext, message: str, status: int) -> web.Response:
     return context.render("error.html", status, message=message)
 
 
+async def _form(request: web.Request) -> Mapping[str, object] | None:
+    """The posted form, or None when it cannot be read: aiohttp raises ValueError for a
+    multipart body without its boundary or a part that is not its charset, LookupError for
+    an unknown charset."""
+    try:
+        return await request.post()
+    except (ValueError, LookupError):
+        return None
+
+
 async def mark_form(request: web.Request) -> web.Response:
     context = request.app[CONTEXT]
     if not same_origin(request, context):
         return _refused(context, "Marks are only taken from this site's own pages.", 403)
-    form = await request.post()
+    form = await _form(request)
+    if form is None:
+        return _refused(context, "The form could not be read: send it again.", 400)
     if not csrf_ok(request, str(form.get("csrf", ""))):
         return _refused(
             context,
@@ -139,7 +152,7 @@ async def api_mark(request: web.Request) -> web.Response:
         return web.json_response({"error": "expected an application/json body"}, status=415)
     try:
         body = await request.json()
-    except ValueError:
+    except (ValueError, LookupError):  # LookupError: an unknown charset
         return web.json_response({"error": "the body is not valid JSON"}, status=400)
     if not isinstance(body, dict):
         return web.json_response({"error": "expected a JSON object"}, status=400)
@@ -158,8 +171,8 @@ async def api_mark(request: web.Request) -> web.Response:
 def _checked(
     context: WebContext, article: object, rule: object, verdict: object
 ) -> tuple[int, str, str]:
-    if isinstance(article, str) and article.isdigit():
-        article = int(article)
+    if isinstance(article, str):
+        article = whole_number(article, 1, MAX_ID)
     if not isinstance(article, int) or isinstance(article, bool) or article < 1:
         raise MarkError("article_id: expected an article's id")
     rules = [r.name for r in context.loaded.config.rules]
@@ -201,7 +214,9 @@ async def link_post(request: web.Request) -> web.Response:
         return _refused(context, "Mark links are not configured on this server.", 404)
     if not same_origin(request, context):
         return _refused(context, "Marks are only taken from this site's own pages.", 403)
-    form = await request.post()
+    form = await _form(request)
+    if form is None:
+        return _refused(context, "The form could not be read: send it again.", 400)
     try:
         mark = signer.verify({k: str(v) for k, v in form.items()}, datetime.now(UTC))
     except LinkRefused as e:

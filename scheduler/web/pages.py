@@ -13,6 +13,7 @@ from markupsafe import Markup, escape
 from crawler.rules.highlight import Highlighter, Snippet
 from db.errors import HaitiwatchError
 from db.search import COVERAGE_KEYS, SearchFilters, SearchHit
+from scheduler.numbers import whole_number
 from scheduler.web.atom import rule_feed
 from scheduler.web.chart import MAX_DAYS, coverage_svg
 from scheduler.web.context import CONTEXT, WebContext, row_id, search_params
@@ -96,8 +97,7 @@ def _with_page(form: Mapping[str, str], page: int) -> str:
 
 async def stories_page(request: web.Request) -> web.Response:
     context = request.app[CONTEXT]
-    days = request.query.get("days", "30")
-    window = timedelta(days=int(days) if days.isdigit() and 0 < int(days) <= 3650 else 30)
+    window = timedelta(days=whole_number(request.query.get("days", ""), 1, 3650) or 30)
     since = datetime.now(UTC) - window
     found = await context.run(lambda: context.archive.stories(since, None, 200))
     return context.render("stories.html", stories=found, days=window.days)

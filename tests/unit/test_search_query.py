@@ -164,6 +164,13 @@ def test_parse_day() -> None:
         parse_day("yesterday", "since")
 
 
+@pytest.mark.parametrize("moment", ["9999-12-31T23:59:59-01:00", "0001-01-01T00:00:00+01:00"])
+def test_a_moment_outside_the_years_python_has_in_utc_is_a_search_error(moment: str) -> None:
+    """Found by fuzzing the web parameters: OverflowError, a 500, before."""
+    with pytest.raises(SearchError, match="until"):
+        parse_day(moment, "until")
+
+
 def test_chart_draws_bars_and_escapes_labels() -> None:
     points = [CoveragePoint(date(2024, 1, d), HOSTILE if d % 2 else "en", d) for d in (1, 2, 3)]
     svg = coverage_svg(points, "by source")
