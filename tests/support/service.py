@@ -25,7 +25,8 @@ def free_port() -> int:
 class ServiceProcess:
     """`haitiwatch --config F run` behind the loopback-only network guard."""
 
-    def __init__(self, config: Path, *args: str) -> None:
+    def __init__(self, config: Path, *args: str, prelude: str = "") -> None:
+        """``prelude``: Python run after the network guard, before main (as ``run_cli``'s)."""
         self.log_path = config.parent / f"run-{time.monotonic_ns()}.log"
         self._log = self.log_path.open("w")
         env = {
@@ -37,7 +38,7 @@ class ServiceProcess:
         env.pop("HAITIWATCH_DATABASE_URL", None)
         argv = ["--config", str(config), "-v", "run", "--workers", "0", *args]
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", _GUARD + _MAIN, *argv],
+            [sys.executable, "-c", _GUARD + prelude + "\n" + _MAIN, *argv],
             stdout=self._log,
             stderr=subprocess.STDOUT,
             cwd=REPO,
