@@ -38,7 +38,7 @@ from crawler.owed import (
 )
 from crawler.poll import NextSteps, Poll, retry_after_until, utcnow
 from crawler.storage import CrawlStorage
-from db.errors import FeedError
+from db.errors import FeedError, WriteRefused
 from db.records import (
     ArticleOutcome,
     ArticleRecord,
@@ -48,8 +48,10 @@ from db.records import (
     FetchToSave,
     OwedPage,
     PageToSave,
+    Saved,
     SavedFetch,
     Validators,
+    Write,
 )
 from db.redact import redact_url
 
@@ -96,7 +98,9 @@ class Harvester:
             )
             change = plan.change if plan else None
             # The owed pages' articles are counted on this fetch.
-            saved = await self.writer.save(FetchToSave(result, [], self._clock(), owed=change))
+            saved = await self._save(poll, FetchToSave(result, [], self._clock(), owed=change))
+            if saved is None:
+                return NextSteps()
             assert isinstance(saved, SavedFetch)
             poll.fetch_id = saved.fetch_id
             totals.sources_ok += 1
@@ -260,9 +264,11 @@ class Harvester:
             validators=Validators(got.etag, got.last_modified),
             items_failed=len(failures),
         )
-        saved = await self.writer.save(
-            FetchToSave(result, records, self._clock(), seen_again, plan.change)
+        saved = await self._save(
+            poll, FetchToSave(result, records, self._clock(), seen_again, plan.change)
         )
+        if saved is None:  # nothing of this listing was stored, its validators neither
+            return []
         assert isinstance(saved, SavedFetch)
         outcomes, _counts, poll.fetch_id = saved
         totals.sources_ok += 1
@@ -309,7 +315,11 @@ class Harvester:
             retry_after=poll.retry_after,
         )
         log.warning("source %s failed: %s", poll.job.name, error)
-        await self.writer.save(FetchToSave(result, [], now))
+        try:
+            await self.writer.save(FetchToSave(result, [], now))
+        except WriteRefused as e:  # the disk is still full: the failure lives on the poll
+            poll.refused, poll.unrecorded = str(e), True
+            log.error("source %s: its failure could not be recorded: %s", poll.job.name, e)
         poll.totals.sources_failed += 1
         poll.totals.failed_sources.append(poll.job.name)
 
@@ -395,6 +405,28 @@ class Harvester:
         write = PageToSave(
             poll.job.name, record, self._clock(), poll.fetch_id, page.key, retry=retry
         )
-        outcome = await self.writer.save(write)
+        outcome = await self._save(poll, write)
         if isinstance(outcome, ArticleOutcome):
             poll.totals.count(outcome)
+
+    # -- storage refused ---------------------------------------------------------------------
+
+    async def _save(self, poll: Poll, write: Write) -> Saved | None:
+        """Save one of the poll's writes; None if the database refused it (the poll fails)."""
+        try:
+            return await self.writer.save(write)
+        except WriteRefused as e:
+            await self._refused(poll, e)
+            return None
+
+    async def _refused(self, poll: Poll, error: WriteRefused) -> None:
+        """Storage refused a write of this poll (disk full). Nothing of that write is stored,
+        validators included, so the next poll fetches what this one lost; a page not stored
+        stays owed. The poll fails once, with the database's message."""
+        poll.refused = str(error)
+        if poll.failed:
+            return
+        # A poll counts once: one whose fetch was stored but whose pages were not failed.
+        poll.totals.sources_ok = poll.totals.sources_not_modified = 0
+        duration = int((self._clock() - poll.started).total_seconds() * 1000)
+        await self.feed_failed(poll, duration, f"storage refused the write: {error}")

@@ -46,6 +46,10 @@ class Poll:
     failed: bool = False
     error: str | None = None
     retry_after: datetime | None = None
+    #: The database's message when it refused a write of this poll (disk full).
+    refused: str | None = None
+    #: The poll failed and the database refused to record that too: only the poll knows.
+    unrecorded: bool = False
     #: Set while a listing spread over several documents (sitemap index, pages) is read.
     listing: ListingProgress | None = None
     #: Everything the source listed this time (a dry run shows it).

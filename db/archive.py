@@ -10,6 +10,7 @@ from datetime import datetime
 from db.alerts import ArchivedText, Outbox, iter_texts_since
 from db.marks import Marks
 from db.near_misses import NearMissArchive
+from db.records import SourceHealth
 from db.rule_models import RuleModels
 from db.search import NO_FILTERS, CoveragePoint, SearchFilters, SearchHit, Sort
 from db.search.facets import coverage, filter_names, languages
@@ -65,6 +66,10 @@ class Archive:
     ) -> list[CoveragePoint]:
         """Matches per day and per source, language or rule (``db.search.facets``)."""
         return coverage(self._engine, match, filters, by, last_days)
+
+    def source_health(self) -> list[SourceHealth]:
+        """Each source's health; in the service, with failures the database refused to record."""
+        return self.state.unrecorded.health(self.store.source_health())
 
     def languages(self) -> list[str]:
         return languages(self._engine)

@@ -25,3 +25,8 @@ class FetchError(HaitiwatchError):
 
 class StorageError(HaitiwatchError):
     """The database could not be opened or migrated."""
+
+
+class WriteRefused(StorageError):
+    """The database refused a write: disk full, read-only, out of resources or gone
+    (db/write_refused.py). The message is the database's own, redacted."""

@@ -18,6 +18,7 @@ from sqlalchemy.orm import sessionmaker
 
 from db.database import WRITE_OPTION
 from db.schema import Article, Fetch, ServiceLease, Source
+from db.unrecorded import UnrecordedFailures, state_with
 
 LEASE_NAME = "scheduler"
 #: A lease whose heartbeat is older than this may be taken over (a holder renews every 10 s).
@@ -72,6 +73,8 @@ class ServiceState:
         self._write = sessionmaker(
             engine.execution_options(**{WRITE_OPTION: True}), expire_on_commit=False
         )
+        #: Failures of this process's polls that the database refused to record.
+        self.unrecorded = UnrecordedFailures()
 
     # -- lease -----------------------------------------------------------------------------
 
@@ -263,12 +266,14 @@ class ServiceState:
 
     def source_states(self) -> dict[str, SourceState]:
         with self._read() as session:
-            return {s.name: _state(s) for s in session.scalars(select(Source))}
+            states = [_state(s) for s in session.scalars(select(Source))]
+        return {s.name: state_with(s, self.unrecorded.get(s.name)) for s in states}
 
     def source_state(self, name: str) -> SourceState | None:
         with self._read() as session:
             row = session.scalar(select(Source).where(Source.name == name))
-            return _state(row) if row is not None else None
+            state = _state(row) if row is not None else None
+        return state_with(state, self.unrecorded.get(name)) if state is not None else None
 
     def set_next_due(self, name: str, when: datetime) -> None:
         with self._write.begin() as session:

@@ -49,6 +49,7 @@ from db.records import (
 from db.rule_matches import rules_by_article, with_rules
 from db.schema import Article, ArticleKey, Fetch, Source
 from db.story_index import StoryIndex
+from db.write_refused import raise_if_refused, refusals_raised
 
 # Core tables for the batch path: executemany without building ORM objects.
 
@@ -216,9 +217,10 @@ class Store:
         """Store several writes in one transaction (the crawl's group commit), each in its own
         savepoint: one that fails is rolled back alone, and its exception is returned in its
         place. If the transaction itself fails (the database went away), the exception is
-        raised and none of them is stored."""
+        raised and none of them is stored; so is ``WriteRefused`` when storage refuses one
+        of them (disk full: SQLite has rolled the whole transaction back)."""
         saved: list[Saved | Exception] = []
-        with self._write.begin() as session:
+        with refusals_raised(), self._write.begin() as session:
             for write in writes:
                 try:
                     with session.begin_nested():
@@ -227,6 +229,7 @@ class Store:
                         else:
                             saved.append(self._save_page(session, write))
                 except Exception as e:  # returned, and raised to that write's poll
+                    raise_if_refused(e)
                     saved.append(e)
         return saved
 

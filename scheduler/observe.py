@@ -81,6 +81,11 @@ class Metrics:
             ["source"],
             registry=r,
         )
+        self.storage_refused = Counter(
+            "haitiwatch_storage_refused_total",
+            "Polls some of whose writes the database refused (disk full)",
+            registry=r,
+        )
         self.in_flight = Gauge("haitiwatch_polls_in_flight", "Polls running now", registry=r)
         self.scheduled = Gauge(
             "haitiwatch_scheduled_jobs", "Jobs waiting in the scheduler", registry=r

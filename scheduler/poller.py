@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from crawler.jobs import CrawlSettings, SourceJob
-from crawler.poll import utcnow
+from crawler.poll import Poll, utcnow
 from crawler.pools import DatabaseThread
 from crawler.runner import CrawlEngine
 from db.records import CrawlTotals, PollStart
@@ -31,6 +31,7 @@ from scheduler.notify import Notifier, deliver
 from scheduler.observe import Metrics
 from scheduler.schedule import next_due
 from scheduler.source_config import SourceConfig
+from scheduler.storage_alarm import AlarmChange, StorageAlarm
 
 log = logging.getLogger("haitiwatch.service")
 
@@ -56,6 +57,7 @@ class Poller:
     private: dict[str, bool] = field(default_factory=dict)
     service_config: ServiceConfig = field(default_factory=ServiceConfig)
     notifier: Notifier = field(default_factory=lambda: Notifier({}))
+    alarm: StorageAlarm = field(default_factory=StorageAlarm)
     _engine: CrawlEngine | None = None
 
     def configure(self, service_config: ServiceConfig, notifier: Notifier) -> None:
@@ -102,6 +104,7 @@ class Poller:
     async def _poll(self, source: SourceConfig, end: PollEnd) -> None:
         name, started, cancelled = source.name, time.monotonic(), False
         totals, retry_after = CrawlTotals(sources_failed=1), None
+        finished: Poll | None = None
         assert self._engine is not None, "start() first"
         try:
             start = await self.db.run(self.store.validators, name)
@@ -111,7 +114,7 @@ class Poller:
                 return
             job = self._job(source, start)
             poll = await self._engine.poll(job, POLL_DEADLINE.total_seconds())
-            totals, retry_after = poll.totals, poll.retry_after
+            totals, retry_after, finished = poll.totals, poll.retry_after, poll
         except asyncio.CancelledError:
             log.warning("poll of %s cancelled by shutdown", name)
             cancelled = True
@@ -121,7 +124,8 @@ class Poller:
         finally:
             try:
                 seconds = time.monotonic() - started
-                await self._record(source, totals, retry_after, seconds, end, cancelled)
+                facts = totals, retry_after, seconds, finished
+                await self._record(source, *facts, end, cancelled)
             except Exception:  # e.g. the database is down: keep the source on its schedule
                 log.exception("could not record the poll of %s", name)
                 await end(None, cancelled)
@@ -132,21 +136,54 @@ class Poller:
         totals: CrawlTotals,
         retry_after: datetime | None,
         seconds: float,
+        finished: Poll | None,
         end: PollEnd,
         cancelled: bool,
     ) -> None:
+        now = utcnow()
+        if finished is not None:
+            self._remember_unrecorded(source.name, finished, now)
         st = await asyncio.to_thread(self.state.source_state, source.name)
         failures = st.consecutive_failures if st else 0
-        now = utcnow()
         due = next_due(now, source.interval, failures, retry_after)
-        await end(due, cancelled)
+        # Before ``end``, which writes the due time: a full disk refuses that too.
         self.metrics.record_poll(source.name, totals, seconds, failures, now)
-        if st is not None:
+        await self._storage_alarm(source.name, finished)
+        await end(due, cancelled)
+        if st is not None and not self.alarm.raised:  # the storage alert speaks for all
             await self._operator_alert(st, now)
         failed = " (failed)" if totals.sources_failed else ""
         counts = totals.new, totals.updated, totals.duplicate
         facts = source.name, *counts, failed, due.isoformat(timespec="seconds")
         log.info("polled %s: %d new, %d updated, %d duplicate%s; next at %s", *facts)
+
+    def _remember_unrecorded(self, name: str, poll: Poll, now: datetime) -> None:
+        """Keep in memory a failure the database refused to record; once a poll's outcome
+        is recorded again, the database tells."""
+        if poll.unrecorded:
+            error = f"{poll.error} (kept in memory: the database refused to record it)"
+            self.state.unrecorded.add(name, now, error)
+        else:
+            self.state.unrecorded.forget(name)
+
+    async def _storage_alarm(self, name: str, poll: Poll | None) -> None:
+        """Tell the operator at once when storage refuses writes, and when it takes them again
+        (scheduler/storage_alarm.py says why at once and not per source)."""
+        refused = poll.refused if poll is not None else None
+        if refused is not None:
+            self.metrics.storage_refused.inc()
+        change = self.alarm.after_poll(name, refused, stored=poll is not None)
+        if change is AlarmChange.RAISE:
+            text = (
+                f"the database refused to store a poll of {name}: {refused}. Polls fail "
+                "until it has room again; the polls after that store what these missed."
+            )
+            log.error(text, extra={"source": name, "operator_alert": True})
+            await self._tell_operator("haitiwatch: storage refuses writes", text)
+        elif change is AlarmChange.CLEAR:
+            log.warning("storage takes writes again (a poll of %s was stored)", name)
+            text = "storage takes writes again: every source refused before has stored a poll"
+            await self._tell_operator("haitiwatch: storage works again", text)
 
     async def _operator_alert(self, st: SourceState, now: datetime) -> None:
         """Tell the operator once per failure streak when a source fails for too long."""

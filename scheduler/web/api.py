@@ -145,7 +145,7 @@ async def api_coverage(request: web.Request) -> web.Response:
 
 async def api_sources(request: web.Request) -> web.Response:
     context = request.app[CONTEXT]
-    health = await context.run(context.archive.store.source_health)
+    health = await context.run(context.archive.source_health)
     return web.json_response(
         {
             "sources": [

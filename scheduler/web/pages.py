@@ -138,7 +138,7 @@ async def coverage_page(request: web.Request) -> web.Response:
 
 async def sources_page(request: web.Request) -> web.Response:
     context = request.app[CONTEXT]
-    health = await context.run(context.archive.store.source_health)
+    health = await context.run(context.archive.source_health)
     return context.render("sources.html", health=health)
 
 
