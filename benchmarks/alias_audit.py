@@ -31,16 +31,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import select
 
-from crawler.assemble import Known, select_to_fetch
-from crawler.cpu_work import feed_records
-from crawler.jobs import ListingOptions, SourceJob
-from crawler.listings import read_listing
-from db.errors import FeedError
-from db.keys import key_value
-from db.records import FeedEntry, FetchOutcome, FetchResult
-from db.schema import Article, ArticleKey
-from db.store import SourceSpec, Store
-from db.textnorm import clean_text, content_hash
+from haitiwatch.crawler.assemble import Known, select_to_fetch
+from haitiwatch.crawler.cpu_work import feed_records
+from haitiwatch.crawler.jobs import ListingOptions, SourceJob
+from haitiwatch.crawler.listings import read_listing
+from haitiwatch.db.errors import FeedError
+from haitiwatch.db.keys import key_value
+from haitiwatch.db.records import FeedEntry, FetchOutcome, FetchResult
+from haitiwatch.db.schema import Article, ArticleKey
+from haitiwatch.db.store import SourceSpec, Store
+from haitiwatch.db.textnorm import clean_text, content_hash
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 NOW = datetime(2026, 3, 1, tzinfo=UTC)

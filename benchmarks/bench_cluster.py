@@ -39,10 +39,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from workload import feed_name, make_items, rss, text_pool
 
-from crawler.cluster import Dispatch, PollQueue
-from db.database import create_db_engine, migrate
-from db.service_state import ServiceState
-from db.store import SourceSpec, Store
+from haitiwatch.crawler.cluster import Dispatch, PollQueue
+from haitiwatch.db.database import create_db_engine, migrate
+from haitiwatch.db.service_state import ServiceState
+from haitiwatch.db.store import SourceSpec, Store
 
 # -- servers ------------------------------------------------------------------------------------
 

@@ -68,7 +68,7 @@ def compile_project() -> str:
     import importlib.util
 
     folders = []
-    for package in ("crawler", "db", "scheduler"):
+    for package in ("haitiwatch.crawler", "haitiwatch.db", "haitiwatch.scheduler"):
         spec = importlib.util.find_spec(package)
         if spec is not None and spec.submodule_search_locations:
             folders.extend(spec.submodule_search_locations)
@@ -371,7 +371,7 @@ def drop_search_index(db: Path) -> None:
     there, one row, and builds no index. The difference is the index's share of ingest (less
     that copy, about 0.03 ms an article)."""
     root = Path(__file__).resolve().parents[1]
-    code = f"from db.store import Store; Store.open({f'sqlite:///{db}'!r}).close()"
+    code = f"from haitiwatch.db.store import Store; Store.open({f'sqlite:///{db}'!r}).close()"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=root)
     with closing(sqlite3.connect(db)) as con:
         for name in ("au", "ad"):
@@ -384,7 +384,8 @@ def drop_search_index(db: Path) -> None:
 def import_startup_s() -> float:
     """Seconds to start Python and import what `haitiwatch crawl` imports (no work done)."""
     code = (
-        "import scheduler.cli, scheduler.crawling, crawler.runner, crawler.spider, "
+        "import haitiwatch.scheduler.cli, haitiwatch.scheduler.crawling, "
+        "haitiwatch.crawler.runner, haitiwatch.crawler.spider, "
         "scrapy.crawler, twisted.internet.asyncioreactor"
     )
     runs = [run_process([sys.executable, "-c", code]).wall_s for _ in range(3)]

@@ -25,12 +25,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from workload import write_ingest_feeds
 
-from crawler.cpu_work import feed_records
-from crawler.listings import read_listing
-from db.records import FetchOutcome, FetchResult, Validators
-from scheduler.config import load_config
-from scheduler.crawling import make_jobs, select_sources, sync_sources
-from scheduler.wiring import open_store
+from haitiwatch.crawler.cpu_work import feed_records
+from haitiwatch.crawler.listings import read_listing
+from haitiwatch.db.records import FetchOutcome, FetchResult, Validators
+from haitiwatch.scheduler.config import load_config
+from haitiwatch.scheduler.crawling import make_jobs, select_sources, sync_sources
+from haitiwatch.scheduler.wiring import open_store
 
 BASE_URL = "http://127.0.0.1:9"  # never fetched: the feeds are read from disk
 

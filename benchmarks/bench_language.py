@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from crawler.language import MAX_SAMPLE_CHARS, detect_language, warm_up
+from haitiwatch.crawler.language import MAX_SAMPLE_CHARS, detect_language, warm_up
 
 COUNTRY_LANGUAGE = {
     "at": "de", "de": "de", "li": "de", "au": "en", "uk": "en", "us": "en", "za": "en",

@@ -63,7 +63,7 @@ from bench_ingest import (
 from nginx import StaticServer, serve_directory
 from workload import CorpusPage, fundus_pages, write_page_site
 
-from crawler.extract import extract_page
+from haitiwatch.crawler.extract import extract_page
 
 TARGET_SHARE = 0.60
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
@@ -171,7 +171,7 @@ def reference_loops(served: list[tuple[str, CorpusPage]]) -> list[LoopRun]:
     return [
         timed_loop("trafilatura, defaults", served, defaults),
         timed_loop("trafilatura, pipeline's options", served, same_options),
-        timed_loop("crawler.extract.extract_page", served, ours),
+        timed_loop("haitiwatch.crawler.extract.extract_page", served, ours),
     ]
 
 

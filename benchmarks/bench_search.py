@@ -41,11 +41,11 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import text  # noqa: E402
 
-from db.records import ArticleRecord  # noqa: E402
-from db.search import SearchFilters  # noqa: E402
-from db.search.pages import search  # noqa: E402
-from db.search.query import SearchQuery  # noqa: E402
-from db.store import SourceSpec, Store  # noqa: E402
+from haitiwatch.db.records import ArticleRecord  # noqa: E402
+from haitiwatch.db.search import SearchFilters  # noqa: E402
+from haitiwatch.db.search.pages import search  # noqa: E402
+from haitiwatch.db.search.query import SearchQuery  # noqa: E402
+from haitiwatch.db.store import SourceSpec, Store  # noqa: E402
 
 VOCAB = 60_000
 SOURCES = ["ap", "reuters", "lenouvelliste", "nation-ke", "miamiherald", "alterpresse"]
@@ -272,7 +272,7 @@ def run_ingest(args: argparse.Namespace) -> None:
     both see the same warm caches: ``Store.save_fetch`` with one feed of 50 articles per
     transaction (what a crawl does), and ``Store.save_article``, one transaction each (the
     worst case for the index: FTS5 writes a small segment per transaction)."""
-    from db.records import FetchOutcome, FetchResult
+    from haitiwatch.db.records import FetchOutcome, FetchResult
 
     modes = ("with index", "without index")
     paths = ("save_fetch, 50 per feed", "save_article, 1 per transaction")
@@ -322,7 +322,7 @@ def run_export(args: argparse.Namespace) -> None:
     for fmt, query in (("jsonl", []), ("csv", ["haiti"])):
         started = time.perf_counter()
         with open(os.devnull, "wb") as sink:
-            subprocess.run([sys.executable, "-c", "from scheduler.cli import main; main()", "--config",
+            subprocess.run([sys.executable, "-c", "from haitiwatch.scheduler.cli import main; main()", "--config",
                             str(config), "search", *query, "--format", fmt, "--no-snippets"],
                            stdout=sink, check=True, cwd=ROOT)  # fmt: skip
         peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024

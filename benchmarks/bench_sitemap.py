@@ -30,15 +30,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import insert
 
-from crawler.assemble import build_record
-from crawler.jobs import CrawlSettings, ListingOptions, SourceJob
-from crawler.pools import worker_pools
-from crawler.runner import CrawlEngine, run_reactor
-from db.keys import record_keys
-from db.records import FeedEntry
-from db.schema import Article, ArticleKey
-from db.search.sql import index_new_articles
-from db.store import SourceSpec, Store
+from haitiwatch.crawler.assemble import build_record
+from haitiwatch.crawler.jobs import CrawlSettings, ListingOptions, SourceJob
+from haitiwatch.crawler.pools import worker_pools
+from haitiwatch.crawler.runner import CrawlEngine, run_reactor
+from haitiwatch.db.keys import record_keys
+from haitiwatch.db.records import FeedEntry
+from haitiwatch.db.schema import Article, ArticleKey
+from haitiwatch.db.search.sql import index_new_articles
+from haitiwatch.db.store import SourceSpec, Store
 from tests.support.server import Site, running_site
 
 NS = 'xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"'
@@ -125,8 +125,8 @@ def seed(store: Store, site: Site, job: SourceJob, known: int, now: datetime) ->
 
 def _warm() -> None:
     """Import the parsers and load the language model in a worker (once per process)."""
-    from crawler.language import warm_up
-    from crawler.listings import sitemap  # noqa: F401
+    from haitiwatch.crawler.language import warm_up
+    from haitiwatch.crawler.listings import sitemap  # noqa: F401
 
     warm_up()
     time.sleep(0.5)  # hold this worker so the next warm-up lands on the other one

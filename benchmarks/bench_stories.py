@@ -47,7 +47,7 @@ from sqlalchemy.orm import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from crawler.stories import (
+from haitiwatch.crawler.stories import (
     Similarity,
     StoryParams,
     band_keys,
@@ -55,10 +55,10 @@ from crawler.stories import (
     signature,
     similarity,
 )
-from crawler.story_matcher import StoryMatcher
-from db.records import ArticleRecord
-from db.store import SourceSpec, Store
-from db.story_index import StoryIndex, candidates
+from haitiwatch.crawler.story_matcher import StoryMatcher
+from haitiwatch.db.records import ArticleRecord
+from haitiwatch.db.store import SourceSpec, Store
+from haitiwatch.db.story_index import StoryIndex, candidates
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 WHITEHOUSE = CORPUS / "whitehouse-haiti-kenya-2021-2023" / "briefings.jsonl.gz"

@@ -25,16 +25,16 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from crawler.rules import RuleSet, compile_rule  # noqa: E402
-from crawler.rules.classifier import (  # noqa: E402
+from haitiwatch.crawler.rules import RuleSet, compile_rule  # noqa: E402
+from haitiwatch.crawler.rules.classifier import (  # noqa: E402
     Counts,
     Example,
     count,
     cross_validated_scores,
     learn,
 )
-from crawler.rules.training import example_to_json, shipped_model_json  # noqa: E402
-from scheduler.config import load_config  # noqa: E402
+from haitiwatch.crawler.rules.training import example_to_json, shipped_model_json  # noqa: E402
+from haitiwatch.scheduler.config import load_config  # noqa: E402
 
 RULE = "mission"
 SHIPPED_CORPORA = ("wh2021", "wh2024")

@@ -29,7 +29,7 @@ import trafilatura
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from crawler.extract import extract_page
+from haitiwatch.crawler.extract import extract_page
 
 DEFAULT_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "fundus"
 

@@ -40,13 +40,13 @@ from benchmarks.relevance.devset import (  # noqa: E402
     load_documents,
     load_units,
 )
-from crawler.feeds import parse_feed  # noqa: E402
-from crawler.rules import RuleSet  # noqa: E402
-from crawler.rules.classifier import RuleModel, cross_validated_scores  # noqa: E402
-from crawler.rules.training import example_from_json, shipped_model  # noqa: E402
-from db.errors import FeedError  # noqa: E402
-from scheduler.config import load_config  # noqa: E402
-from scheduler.rule_config import RuleConfig  # noqa: E402
+from haitiwatch.crawler.feeds import parse_feed  # noqa: E402
+from haitiwatch.crawler.rules import RuleSet  # noqa: E402
+from haitiwatch.crawler.rules.classifier import RuleModel, cross_validated_scores  # noqa: E402
+from haitiwatch.crawler.rules.training import example_from_json, shipped_model  # noqa: E402
+from haitiwatch.db.errors import FeedError  # noqa: E402
+from haitiwatch.scheduler.config import load_config  # noqa: E402
+from haitiwatch.scheduler.rule_config import RuleConfig  # noqa: E402
 
 #: The rules the dev set labels (the label that counts as relevant for each).
 LABELLED = {"mission": "mission"}

@@ -33,7 +33,7 @@ from soak_site import ALERT_WORD, HOSTILE, WebhookReceiver, kind_of, sqlite_byte
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
-from scheduler.config_values import parse_duration
+from haitiwatch.scheduler.config_values import parse_duration
 
 STOP_WAIT_S = 90
 

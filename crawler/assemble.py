@@ -7,12 +7,18 @@ from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
 
-from crawler.jobs import SourceJob
-from crawler.language import detect_language
-from crawler.urls import UnusableURL, canonical_url, fetch_url, host_of, registered_domain
-from db.aliases import Identity, identity, same_article
-from db.records import ArticleRecord, ExtractedPage, FeedEntry
-from db.textnorm import clean_text, content_hash
+from haitiwatch.crawler.jobs import SourceJob
+from haitiwatch.crawler.language import detect_language
+from haitiwatch.crawler.urls import (
+    UnusableURL,
+    canonical_url,
+    fetch_url,
+    host_of,
+    registered_domain,
+)
+from haitiwatch.db.aliases import Identity, identity, same_article
+from haitiwatch.db.records import ArticleRecord, ExtractedPage, FeedEntry
+from haitiwatch.db.textnorm import clean_text, content_hash
 
 _URL_GUID_PREFIXES = ("http://", "https://")
 _TITLE_FROM_TEXT_CHARS = 120

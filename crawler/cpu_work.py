@@ -12,10 +12,10 @@ import os
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
-from crawler.assemble import boilerplate_hashes, build_record
-from crawler.jobs import SourceJob
-from crawler.repair import repaired_page
-from db.records import ArticleRecord, FeedEntry
+from haitiwatch.crawler.assemble import boilerplate_hashes, build_record
+from haitiwatch.crawler.jobs import SourceJob
+from haitiwatch.crawler.repair import repaired_page
+from haitiwatch.db.records import ArticleRecord, FeedEntry
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,9 @@ def page_record(
 ) -> ArticleRecord | None:
     """Extract a page and build its record in one CPU-pool call (language detection and
     story keys included, so the database thread only writes)."""
-    from crawler.extract import extract_page  # about 0.3 s of imports; feeds never need it
+    from haitiwatch.crawler.extract import (
+        extract_page,  # about 0.3 s of imports; feeds never need it
+    )
 
     page = repaired_page(extract_page(body, url, encoding))
     record = build_record(job, entry, page, final_url=url, boilerplate=boilerplate)
@@ -107,7 +109,7 @@ def warm_up() -> None:
     needs the model raises the real error instead, on its own source.
     """
     try:
-        from crawler.language import warm_up as load_language_model
+        from haitiwatch.crawler.language import warm_up as load_language_model
 
         load_language_model()
     except Exception:

@@ -28,7 +28,7 @@ from trafilatura.settings import Document
 from trafilatura.utils import load_html
 from w3lib.encoding import html_to_unicode, read_bom, resolve_encoding
 
-from db.records import ExtractedPage
+from haitiwatch.db.records import ExtractedPage
 
 __all__ = ["decode_html", "extract_page", "normalise_text", "parse_timestamp", "split_authors"]
 

@@ -19,10 +19,10 @@ from typing import Any
 import feedparser
 import lxml.etree
 
-from crawler.urls import absolute_url
-from db.errors import FeedError
-from db.records import FeedEntry, ParsedFeed
-from db.textnorm import valid_text
+from haitiwatch.crawler.urls import absolute_url
+from haitiwatch.db.errors import FeedError
+from haitiwatch.db.records import FeedEntry, ParsedFeed
+from haitiwatch.db.textnorm import valid_text
 
 MAX_FEED_BYTES = 16 * 1024 * 1024
 OLDEST_PLAUSIBLE = datetime(1990, 1, 1, tzinfo=UTC)

@@ -14,8 +14,8 @@ import asyncio
 import logging
 from concurrent.futures import Executor
 
-from crawler.storage import CrawlStorage
-from db.records import FetchToSave, Saved, Write
+from haitiwatch.crawler.storage import CrawlStorage
+from haitiwatch.db.records import FetchToSave, Saved, Write
 
 log = logging.getLogger(__name__)
 

@@ -20,14 +20,20 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import ParamSpec, TypeVar
 
-from crawler.assemble import Known, build_record, needs_fetch
-from crawler.cpu_gate import CpuGate, Stage
-from crawler.cpu_work import ItemFailure, PrepareStory, error_text, feed_records, page_record
-from crawler.group_writer import GroupWriter
-from crawler.jobs import FetchedBody, SourceJob
-from crawler.listings import Listing, read_listing
-from crawler.listings.progress import ListingProgress, needs_browser
-from crawler.owed import (
+from haitiwatch.crawler.assemble import Known, build_record, needs_fetch
+from haitiwatch.crawler.cpu_gate import CpuGate, Stage
+from haitiwatch.crawler.cpu_work import (
+    ItemFailure,
+    PrepareStory,
+    error_text,
+    feed_records,
+    page_record,
+)
+from haitiwatch.crawler.group_writer import GroupWriter
+from haitiwatch.crawler.jobs import FetchedBody, SourceJob
+from haitiwatch.crawler.listings import Listing, read_listing
+from haitiwatch.crawler.listings.progress import ListingProgress, needs_browser
+from haitiwatch.crawler.owed import (
     MAX_PAGE_ATTEMPTS,
     AfterFailure,
     PagePlan,
@@ -36,10 +42,10 @@ from crawler.owed import (
     plan_notes,
     plan_pages,
 )
-from crawler.poll import NextSteps, Poll, retry_after_until, utcnow
-from crawler.storage import CrawlStorage
-from db.errors import FeedError, WriteRefused
-from db.records import (
+from haitiwatch.crawler.poll import NextSteps, Poll, retry_after_until, utcnow
+from haitiwatch.crawler.storage import CrawlStorage
+from haitiwatch.db.errors import FeedError, WriteRefused
+from haitiwatch.db.records import (
     ArticleOutcome,
     ArticleRecord,
     FeedEntry,
@@ -53,7 +59,7 @@ from db.records import (
     Validators,
     Write,
 )
-from db.redact import redact_url
+from haitiwatch.db.redact import redact_url
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")

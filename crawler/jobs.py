@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from crawler.netguard import Origin, url_origin
-from db.records import Validators
+from haitiwatch.crawler.netguard import Origin, url_origin
+from haitiwatch.db.records import Validators
 
 #: RFC 9309 section 2.4: a cached robots.txt should not be used for more than 24 hours.
 ROBOTS_TXT_MAX_AGE_S = 24 * 3600

@@ -19,10 +19,15 @@ from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.httpobj import urlparse_cached
 from twisted.internet.defer import Deferred
 
-from crawler.jobs import ROBOTS_TXT_MAX_AGE_S
-from crawler.netguard import Origin, host_is_literal_forbidden, resolve_forbidden, url_origin
-from crawler.settings import ROBOTSTXT_MAX_AGE
-from crawler.spider import UNREACHABLE, describe_error
+from haitiwatch.crawler.jobs import ROBOTS_TXT_MAX_AGE_S
+from haitiwatch.crawler.netguard import (
+    Origin,
+    host_is_literal_forbidden,
+    resolve_forbidden,
+    url_origin,
+)
+from haitiwatch.crawler.settings import ROBOTSTXT_MAX_AGE
+from haitiwatch.crawler.spider import UNREACHABLE, describe_error
 
 #: How long a host whose robots.txt could not be reached is left alone (RFC 9309 2.3.1.4).
 UNREACHABLE_RETRY_S = 600.0

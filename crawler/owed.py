@@ -15,9 +15,9 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
-from crawler.assemble import Known, needs_fetch
-from db.keys import key_value
-from db.records import ITEM_FAILED_ATTEMPTS, FeedEntry, OwedChange, OwedPage
+from haitiwatch.crawler.assemble import Known, needs_fetch
+from haitiwatch.db.keys import key_value
+from haitiwatch.db.records import ITEM_FAILED_ATTEMPTS, FeedEntry, OwedChange, OwedPage
 
 #: Owed pages kept per source beside the ones being fetched; beyond it, the oldest published
 #: are given up. At the default max_pages (200) and a 15-minute interval, six hours of polls.

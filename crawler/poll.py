@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
-from crawler.jobs import SourceJob
-from crawler.listings.progress import ListingProgress
-from db.records import CrawlTotals, FeedEntry, OwedPage
+from haitiwatch.crawler.jobs import SourceJob
+from haitiwatch.crawler.listings.progress import ListingProgress
+from haitiwatch.db.records import CrawlTotals, FeedEntry, OwedPage
 
 
 def utcnow() -> datetime:

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from functools import partial
 from typing import ParamSpec, TypeVar
 
-from crawler.cpu_work import start_worker_process, warm_up
+from haitiwatch.crawler.cpu_work import start_worker_process, warm_up
 
 P = ParamSpec("P")
 T = TypeVar("T")

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from db.records import ExtractedPage, FeedEntry, ParsedFeed
-from db.textnorm import valid_text
+from haitiwatch.db.records import ExtractedPage, FeedEntry, ParsedFeed
+from haitiwatch.db.textnorm import valid_text
 
 
 def _text(value: str | None) -> str | None:

@@ -17,7 +17,7 @@ from typing import Any
 from twisted.internet.interfaces import IHostnameResolver, IResolutionReceiver
 from zope.interface import implementer
 
-from crawler.netguard import Origin, is_forbidden_ip
+from haitiwatch.crawler.netguard import Origin, is_forbidden_ip
 
 log = logging.getLogger(__name__)
 # Twisted's objects are typed Any: mypy cannot call methods through zope interfaces.

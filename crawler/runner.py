@@ -14,18 +14,18 @@ from concurrent.futures import Executor
 from datetime import timedelta
 from typing import TYPE_CHECKING, TypeVar
 
-from crawler.harvest import Harvester
-from crawler.jobs import CrawlSettings, SourceJob
-from crawler.netguard import Origin
-from crawler.poll import Poll
-from crawler.settings import ASYNCIO_REACTOR, scrapy_settings
-from crawler.storage import CrawlStorage
-from db.records import CrawlTotals
+from haitiwatch.crawler.harvest import Harvester
+from haitiwatch.crawler.jobs import CrawlSettings, SourceJob
+from haitiwatch.crawler.netguard import Origin
+from haitiwatch.crawler.poll import Poll
+from haitiwatch.crawler.settings import ASYNCIO_REACTOR, scrapy_settings
+from haitiwatch.crawler.storage import CrawlStorage
+from haitiwatch.db.records import CrawlTotals
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
 
-    from crawler.spider import SourceSpider
+    from haitiwatch.crawler.spider import SourceSpider
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -84,8 +84,8 @@ class CrawlEngine:
         from scrapy.crawler import AsyncCrawlerRunner
         from twisted.internet import reactor
 
-        from crawler import resolver
-        from crawler.spider import SourceSpider
+        from haitiwatch.crawler import resolver
+        from haitiwatch.crawler.spider import SourceSpider
 
         resolver.install(reactor, self._private_origins)
         runner = AsyncCrawlerRunner(scrapy_settings(self.settings, list(jobs)))

@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 from scrapy.settings import default_settings
 
-from crawler.jobs import CrawlSettings, SourceJob
+from haitiwatch.crawler.jobs import CrawlSettings, SourceJob
 
 ASYNCIO_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 #: Off (COOKIES_ENABLED is False), yet imported if only disabled in DOWNLOADER_MIDDLEWARES
@@ -22,7 +22,7 @@ def scrapy_settings(settings: CrawlSettings, jobs: list[SourceJob]) -> dict[str,
     return {
         "TWISTED_REACTOR": ASYNCIO_REACTOR,
         # Scrapy's own lets every queued request of a host through at once (crawler/downloader.py).
-        "DOWNLOADER": "crawler.downloader.ConcurrencySafeDownloader",
+        "DOWNLOADER": "haitiwatch.crawler.downloader.ConcurrencySafeDownloader",
         "USER_AGENT": settings.user_agent,
         "ROBOTSTXT_OBEY": settings.obey_robots_txt,
         # Ours (crawler/middlewares.py): Scrapy keeps a host's robots.txt for the crawl's life.
@@ -70,10 +70,10 @@ def scrapy_settings(settings: CrawlSettings, jobs: list[SourceJob]) -> dict[str,
         },
         "DOWNLOADER_MIDDLEWARES": {
             "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
-            "crawler.middlewares.ConcurrentSafeRobotsTxtMiddleware": 100,
-            "crawler.middlewares.PrivateAddressGuard": 60,
-            "crawler.middlewares.SourceCredentials": 70,
-            "crawler.middlewares.RetryAfterMiddleware": 560,
+            "haitiwatch.crawler.middlewares.ConcurrentSafeRobotsTxtMiddleware": 100,
+            "haitiwatch.crawler.middlewares.PrivateAddressGuard": 60,
+            "haitiwatch.crawler.middlewares.SourceCredentials": 70,
+            "haitiwatch.crawler.middlewares.RetryAfterMiddleware": 560,
         },
     }
 

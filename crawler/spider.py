@@ -27,12 +27,12 @@ from twisted.internet.error import (
 from twisted.python.failure import Failure
 from w3lib.encoding import http_content_type_encoding
 
-from crawler.harvest import Harvester
-from crawler.jobs import FetchedBody
-from crawler.netguard import Origin
-from crawler.poll import NextSteps, Poll
-from crawler.urls import UnusableURL, fetch_url
-from db.records import OwedPage
+from haitiwatch.crawler.harvest import Harvester
+from haitiwatch.crawler.jobs import FetchedBody
+from haitiwatch.crawler.netguard import Origin
+from haitiwatch.crawler.poll import NextSteps, Poll
+from haitiwatch.crawler.urls import UnusableURL, fetch_url
+from haitiwatch.db.records import OwedPage
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from db.records import ArticleRecord, KnownArticle, OwedPage, Saved, Write
+from haitiwatch.db.records import ArticleRecord, KnownArticle, OwedPage, Saved, Write
 
 
 class CrawlStorage(Protocol):

@@ -26,8 +26,8 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from db.records import ArticleRecord
-from db.textnorm import normalise_for_hash
+from haitiwatch.db.records import ArticleRecord
+from haitiwatch.db.textnorm import normalise_for_hash
 
 
 @dataclass(frozen=True, slots=True)

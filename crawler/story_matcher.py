@@ -6,12 +6,12 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from crawler import stories
-from crawler.stories import StoryParams
-from db.records import ArticleRecord
+from haitiwatch.crawler import stories
+from haitiwatch.crawler.stories import StoryParams
+from haitiwatch.db.records import ArticleRecord
 
 if TYPE_CHECKING:  # not imported at run time: the CPU workers need no SQLAlchemy
-    from db.story_index import Candidate
+    from haitiwatch.db.story_index import Candidate
 
 
 class StoryMatcher:

@@ -22,7 +22,7 @@ from urllib.parse import SplitResult, quote, unquote, urljoin, urlsplit, urlunsp
 
 import idna
 
-from db.errors import HaitiwatchError
+from haitiwatch.db.errors import HaitiwatchError
 
 if TYPE_CHECKING:
     import tldextract

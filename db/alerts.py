@@ -26,8 +26,8 @@ from typing import Any
 from sqlalchemy import Engine, Select, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from db.database import WRITE_OPTION
-from db.schema import AlertRow, Article, RuleMatchRow, Source
+from haitiwatch.db.database import WRITE_OPTION
+from haitiwatch.db.schema import AlertRow, Article, RuleMatchRow, Source
 
 PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
 STATUSES = (PENDING, SENDING, SENT, FAILED)

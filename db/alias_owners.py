@@ -7,7 +7,7 @@ from collections.abc import Sequence, Set
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from db.aliases import (
+from haitiwatch.db.aliases import (
     Identity,
     Key,
     Keyed,
@@ -17,9 +17,9 @@ from db.aliases import (
     same_article,
     text_only_matches,
 )
-from db.database import one_of
-from db.records import ArticleRecord
-from db.schema import Article, ArticleKey
+from haitiwatch.db.database import one_of
+from haitiwatch.db.records import ArticleRecord
+from haitiwatch.db.schema import Article, ArticleKey
 
 #: Enough of a text to see whether a title only repeats its start.
 TEXT_START_CHARS = 1000

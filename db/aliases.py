@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Final
 from urllib.parse import urlsplit
 
-from db.records import ArticleRecord
+from haitiwatch.db.records import ArticleRecord
 
 Key = tuple[str, str]
 

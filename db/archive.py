@@ -7,19 +7,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime
 
-from db.alerts import ArchivedText, Outbox, iter_texts_since
-from db.marks import Marks
-from db.near_misses import NearMissArchive
-from db.records import SourceHealth
-from db.rule_models import RuleModels
-from db.search import NO_FILTERS, CoveragePoint, SearchFilters, SearchHit, Sort
-from db.search.facets import coverage, filter_names, languages
-from db.search.pages import iter_search, search
-from db.search.query import MatchExpr
-from db.search.sql import has_rule_matches
-from db.service_state import ServiceState
-from db.store import Store
-from db.story_reader import StoryCopy, StorySummary, list_stories, story_copies
+from haitiwatch.db.alerts import ArchivedText, Outbox, iter_texts_since
+from haitiwatch.db.marks import Marks
+from haitiwatch.db.near_misses import NearMissArchive
+from haitiwatch.db.records import SourceHealth
+from haitiwatch.db.rule_models import RuleModels
+from haitiwatch.db.search import NO_FILTERS, CoveragePoint, SearchFilters, SearchHit, Sort
+from haitiwatch.db.search.facets import coverage, filter_names, languages
+from haitiwatch.db.search.pages import iter_search, search
+from haitiwatch.db.search.query import MatchExpr
+from haitiwatch.db.search.sql import has_rule_matches
+from haitiwatch.db.service_state import ServiceState
+from haitiwatch.db.store import Store
+from haitiwatch.db.story_reader import StoryCopy, StorySummary, list_stories, story_copies
 
 
 class Archive:

@@ -13,14 +13,14 @@ from sqlalchemy import ColumnElement, Table, and_, bindparam, insert, select, te
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from db.alias_owners import is_alias, separate_false_aliases
-from db.aliases import Key
-from db.database import dialect_insert, insert_returning_ids, one_of
-from db.keys import record_keys
-from db.records import ArticleOutcome, ArticleRecord, StoredChange
-from db.schema import Article, ArticleKey, Story
-from db.search.sql import index_new_articles
-from db.story_index import Placement, StoryIndex, join_story
+from haitiwatch.db.alias_owners import is_alias, separate_false_aliases
+from haitiwatch.db.aliases import Key
+from haitiwatch.db.database import dialect_insert, insert_returning_ids, one_of
+from haitiwatch.db.keys import record_keys
+from haitiwatch.db.records import ArticleOutcome, ArticleRecord, StoredChange
+from haitiwatch.db.schema import Article, ArticleKey, Story
+from haitiwatch.db.search.sql import index_new_articles
+from haitiwatch.db.story_index import Placement, StoryIndex, join_story
 
 _TEXT_RANK = {"feed": 1, "page": 2}
 # Core tables for the batch path: executemany without building ORM objects.

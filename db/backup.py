@@ -12,7 +12,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from db.errors import StorageError
+from haitiwatch.db.errors import StorageError
 
 
 def backup_sqlite(database_url: str, target: Path) -> None:

@@ -29,7 +29,7 @@ from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import QueryableAttribute, Session
 from sqlalchemy.pool import ConnectionPoolEntry
 
-from db.errors import StorageError
+from haitiwatch.db.errors import StorageError
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 

@@ -10,11 +10,11 @@ from sqlalchemy import Integer, Table, Update, bindparam, func, insert, select, 
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
-from db.errors import StorageError
-from db.owed import owed_counts
-from db.records import ArticleCounts, FetchOutcome, FetchResult, SourceHealth
-from db.redact import redact
-from db.schema import Article, Fetch, Source
+from haitiwatch.db.errors import StorageError
+from haitiwatch.db.owed import owed_counts
+from haitiwatch.db.records import ArticleCounts, FetchOutcome, FetchResult, SourceHealth
+from haitiwatch.db.redact import redact
+from haitiwatch.db.schema import Article, Fetch, Source
 
 SOURCES = cast(Table, Source.__table__)
 FETCHES = cast(Table, Fetch.__table__)

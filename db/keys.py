@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 
-from db.records import ArticleRecord
+from haitiwatch.db.records import ArticleRecord
 
 #: Longer key values are stored as their hash (index entries have a size limit on PostgreSQL).
 MAX_KEY_CHARS = 512

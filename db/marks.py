@@ -15,9 +15,9 @@ from typing import Final
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from db.database import WRITE_OPTION, dialect_insert
-from db.errors import HaitiwatchError
-from db.schema import Article, MarkLinkNonce, MarkRow, Source
+from haitiwatch.db.database import WRITE_OPTION, dialect_insert
+from haitiwatch.db.errors import HaitiwatchError
+from haitiwatch.db.schema import Article, MarkLinkNonce, MarkRow, Source
 
 RELEVANT: Final = "relevant"
 IRRELEVANT: Final = "irrelevant"

@@ -17,11 +17,11 @@ from typing import Final
 from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
-from db.alerts import DIGEST, PENDING
-from db.database import WRITE_OPTION, dialect_insert
-from db.rule_matches import story_key
-from db.schema import AlertRow, Article, RuleMatchRow, Source
-from db.store import Store
+from haitiwatch.db.alerts import DIGEST, PENDING
+from haitiwatch.db.database import WRITE_OPTION, dialect_insert
+from haitiwatch.db.rule_matches import story_key
+from haitiwatch.db.schema import AlertRow, Article, RuleMatchRow, Source
+from haitiwatch.db.store import Store
 
 #: Appended to a rule's name for its possible-misses outbox rows (":" is not allowed in rule
 #: names, so the key never collides with a rule).

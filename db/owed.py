@@ -14,9 +14,9 @@ from typing import Any, cast
 from sqlalchemy import Exists, Table, bindparam, delete, exists, func, select, update
 from sqlalchemy.orm import Session
 
-from db.database import dialect_insert
-from db.records import ITEM_FAILED_ATTEMPTS, FeedEntry, OwedChange, OwedPage
-from db.schema import OwedPageRow, Source
+from haitiwatch.db.database import dialect_insert
+from haitiwatch.db.records import ITEM_FAILED_ATTEMPTS, FeedEntry, OwedChange, OwedPage
+from haitiwatch.db.schema import OwedPageRow, Source
 
 OWED = cast(Table, OwedPageRow.__table__)
 

@@ -11,10 +11,10 @@ from datetime import datetime
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from db.alerts import PENDING
-from db.database import dialect_insert
-from db.records import ArticleOutcome, StoredArticle, StoredChange
-from db.schema import AlertRow, RuleMatchRow
+from haitiwatch.db.alerts import PENDING
+from haitiwatch.db.database import dialect_insert
+from haitiwatch.db.records import ArticleOutcome, StoredArticle, StoredChange
+from haitiwatch.db.schema import AlertRow, RuleMatchRow
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,8 +12,8 @@ from typing import Any
 from sqlalchemy import Engine, delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from db.database import WRITE_OPTION
-from db.schema import RuleModelRow
+from haitiwatch.db.database import WRITE_OPTION
+from haitiwatch.db.schema import RuleModelRow
 
 
 @dataclass(frozen=True, slots=True)

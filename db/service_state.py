@@ -16,9 +16,9 @@ from sqlalchemy import Engine, Row, and_, bindparam, delete, func, or_, select, 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
-from db.database import WRITE_OPTION
-from db.schema import Article, Fetch, ServiceLease, Source
-from db.unrecorded import UnrecordedFailures, state_with
+from haitiwatch.db.database import WRITE_OPTION
+from haitiwatch.db.schema import Article, Fetch, ServiceLease, Source
+from haitiwatch.db.unrecorded import UnrecordedFailures, state_with
 
 LEASE_NAME = "scheduler"
 #: A lease whose heartbeat is older than this may be taken over (a holder renews every 10 s).

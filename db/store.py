@@ -19,17 +19,17 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from db.articles import ArticleHook, ArticleWriter, key_in
-from db.database import (
+from haitiwatch.db.articles import ArticleHook, ArticleWriter, key_in
+from haitiwatch.db.database import (
     WRITE_OPTION,
     create_db_engine,
     migrate,
     one_of,
 )
-from db.fetches import count_item_failure, record_fetch, source_health
-from db.keys import key_value
-from db.owed import apply_changes, defer_in, hold_in, owes_pages, pending, settle_in
-from db.records import (
+from haitiwatch.db.fetches import count_item_failure, record_fetch, source_health
+from haitiwatch.db.keys import key_value
+from haitiwatch.db.owed import apply_changes, defer_in, hold_in, owes_pages, pending, settle_in
+from haitiwatch.db.records import (
     ArticleCounts,
     ArticleOutcome,
     ArticleRecord,
@@ -46,10 +46,10 @@ from db.records import (
     Validators,
     Write,
 )
-from db.rule_matches import rules_by_article, with_rules
-from db.schema import Article, ArticleKey, Fetch, Source
-from db.story_index import StoryIndex
-from db.write_refused import raise_if_refused, refusals_raised
+from haitiwatch.db.rule_matches import rules_by_article, with_rules
+from haitiwatch.db.schema import Article, ArticleKey, Fetch, Source
+from haitiwatch.db.story_index import StoryIndex
+from haitiwatch.db.write_refused import raise_if_refused, refusals_raised
 
 # Core tables for the batch path: executemany without building ORM objects.
 

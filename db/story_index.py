@@ -32,9 +32,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from db.database import bind_value, insert_rows, one_of
-from db.records import ArticleRecord
-from db.schema import Article, Story, StoryBand, StoryShingles
+from haitiwatch.db.database import bind_value, insert_rows, one_of
+from haitiwatch.db.records import ArticleRecord
+from haitiwatch.db.schema import Article, Story, StoryBand, StoryShingles
 
 DEFAULT_WINDOW = timedelta(days=30)
 STORY_BANDS = cast(Table, StoryBand.__table__)

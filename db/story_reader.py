@@ -9,8 +9,8 @@ from datetime import datetime
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from db.schema import Article, Source, Story
-from db.search.sql import RULE_MATCHES
+from haitiwatch.db.schema import Article, Source, Story
+from haitiwatch.db.search.sql import RULE_MATCHES
 
 
 @dataclass(frozen=True, slots=True)

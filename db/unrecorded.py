@@ -8,11 +8,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from db.records import SourceHealth
-from db.redact import redact
+from haitiwatch.db.records import SourceHealth
+from haitiwatch.db.redact import redact
 
 if TYPE_CHECKING:
-    from db.service_state import SourceState
+    from haitiwatch.db.service_state import SourceState
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,8 +13,8 @@ from contextlib import contextmanager
 
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from db.errors import WriteRefused
-from db.redact import redact
+from haitiwatch.db.errors import WriteRefused
+from haitiwatch.db.redact import redact
 
 #: SQLite primary result codes (extended codes keep them in the low byte): the write could
 #: not be made, whatever was written. BUSY and LOCKED come after the 30 s busy timeout.

@@ -17,7 +17,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from crawler.rules.classifier import (
+from haitiwatch.crawler.rules.classifier import (
     Counts,
     Example,
     ModelFormatError,
@@ -25,11 +25,11 @@ from crawler.rules.classifier import (
     cross_validated,
     learn,
 )
-from crawler.rules.training import shipped_examples, shipped_model
-from db.errors import HaitiwatchError
-from db.rule_matches import RuleHit
-from db.rule_models import RuleModels, StoredModel, load_models, model_versions
-from scheduler.rule_config import RuleConfig
+from haitiwatch.crawler.rules.training import shipped_examples, shipped_model
+from haitiwatch.db.errors import HaitiwatchError
+from haitiwatch.db.rule_matches import RuleHit
+from haitiwatch.db.rule_models import RuleModels, StoredModel, load_models, model_versions
+from haitiwatch.scheduler.rule_config import RuleConfig
 
 log = logging.getLogger(__name__)
 

@@ -11,15 +11,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from crawler.rules import compile_rule
-from crawler.rules.near_miss import NearMiss, top_near_misses
-from db.archive import Archive
-from db.errors import HaitiwatchError
-from db.near_misses import AuditArticle
-from db.rule_matches import story_key
-from scheduler.assist import rule_scorer
-from scheduler.config import LoadedConfig
-from scheduler.rule_config import RuleConfig
+from haitiwatch.crawler.rules import compile_rule
+from haitiwatch.crawler.rules.near_miss import NearMiss, top_near_misses
+from haitiwatch.db.archive import Archive
+from haitiwatch.db.errors import HaitiwatchError
+from haitiwatch.db.near_misses import AuditArticle
+from haitiwatch.db.rule_matches import story_key
+from haitiwatch.scheduler.assist import rule_scorer
+from haitiwatch.scheduler.config import LoadedConfig
+from haitiwatch.scheduler.rule_config import RuleConfig
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,14 +15,14 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from crawler.cluster import Dispatch, PollQueue, QueueUnavailable
-from crawler.poll import utcnow
-from crawler.pools import DatabaseThread
-from db.errors import HaitiwatchError
-from db.service_state import LEASE_TTL, ServiceState
-from scheduler.config import Config
-from scheduler.feeders import Sources, pause
-from scheduler.poller import Poller
+from haitiwatch.crawler.cluster import Dispatch, PollQueue, QueueUnavailable
+from haitiwatch.crawler.poll import utcnow
+from haitiwatch.crawler.pools import DatabaseThread
+from haitiwatch.db.errors import HaitiwatchError
+from haitiwatch.db.service_state import LEASE_TTL, ServiceState
+from haitiwatch.scheduler.config import Config
+from haitiwatch.scheduler.feeders import Sources, pause
+from haitiwatch.scheduler.poller import Poller
 
 log = logging.getLogger("haitiwatch.cluster")
 

@@ -24,11 +24,11 @@ from pydantic import (
     model_validator,
 )
 
-from db.errors import ConfigError
-from db.redact import remember_credentials
-from scheduler.config_values import Duration, Section, check_timezone
-from scheduler.rule_config import RuleConfig
-from scheduler.source_config import SourceConfig
+from haitiwatch.db.errors import ConfigError
+from haitiwatch.db.redact import remember_credentials
+from haitiwatch.scheduler.config_values import Duration, Section, check_timezone
+from haitiwatch.scheduler.rule_config import RuleConfig
+from haitiwatch.scheduler.source_config import SourceConfig
 
 CONFIG_ENV = "HAITIWATCH_CONFIG"
 DATABASE_URL_ENV = "HAITIWATCH_DATABASE_URL"
@@ -205,7 +205,7 @@ class LoadedConfig(BaseModel):
 
 
 def default_config_text() -> str:
-    return resources.files("scheduler").joinpath(DEFAULT_CONFIG_NAME).read_text("utf-8")
+    return resources.files("haitiwatch.scheduler").joinpath(DEFAULT_CONFIG_NAME).read_text("utf-8")
 
 
 def _format_error(origin: str, error: ValidationError) -> str:

@@ -7,14 +7,14 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
-from crawler.jobs import CrawlSettings, ListingOptions, SourceJob
-from crawler.netguard import host_is_literal_forbidden, resolve_forbidden
-from crawler.urls import split_credentials
-from db.records import PollStart, Validators
-from db.redact import redact
-from db.store import SourceSpec, Store
-from scheduler.config import Config, CrawlConfig
-from scheduler.source_config import DEFAULT_LASTMOD_WINDOW, SourceConfig
+from haitiwatch.crawler.jobs import CrawlSettings, ListingOptions, SourceJob
+from haitiwatch.crawler.netguard import host_is_literal_forbidden, resolve_forbidden
+from haitiwatch.crawler.urls import split_credentials
+from haitiwatch.db.records import PollStart, Validators
+from haitiwatch.db.redact import redact
+from haitiwatch.db.store import SourceSpec, Store
+from haitiwatch.scheduler.config import Config, CrawlConfig
+from haitiwatch.scheduler.source_config import DEFAULT_LASTMOD_WINDOW, SourceConfig
 
 
 def crawl_settings(crawl_config: CrawlConfig, cpu_workers: int = 2) -> CrawlSettings:

@@ -15,11 +15,11 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from db.alerts import SENT, Alert, Outbox, new_worker_id
-from scheduler.config_values import digest_times
-from scheduler.messages import Message, item_html, item_markdown, item_text, md_escape
-from scheduler.notify import LEASE, Notifier, send_claimed
-from scheduler.rule_config import RuleConfig
+from haitiwatch.db.alerts import SENT, Alert, Outbox, new_worker_id
+from haitiwatch.scheduler.config_values import digest_times
+from haitiwatch.scheduler.messages import Message, item_html, item_markdown, item_text, md_escape
+from haitiwatch.scheduler.notify import LEASE, Notifier, send_claimed
+from haitiwatch.scheduler.rule_config import RuleConfig
 
 #: Stories shown in full in one digest; the rest are listed by title.
 MAX_DETAILED = 25

@@ -7,9 +7,9 @@ the whole CLI (SQLAlchemy, Alembic, typer...) for nothing.
 
 
 def main() -> None:
-    from scheduler import stop_signals
+    from haitiwatch.scheduler import stop_signals
 
     stop_signals.hold()  # until the command starts (scheduler/stop_signals.py)
-    from scheduler.cli import main as cli_main
+    from haitiwatch.scheduler.cli import main as cli_main
 
     cli_main()

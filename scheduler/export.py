@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any, TextIO
 
-from db.records import StoredArticle
+from haitiwatch.db.records import StoredArticle
 
 FORMATS = ("jsonl", "csv")
 FIELDS = (

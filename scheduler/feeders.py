@@ -16,14 +16,14 @@ from typing import Protocol
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
 
-from crawler.poll import utcnow
-from crawler.pools import DatabaseThread
-from db.service_state import ServiceState
-from scheduler.config import Config
-from scheduler.observe import Metrics
-from scheduler.poller import Poller
-from scheduler.schedule import first_due, reschedule
-from scheduler.source_config import SourceConfig
+from haitiwatch.crawler.poll import utcnow
+from haitiwatch.crawler.pools import DatabaseThread
+from haitiwatch.db.service_state import ServiceState
+from haitiwatch.scheduler.config import Config
+from haitiwatch.scheduler.observe import Metrics
+from haitiwatch.scheduler.poller import Poller
+from haitiwatch.scheduler.schedule import first_due, reschedule
+from haitiwatch.scheduler.source_config import SourceConfig
 
 log = logging.getLogger("haitiwatch.service")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from db.redact import redact
+from haitiwatch.db.redact import redact
 
 #: The attributes every LogRecord has; anything else came from ``extra=``.
 STANDARD_FIELDS = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {

@@ -18,11 +18,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Final
 from urllib.parse import urlencode
 
-from db.errors import ConfigError, HaitiwatchError
-from db.marks import IRRELEVANT, RELEVANT, VERDICTS
-from scheduler.config import LoadedConfig
-from scheduler.numbers import MAX_ID, whole_number
-from scheduler.secrets import link_secret
+from haitiwatch.db.errors import ConfigError, HaitiwatchError
+from haitiwatch.db.marks import IRRELEVANT, RELEVANT, VERDICTS
+from haitiwatch.scheduler.config import LoadedConfig
+from haitiwatch.scheduler.numbers import MAX_ID, whole_number
+from haitiwatch.scheduler.secrets import link_secret
 
 #: How long an alert's links work.
 LINK_LIFETIME: Final = timedelta(days=30)

@@ -15,11 +15,11 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from db.alerts import Alert
-from db.near_misses import MISSES_SUFFIX
+from haitiwatch.db.alerts import Alert
+from haitiwatch.db.near_misses import MISSES_SUFFIX
 
 if TYPE_CHECKING:  # the Notifier carries these helpers' settings; it imports this module
-    from scheduler.notify import Notifier
+    from haitiwatch.scheduler.notify import Notifier
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,18 +26,18 @@ from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from crawler.rules import RuleSet, Snippet, compile_rule, make_snippet
-from db.alerts import FAILED, PENDING, SENT, Alert, Outbox, new_worker_id
-from db.articles import ArticleHook
-from db.errors import ConfigError
-from db.rule_matches import RuleHit, RuleMatchHook
-from scheduler.assist import AssistedRules
-from scheduler.config import Config, LoadedConfig
-from scheduler.mark_links import LinkSigner, link_signer
-from scheduler.messages import Message, alert_message, test_message
-from scheduler.rule_config import RuleConfig
-from scheduler.secrets import channel_url
-from scheduler.send_batch import send_batch
+from haitiwatch.crawler.rules import RuleSet, Snippet, compile_rule, make_snippet
+from haitiwatch.db.alerts import FAILED, PENDING, SENT, Alert, Outbox, new_worker_id
+from haitiwatch.db.articles import ArticleHook
+from haitiwatch.db.errors import ConfigError
+from haitiwatch.db.rule_matches import RuleHit, RuleMatchHook
+from haitiwatch.scheduler.assist import AssistedRules
+from haitiwatch.scheduler.config import Config, LoadedConfig
+from haitiwatch.scheduler.mark_links import LinkSigner, link_signer
+from haitiwatch.scheduler.messages import Message, alert_message, test_message
+from haitiwatch.scheduler.rule_config import RuleConfig
+from haitiwatch.scheduler.secrets import channel_url
+from haitiwatch.scheduler.send_batch import send_batch
 
 log = logging.getLogger(__name__)
 

@@ -20,8 +20,8 @@ from prometheus_client import (
     generate_latest,
 )
 
-from db.records import CrawlTotals
-from scheduler.logfilter import STANDARD_FIELDS, redact_logs
+from haitiwatch.db.records import CrawlTotals
+from haitiwatch.scheduler.logfilter import STANDARD_FIELDS, redact_logs
 
 
 class JsonFormatter(logging.Formatter):

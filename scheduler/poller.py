@@ -17,21 +17,21 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from crawler.jobs import CrawlSettings, SourceJob
-from crawler.poll import Poll, utcnow
-from crawler.pools import DatabaseThread
-from crawler.runner import CrawlEngine
-from db.records import CrawlTotals, PollStart
-from db.service_state import ServiceState, SourceState
-from db.store import Store
-from scheduler.config import ServiceConfig
-from scheduler.crawling import private_sources, source_job
-from scheduler.messages import Message
-from scheduler.notify import Notifier, deliver
-from scheduler.observe import Metrics
-from scheduler.schedule import next_due
-from scheduler.source_config import SourceConfig
-from scheduler.storage_alarm import AlarmChange, StorageAlarm
+from haitiwatch.crawler.jobs import CrawlSettings, SourceJob
+from haitiwatch.crawler.poll import Poll, utcnow
+from haitiwatch.crawler.pools import DatabaseThread
+from haitiwatch.crawler.runner import CrawlEngine
+from haitiwatch.db.records import CrawlTotals, PollStart
+from haitiwatch.db.service_state import ServiceState, SourceState
+from haitiwatch.db.store import Store
+from haitiwatch.scheduler.config import ServiceConfig
+from haitiwatch.scheduler.crawling import private_sources, source_job
+from haitiwatch.scheduler.messages import Message
+from haitiwatch.scheduler.notify import Notifier, deliver
+from haitiwatch.scheduler.observe import Metrics
+from haitiwatch.scheduler.schedule import next_due
+from haitiwatch.scheduler.source_config import SourceConfig
+from haitiwatch.scheduler.storage_alarm import AlarmChange, StorageAlarm
 
 log = logging.getLogger("haitiwatch.service")
 

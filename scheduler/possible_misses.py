@@ -16,17 +16,17 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
-from crawler.rules import compile_rule
-from crawler.rules.near_miss import near_miss
-from db.alerts import SENT, Alert, new_worker_id
-from db.archive import Archive
-from db.near_misses import possible_misses_key
-from scheduler.audit import audit_rule
-from scheduler.digest import last_due, rule_zone
-from scheduler.messages import Message, item_html, item_markdown, item_text, md_escape
-from scheduler.notify import LEASE, Notifier
-from scheduler.notify import send_claimed as send
-from scheduler.rule_config import RuleConfig
+from haitiwatch.crawler.rules import compile_rule
+from haitiwatch.crawler.rules.near_miss import near_miss
+from haitiwatch.db.alerts import SENT, Alert, new_worker_id
+from haitiwatch.db.archive import Archive
+from haitiwatch.db.near_misses import possible_misses_key
+from haitiwatch.scheduler.audit import audit_rule
+from haitiwatch.scheduler.digest import last_due, rule_zone
+from haitiwatch.scheduler.messages import Message, item_html, item_markdown, item_text, md_escape
+from haitiwatch.scheduler.notify import LEASE, Notifier
+from haitiwatch.scheduler.notify import send_claimed as send
+from haitiwatch.scheduler.rule_config import RuleConfig
 
 #: Near misses per digest: enough to skim over coffee.
 DIGEST_SIZE: Final = 10

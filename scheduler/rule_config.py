@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from scheduler.config_values import NAME, Section, check_timezone, digest_times
+from haitiwatch.scheduler.config_values import NAME, Section, check_timezone, digest_times
 
 #: A rule with a possible-misses digest has outbox rows under "NAME:misses", which must fit
 #: the outbox's 64-character rule column (db/near_misses.py).
@@ -57,7 +57,7 @@ class RuleConfig(Section):
 
     @model_validator(mode="after")
     def _query_and_schedule(self) -> RuleConfig:
-        from db.query.parser import QuerySyntaxError, parse_query  # scheduler -> crawler
+        from haitiwatch.db.query.parser import QuerySyntaxError, parse_query  # scheduler -> crawler
 
         try:
             parse_query(self.query)

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from scheduler.source_config import SourceConfig
+    from haitiwatch.scheduler.source_config import SourceConfig
 
 #: Longest wait after repeated failures, unless the interval itself is longer.
 MAX_BACKOFF = timedelta(hours=6)

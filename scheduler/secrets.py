@@ -6,9 +6,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from db.errors import ConfigError
-from db.redact import remember_secret
-from scheduler.config import ChannelConfig, WebConfig
+from haitiwatch.db.errors import ConfigError
+from haitiwatch.db.redact import remember_secret
+from haitiwatch.scheduler.config import ChannelConfig, WebConfig
 
 
 def channel_url(name: str, channel: ChannelConfig, origin: str) -> str:

@@ -24,27 +24,33 @@ from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.exc import SQLAlchemyError
 
-from crawler.poll import utcnow
-from crawler.pools import DatabaseThread, cpu_pool
-from crawler.runner import run_reactor
-from db.archive import Archive
-from db.errors import HaitiwatchError
-from db.service_state import LEASE_NAME, LEASE_TTL, WORKER_PREFIX, LeaseInfo, ServiceState
-from db.store import Store
-from scheduler import stop_signals
-from scheduler.config import LoadedConfig, load_config
-from scheduler.crawling import crawl_settings, sync_sources
-from scheduler.digest import run_due_digests
-from scheduler.feeders import ONE_RUN, Feeder, LocalSchedule, pause
-from scheduler.notify import STOP_GRACE, Notifier, drain_outbox
-from scheduler.observe import Metrics, start_http
-from scheduler.poller import Poller
-from scheduler.possible_misses import PossibleMisses
-from scheduler.source_config import SourceConfig
-from scheduler.wiring import open_store
+from haitiwatch.crawler.poll import utcnow
+from haitiwatch.crawler.pools import DatabaseThread, cpu_pool
+from haitiwatch.crawler.runner import run_reactor
+from haitiwatch.db.archive import Archive
+from haitiwatch.db.errors import HaitiwatchError
+from haitiwatch.db.service_state import (
+    LEASE_NAME,
+    LEASE_TTL,
+    WORKER_PREFIX,
+    LeaseInfo,
+    ServiceState,
+)
+from haitiwatch.db.store import Store
+from haitiwatch.scheduler import stop_signals
+from haitiwatch.scheduler.config import LoadedConfig, load_config
+from haitiwatch.scheduler.crawling import crawl_settings, sync_sources
+from haitiwatch.scheduler.digest import run_due_digests
+from haitiwatch.scheduler.feeders import ONE_RUN, Feeder, LocalSchedule, pause
+from haitiwatch.scheduler.notify import STOP_GRACE, Notifier, drain_outbox
+from haitiwatch.scheduler.observe import Metrics, start_http
+from haitiwatch.scheduler.poller import Poller
+from haitiwatch.scheduler.possible_misses import PossibleMisses
+from haitiwatch.scheduler.source_config import SourceConfig
+from haitiwatch.scheduler.wiring import open_store
 
 if TYPE_CHECKING:
-    from crawler.cluster import PollQueue
+    from haitiwatch.crawler.cluster import PollQueue
 
 log = logging.getLogger("haitiwatch.service")
 
@@ -162,7 +168,7 @@ class Service:
                 return 0  # stopped while waiting as a standby
             try:
                 if self.queue is not None:
-                    from scheduler.cluster import check_queue
+                    from haitiwatch.scheduler.cluster import check_queue
 
                     await check_queue(self.queue)
                 await self._serve()
@@ -215,7 +221,7 @@ class Service:
         host, port = config.service.http.host, config.service.http.port
         extra = None
         if config.web.enabled:
-            from scheduler.web import mount_web
+            from haitiwatch.scheduler.web import mount_web
 
             def extra(app: web.Application) -> None:
                 mount_web(app, self.archive, self.loaded, host)
@@ -341,8 +347,8 @@ def build_service(
         lease = Lease(state, db, LEASE_NAME, holder)
         feeder = LocalSchedule(scheduler, poller, state, db, metrics, stop)
     else:
-        from crawler.cluster import PollQueue
-        from scheduler.cluster import Dispatcher, QueueTaker
+        from haitiwatch.crawler.cluster import PollQueue
+        from haitiwatch.scheduler.cluster import Dispatcher, QueueTaker
 
         queue = PollQueue(loaded.redis_url, loaded.config.cluster.queue_key)
         if role == "scheduler":

@@ -10,8 +10,8 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from db.redact import remember_credentials
-from scheduler.config_values import NAME, Duration, Section
+from haitiwatch.db.redact import remember_credentials
+from haitiwatch.scheduler.config_values import NAME, Duration, Section
 
 SourceKind = Literal["feed", "sitemap", "html", "gnews", "gdelt"]
 #: Kinds whose URL may be built from a query instead of given.
@@ -118,7 +118,7 @@ class SourceConfig(Section):
         return self
 
     def _check_html(self) -> None:
-        from crawler.listings.html import compile_selector
+        from haitiwatch.crawler.listings.html import compile_selector
 
         if not self.selectors and not self.link_pattern:
             raise ValueError(
@@ -141,8 +141,8 @@ class SourceConfig(Section):
 
 
 def _search_url(data: dict[str, object]) -> str:
-    from crawler.listings.gdelt import GDELT_ENDPOINT, query_url
-    from crawler.listings.gnews import GNEWS_ENDPOINT, search_url
+    from haitiwatch.crawler.listings.gdelt import GDELT_ENDPOINT, query_url
+    from haitiwatch.crawler.listings.gnews import GNEWS_ENDPOINT, search_url
 
     query = str(data["query"])
     language = data.get("language")

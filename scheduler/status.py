@@ -8,8 +8,8 @@ from datetime import datetime, timedelta
 from rich.console import Console
 from rich.table import Table
 
-from db.archive import Archive
-from db.service_state import LEASE_TTL
+from haitiwatch.db.archive import Archive
+from haitiwatch.db.service_state import LEASE_TTL
 
 
 def render_status(console: Console, archive: Archive, now: datetime) -> None:

@@ -6,13 +6,13 @@ outbox rows) are registered here as Store hooks, in order.
 
 from __future__ import annotations
 
-from crawler.stories import StoryParams
-from crawler.story_matcher import StoryMatcher
-from db.articles import ArticleHook
-from db.store import Store
-from db.story_index import StoryIndex
-from scheduler.config import LoadedConfig
-from scheduler.notify import rule_match_hook
+from haitiwatch.crawler.stories import StoryParams
+from haitiwatch.crawler.story_matcher import StoryMatcher
+from haitiwatch.db.articles import ArticleHook
+from haitiwatch.db.store import Store
+from haitiwatch.db.story_index import StoryIndex
+from haitiwatch.scheduler.config import LoadedConfig
+from haitiwatch.scheduler.notify import rule_match_hook
 
 
 def article_hooks(loaded: LoadedConfig) -> list[ArticleHook]:

@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-from crawler.assemble import entry_lookup_keys
-from crawler.jobs import ListingOptions
-from crawler.repair import repaired_feed, repaired_urls
-from db.errors import FeedError
-from db.records import ParsedFeed
+from haitiwatch.crawler.assemble import entry_lookup_keys
+from haitiwatch.crawler.jobs import ListingOptions
+from haitiwatch.crawler.repair import repaired_feed, repaired_urls
+from haitiwatch.db.errors import FeedError
+from haitiwatch.db.records import ParsedFeed
 
 LISTING_KINDS = ("feed", "sitemap", "html", "gnews", "gdelt")
 
@@ -67,23 +67,23 @@ def _read(
     # Each parser is imported on first use, here in the CPU pool: the crawl's main process
     # only hands documents over (feedparser alone is 0.02 s of its start).
     if kind == "feed":
-        from crawler.feeds import parse_feed
+        from haitiwatch.crawler.feeds import parse_feed
 
         return Listing(parse_feed(body, url, content_type, now=now))
     if kind == "sitemap":
-        from crawler.listings.sitemap import parse_sitemap
+        from haitiwatch.crawler.listings.sitemap import parse_sitemap
 
         return parse_sitemap(body, url, content_type, options=options, level=level, now=now)
     if kind == "html":
-        from crawler.listings.html import parse_section
+        from haitiwatch.crawler.listings.html import parse_section
 
         return parse_section(body, url, encoding, options=options, level=level)
     if kind == "gnews":
-        from crawler.listings.gnews import parse_gnews
+        from haitiwatch.crawler.listings.gnews import parse_gnews
 
         return Listing(parse_gnews(body, url, content_type, now=now))
     if kind == "gdelt":
-        from crawler.listings.gdelt import parse_gdelt
+        from haitiwatch.crawler.listings.gdelt import parse_gdelt
 
         return Listing(parse_gdelt(body, url, content_type, now=now))
     raise FeedError(f"unknown source kind {kind!r} (expected one of {', '.join(LISTING_KINDS)})")

@@ -12,10 +12,10 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from crawler.urls import absolute_url
-from db.errors import FeedError
-from db.records import FeedEntry, ParsedFeed
-from db.textnorm import clean_text
+from haitiwatch.crawler.urls import absolute_url
+from haitiwatch.db.errors import FeedError
+from haitiwatch.db.records import FeedEntry, ParsedFeed
+from haitiwatch.db.textnorm import clean_text
 
 GDELT_ENDPOINT = "https://api.gdeltproject.org/api/v2/doc/doc"
 #: ISO 639-1 -> GDELT's sourcelang names (English names, as the API documents them).

@@ -19,11 +19,11 @@ from urllib.parse import urlencode, urlsplit
 
 from lxml import etree
 
-from crawler.feeds import language_code
-from crawler.urls import absolute_url
-from db.errors import FeedError
-from db.records import FeedEntry, ParsedFeed
-from db.textnorm import clean_text
+from haitiwatch.crawler.feeds import language_code
+from haitiwatch.crawler.urls import absolute_url
+from haitiwatch.db.errors import FeedError
+from haitiwatch.db.records import FeedEntry, ParsedFeed
+from haitiwatch.db.textnorm import clean_text
 
 GNEWS_ENDPOINT = "https://news.google.com/rss/search"
 GNEWS_HOST = "news.google.com"

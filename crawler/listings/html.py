@@ -18,13 +18,13 @@ from functools import lru_cache
 from lxml import etree
 from lxml.html import HtmlElement, document_fromstring
 
-from crawler.extract import decode_html
-from crawler.jobs import ListingOptions
-from crawler.listings import Listing
-from crawler.urls import absolute_url, fetch_url
-from db.errors import FeedError
-from db.records import FeedEntry, ParsedFeed
-from db.textnorm import clean_text
+from haitiwatch.crawler.extract import decode_html
+from haitiwatch.crawler.jobs import ListingOptions
+from haitiwatch.crawler.listings import Listing
+from haitiwatch.crawler.urls import absolute_url, fetch_url
+from haitiwatch.db.errors import FeedError
+from haitiwatch.db.records import FeedEntry, ParsedFeed
+from haitiwatch.db.textnorm import clean_text
 
 DEFAULT_NEXT = "link[rel~=next], a[rel~=next]"
 MAX_LINKS_PER_PAGE = 2_000

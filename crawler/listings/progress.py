@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from crawler.jobs import FetchedBody
-from crawler.listings import Listing
-from crawler.urls import UnusableURL, host_of
-from db.records import FeedEntry
+from haitiwatch.crawler.jobs import FetchedBody
+from haitiwatch.crawler.listings import Listing
+from haitiwatch.crawler.urls import UnusableURL, host_of
+from haitiwatch.db.records import FeedEntry
 
 #: Hosts whose article links are JavaScript redirects: a fetched page would hold no article.
 BROWSER_ONLY_HOSTS = frozenset({"news.google.com"})

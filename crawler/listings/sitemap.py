@@ -17,12 +17,12 @@ from datetime import UTC, datetime, timedelta
 
 from lxml import etree
 
-from crawler.feeds import language_code, parse_feed
-from crawler.jobs import ListingOptions
-from crawler.listings import Listing
-from crawler.urls import absolute_url
-from db.errors import FeedError
-from db.records import FeedEntry, ParsedFeed
+from haitiwatch.crawler.feeds import language_code, parse_feed
+from haitiwatch.crawler.jobs import ListingOptions
+from haitiwatch.crawler.listings import Listing
+from haitiwatch.crawler.urls import absolute_url
+from haitiwatch.db.errors import FeedError
+from haitiwatch.db.records import FeedEntry, ParsedFeed
 
 #: The sitemap protocol's limits: 50,000 URLs and 50 MB (uncompressed) per file.
 MAX_URLS = 50_000

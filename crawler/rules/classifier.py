@@ -21,7 +21,7 @@ from typing import Any, Final
 
 import numpy as np
 
-from db.textnorm import fold
+from haitiwatch.db.textnorm import fold
 
 #: Bumped when the features change: a stored model of another version must be learned again.
 FEATURES_VERSION: Final = 1

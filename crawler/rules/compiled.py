@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from db.query.ast import And, Near, Node, Not, Or, Phrase, Term
-from db.query.parser import parse_query
+from haitiwatch.db.query.ast import And, Near, Node, Not, Or, Phrase, Term
+from haitiwatch.db.query.parser import parse_query
 
 
 @dataclass(frozen=True, slots=True)

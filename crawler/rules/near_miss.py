@@ -26,9 +26,9 @@ from dataclasses import dataclass
 from itertools import compress, count
 from typing import Final, Protocol, TypeVar
 
-from crawler.rules.compiled import CompiledRule
-from crawler.rules.matcher import RuleSet, split_fold
-from db.query.ast import And, Leaf, Near, Node, Not, Or, Phrase, Term, leaves, to_query
+from haitiwatch.crawler.rules.compiled import CompiledRule
+from haitiwatch.crawler.rules.matcher import RuleSet, split_fold
+from haitiwatch.db.query.ast import And, Leaf, Near, Node, Not, Or, Phrase, Term, leaves, to_query
 
 #: (title, text) -> a probability-like score in [0, 1] from a learned classifier, or None
 #: when it has no opinion (no model trained for the rule).

@@ -9,9 +9,9 @@ import json
 from importlib import resources
 from typing import Any
 
-from crawler.rules.classifier import Example, RuleModel, learn
+from haitiwatch.crawler.rules.classifier import Example, RuleModel, learn
 
-_SHIPPED = resources.files("crawler.rules").joinpath("examples")
+_SHIPPED = resources.files("haitiwatch.crawler.rules").joinpath("examples")
 
 
 def shipped_examples(rule: str) -> list[Example]:

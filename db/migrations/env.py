@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from db.schema import Base
+from haitiwatch.db.schema import Base
 
 connection = context.config.attributes.get("connection")
 if connection is None:

@@ -16,9 +16,9 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
-from db.errors import HaitiwatchError
-from db.query.ast import FIELDS, Near, Node, Not, Phrase, Term, and_, is_positional, or_
-from db.textnorm import fold
+from haitiwatch.db.errors import HaitiwatchError
+from haitiwatch.db.query.ast import FIELDS, Near, Node, Not, Phrase, Term, and_, is_positional, or_
+from haitiwatch.db.textnorm import fold
 
 #: A word is a run of letters and digits: apostrophes, hyphens and underscores split words.
 WORD_RE: Final = re.compile(r"[^\W_]+")

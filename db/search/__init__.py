@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Final, Literal, TypeAlias
 
-from db.errors import HaitiwatchError
+from haitiwatch.db.errors import HaitiwatchError
 
 SORTS: Final = ("relevance", "date")
 COVERAGE_KEYS: Final = ("source", "language", "rule")

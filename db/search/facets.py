@@ -10,11 +10,11 @@ from typing import Any, Final
 from sqlalchemy import ColumnElement, Engine, Integer, case, cast, func, select, type_coerce
 from sqlalchemy.orm import Session
 
-from db.schema import Article, RuleMatchRow, Source
-from db.search import COVERAGE_KEYS, CoveragePoint, SearchError, SearchFilters
-from db.search.pages import search
-from db.search.query import MatchExpr
-from db.search.sql import (
+from haitiwatch.db.schema import Article, RuleMatchRow, Source
+from haitiwatch.db.search import COVERAGE_KEYS, CoveragePoint, SearchError, SearchFilters
+from haitiwatch.db.search.pages import search
+from haitiwatch.db.search.query import MatchExpr
+from haitiwatch.db.search.sql import (
     ARTICLE_DATE,
     FTS,
     KEY_MAX_SECONDS,

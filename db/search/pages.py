@@ -9,10 +9,10 @@ from typing import Any, Final
 from sqlalchemy import Engine, Select, literal, select
 from sqlalchemy.orm import Session
 
-from db.schema import Article, Source
-from db.search import NO_FILTERS, SearchFilters, SearchHit, Sort
-from db.search.query import MatchExpr, TsFollow, TsLeaf, TsNode, TsNot
-from db.search.sql import (
+from haitiwatch.db.schema import Article, Source
+from haitiwatch.db.search import NO_FILTERS, SearchFilters, SearchHit, Sort
+from haitiwatch.db.search.query import MatchExpr, TsFollow, TsLeaf, TsNode, TsNot
+from haitiwatch.db.search.sql import (
     FTS,
     KEY_SPAN,
     columns,

@@ -14,9 +14,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from itertools import product
 from typing import Final, Literal, TypeAlias
 
-from db.query.ast import And, Near, Node, Not, Or, Phrase, Term, leaves
-from db.query.parser import QuerySyntaxError, parse_query
-from db.search import SearchError
+from haitiwatch.db.query.ast import And, Near, Node, Not, Or, Phrase, Term, leaves
+from haitiwatch.db.query.parser import QuerySyntaxError, parse_query
+from haitiwatch.db.search import SearchError
 
 MAX_QUERY_CHARS: Final = 2000
 MAX_DEPTH: Final = 40

@@ -29,9 +29,9 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnClause
 
-from db.schema import Article, Source
-from db.search import NO_FILTERS, SORTS, SearchError, SearchFilters, SearchHit
-from db.search.query import MatchExpr, TsFollow, TsLeaf, TsNode, TsNot
+from haitiwatch.db.schema import Article, Source
+from haitiwatch.db.search import NO_FILTERS, SORTS, SearchError, SearchFilters, SearchHit
+from haitiwatch.db.search.query import MatchExpr, TsFollow, TsLeaf, TsNode, TsNot
 
 #: bm25 column weights (title, text): a word in the title counts as much as four in the text.
 _BM25: Final = "bm25(articles_fts, 4.0, 1.0)"

@@ -6,8 +6,8 @@ import sys
 
 import typer
 
-from db.errors import HaitiwatchError
-from scheduler.cli import (
+from haitiwatch.db.errors import HaitiwatchError
+from haitiwatch.scheduler.cli import (
     archive,
     audit,
     backup,
@@ -19,7 +19,7 @@ from scheduler.cli import (
     service,
     sources,
 )
-from scheduler.cli.common import err, global_options
+from haitiwatch.scheduler.cli.common import err, global_options
 
 app = typer.Typer(
     help="haitiwatch: monitor news coverage of the security mission in Haiti.",

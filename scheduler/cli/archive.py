@@ -12,12 +12,12 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from crawler.urls import registered_domain
-from db.errors import HaitiwatchError
-from db.story_reader import StoryCopy, StorySummary
-from scheduler.cli.common import err, iso, load, open_archive, out
-from scheduler.config_values import parse_duration
-from scheduler.export import FORMATS, write_export
+from haitiwatch.crawler.urls import registered_domain
+from haitiwatch.db.errors import HaitiwatchError
+from haitiwatch.db.story_reader import StoryCopy, StorySummary
+from haitiwatch.scheduler.cli.common import err, iso, load, open_archive, out
+from haitiwatch.scheduler.config_values import parse_duration
+from haitiwatch.scheduler.export import FORMATS, write_export
 
 
 def export(

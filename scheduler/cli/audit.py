@@ -10,10 +10,10 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from db.errors import HaitiwatchError
-from scheduler.audit import audit_rule, find_rule, finding_json
-from scheduler.cli.common import load, open_archive, out
-from scheduler.config_values import parse_duration
+from haitiwatch.db.errors import HaitiwatchError
+from haitiwatch.scheduler.audit import audit_rule, find_rule, finding_json
+from haitiwatch.scheduler.cli.common import load, open_archive, out
+from haitiwatch.scheduler.config_values import parse_duration
 
 
 def rules_audit(

@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from db.backup import backup_sqlite
-from scheduler.cli.common import load, out
+from haitiwatch.db.backup import backup_sqlite
+from haitiwatch.scheduler.cli.common import load, out
 
 
 def backup_command(

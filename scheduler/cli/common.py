@@ -12,11 +12,11 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from db.archive import Archive
-from scheduler import stop_signals
-from scheduler.config import CONFIG_ENV, LoadedConfig, load_config
-from scheduler.logfilter import redact_logs
-from scheduler.wiring import open_store
+from haitiwatch.db.archive import Archive
+from haitiwatch.scheduler import stop_signals
+from haitiwatch.scheduler.config import CONFIG_ENV, LoadedConfig, load_config
+from haitiwatch.scheduler.logfilter import redact_logs
+from haitiwatch.scheduler.wiring import open_store
 
 err = Console(stderr=True)
 out = Console(soft_wrap=True)

@@ -9,8 +9,8 @@ from typing import Annotated, Any
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from db.records import CrawlTotals
-from scheduler.cli.common import err, load, open_archive, out
+from haitiwatch.db.records import CrawlTotals
+from haitiwatch.scheduler.cli.common import err, load, open_archive, out
 
 
 def crawl(
@@ -30,11 +30,11 @@ def crawl(
     ] = 2,
 ) -> None:
     """Run one crawl pass over the sources, deliver its immediate alerts, print a summary."""
-    from crawler.pools import worker_pools
-    from crawler.runner import crawl as crawl_jobs
-    from crawler.runner import run_reactor
-    from scheduler.crawling import crawl_settings, pass_jobs, select_sources
-    from scheduler.notify import Notifier, drain_outbox
+    from haitiwatch.crawler.pools import worker_pools
+    from haitiwatch.crawler.runner import crawl as crawl_jobs
+    from haitiwatch.crawler.runner import run_reactor
+    from haitiwatch.scheduler.crawling import crawl_settings, pass_jobs, select_sources
+    from haitiwatch.scheduler.notify import Notifier, drain_outbox
 
     loaded = load()
     sources = select_sources(loaded.config, source or [])

@@ -7,11 +7,11 @@ from typing import Annotated
 
 import typer
 
-from crawler.rules.classifier import Example
-from db.marks import RELEVANT
-from scheduler.assist import learn_rule
-from scheduler.cli.common import load, open_archive, out
-from scheduler.cli.rules import rule_named
+from haitiwatch.crawler.rules.classifier import Example
+from haitiwatch.db.marks import RELEVANT
+from haitiwatch.scheduler.assist import learn_rule
+from haitiwatch.scheduler.cli.common import load, open_archive, out
+from haitiwatch.scheduler.cli.rules import rule_named
 
 
 def rules_learn(

@@ -10,10 +10,10 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from db.errors import HaitiwatchError
-from db.marks import check_verdict
-from scheduler.cli.common import iso, load, open_archive, out
-from scheduler.config import LoadedConfig
+from haitiwatch.db.errors import HaitiwatchError
+from haitiwatch.db.marks import check_verdict
+from haitiwatch.scheduler.cli.common import iso, load, open_archive, out
+from haitiwatch.scheduler.config import LoadedConfig
 
 
 def known_rule(loaded: LoadedConfig, name: str) -> str:

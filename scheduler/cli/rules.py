@@ -12,18 +12,18 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from crawler.rules import Mark, RuleSet, compile_rule, make_snippet
-from crawler.rules.against_marks import MIN_MARKS, MarkFigures, mark_figures
-from db.alerts import STATUSES, Alert, ArchivedText
-from db.errors import HaitiwatchError
-from db.marks import RELEVANT
-from db.query.ast import leaves
-from scheduler.cli.common import err, load, open_archive, out
-from scheduler.config import LoadedConfig
-from scheduler.config_values import parse_duration
-from scheduler.mark_links import links_note
-from scheduler.notify import Notifier, send_test
-from scheduler.rule_config import RuleConfig
+from haitiwatch.crawler.rules import Mark, RuleSet, compile_rule, make_snippet
+from haitiwatch.crawler.rules.against_marks import MIN_MARKS, MarkFigures, mark_figures
+from haitiwatch.db.alerts import STATUSES, Alert, ArchivedText
+from haitiwatch.db.errors import HaitiwatchError
+from haitiwatch.db.marks import RELEVANT
+from haitiwatch.db.query.ast import leaves
+from haitiwatch.scheduler.cli.common import err, load, open_archive, out
+from haitiwatch.scheduler.config import LoadedConfig
+from haitiwatch.scheduler.config_values import parse_duration
+from haitiwatch.scheduler.mark_links import links_note
+from haitiwatch.scheduler.notify import Notifier, send_test
+from haitiwatch.scheduler.rule_config import RuleConfig
 
 rules_app = typer.Typer(help="Check and backtest alert rules.", no_args_is_help=True)
 alerts_app = typer.Typer(help="The alert outbox: list alerts, test a channel.")

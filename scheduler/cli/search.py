@@ -12,11 +12,11 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from crawler.rules.highlight import Highlighter
-from db.errors import HaitiwatchError
-from db.search import SORTS, SearchFilters, SearchHit, Sort
-from db.search.query import SearchQuery, parse_day
-from scheduler.cli.common import load, open_archive, out
+from haitiwatch.crawler.rules.highlight import Highlighter
+from haitiwatch.db.errors import HaitiwatchError
+from haitiwatch.db.search import SORTS, SearchFilters, SearchHit, Sort
+from haitiwatch.db.search.query import SearchQuery, parse_day
+from haitiwatch.scheduler.cli.common import load, open_archive, out
 
 FORMATS = ("table", "json", "jsonl", "csv")
 CSV_FIELDS = (

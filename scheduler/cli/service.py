@@ -10,11 +10,11 @@ from typing import Annotated
 
 import typer
 
-from db.archive import Archive
-from db.errors import HaitiwatchError
-from scheduler.cli.common import err, load, open_archive, options, out
-from scheduler.config import default_config_text
-from scheduler.wiring import open_store
+from haitiwatch.db.archive import Archive
+from haitiwatch.db.errors import HaitiwatchError
+from haitiwatch.scheduler.cli.common import err, load, open_archive, options, out
+from haitiwatch.scheduler.config import default_config_text
+from haitiwatch.scheduler.wiring import open_store
 
 
 class Role(StrEnum):
@@ -60,8 +60,8 @@ def run(
     SIGHUP re-reads the config. Exits 0 after a graceful stop, 3 if another `run` already
     holds this database (role all).
     """
-    from scheduler.observe import setup_logging
-    from scheduler.service import EXIT_LOCKED, AlreadyRunning, build_service
+    from haitiwatch.scheduler.observe import setup_logging
+    from haitiwatch.scheduler.service import EXIT_LOCKED, AlreadyRunning, build_service
 
     loaded = load()
     # Logging first: opening the store may migrate, and Alembic's lines are filtered by it.
@@ -78,7 +78,7 @@ def run(
 
 def status() -> None:
     """One screen: is the service running, what did it do in the last hour, what is failing."""
-    from scheduler.status import render_status
+    from haitiwatch.scheduler.status import render_status
 
     loaded = load()
     with open_archive(loaded) as archive:
@@ -94,7 +94,7 @@ def serve_command(
     """Serve the web archive: search, stories, coverage chart, sources, Atom feeds, JSON API."""
     from aiohttp import web
 
-    from scheduler.web import create_app
+    from haitiwatch.scheduler.web import create_app
 
     loaded = load()
     bind = host or loaded.config.web.host

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from db.errors import HaitiwatchError
-from db.records import (
+from haitiwatch.db.errors import HaitiwatchError
+from haitiwatch.db.records import (
     ArticleCounts,
     ArticleOutcome,
     ArticleRecord,
@@ -32,12 +32,12 @@ from db.records import (
     SourceHealth,
     Write,
 )
-from scheduler.cli.common import iso, load, open_archive, out
-from scheduler.config import LoadedConfig
-from scheduler.source_config import SourceConfig
+from haitiwatch.scheduler.cli.common import iso, load, open_archive, out
+from haitiwatch.scheduler.config import LoadedConfig
+from haitiwatch.scheduler.source_config import SourceConfig
 
 if TYPE_CHECKING:  # the crawler (Scrapy, trafilatura) loads only when a source is tested
-    from crawler.poll import Poll
+    from haitiwatch.crawler.poll import Poll
 
 DEADLINE_S = 300.0
 
@@ -84,8 +84,8 @@ class Probe:
 
 def probe_source(source: SourceConfig, loaded: LoadedConfig, pages: int) -> Probe:
     """Run one poll of ``source`` on the real crawler with nothing stored."""
-    from crawler.runner import CrawlEngine, run_reactor
-    from scheduler.crawling import crawl_settings, lives_on_private_address, source_job
+    from haitiwatch.crawler.runner import CrawlEngine, run_reactor
+    from haitiwatch.scheduler.crawling import crawl_settings, lives_on_private_address, source_job
 
     job = source_job(source, allow_private=lives_on_private_address(source.url))
     job = replace(
@@ -143,7 +143,7 @@ def test(
 
 def show_health(format: str) -> None:
     """Each source's health: status, last success, last error, counts, pages owed."""
-    from scheduler.crawling import sync_sources
+    from haitiwatch.scheduler.crawling import sync_sources
 
     if format not in ("table", "json"):
         raise HaitiwatchError(f"--format: expected table or json, got {format!r}")

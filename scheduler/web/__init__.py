@@ -4,6 +4,6 @@
 ``[web] enabled = true``) or a standalone one (``haitiwatch serve``).
 """
 
-from scheduler.web.app import create_app, mount_web
+from haitiwatch.scheduler.web.app import create_app, mount_web
 
 __all__ = ["create_app", "mount_web"]

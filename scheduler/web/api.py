@@ -7,12 +7,12 @@ from typing import Any, Final
 
 from aiohttp import web
 
-from db.errors import HaitiwatchError
-from db.search import COVERAGE_KEYS, SearchHit
-from db.story_reader import StoryCopy
-from scheduler.numbers import whole_number
-from scheduler.web.context import CONTEXT, row_id, search_params
-from scheduler.web.openapi import SPEC
+from haitiwatch.db.errors import HaitiwatchError
+from haitiwatch.db.search import COVERAGE_KEYS, SearchHit
+from haitiwatch.db.story_reader import StoryCopy
+from haitiwatch.scheduler.numbers import whole_number
+from haitiwatch.scheduler.web.context import CONTEXT, row_id, search_params
+from haitiwatch.scheduler.web.openapi import SPEC
 
 MAX_LIMIT: Final = 100
 

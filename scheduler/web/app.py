@@ -14,12 +14,12 @@ from typing import Final
 
 from aiohttp import web
 
-from db.archive import Archive
-from db.errors import ConfigError
-from scheduler.config import LoadedConfig
-from scheduler.secrets import web_token
-from scheduler.web.context import CONTEXT, WebContext, templates
-from scheduler.web.marking import keep_session
+from haitiwatch.db.archive import Archive
+from haitiwatch.db.errors import ConfigError
+from haitiwatch.scheduler.config import LoadedConfig
+from haitiwatch.scheduler.secrets import web_token
+from haitiwatch.scheduler.web.context import CONTEXT, WebContext, templates
+from haitiwatch.scheduler.web.marking import keep_session
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -53,8 +53,8 @@ def mount_web(
     ``bind_host`` is where ``app`` listens (default: the service's [service.http] host); any
     address but loopback requires a token ([web] token_env / token_file).
     """
-    from scheduler.mark_links import link_signer
-    from scheduler.web import api, audit, marking, pages
+    from haitiwatch.scheduler.mark_links import link_signer
+    from haitiwatch.scheduler.web import api, audit, marking, pages
 
     host = bind_host if bind_host is not None else loaded.config.service.http.host
     token = web_token(loaded.config.web, loaded.base_dir)

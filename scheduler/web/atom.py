@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Final
 from xml.etree import ElementTree as ET
 
-from db.search import SearchHit
+from haitiwatch.db.search import SearchHit
 
 ATOM_NS: Final = "http://www.w3.org/2005/Atom"
 _NOT_XML: Final = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")

@@ -8,12 +8,12 @@ from typing import Final
 
 from aiohttp import web
 
-from db.errors import HaitiwatchError
-from scheduler.audit import Finding, audit_rule, find_rule, finding_json
-from scheduler.numbers import whole_number
-from scheduler.rule_config import RuleConfig
-from scheduler.web.api import MAX_LIMIT, error
-from scheduler.web.context import CONTEXT, WebContext
+from haitiwatch.db.errors import HaitiwatchError
+from haitiwatch.scheduler.audit import Finding, audit_rule, find_rule, finding_json
+from haitiwatch.scheduler.numbers import whole_number
+from haitiwatch.scheduler.rule_config import RuleConfig
+from haitiwatch.scheduler.web.api import MAX_LIMIT, error
+from haitiwatch.scheduler.web.context import CONTEXT, WebContext
 
 MAX_DAYS: Final = 365
 _NAME: Final = "{name:[a-z0-9][a-z0-9._-]{0,63}}"

@@ -10,7 +10,7 @@ from typing import Final
 
 from markupsafe import Markup, escape
 
-from db.search import CoveragePoint
+from haitiwatch.db.search import CoveragePoint
 
 WIDTH: Final = 720
 HEIGHT: Final = 260

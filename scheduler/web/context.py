@@ -11,13 +11,13 @@ from typing import Any, Final, TypeVar
 from aiohttp import web
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from crawler.rules.highlight import Highlighter
-from db.archive import Archive
-from db.errors import HaitiwatchError
-from db.search import SearchFilters, Sort
-from db.search.query import MatchExpr, SearchQuery, parse_day
-from scheduler.config import LoadedConfig
-from scheduler.numbers import MAX_ID, whole_number
+from haitiwatch.crawler.rules.highlight import Highlighter
+from haitiwatch.db.archive import Archive
+from haitiwatch.db.errors import HaitiwatchError
+from haitiwatch.db.search import SearchFilters, Sort
+from haitiwatch.db.search.query import MatchExpr, SearchQuery, parse_day
+from haitiwatch.scheduler.config import LoadedConfig
+from haitiwatch.scheduler.numbers import MAX_ID, whole_number
 
 T = TypeVar("T")
 #: Result pages a search may ask for.
@@ -46,7 +46,7 @@ CONTEXT: Final = web.AppKey("haitiwatch_web", WebContext)
 def templates() -> Environment:
     # Autoescape everything: titles, snippets and URLs come from feeds.
     env = Environment(
-        loader=PackageLoader("scheduler.web", "templates"),
+        loader=PackageLoader("haitiwatch.scheduler.web", "templates"),
         autoescape=select_autoescape(default=True, default_for_string=True),
         trim_blocks=True,
         lstrip_blocks=True,

@@ -21,10 +21,10 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from db.marks import VERDICTS, MarkError
-from scheduler.mark_links import LinkRefused, LinkSigner, link_fields
-from scheduler.numbers import MAX_ID, whole_number
-from scheduler.web.context import CONTEXT, WebContext
+from haitiwatch.db.marks import VERDICTS, MarkError
+from haitiwatch.scheduler.mark_links import LinkRefused, LinkSigner, link_fields
+from haitiwatch.scheduler.numbers import MAX_ID, whole_number
+from haitiwatch.scheduler.web.context import CONTEXT, WebContext
 
 SESSION_COOKIE: Final = "hw_session"
 _NEW_SESSION: Final = web.RequestKey("haitiwatch_new_session", str)

@@ -10,14 +10,14 @@ from typing import Any, Final
 from aiohttp import web
 from markupsafe import Markup, escape
 
-from crawler.rules.highlight import Highlighter, Snippet
-from db.errors import HaitiwatchError
-from db.search import COVERAGE_KEYS, SearchFilters, SearchHit
-from scheduler.numbers import whole_number
-from scheduler.web.atom import rule_feed
-from scheduler.web.chart import MAX_DAYS, coverage_svg
-from scheduler.web.context import CONTEXT, WebContext, row_id, search_params
-from scheduler.web.marking import mark_view
+from haitiwatch.crawler.rules.highlight import Highlighter, Snippet
+from haitiwatch.db.errors import HaitiwatchError
+from haitiwatch.db.search import COVERAGE_KEYS, SearchFilters, SearchHit
+from haitiwatch.scheduler.numbers import whole_number
+from haitiwatch.scheduler.web.atom import rule_feed
+from haitiwatch.scheduler.web.chart import MAX_DAYS, coverage_svg
+from haitiwatch.scheduler.web.context import CONTEXT, WebContext, row_id, search_params
+from haitiwatch.scheduler.web.marking import mark_view
 
 STATIC: Final = Path(__file__).with_name("static")
 PAGE_SIZE: Final = 20

@@ -11,10 +11,10 @@ import pytest
 from aiohttp import web
 from sqlalchemy import create_engine, text
 
-from db.archive import Archive
-from db.store import Store
-from scheduler.config import load_config
-from scheduler.web import mount_web
+from haitiwatch.db.archive import Archive
+from haitiwatch.db.store import Store
+from haitiwatch.scheduler.config import load_config
+from haitiwatch.scheduler.web import mount_web
 from tests.fuzz import long_campaign
 from tests.support.archive import fill_archive
 from tests.support.web import free_port, serve

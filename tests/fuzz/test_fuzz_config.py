@@ -20,8 +20,8 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
-from db.errors import ConfigError
-from scheduler.config import Config, default_config_text, load_config
+from haitiwatch.db.errors import ConfigError
+from haitiwatch.scheduler.config import Config, default_config_text, load_config
 from tests.fuzz import fuzzed
 
 

@@ -17,12 +17,12 @@ from xml.sax.saxutils import escape
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crawler.cpu_work import feed_records, page_record
-from crawler.jobs import ListingOptions, SourceJob
-from crawler.listings import LISTING_KINDS, read_listing
-from crawler.story_matcher import StoryMatcher
-from db.errors import FeedError
-from db.records import ArticleRecord, FeedEntry
+from haitiwatch.crawler.cpu_work import feed_records, page_record
+from haitiwatch.crawler.jobs import ListingOptions, SourceJob
+from haitiwatch.crawler.listings import LISTING_KINDS, read_listing
+from haitiwatch.crawler.story_matcher import StoryMatcher
+from haitiwatch.db.errors import FeedError
+from haitiwatch.db.records import ArticleRecord, FeedEntry
 from tests.fuzz import fuzzed
 
 NOW = datetime(2026, 12, 6, tzinfo=UTC)

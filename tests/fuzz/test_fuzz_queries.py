@@ -12,14 +12,14 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crawler.rules.compiled import compile_rule
-from crawler.rules.highlight import Highlighter
-from crawler.rules.matcher import RuleSet
-from db.archive import Archive
-from db.query.ast import to_query
-from db.query.parser import QuerySyntaxError, parse_query
-from db.search import SearchFilters
-from db.search.query import SearchQuery
+from haitiwatch.crawler.rules.compiled import compile_rule
+from haitiwatch.crawler.rules.highlight import Highlighter
+from haitiwatch.crawler.rules.matcher import RuleSet
+from haitiwatch.db.archive import Archive
+from haitiwatch.db.query.ast import to_query
+from haitiwatch.db.query.parser import QuerySyntaxError, parse_query
+from haitiwatch.db.search import SearchFilters
+from haitiwatch.db.search.query import SearchQuery
 from tests.fuzz import fuzzed
 
 _SYNTAX = [

@@ -17,13 +17,13 @@ import socket
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crawler.netguard import (
+from haitiwatch.crawler.netguard import (
     host_is_literal_forbidden,
     is_forbidden_ip,
     resolve_forbidden,
     url_origin,
 )
-from crawler.urls import (
+from haitiwatch.crawler.urls import (
     UnusableURL,
     absolute_url,
     canonical_url,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from db.store import Store
+from haitiwatch.db.store import Store
 
 PG_URL = os.environ.get("HAITIWATCH_TEST_PG_URL")
 

@@ -9,12 +9,12 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
-from db.alerts import FAILED, PENDING, SENDING, SENT, Outbox, new_worker_id
-from db.records import ArticleOutcome, ArticleRecord
-from db.schema import AlertRow, RuleMatchRow
-from db.store import SourceSpec, Store
-from scheduler.config import parse_config
-from scheduler.notify import rule_match_hook
+from haitiwatch.db.alerts import FAILED, PENDING, SENDING, SENT, Outbox, new_worker_id
+from haitiwatch.db.records import ArticleOutcome, ArticleRecord
+from haitiwatch.db.schema import AlertRow, RuleMatchRow
+from haitiwatch.db.store import SourceSpec, Store
+from haitiwatch.scheduler.config import parse_config
+from haitiwatch.scheduler.notify import rule_match_hook
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 LEASE = timedelta(minutes=2)

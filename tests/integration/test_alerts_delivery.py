@@ -24,12 +24,12 @@ import pytest
 from aiosmtpd.controller import Controller
 from apprise.plugins.slack import NotifySlack
 
-from db.alerts import FAILED, PENDING, SENDING, SENT, Outbox
-from db.records import ArticleRecord
-from db.store import SourceSpec, Store
-from scheduler.config import parse_config
-from scheduler.digest import run_due_digests
-from scheduler.notify import Notifier, drain_outbox, rule_match_hook
+from haitiwatch.db.alerts import FAILED, PENDING, SENDING, SENT, Outbox
+from haitiwatch.db.records import ArticleRecord
+from haitiwatch.db.store import SourceSpec, Store
+from haitiwatch.scheduler.config import parse_config
+from haitiwatch.scheduler.digest import run_due_digests
+from haitiwatch.scheduler.notify import Notifier, drain_outbox, rule_match_hook
 from tests.support import REPO, run_cli
 from tests.support.receiver import Receiver
 
@@ -251,7 +251,7 @@ def test_only_failed_targets_are_retried(tmp_path: Path, receiver: Receiver) -> 
 
 def test_missing_secret_fails_its_channel_without_leaking(tmp_path: Path) -> None:
     config = parse_config(f'[channels.desk]\nurl_env = "HW_TEST_UNSET_URL"\n{RULES}', "t.toml")
-    from scheduler.config import LoadedConfig
+    from haitiwatch.scheduler.config import LoadedConfig
 
     loaded = LoadedConfig(
         config=config, origin="t.toml", base_dir=tmp_path, database_url="sqlite://"
@@ -268,9 +268,9 @@ _KILLED_SENDER = """
 import asyncio, sys
 from apprise.plugins.slack import NotifySlack
 NotifySlack.webhook_url = sys.argv[2]
-from db.alerts import Outbox
-from db.database import create_db_engine
-from scheduler.notify import Notifier, drain_outbox
+from haitiwatch.db.alerts import Outbox
+from haitiwatch.db.database import create_db_engine
+from haitiwatch.scheduler.notify import Notifier, drain_outbox
 asyncio.run(drain_outbox(Outbox(create_db_engine(sys.argv[1])), Notifier({"desk": sys.argv[3]})))
 """
 

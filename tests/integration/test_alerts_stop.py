@@ -13,12 +13,12 @@ from typing import Literal
 
 import pytest
 
-from db.alerts import PENDING, SENDING, SENT, Outbox
-from db.database import create_db_engine
-from db.records import ArticleRecord
-from db.store import SourceSpec, Store
-from scheduler.config import parse_config
-from scheduler.notify import Notifier, drain_outbox, rule_match_hook
+from haitiwatch.db.alerts import PENDING, SENDING, SENT, Outbox
+from haitiwatch.db.database import create_db_engine
+from haitiwatch.db.records import ArticleRecord
+from haitiwatch.db.store import SourceSpec, Store
+from haitiwatch.scheduler.config import parse_config
+from haitiwatch.scheduler.notify import Notifier, drain_outbox, rule_match_hook
 from tests.support import FeedItem, rss, write_config
 from tests.support.receiver import Receiver
 from tests.support.server import Site

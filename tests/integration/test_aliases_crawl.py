@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from crawler.feeds import parse_feed
-from crawler.urls import canonical_url
-from db.records import StoredArticle
-from db.schema import Article, ArticleKey
+from haitiwatch.crawler.feeds import parse_feed
+from haitiwatch.crawler.urls import canonical_url
+from haitiwatch.db.records import StoredArticle
+from haitiwatch.db.schema import Article, ArticleKey
 from tests.support import (
     FEEDS,
     FeedItem,

@@ -13,16 +13,16 @@ import pytest
 from sqlalchemy import select
 
 from benchmarks.build_examples import lowest_precise_threshold
-from crawler.rules import RuleSet, compile_rule
-from crawler.rules.classifier import RuleModel, cross_validated_scores, learn
-from crawler.rules.training import shipped_examples, shipped_model, shipped_model_json
-from db.records import ArticleRecord
-from db.rule_models import RuleModels, StoredModel
-from db.schema import RuleMatchRow
-from db.store import SourceSpec, Store
-from scheduler.assist import rule_scorer
-from scheduler.config import load_config, parse_config
-from scheduler.notify import rule_match_hook
+from haitiwatch.crawler.rules import RuleSet, compile_rule
+from haitiwatch.crawler.rules.classifier import RuleModel, cross_validated_scores, learn
+from haitiwatch.crawler.rules.training import shipped_examples, shipped_model, shipped_model_json
+from haitiwatch.db.records import ArticleRecord
+from haitiwatch.db.rule_models import RuleModels, StoredModel
+from haitiwatch.db.schema import RuleMatchRow
+from haitiwatch.db.store import SourceSpec, Store
+from haitiwatch.scheduler.assist import rule_scorer
+from haitiwatch.scheduler.config import load_config, parse_config
+from haitiwatch.scheduler.notify import rule_match_hook
 from tests.support import FeedItem, articles, crawl, open_store, rss, run_cli, write_config
 from tests.support.receiver import Receiver
 from tests.support.server import Site
@@ -222,7 +222,7 @@ def test_a_fresh_archive_alerts_by_the_shipped_model_until_one_is_learned(
 
 def test_the_shipped_model_is_the_one_learned_from_the_shipped_examples() -> None:
     """benchmarks/build_examples.py --write writes both files: they cannot drift apart."""
-    shipped = resources.files("crawler.rules").joinpath("examples", "mission.model.json")
+    shipped = resources.files("haitiwatch.crawler.rules").joinpath("examples", "mission.model.json")
     assert shipped.read_bytes() == shipped_model_json(shipped_examples("mission"))
 
 

@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from db.records import StoredArticle
-from db.schema import Fetch, Source
-from db.textnorm import clean_text
+from haitiwatch.db.records import StoredArticle
+from haitiwatch.db.schema import Fetch, Source
+from haitiwatch.db.textnorm import clean_text
 from tests.support import (
     BAD_INPUT,
     WORLD_FEED,

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, func, select, update
 
-from crawler.cluster import Dispatch, PollQueue
-from db.schema import Article, Source
+from haitiwatch.crawler.cluster import Dispatch, PollQueue
+from haitiwatch.db.schema import Article, Source
 from tests.integration.conftest import _reset_postgres
 from tests.support import FeedItem, rss, run_cli, write_config
 from tests.support.receiver import Receiver

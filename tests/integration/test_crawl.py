@@ -21,9 +21,9 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import select
 
-from db.records import StoredArticle
-from db.schema import Fetch, Source
-from db.textnorm import clean_text
+from haitiwatch.db.records import StoredArticle
+from haitiwatch.db.schema import Fetch, Source
+from haitiwatch.db.textnorm import clean_text
 from tests.support import (
     FeedItem,
     Page,
@@ -236,8 +236,8 @@ def test_private_address_guard_refuses_before_any_connection(url: str) -> None:
     from scrapy.exceptions import IgnoreRequest
     from scrapy.http import Request
 
-    from crawler.jobs import SourceJob
-    from crawler.middlewares import PrivateAddressGuard
+    from haitiwatch.crawler.jobs import SourceJob
+    from haitiwatch.crawler.middlewares import PrivateAddressGuard
 
     crawler = SimpleNamespace(spider=SimpleNamespace(private_origins={("127.0.0.1", 9)}))
     guard = PrivateAddressGuard(crawler)  # type: ignore[arg-type]

@@ -8,9 +8,9 @@ from pathlib import Path
 from sqlalchemy import Table, delete, select
 from sqlalchemy.orm import Session
 
-from db.database import CACHE_KIB, WRITE_OPTION, create_db_engine, insert_returning_ids
-from db.schema import Story
-from db.store import Store
+from haitiwatch.db.database import CACHE_KIB, WRITE_OPTION, create_db_engine, insert_returning_ids
+from haitiwatch.db.schema import Story
+from haitiwatch.db.store import Store
 
 STORIES = Story.__table__
 assert isinstance(STORIES, Table)

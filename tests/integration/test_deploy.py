@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from scheduler.config import default_config_text, parse_config
+from haitiwatch.scheduler.config import default_config_text, parse_config
 from tests.support import REPO, haitiwatch_script, run_cli
 
 DEPLOY = REPO / "deploy"
@@ -85,7 +85,7 @@ def test_compose_has_postgres_and_publishes_on_loopback_only() -> None:
 
 def test_pyproject_console_script_matches_the_unit() -> None:
     scripts = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
-    assert scripts == {"haitiwatch": "scheduler.entry:main"}
+    assert scripts == {"haitiwatch": "haitiwatch.scheduler.entry:main"}
 
 
 def test_cluster_compose_runs_a_scheduler_pair_and_workers_on_postgres_and_redis() -> None:

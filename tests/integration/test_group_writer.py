@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from crawler import group_writer
-from crawler.group_writer import GroupWriter
-from db.records import ArticleOutcome, FetchToSave, PageToSave, SavedFetch, Write
-from db.schema import Fetch
-from db.store import SourceSpec, Store
+from haitiwatch.crawler import group_writer
+from haitiwatch.crawler.group_writer import GroupWriter
+from haitiwatch.db.records import ArticleOutcome, FetchToSave, PageToSave, SavedFetch, Write
+from haitiwatch.db.schema import Fetch
+from haitiwatch.db.store import SourceSpec, Store
 from tests.integration.test_store import NOW, fetch, record
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from db.records import SourceHealth, StoredArticle
+from haitiwatch.db.records import SourceHealth, StoredArticle
 from tests.integration.test_private_scope import REBINDING_DNS
 from tests.support import DATA, FeedItem, articles, health, rss, write_config
 from tests.support.server import Site, running_site

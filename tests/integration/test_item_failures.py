@@ -20,7 +20,7 @@ PAGE = "<html><head><title>{0}</title></head><body><article><p>{0}. {1}</p></art
 
 #: Any entry titled "POISON..." cannot become a record (in the feed or from its page).
 POISONED_ITEMS = """
-import crawler.cpu_work as _cpu_work
+import haitiwatch.crawler.cpu_work as _cpu_work
 
 _build = _cpu_work.build_record
 
@@ -34,7 +34,7 @@ _cpu_work.build_record = _poisoned
 
 #: Reading the listing of any source whose URL holds "/broken-internals" raises.
 BROKEN_POLL = """
-import crawler.harvest as _harvest
+import haitiwatch.crawler.harvest as _harvest
 
 _read = _harvest.read_listing
 

@@ -20,10 +20,10 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
-from db.archive import Archive
-from db.store import Store
-from scheduler.config import load_config
-from scheduler.web import create_app
+from haitiwatch.db.archive import Archive
+from haitiwatch.db.store import Store
+from haitiwatch.scheduler.config import load_config
+from haitiwatch.scheduler.web import create_app
 from tests.support import FeedItem, crawl, rss, run_cli, write_config
 from tests.support.server import Site, running_site
 from tests.support.web import free_port, get, serve

@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from crawler.listings.gnews import encode_article_url
-from db.records import SourceHealth, StoredArticle
-from db.schema import Fetch, Source
+from haitiwatch.crawler.listings.gnews import encode_article_url
+from haitiwatch.db.records import SourceHealth, StoredArticle
+from haitiwatch.db.schema import Fetch, Source
 from tests.support import (
     FeedItem,
     Page,

@@ -13,15 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from db.alerts import Outbox
-from db.archive import Archive
-from db.marks import Marks
-from db.store import SourceSpec, Store
-from scheduler.config import LoadedConfig, load_config
-from scheduler.digest import digest_message
-from scheduler.mark_links import LinkSigner, link_signer
-from scheduler.notify import Notifier, drain_outbox, rule_match_hook
-from scheduler.web import create_app
+from haitiwatch.db.alerts import Outbox
+from haitiwatch.db.archive import Archive
+from haitiwatch.db.marks import Marks
+from haitiwatch.db.store import SourceSpec, Store
+from haitiwatch.scheduler.config import LoadedConfig, load_config
+from haitiwatch.scheduler.digest import digest_message
+from haitiwatch.scheduler.mark_links import LinkSigner, link_signer
+from haitiwatch.scheduler.notify import Notifier, drain_outbox, rule_match_hook
+from haitiwatch.scheduler.web import create_app
 from tests.integration import test_alerts_delivery as delivery
 from tests.integration.test_alerts_delivery import NOW, RULES, SLACK, Inbox, record
 from tests.support import run_cli

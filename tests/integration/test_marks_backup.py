@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from db.backup import backup_sqlite
-from db.errors import StorageError
-from db.marks import Marks
-from db.store import Store
+from haitiwatch.db.backup import backup_sqlite
+from haitiwatch.db.errors import StorageError
+from haitiwatch.db.marks import Marks
+from haitiwatch.db.store import Store
 from tests.integration.test_marks_cli import small_archive
 from tests.support import run_cli
 

@@ -7,9 +7,9 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-from db.marks import Marks
-from db.records import ArticleRecord
-from db.store import SourceSpec, Store
+from haitiwatch.db.marks import Marks
+from haitiwatch.db.records import ArticleRecord
+from haitiwatch.db.store import SourceSpec, Store
 from tests.support import run_cli
 
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from db.marks import IRRELEVANT, RELEVANT, MarkedExample, MarkError, Marks
-from db.records import ArticleRecord
-from db.store import SourceSpec, Store
+from haitiwatch.db.marks import IRRELEVANT, RELEVANT, MarkedExample, MarkError, Marks
+from haitiwatch.db.records import ArticleRecord
+from haitiwatch.db.store import SourceSpec, Store
 
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 

@@ -16,12 +16,12 @@ from typing import Any
 
 import pytest
 
-from db.archive import Archive
-from db.marks import Marks
-from db.store import Store
-from scheduler.config import load_config
-from scheduler.web import create_app
-from scheduler.web.openapi import SPEC
+from haitiwatch.db.archive import Archive
+from haitiwatch.db.marks import Marks
+from haitiwatch.db.store import Store
+from haitiwatch.scheduler.config import load_config
+from haitiwatch.scheduler.web import create_app
+from haitiwatch.scheduler.web.openapi import SPEC
 from tests.integration.test_web import CHROMIUM, CHROMIUM_ARGS
 from tests.support.archive import fill_archive
 from tests.support.web import free_port, serve

@@ -15,8 +15,8 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import select
 
-from db.schema import Fetch, Source
-from db.store import Store
+from haitiwatch.db.schema import Fetch, Source
+from haitiwatch.db.store import Store
 from tests.support import (
     articles,
     crawl,

@@ -8,8 +8,8 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from db.archive import Archive
-from db.records import (
+from haitiwatch.db.archive import Archive
+from haitiwatch.db.records import (
     ITEM_FAILED_ATTEMPTS,
     ArticleOutcome,
     ArticleRecord,
@@ -22,9 +22,9 @@ from db.records import (
     PageToSave,
     SavedFetch,
 )
-from db.store import SourceSpec, Store
-from scheduler.config import load_config
-from scheduler.web import create_app
+from haitiwatch.db.store import SourceSpec, Store
+from haitiwatch.scheduler.config import load_config
+from haitiwatch.scheduler.web import create_app
 from tests.support.web import free_port, get, serve
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from db.alerts import PENDING, SENT, Outbox
-from db.archive import Archive
-from db.records import ArticleRecord
-from db.store import SourceSpec, Store
-from scheduler.config import parse_config
-from scheduler.notify import Notifier, rule_match_hook
-from scheduler.possible_misses import PossibleMisses
+from haitiwatch.db.alerts import PENDING, SENT, Outbox
+from haitiwatch.db.archive import Archive
+from haitiwatch.db.records import ArticleRecord
+from haitiwatch.db.store import SourceSpec, Store
+from haitiwatch.scheduler.config import parse_config
+from haitiwatch.scheduler.notify import Notifier, rule_match_hook
+from haitiwatch.scheduler.possible_misses import PossibleMisses
 from tests.support import run_cli
 from tests.support.receiver import Receiver
 

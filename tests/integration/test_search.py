@@ -16,18 +16,18 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, text
 
-from crawler.rules import RuleSet
-from db.database import MIGRATIONS, migrate
-from db.query.parser import QuerySyntaxError
-from db.records import ArticleRecord
-from db.search import SearchError, SearchFilters, SearchHit
-from db.search.facets import coverage
-from db.search.pages import iter_search, search
-from db.search.query import SearchQuery
-from db.search.sql import SEARCH_KEY_SQL
-from db.store import Store
-from db.story_reader import list_stories, story_copies
-from scheduler.export import article_row
+from haitiwatch.crawler.rules import RuleSet
+from haitiwatch.db.database import MIGRATIONS, migrate
+from haitiwatch.db.query.parser import QuerySyntaxError
+from haitiwatch.db.records import ArticleRecord
+from haitiwatch.db.search import SearchError, SearchFilters, SearchHit
+from haitiwatch.db.search.facets import coverage
+from haitiwatch.db.search.pages import iter_search, search
+from haitiwatch.db.search.query import SearchQuery
+from haitiwatch.db.search.sql import SEARCH_KEY_SQL
+from haitiwatch.db.store import Store
+from haitiwatch.db.story_reader import list_stories, story_copies
+from haitiwatch.scheduler.export import article_row
 from tests.support import run_cli
 from tests.support.archive import HOSTILE_TITLE, briefings, fill_archive
 
@@ -309,7 +309,7 @@ def test_every_date_sort_plan_gives_the_newest_matches(
     """A date-sorted page is the newest matches that pass the filters, whether the filters
     are checked on each match's row or looked up among the articles passing them, and with
     date bounds that are whole seconds (a search-key range) or not (checked on the rows)."""
-    monkeypatch.setattr("db.search.sql.CANDIDATE_LIMIT", candidate_limit)
+    monkeypatch.setattr("haitiwatch.db.search.sql.CANDIDATE_LIMIT", candidate_limit)
     engine = archive.engine
     for query, filters in DATE_SORT_CASES:
         match = SearchQuery(query).match
@@ -343,8 +343,8 @@ def test_relevance_over_many_matches_ranks_the_newest_that_pass_the_filters(
     """Relevance over more than RANK_WINDOW matches ranks a window of the newest matches.
     The window must be taken among the matches that pass the filters: a date range in the
     past (or one quiet source) would otherwise find nothing, although it matches plenty."""
-    monkeypatch.setattr("db.search.pages.RANK_WINDOW", 3)
-    monkeypatch.setattr("db.search.sql.CANDIDATE_LIMIT", candidate_limit)
+    monkeypatch.setattr("haitiwatch.db.search.pages.RANK_WINDOW", 3)
+    monkeypatch.setattr("haitiwatch.db.search.sql.CANDIDATE_LIMIT", candidate_limit)
     engine = archive.engine
     match = SearchQuery("haiti OR kenya").match
     oldest = in_date_order(engine, list(iter_search(engine, match)))[::-1]
@@ -366,7 +366,7 @@ def test_relevance_over_many_matches_ranks_the_newest_window_on_both_databases(
 ) -> None:
     """Without filters the window is the RANK_WINDOW newest matches (SQLite: by date, its
     index's order; PostgreSQL: the most recently stored); fewer matches are all ranked."""
-    monkeypatch.setattr("db.search.pages.RANK_WINDOW", 3)
+    monkeypatch.setattr("haitiwatch.db.search.pages.RANK_WINDOW", 3)
     engine = archive.engine
     match = SearchQuery("haiti OR kenya").match
     everything = list(iter_search(engine, match, sort="date"))
@@ -379,7 +379,7 @@ def test_relevance_over_many_matches_ranks_the_newest_window_on_both_databases(
     assert [h.score for h in page] == sorted((h.score for h in page), reverse=True)
     rare = SearchQuery('"security council"').match
     every = {h.id for h in iter_search(engine, rare)}
-    monkeypatch.setattr("db.search.pages.RANK_WINDOW", len(every))
+    monkeypatch.setattr("haitiwatch.db.search.pages.RANK_WINDOW", len(every))
     assert {h.id for h in search(engine, rare, limit=50)} == every
 
 
@@ -498,7 +498,7 @@ def test_pages_are_exactly_the_matches_that_pass_the_filters(
         languages=tuple(sorted(languages)), story_id=story,
     )  # fmt: skip
     expected = [h for h in every if _passes(h, filters)]
-    monkeypatch.setattr("db.search.sql.CANDIDATE_LIMIT", candidate_limit)
+    monkeypatch.setattr("haitiwatch.db.search.sql.CANDIDATE_LIMIT", candidate_limit)
     by_date = search(engine, match, filters, sort="date", limit=1000, with_text=False)
     ranked = search(engine, match, filters, limit=1000, with_text=False)
     assert [h.id for h in by_date] == [h.id for h in in_date_order(engine, expected)]

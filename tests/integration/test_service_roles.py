@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from scheduler.cluster import Dispatcher, QueueTaker
-from scheduler.config import load_config
-from scheduler.feeders import LocalSchedule
-from scheduler.service import Service, build_service
+from haitiwatch.scheduler.cluster import Dispatcher, QueueTaker
+from haitiwatch.scheduler.config import load_config
+from haitiwatch.scheduler.feeders import LocalSchedule
+from haitiwatch.scheduler.service import Service, build_service
 from tests.support import write_config
 
 

@@ -15,9 +15,9 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Engine, Select, event, func, inspect, select, text
 from sqlalchemy.orm import Session
 
-from db.articles import key_in
-from db.database import create_db_engine, migrate, one_of
-from db.records import (
+from haitiwatch.db.articles import key_in
+from haitiwatch.db.database import create_db_engine, migrate, one_of
+from haitiwatch.db.records import (
     ArticleOutcome,
     ArticleRecord,
     FetchOutcome,
@@ -26,12 +26,12 @@ from db.records import (
     SavedFetch,
     Validators,
 )
-from db.schema import Article, ArticleKey, Base, Fetch, Source, Story, StoryBand
-from db.search.pages import search
-from db.search.query import SearchQuery
-from db.search.sql import SEARCH_KEY_SQL
-from db.service_state import ServiceState
-from db.store import SourceSpec, Store
+from haitiwatch.db.schema import Article, ArticleKey, Base, Fetch, Source, Story, StoryBand
+from haitiwatch.db.search.pages import search
+from haitiwatch.db.search.query import SearchQuery
+from haitiwatch.db.search.sql import SEARCH_KEY_SQL
+from haitiwatch.db.service_state import ServiceState
+from haitiwatch.db.store import SourceSpec, Store
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 TEXT = (

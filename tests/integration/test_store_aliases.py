@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
-from db.records import ArticleOutcome, ArticleRecord, FetchOutcome, FetchResult
-from db.schema import Article, ArticleKey
-from db.store import SourceSpec, Store
+from haitiwatch.db.records import ArticleOutcome, ArticleRecord, FetchOutcome, FetchResult
+from haitiwatch.db.schema import Article, ArticleKey
+from haitiwatch.db.store import SourceSpec, Store
 from tests.unit.test_aliases import record as unit_record
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)

@@ -16,8 +16,8 @@ import pytest
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from crawler.story_matcher import StoryMatcher
-from db.records import (
+from haitiwatch.crawler.story_matcher import StoryMatcher
+from haitiwatch.db.records import (
     ArticleOutcome,
     ArticleRecord,
     FetchOutcome,
@@ -25,10 +25,10 @@ from db.records import (
     StoredArticle,
     StoredChange,
 )
-from db.schema import Article, Story, StoryBand, StoryShingles
-from db.store import SourceSpec, Store
-from db.story_index import StoryIndex, prune
-from db.story_reader import list_stories, story_copies
+from haitiwatch.db.schema import Article, Story, StoryBand, StoryShingles
+from haitiwatch.db.store import SourceSpec, Store
+from haitiwatch.db.story_index import StoryIndex, prune
+from haitiwatch.db.story_reader import list_stories, story_copies
 from tests.support import DATA, fundus_pages, run_cli, write_config
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)

@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Column, MetaData, Table, Text, create_engine, insert, select
 
-from db.textnorm import valid_text
+from haitiwatch.db.textnorm import valid_text
 
 ANY_CODE_POINT = st.characters(min_codepoint=0, max_codepoint=0x10FFFF, categories=None)
 

@@ -19,12 +19,12 @@ import pytest
 from aiohttp import web
 from openapi_schema_validator import validate as validate_schema
 
-from db.archive import Archive
-from db.errors import ConfigError
-from db.store import Store
-from scheduler.config import load_config
-from scheduler.web import create_app, mount_web
-from scheduler.web.openapi import SPEC
+from haitiwatch.db.archive import Archive
+from haitiwatch.db.errors import ConfigError
+from haitiwatch.db.store import Store
+from haitiwatch.scheduler.config import load_config
+from haitiwatch.scheduler.web import create_app, mount_web
+from haitiwatch.scheduler.web.openapi import SPEC
 from tests.support.archive import HOSTILE_TITLE, fill_archive
 from tests.support.web import free_port, get, serve
 

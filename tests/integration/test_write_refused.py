@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError
 
-from db.errors import WriteRefused
-from db.records import FetchToSave, Validators
-from db.store import SourceSpec, Store
-from db.write_refused import refusal
+from haitiwatch.db.errors import WriteRefused
+from haitiwatch.db.records import FetchToSave, Validators
+from haitiwatch.db.store import SourceSpec, Store
+from haitiwatch.db.write_refused import refusal
 from tests.integration.test_store import NOW, TEXT, fetch, record
 
 

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from db.records import SourceHealth, StoredArticle
-from db.store import Store
+from haitiwatch.db.records import SourceHealth, StoredArticle
+from haitiwatch.db.store import Store
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO / "tests" / "data"
@@ -74,7 +74,7 @@ def _write_rusage():
 atexit.register(_write_rusage)
 """
 
-_MAIN = "from scheduler.entry import main\nmain()\n"
+_MAIN = "from haitiwatch.scheduler.entry import main\nmain()\n"
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,8 +213,8 @@ def scrapy_settings_prelude(change: str) -> str:
     put one of Scrapy's own components back, to show the bug ours fixes."""
     body = textwrap.indent(textwrap.dedent(change).strip(), "    ")
     return f"""
-import crawler.runner as _runner
-import crawler.settings as _settings
+import haitiwatch.crawler.runner as _runner
+import haitiwatch.crawler.settings as _settings
 
 _fixed = _settings.scrapy_settings
 

@@ -7,8 +7,8 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from db.records import ArticleRecord
-from db.store import SourceSpec, Store
+from haitiwatch.db.records import ArticleRecord
+from haitiwatch.db.store import SourceSpec, Store
 from tests.support import DATA, FUNDUS_PAGES, fundus_pages
 
 WHITEHOUSE = DATA / "search" / "whitehouse.jsonl.gz"

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from db.aliases import (
+from haitiwatch.db.aliases import (
     Identity,
     apart_from_false_aliases,
     article_id,
@@ -18,7 +18,7 @@ from db.aliases import (
     text_only_matches,
     titles_match,
 )
-from db.records import ArticleRecord
+from haitiwatch.db.records import ArticleRecord
 
 OUTLET = "https://outlet.example"
 

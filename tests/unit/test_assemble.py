@@ -9,7 +9,7 @@ from urllib.parse import unquote, urlsplit
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crawler.assemble import (
+from haitiwatch.crawler.assemble import (
     Known,
     boilerplate_hashes,
     build_record,
@@ -17,10 +17,10 @@ from crawler.assemble import (
     entry_lookup_keys,
     guid_key,
 )
-from crawler.jobs import SourceJob
-from crawler.poll import retry_after_until
-from crawler.urls import UnusableURL, canonical_url, is_tracking_param
-from db.records import ExtractedPage, FeedEntry
+from haitiwatch.crawler.jobs import SourceJob
+from haitiwatch.crawler.poll import retry_after_until
+from haitiwatch.crawler.urls import UnusableURL, canonical_url, is_tracking_param
+from haitiwatch.db.records import ExtractedPage, FeedEntry
 from tests.unit.test_urls import _TRACKERS, _encode_pairs, web_urls
 
 FEED = "https://www.haitiantimes.com/feed/"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scheduler.assist import alerting_scores
+from haitiwatch.scheduler.assist import alerting_scores
 
 RULES = st.sampled_from(["mission", "gangs", "quiet", "other"])
 UNIT = st.floats(min_value=0.0, max_value=1.0)

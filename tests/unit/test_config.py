@@ -10,9 +10,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from db.errors import ConfigError
-from scheduler.config import default_config_text, load_config, parse_config, resolve_database_url
-from scheduler.config_values import parse_duration
+from haitiwatch.db.errors import ConfigError
+from haitiwatch.scheduler.config import (
+    default_config_text,
+    load_config,
+    parse_config,
+    resolve_database_url,
+)
+from haitiwatch.scheduler.config_values import parse_duration
 
 GOOD = """
 [database]

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from crawler.cpu_gate import CpuGate, Stage
+from haitiwatch.crawler.cpu_gate import CpuGate, Stage
 
 
 def _blocker(started: threading.Event, release: threading.Event) -> Callable[[], str]:

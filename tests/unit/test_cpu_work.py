@@ -6,13 +6,13 @@ import os
 
 import pytest
 
-from crawler import language
-from crawler.cpu_work import WORKER_NICENESS, ItemFailure, feed_records
-from crawler.jobs import SourceJob
-from crawler.pools import worker_pools
-from crawler.story_matcher import StoryMatcher
-from db import textnorm
-from db.records import ArticleRecord, FeedEntry
+from haitiwatch.crawler import language
+from haitiwatch.crawler.cpu_work import WORKER_NICENESS, ItemFailure, feed_records
+from haitiwatch.crawler.jobs import SourceJob
+from haitiwatch.crawler.pools import worker_pools
+from haitiwatch.crawler.story_matcher import StoryMatcher
+from haitiwatch.db import textnorm
+from haitiwatch.db.records import ArticleRecord, FeedEntry
 
 
 def test_a_failing_warm_up_leaves_the_pool_usable(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -18,14 +18,14 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from crawler.extract import (
+from haitiwatch.crawler.extract import (
     decode_html,
     extract_page,
     normalise_text,
     parse_timestamp,
     split_authors,
 )
-from db.records import ExtractedPage
+from haitiwatch.db.records import ExtractedPage
 
 PAGES = Path(__file__).resolve().parents[1] / "data" / "pages"
 FUNDUS = PAGES / "fundus"

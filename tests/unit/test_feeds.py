@@ -19,7 +19,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from crawler.feeds import (
+from haitiwatch.crawler.feeds import (
     _BLOCK_TAGS,
     MAX_FEED_BYTES,
     language_code,
@@ -27,8 +27,8 @@ from crawler.feeds import (
     parse_feed,
     plain_text,
 )
-from db.errors import FeedError
-from db.records import ParsedFeed
+from haitiwatch.db.errors import FeedError
+from haitiwatch.db.records import ParsedFeed
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "feeds"
 FASTFEED = DATA / "fastfeedparser"

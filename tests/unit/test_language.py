@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crawler.language import detect_language, normalise_tag
+from haitiwatch.crawler.language import detect_language, normalise_tag
 
 SAMPLES = (
     Path(__file__).resolve().parents[2].parent

@@ -45,7 +45,7 @@ def test_imports_point_from_scheduler_to_crawler_to_db() -> None:
 def test_the_query_language_is_stdlib_only() -> None:
     modules = _modules("db/query")
     assert {path.name for path in modules} >= {"__init__.py", "ast.py", "parser.py"}
-    allowed = {"db.query", "db.errors", "db.textnorm"}
+    allowed = {"haitiwatch.db.query", "haitiwatch.db.errors", "haitiwatch.db.textnorm"}
     wrong = [
         f"{path.relative_to(REPO)} imports {name}"
         for path in [*modules, REPO / "db" / "textnorm.py", REPO / "db" / "errors.py"]

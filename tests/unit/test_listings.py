@@ -10,19 +10,19 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crawler.jobs import ListingOptions
-from crawler.listings import read_listing
-from crawler.listings.gdelt import parse_gdelt, parse_seendate, query_url
-from crawler.listings.gnews import (
+from haitiwatch.crawler.jobs import ListingOptions
+from haitiwatch.crawler.listings import read_listing
+from haitiwatch.crawler.listings.gdelt import parse_gdelt, parse_seendate, query_url
+from haitiwatch.crawler.listings.gnews import (
     decode_article_url,
     encode_article_url,
     parse_gnews,
     search_url,
     strip_publisher,
 )
-from crawler.listings.html import parse_section
-from crawler.listings.sitemap import gunzip_capped, parse_sitemap, parse_w3c_datetime
-from db.errors import FeedError
+from haitiwatch.crawler.listings.html import parse_section
+from haitiwatch.crawler.listings.sitemap import gunzip_capped, parse_sitemap, parse_w3c_datetime
+from haitiwatch.db.errors import FeedError
 
 NOW = datetime(2026, 2, 20, 12, 0, tzinfo=UTC)
 SITEMAP_NS = 'xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"'

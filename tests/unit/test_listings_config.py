@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from db.errors import ConfigError
-from scheduler.config import load_config, parse_config
-from scheduler.crawling import listing_options
-from scheduler.source_config import DEFAULT_LASTMOD_WINDOW
+from haitiwatch.db.errors import ConfigError
+from haitiwatch.scheduler.config import load_config, parse_config
+from haitiwatch.scheduler.crawling import listing_options
+from haitiwatch.scheduler.source_config import DEFAULT_LASTMOD_WINDOW
 
 
 def one_source(body: str) -> str:

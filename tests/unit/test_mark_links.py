@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from db.errors import ConfigError
-from scheduler.config import load_config, parse_config
-from scheduler.mark_links import LinkRefused, LinkSigner, link_signer, links_note
+from haitiwatch.db.errors import ConfigError
+from haitiwatch.scheduler.config import load_config, parse_config
+from haitiwatch.scheduler.mark_links import LinkRefused, LinkSigner, link_signer, links_note
 
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 SECRET = b"link-secret-for-tests-0123456789"

@@ -9,7 +9,7 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, text
 
-from db.database import MIGRATIONS, create_db_engine, migrate, stored_revisions
+from haitiwatch.db.database import MIGRATIONS, create_db_engine, migrate, stored_revisions
 
 
 def _head() -> str:

@@ -9,7 +9,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crawler.netguard import host_is_literal_forbidden, is_forbidden_ip, resolve_forbidden
+from haitiwatch.crawler.netguard import (
+    host_is_literal_forbidden,
+    is_forbidden_ip,
+    resolve_forbidden,
+)
 
 FORBIDDEN_IPS = [
     "127.0.0.1",

@@ -17,8 +17,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from crawler import stories
-from db import textnorm
+from haitiwatch.crawler import stories
+from haitiwatch.db import textnorm
 
 # -- references: the code before the fast paths ------------------------------------------------
 

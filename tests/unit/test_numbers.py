@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scheduler.numbers import MAX_ID, whole_number
+from haitiwatch.scheduler.numbers import MAX_ID, whole_number
 
 
 @pytest.mark.parametrize(

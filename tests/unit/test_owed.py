@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crawler.assemble import Known
-from crawler.owed import (
+from haitiwatch.crawler.assemble import Known
+from haitiwatch.crawler.owed import (
     MAX_OWED_AGE,
     MAX_OWED_PAGES,
     MAX_PAGE_ATTEMPTS,
@@ -20,8 +20,8 @@ from crawler.owed import (
     owed_page,
     plan_pages,
 )
-from db.keys import MAX_KEY_CHARS
-from db.records import ITEM_FAILED_ATTEMPTS, FeedEntry, OwedPage
+from haitiwatch.db.keys import MAX_KEY_CHARS
+from haitiwatch.db.records import ITEM_FAILED_ATTEMPTS, FeedEntry, OwedPage
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 

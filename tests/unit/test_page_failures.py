@@ -10,7 +10,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.internet.defer import CancelledError
 from twisted.internet.error import ConnectionLost, DNSLookupError, TimeoutError
 
-from crawler.spider import is_transient
+from haitiwatch.crawler.spider import is_transient
 
 
 def http_error(status: int) -> HttpError:

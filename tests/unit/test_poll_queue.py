@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scrapy.http import Request
 
-from crawler.cluster import Dispatch, _JsonCodec
+from haitiwatch.crawler.cluster import Dispatch, _JsonCodec
 
 leaves = st.none() | st.booleans() | st.integers() | st.text() | st.binary()
 documents = st.recursive(

@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from scheduler import crawling
+from haitiwatch.scheduler import crawling
 
 ANSWERS: dict[str, str | OSError | None] = {
     "intranet.example": "10.0.0.7",  # resolves to a private address

@@ -7,8 +7,8 @@ import string
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crawler.urls import split_credentials
-from db.redact import REDACTED, redact, redact_url, remember_credentials, remember_secret
+from haitiwatch.crawler.urls import split_credentials
+from haitiwatch.db.redact import REDACTED, redact, redact_url, remember_credentials, remember_secret
 
 
 def test_userinfo_and_key_like_query_values_are_masked() -> None:
@@ -69,8 +69,8 @@ def test_basic_credentials_go_only_to_the_sources_own_host_and_port() -> None:
 
     from scrapy.http import Request
 
-    from crawler.jobs import SourceJob
-    from crawler.middlewares import SourceCredentials
+    from haitiwatch.crawler.jobs import SourceJob
+    from haitiwatch.crawler.middlewares import SourceCredentials
 
     url, header = split_credentials("https://reader:pw123456@feeds.example/rss")
     poll = SimpleNamespace(job=SourceJob("members", "feed", url, authorization=header))

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crawler.rules import RuleSet, make_snippet
-from crawler.rules.matcher import _token_starts, split_fold
+from haitiwatch.crawler.rules import RuleSet, make_snippet
+from haitiwatch.crawler.rules.matcher import _token_starts, split_fold
 
 TITLE = "Kenya-led force lands in Port-au-Prince"
 TEXT = (
@@ -130,7 +130,7 @@ def test_boolean_algebra(tokens: list[str], a: str, b: str) -> None:
 @settings(max_examples=200)
 @given(docs, words)
 def test_a_word_matches_exactly_when_it_is_a_folded_token(tokens: list[str], word: str) -> None:
-    from db.query.parser import words_of
+    from haitiwatch.db.query.parser import words_of
 
     text = " ".join(tokens)
     assert matches(word, "", text) == (words_of(word)[0] in words_of(text))

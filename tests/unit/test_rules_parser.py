@@ -10,8 +10,20 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from db.query.ast import And, Near, Node, Not, Or, Phrase, Term, and_, is_positional, or_, to_query
-from db.query.parser import QuerySyntaxError, parse_query
+from haitiwatch.db.query.ast import (
+    And,
+    Near,
+    Node,
+    Not,
+    Or,
+    Phrase,
+    Term,
+    and_,
+    is_positional,
+    or_,
+    to_query,
+)
+from haitiwatch.db.query.parser import QuerySyntaxError, parse_query
 
 REPO = Path(__file__).resolve().parents[2]
 

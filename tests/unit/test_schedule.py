@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scheduler.schedule import (
+from haitiwatch.scheduler.schedule import (
     MAX_BACKOFF,
     RESTART_SPREAD,
     backoff_delay,
@@ -16,7 +16,7 @@ from scheduler.schedule import (
     next_due,
     reschedule,
 )
-from scheduler.source_config import SourceConfig
+from haitiwatch.scheduler.source_config import SourceConfig
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 intervals = st.integers(min_value=1, max_value=86_400).map(lambda s: timedelta(seconds=s))

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from scrapy.settings import default_settings
 
-from crawler.jobs import CrawlSettings
-from crawler.settings import COOKIES_MIDDLEWARE, scrapy_settings
+from haitiwatch.crawler.jobs import CrawlSettings
+from haitiwatch.crawler.settings import COOKIES_MIDDLEWARE, scrapy_settings
 
 #: Scrapy's default extensions when crawler/settings.py last chose among them (Scrapy 2.19).
 REVIEWED = {

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from db.search.sql import KEY_SPAN, SEARCH_KEY_SQL, key_range
+from haitiwatch.db.search.sql import KEY_SPAN, SEARCH_KEY_SQL, key_range
 
 DATES = st.datetimes(
     min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31), timezones=st.just(UTC)

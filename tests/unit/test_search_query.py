@@ -12,10 +12,10 @@ from hypothesis import strategies as st
 from markupsafe import Markup
 from openapi_spec_validator import validate
 
-from crawler.rules.highlight import Highlighter, Snippet
-from db.query.parser import QuerySyntaxError
-from db.search import CoveragePoint, SearchError, SearchHit
-from db.search.query import (
+from haitiwatch.crawler.rules.highlight import Highlighter, Snippet
+from haitiwatch.db.query.parser import QuerySyntaxError
+from haitiwatch.db.search import CoveragePoint, SearchError, SearchHit
+from haitiwatch.db.search.query import (
     SearchQuery,
     TsBool,
     TsFollow,
@@ -25,10 +25,10 @@ from db.search.query import (
     to_fts5,
     to_tsquery,
 )
-from scheduler.web.atom import rule_feed
-from scheduler.web.chart import MAX_SERIES, coverage_svg, series_of
-from scheduler.web.openapi import SPEC
-from scheduler.web.pages import marked
+from haitiwatch.scheduler.web.atom import rule_feed
+from haitiwatch.scheduler.web.chart import MAX_SERIES, coverage_svg, series_of
+from haitiwatch.scheduler.web.openapi import SPEC
+from haitiwatch.scheduler.web.pages import marked
 
 HOSTILE = "<script>alert(1)</script><img src=x onerror=alert(2)>"
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scheduler.send_batch import send_batch
+from haitiwatch.scheduler.send_batch import send_batch
 
 
 @dataclass

@@ -6,7 +6,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scheduler.storage_alarm import AlarmChange, StorageAlarm
+from haitiwatch.scheduler.storage_alarm import AlarmChange, StorageAlarm
 
 #: (source, refused, stored): a poll's end as the Poller sees it.
 polls = st.lists(

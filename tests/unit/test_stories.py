@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crawler.stories import (
+from haitiwatch.crawler.stories import (
     StoryParams,
     array_similarity,
     article_keys,
@@ -25,8 +25,8 @@ from crawler.stories import (
     similarity,
     title_key,
 )
-from crawler.story_matcher import StoryMatcher
-from db.records import ArticleRecord
+from haitiwatch.crawler.story_matcher import StoryMatcher
+from haitiwatch.db.records import ArticleRecord
 from tests.support import DATA, fundus_pages
 
 PARAMS = StoryParams()

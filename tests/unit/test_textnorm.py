@@ -9,8 +9,8 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from db import textnorm
-from db.textnorm import clean_text, content_hash, fold, normalise_for_hash
+from haitiwatch.db import textnorm
+from haitiwatch.db.textnorm import clean_text, content_hash, fold, normalise_for_hash
 
 # A real-looking paragraph in Haitian Creole and French, long enough to be hashed.
 ARTICLE = (

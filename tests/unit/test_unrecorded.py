@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from db.records import SourceHealth
-from db.service_state import SourceState
-from db.unrecorded import UnrecordedFailures, state_with
+from haitiwatch.db.records import SourceHealth
+from haitiwatch.db.service_state import SourceState
+from haitiwatch.db.unrecorded import UnrecordedFailures, state_with
 
 T0 = datetime(2026, 12, 6, 23, 0, tzinfo=UTC)
 

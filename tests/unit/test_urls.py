@@ -9,8 +9,8 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from crawler import urls
-from crawler.urls import (
+from haitiwatch.crawler import urls
+from haitiwatch.crawler.urls import (
     UnusableURL,
     absolute_url,
     canonical_url,
@@ -19,7 +19,7 @@ from crawler.urls import (
     is_tracking_param,
     registered_domain,
 )
-from db.errors import HaitiwatchError
+from haitiwatch.db.errors import HaitiwatchError
 
 # -- canonical_url: pairs that must give the same key --------------------------------------------
 
