@@ -1,10 +1,9 @@
 """The crawl's I/O orchestrator: parse and extract off the event loop, write through storage.
 
-The spider calls these coroutines; CPU work (feedparser, trafilatura) runs in a process or
-thread pool so downloads keep flowing, and all database writes go through ONE thread, so
-SQLite never sees two writers from this process and each write is one short transaction.
-The CPU pool is entered through a gate (crawler/cpu_gate.py) that starts records, which the
-database thread waits for, before further parses.
+The spider calls these coroutines; CPU work (feedparser, trafilatura) runs in a pool, entered
+through a gate that starts records (which the database thread waits for) before further
+parses, so downloads keep flowing; all database writes go through ONE thread, so SQLite
+never sees two writers from this process.
 
 A poll (crawler/poll.py) fetches the pages its source owes (crawler/owed.py) whether its
 listing answered or was not modified.
@@ -56,7 +55,6 @@ from haitiwatch.db.records import (
     PageToSave,
     Saved,
     SavedFetch,
-    Validators,
     Write,
 )
 from haitiwatch.db.redact import redact_url
@@ -88,6 +86,9 @@ class Harvester:
         """Run a blocking database call on the single database thread."""
         return await asyncio.get_running_loop().run_in_executor(self._db, partial(fn, *args, **kw))
 
+    def _elapsed_ms(self, poll: Poll) -> int:
+        return int((self._clock() - poll.started).total_seconds() * 1000)
+
     async def _run_cpu(self, stage: Stage, fn: Callable[P, T], *args: P.args, **kw: P.kwargs) -> T:
         return await self._cpu.run(stage, partial(fn, *args, **kw))
 
@@ -99,9 +100,10 @@ class Harvester:
         if got.status == 304:
             plan = await self._owed_plan(poll) if job.fetch_articles else None
             notes = "; ".join(plan_notes(plan)) if plan else ""
-            result = self._result(
-                poll, got, duration_ms, FetchOutcome.NOT_MODIFIED, error=notes or None
-            )
+            result = FetchResult(
+                job.name, job.url, poll.started, duration_ms, FetchOutcome.NOT_MODIFIED,
+                http_status=got.status, bytes_received=len(got.body), error=notes or None,
+            )  # fmt: skip
             change = plan.change if plan else None
             # The owed pages' articles are counted on this fetch.
             saved = await self._save(poll, FetchToSave(result, [], self._clock(), owed=change))
@@ -113,19 +115,7 @@ class Harvester:
             totals.sources_not_modified += 1
             return NextSteps(pages=plan.fetch if plan else [])
         try:
-            listing: Listing = await self._run_cpu(
-                Stage.PARSE,
-                read_listing,
-                job.kind,
-                job.options,
-                got.body,
-                got.url,
-                got.content_type,
-                got.encoding,
-                0,
-                self._clock(),
-                job.url,
-            )
+            listing = await self._read(poll, got, 0)
         except FeedError as e:
             await self.feed_failed(poll, duration_ms, str(e), got.status, len(got.body))
             return NextSteps()
@@ -136,6 +126,14 @@ class Harvester:
         poll.listing = progress
         return NextSteps(listings=progress.claim(listing.follow, 1))
 
+    async def _read(self, poll: Poll, got: FetchedBody, level: int) -> Listing:
+        """Parse one document of the poll's listing in the CPU pool (FeedError: unreadable)."""
+        job = poll.job
+        return await self._run_cpu(
+            Stage.PARSE, read_listing, job.kind, job.options, got.body, got.url,
+            got.content_type, got.encoding, level, self._clock(), job.url,
+        )  # fmt: skip
+
     # -- further documents of a listing (child sitemaps, next pages) ------------------------
 
     async def listing_fetched(self, poll: Poll, got: FetchedBody, level: int) -> NextSteps:
@@ -143,19 +141,7 @@ class Harvester:
         assert progress is not None, "a listing document without a listing in progress"
         progress.bytes_received += len(got.body)
         try:
-            listing: Listing = await self._run_cpu(
-                Stage.PARSE,
-                read_listing,
-                poll.job.kind,
-                poll.job.options,
-                got.body,
-                got.url,
-                got.content_type,
-                got.encoding,
-                level,
-                self._clock(),
-                poll.job.url,
-            )
+            listing = await self._read(poll, got, level)
         except FeedError as e:
             progress.fail(got.url, str(e))
             return await self._listing_step_done(poll, [])
@@ -177,7 +163,7 @@ class Harvester:
         if progress.pending > 0:
             return NextSteps(listings=more)
         if progress.all_failed():
-            duration = int((self._clock() - poll.started).total_seconds() * 1000)
+            duration = self._elapsed_ms(poll)
             first = progress.first
             await self.feed_failed(
                 poll, duration, progress.failure_summary(), first.status, progress.bytes_received
@@ -219,7 +205,7 @@ class Harvester:
 
     async def _settle(self, poll: Poll, progress: ListingProgress) -> list[OwedPage]:
         """Look up what the listing named, store feed-only records, return the pages to fetch."""
-        job, totals, got = poll.job, poll.totals, progress.first
+        job, totals = poll.job, poll.totals
         for warning in progress.warnings:
             log.info("source %s: %s", job.name, warning)
         entries, keys = progress.entries(), progress.keys()
@@ -249,27 +235,11 @@ class Harvester:
             )
         for failure in failures:
             self._log_item_failure(poll, failure.link, failure.error)
-        if failures:
-            first = failures[0]
-            progress.warnings.append(
-                f"{len(failures)} items failed alone (first: {first.link}: {first.error})"
-            )
+        progress.note_failures(failures)
         duration = progress.duration_ms
-        if poll.listing is not None:
-            duration = int((self._clock() - poll.started).total_seconds() * 1000)
-        result = FetchResult(
-            source=job.name,
-            url=job.url,
-            started=poll.started,
-            duration_ms=duration,
-            outcome=FetchOutcome.OK,
-            http_status=got.status,
-            bytes_received=progress.bytes_received,
-            items_found=len(entries),
-            error="; ".join(progress.warnings[:5]) or None,
-            validators=Validators(got.etag, got.last_modified),
-            items_failed=len(failures),
-        )
+        if poll.listing is not None:  # several documents: the poll's whole time
+            duration = self._elapsed_ms(poll)
+        result = progress.fetch_result(job.name, job.url, poll.started, duration, len(failures))
         saved = await self._save(
             poll, FetchToSave(result, records, self._clock(), seen_again, plan.change)
         )
@@ -282,20 +252,6 @@ class Harvester:
         for outcome in outcomes:
             totals.count(outcome)
         return plan.fetch
-
-    def _result(
-        self, poll: Poll, got: FetchedBody, duration_ms: int, outcome: FetchOutcome, **extra: object
-    ) -> FetchResult:
-        return FetchResult(
-            source=poll.job.name,
-            url=poll.job.url,
-            started=poll.started,
-            duration_ms=duration_ms,
-            outcome=outcome,
-            http_status=got.status,
-            bytes_received=len(got.body),
-            **extra,  # type: ignore[arg-type]
-        )
 
     async def feed_failed(
         self,
@@ -335,7 +291,7 @@ class Harvester:
         the operator alert see it."""
         message = f"the poll failed: {error_text(error)}"
         log.debug("source %s: %s", poll.job.name, message, exc_info=error)
-        duration_ms = int((self._clock() - poll.started).total_seconds() * 1000)
+        duration_ms = self._elapsed_ms(poll)
         try:
             await self.feed_failed(poll, duration_ms, message)
         except Exception as unrecorded:  # the database itself, say: still a failed poll
@@ -434,5 +390,5 @@ class Harvester:
             return
         # A poll counts once: one whose fetch was stored but whose pages were not failed.
         poll.totals.sources_ok = poll.totals.sources_not_modified = 0
-        duration = int((self._clock() - poll.started).total_seconds() * 1000)
+        duration = self._elapsed_ms(poll)
         await self.feed_failed(poll, duration, f"storage refused the write: {error}")

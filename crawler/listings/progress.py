@@ -6,12 +6,13 @@ costs one batched known-articles lookup and one fetch record, whatever its shape
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from datetime import datetime
 
 from haitiwatch.crawler.jobs import FetchedBody
 from haitiwatch.crawler.listings import Listing
 from haitiwatch.crawler.urls import UnusableURL, host_of
-from haitiwatch.db.records import FeedEntry
+from haitiwatch.db.records import FeedEntry, FetchOutcome, FetchResult, Validators
 
 #: Hosts whose article links are JavaScript redirects: a fetched page would hold no article.
 BROWSER_ONLY_HOSTS = frozenset({"news.google.com"})
@@ -81,3 +82,29 @@ class ListingProgress:
 
     def keys(self) -> list[Keys]:
         return [keys for _entry, keys in self._entries.values()]
+
+    def note_failures(self, failures: Sequence[tuple[str, str]]) -> None:
+        """Say on the fetch how many items (link, error) failed alone, and the first."""
+        if failures:
+            link, error = failures[0]
+            self.warnings.append(f"{len(failures)} items failed alone (first: {link}: {error})")
+
+    def fetch_result(
+        self, source: str, url: str, started: datetime, duration_ms: int, items_failed: int
+    ) -> FetchResult:
+        """The fetch row of a listing read in full: the first document's status and
+        validators, the bytes and items of all, the first warnings."""
+        got = self.first
+        return FetchResult(
+            source=source,
+            url=url,
+            started=started,
+            duration_ms=duration_ms,
+            outcome=FetchOutcome.OK,
+            http_status=got.status,
+            bytes_received=self.bytes_received,
+            items_found=len(self.entries()),
+            error="; ".join(self.warnings[:5]) or None,
+            validators=Validators(got.etag, got.last_modified),
+            items_failed=items_failed,
+        )
