@@ -110,9 +110,11 @@ async def run_due_digests(
     now: datetime | None = None,
     *,
     lease: timedelta = LEASE,
+    stop: asyncio.Event | None = None,
 ) -> int:
     """Send every digest whose scheduled time has passed and that has alerts waiting; return
     how many digest messages were sent. Call it every minute (and at start-up, to catch up).
+    Once ``stop`` is set no further digest is claimed (the one being sent finishes).
 
     Each (digest rule, channel) gets one message holding its waiting alerts created before
     the last scheduled time; failures are retried with backoff on later calls.
@@ -124,6 +126,8 @@ async def run_due_digests(
             continue
         boundary = last_due(rule.digest, rule_zone(rule, notifier), at)
         for channel in rule.channels:
+            if stop is not None and stop.is_set():
+                return sent
             worker = new_worker_id()
             alerts = await asyncio.to_thread(
                 outbox.claim_digest, rule.name, channel, boundary, worker, at, lease

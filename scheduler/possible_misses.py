@@ -45,9 +45,15 @@ class PossibleMisses:
         self._queued: dict[str, datetime] = {}
 
     async def run_due(
-        self, notifier: Notifier, now: datetime | None = None, *, lease: timedelta = LEASE
+        self,
+        notifier: Notifier,
+        now: datetime | None = None,
+        *,
+        lease: timedelta = LEASE,
+        stop: asyncio.Event | None = None,
     ) -> int:
-        """Queue and send every due possible-misses digest; return how many were sent."""
+        """Queue and send every due possible-misses digest; return how many were sent. Once
+        ``stop`` is set no further digest is claimed."""
         at = now or datetime.now(UTC)
         sent = 0
         for rule in notifier.rules:
@@ -58,6 +64,8 @@ class PossibleMisses:
                 await asyncio.to_thread(self._queue, rule, boundary)
                 self._queued[rule.name] = boundary
             for channel in rule.channels:
+                if stop is not None and stop.is_set():
+                    return sent
                 worker = new_worker_id()
                 alerts = await asyncio.to_thread(
                     self.outbox.claim_digest,

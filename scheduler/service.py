@@ -152,6 +152,7 @@ class Service:
         self.notifier = Notifier.from_config(self.loaded)
         self.possible_misses = PossibleMisses(self.archive)
         self._sending: asyncio.Future[None] | None = None  # the outbox drain last started
+        self._digesting: asyncio.Future[None] | None = None  # the digest run last started
 
     def run(self) -> int:
         return run_reactor(self._main)
@@ -265,9 +266,10 @@ class Service:
             self._sending = asyncio.ensure_future(self._drain(self.stop))
 
     async def _sends_stopped(self) -> None:
-        if self._sending is not None and not self._sending.done():
+        running = [f for f in (self._sending, self._digesting) if f is not None and not f.done()]
+        if running:
             log.info("waiting up to %.0f s for alerts being sent", STOP_GRACE)
-            await asyncio.wait([self._sending])
+            await asyncio.wait(running)
 
     async def _drain(self, stop: asyncio.Event) -> None:
         try:
@@ -280,9 +282,15 @@ class Service:
         self.metrics.outbox.set(await asyncio.to_thread(self.archive.outbox.count, "pending"))
 
     async def _send_digests(self) -> None:
+        """Start the due digests unless they are being sent: outside APScheduler's job, as
+        _send_alerts does; no digest is claimed after a stop, and _shutdown waits for a send."""
+        if self._digesting is None or self._digesting.done():
+            self._digesting = asyncio.ensure_future(self._digests())
+
+    async def _digests(self) -> None:
         try:
-            sent = await run_due_digests(self.archive.outbox, self.notifier)
-            sent += await self.possible_misses.run_due(self.notifier)
+            sent = await run_due_digests(self.archive.outbox, self.notifier, stop=self.stop)
+            sent += await self.possible_misses.run_due(self.notifier, stop=self.stop)
         except Exception:
             log.exception("sending digests failed; they stay in the outbox")
             return

@@ -47,9 +47,13 @@ def title(n: int) -> str:
     return f"Kenyan police patrol, report {n}"
 
 
-def burst(db_url: str, count: int = ALERTS) -> Store:
+#: The same rule, its alerts gathered into a digest; created at NOW, they are long due.
+DIGEST = CONFIG + 'mode = "digest"\ndigest = "daily 00:00"\n'
+
+
+def burst(db_url: str, count: int = ALERTS, rules: str = CONFIG) -> Store:
     """A store with ``count`` alerts waiting, one per story."""
-    config = parse_config(CONFIG, "test.toml")
+    config = parse_config(rules, "test.toml")
     store = Store.open(db_url, [rule_match_hook(config)])
     store.sync_sources([SourceSpec("outlet", "feed", "https://outlet.example/f")], NOW)
     for n in range(count):
@@ -174,7 +178,12 @@ FEED_ALERTS = 150
 
 
 def service_config(
-    tmp_path: Path, site: Site, receiver: Receiver, db_url: str, count: int = FEED_ALERTS
+    tmp_path: Path,
+    site: Site,
+    receiver: Receiver,
+    db_url: str,
+    count: int = FEED_ALERTS,
+    rules: str = CONFIG,
 ) -> Path:
     """One feed of ``count`` items, each its own story and its own alert."""
     site.feed(
@@ -197,7 +206,7 @@ def service_config(
     channel = f"json://127.0.0.1:{receiver.port}/hook?rto=120"
     path.write_text(
         path.read_text().replace('url = "sqlite:///hw.db"', f'url = "{db_url}"')
-        + CONFIG.replace("json://127.0.0.1:9/x", channel)
+        + rules.replace("json://127.0.0.1:9/x", channel)
     )
     return path
 
@@ -263,3 +272,34 @@ def test_sigterm_waits_for_the_alerts_being_sent(
     assert code == 0, service.log()
     assert outbox.count(SENT) == IN_FLIGHT, service.log()  # none left 'sending'
     assert posts_per_alert(receiver) == Counter({title(n): 1 for n in range(IN_FLIGHT)})
+
+
+@pytest.mark.slow
+def test_sigterm_while_a_digest_is_sent_sends_it_once(
+    tmp_path: Path, site: Site, receiver: Receiver
+) -> None:
+    """APScheduler's shutdown cancels the jobs it runs: a digest cut short was released while
+    its message was on its way, and sent again at the next start."""
+    db_url = f"sqlite:///{tmp_path / 'hw.db'}"
+    burst(db_url, count=3, rules=DIGEST).close()
+    config = service_config(tmp_path, site, receiver, db_url, count=0, rules=DIGEST)
+    engine = create_db_engine(db_url)
+    outbox = Outbox(engine)
+    receiver.gate.clear()
+    service = ServiceProcess(config)
+    try:
+        receiver.wait_posts(1, 120)  # the digest is in flight, held at the receiver
+        service.send(signal.SIGTERM)
+        wait_for(
+            lambda: "alerts being sent" in service.log() or outbox.count(PENDING) > 0,
+            30,
+            "the service to wait for the digest, or to give it back",
+        )
+        receiver.gate.set()
+        code, _ = service.stop(signal.SIGTERM, timeout=60)
+    finally:
+        service.kill()
+        engine.dispose()
+    assert code == 0, service.log()
+    assert by_status(outbox) == {SENT: {title(n) for n in range(3)}}, service.log()
+    assert len(receiver.posts) == 1
