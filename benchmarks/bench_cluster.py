@@ -280,7 +280,8 @@ def bench_capacity(args: argparse.Namespace, work: Path) -> None:
             dispatched += len(batch)
         seconds = time.perf_counter() - started
         started = time.perf_counter()
-        state.reclaim_stale(datetime.now(UTC), timedelta(seconds=30), timedelta(minutes=15))
+        now = datetime.now(UTC)
+        state.reclaim_stale(now, timedelta(seconds=30), now - timedelta(minutes=15))
         reclaim = time.perf_counter() - started
         store.close()
         print(

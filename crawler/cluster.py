@@ -1,11 +1,12 @@
 """The shared poll queue of cluster mode: scrapy-redis's priority queue in Redis.
 
 The scheduler pushes one feed request per due source (its URL, the source's name and the
-dispatch id in ``meta``); any worker pops it (a ZRANGE + ZREMRANGEBYRANK in MULTI, so each
-entry goes to one worker) and polls the source with its own crawler. The database, not
-Redis, decides who polls: a worker claims the dispatch id on the source's row before fetching,
-so an entry that outlived its dispatch (a stale or repeated push) is dropped. The queue holds
-at most one live entry per source, so its size is bounded by the number of sources.
+dispatch id in ``meta``), a whole batch in one transaction; any worker pops it (a ZRANGE +
+ZREMRANGEBYRANK in MULTI, so each entry goes to one worker) and polls the source with its
+own crawler. The database, not Redis, decides who polls: a worker claims the dispatch id on
+the source's row before fetching, so an entry that outlived its dispatch (a stale or repeated
+push) is dropped. The queue holds at most one live entry per source, so its size is bounded
+by the number of sources.
 
 Entries are JSON (never pickle: whoever can write to Redis must not run code in workers).
 """
@@ -75,14 +76,23 @@ class PollQueue:
         self._queue = PriorityQueue(self._redis, _QueueOwner(), key, serializer=_JsonCodec)
 
     def push(self, dispatch: Dispatch, due: datetime) -> None:
-        """Queue a poll; the longest overdue is popped first (score = due time)."""
-        request = Request(
-            dispatch.url,
-            dont_filter=True,
-            priority=-int(due.timestamp()),
-            meta={"source": dispatch.source, "dispatch_id": dispatch.dispatch_id},
-        )
-        self._call(self._queue.push, request)
+        self.push_all([(dispatch, due)])
+
+    def push_all(self, entries: list[tuple[Dispatch, datetime]]) -> None:
+        """Queue polls, all or none (one MULTI/EXEC); the longest overdue is popped first."""
+        if not entries:
+            return
+        pipe = self._redis.pipeline(transaction=True)
+        batch = PriorityQueue(pipe, _QueueOwner(), self._queue.key, serializer=_JsonCodec)
+        for dispatch, due in entries:
+            request = Request(
+                dispatch.url,
+                dont_filter=True,
+                priority=-int(due.timestamp()),  # score = due time
+                meta={"source": dispatch.source, "dispatch_id": dispatch.dispatch_id},
+            )
+            batch.push(request)  # queued in the pipeline, sent by execute
+        self._call(pipe.execute)
 
     def pop(self) -> Dispatch | None:
         request = self._call(self._queue.pop)

@@ -228,9 +228,9 @@ class ServiceState:
             return bool(result.rowcount)  # type: ignore[attr-defined]
 
     def reclaim_stale(
-        self, now: datetime, worker_ttl: timedelta, unclaimed_after: timedelta
+        self, now: datetime, worker_ttl: timedelta, unclaimed_before: datetime
     ) -> list[str]:
-        """Free dispatches whose worker died, or that no worker took for too long.
+        """Free dispatches whose worker died, or that no worker took, made before a moment.
 
         They become due again at once: the work of a worker killed mid-crawl is redone.
         """
@@ -242,7 +242,7 @@ class ServiceState:
             Source.dispatch_id.is_not(None),
             or_(
                 and_(Source.claimed_by.is_not(None), Source.claimed_by.not_in(alive)),
-                and_(Source.claimed_by.is_(None), Source.dispatched_at < now - unclaimed_after),
+                and_(Source.claimed_by.is_(None), Source.dispatched_at < unclaimed_before),
             ),
         )
         with self._write.begin() as session:

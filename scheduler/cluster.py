@@ -64,8 +64,12 @@ class Dispatcher:
     sources: Sources = field(default_factory=dict)
     unclaimed_after: timedelta = timedelta(0)
     _task: asyncio.Task[None] | None = None
+    #: When this process took the scheduler lease: an unclaimed dispatch older than that was
+    #: made by a previous holder, which may have died before pushing it.
+    _since: datetime = field(default_factory=utcnow)
 
     async def start(self, config: Config, sources: Sources) -> None:
+        self._since = utcnow()
         await self.reload(config, sources)
         log.info("scheduler: dispatching %d sources to the queue", len(sources))
         self._task = asyncio.ensure_future(self._loop())
@@ -86,24 +90,22 @@ class Dispatcher:
             await pause(self.stop_event, DISPATCH_EVERY)
 
     def _push(self, entries: list[tuple[Dispatch, datetime]]) -> int:
-        """Queue the entries (each with its due time); how many made it (Redis may fail)."""
-        for n, (entry, due) in enumerate(entries):
-            try:
-                self.queue.push(entry, due)
-            except QueueUnavailable as e:
-                log.error("%s: %d due sources wait for the next try", e, len(entries) - n)
-                return n
+        """Queue the entries (each with its due time), all or none; how many made it."""
+        try:
+            self.queue.push_all(entries)
+        except QueueUnavailable as e:
+            log.error("%s: %d due sources wait for the next try", e, len(entries))
+            return 0
         return len(entries)
 
     async def _dispatch(self) -> None:
         now, sources = utcnow(), self.sources
         try:
-            freed = await self.db.run(
-                self.state.reclaim_stale, now, LEASE_TTL, self.unclaimed_after
-            )
+            unclaimed_before = max(now - self.unclaimed_after, self._since)
+            freed = await self.db.run(self.state.reclaim_stale, now, LEASE_TTL, unclaimed_before)
             if freed:
                 names = ", ".join(sorted(freed)[:10]) + (" ..." if len(freed) > 10 else "")
-                why = "whose worker stopped or that no worker took"
+                why = "left by a stopped worker or scheduler, or not taken in time"
                 log.warning("re-dispatching %d sources %s: %s", len(freed), why, names)
             due = await self.db.run(self.state.dispatch_due, set(sources), now, DISPATCH_BATCH)
         except Exception:
@@ -127,6 +129,9 @@ class QueueTaker:
     stop_event: asyncio.Event
     sources: Sources = field(default_factory=dict)
     _task: asyncio.Task[None] | None = None
+    #: Held from popping an entry until it is claimed or handed back: an entry popped from
+    #: Redis exists nowhere else, so stopping must not cut in between.
+    _handing: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def start(self, config: Config, sources: Sources) -> None:
         self.sources = sources
@@ -136,7 +141,8 @@ class QueueTaker:
         self.sources = sources
 
     async def stop(self) -> None:
-        await _cancel(self._task)
+        async with self._handing:
+            await _cancel(self._task)
 
     async def _pump(self, room: int) -> None:
         """Take entries from the queue while this worker has room for more polls."""
@@ -146,21 +152,22 @@ class QueueTaker:
                 running = set(self.poller.polls.values())
                 await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
                 continue
-            try:
-                entry = await asyncio.to_thread(self.queue.pop)
-                failing = False
-            except QueueUnavailable as e:
-                if not failing:
-                    log.error("%s; retrying", e)
-                failing = True
-                entry = None
+            async with self._handing:
+                try:
+                    entry = await asyncio.to_thread(self.queue.pop)
+                    failing = False
+                except QueueUnavailable as e:
+                    if not failing:
+                        log.error("%s; retrying", e)
+                    failing = True
+                    entry = None
+                if entry is not None:
+                    try:
+                        await self._take(entry)
+                    except Exception:  # the database is down, say: reclaimed later
+                        log.exception("could not take the poll of %s", entry.source)
             if entry is None:
                 await pause(self.stop_event, QUEUE_RETRY if failing else IDLE_POLL)
-                continue
-            try:
-                await self._take(entry)
-            except Exception:  # the database is down, say: the dispatch is reclaimed later
-                log.exception("could not take the poll of %s", entry.source)
 
     async def _take(self, entry: Dispatch) -> None:
         name, dispatch_id = entry.source, entry.dispatch_id
@@ -173,10 +180,13 @@ class QueueTaker:
                 backoff = utcnow() + UNKNOWN_SOURCE_BACKOFF
                 await self.db.run(self.state.finish_dispatch, name, dispatch_id, backoff)
             return
+        if self.stop_event.is_set():  # stopping: hand the source back to the scheduler now
+            await self.db.run(self.state.undispatch, name, dispatch_id)
+            return
         if not await self.db.run(self.state.claim, name, dispatch_id, self.holder):
             log.debug("dropped a stale queue entry for %s", name)
             return
-        if name in self.poller.polls or self.stop_event.is_set():
+        if name in self.poller.polls:
             return  # never expected; the claim is reclaimed when this worker stops
 
         async def end(due: datetime | None, cancelled: bool) -> None:

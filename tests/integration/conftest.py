@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from haitiwatch.db.store import Store
+from tests.support.service import ServiceProcess
 
 PG_URL = os.environ.get("HAITIWATCH_TEST_PG_URL")
 
@@ -37,3 +38,21 @@ def store(db_url: str) -> Iterator[Store]:
     store = Store.open(db_url)
     yield store
     store.close()
+
+
+@pytest.fixture
+def pg_url() -> str:
+    """A reset PostgreSQL database, for tests that only make sense there (cluster mode)."""
+    if not PG_URL:
+        pytest.skip("HAITIWATCH_TEST_PG_URL not set (CI starts PostgreSQL; see .ci/postgres.sh)")
+    _reset_postgres(PG_URL)
+    return PG_URL
+
+
+@pytest.fixture
+def processes() -> Iterator[list[ServiceProcess]]:
+    """Service processes a test starts; any still running at the end are killed."""
+    started: list[ServiceProcess] = []
+    yield started
+    for proc in started:
+        proc.kill()

@@ -6,13 +6,11 @@ the feeds come from the loopback server and alerts go to a loopback webhook.
 
 from __future__ import annotations
 
-import os
 import random
 import signal
 import string
 import threading
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -21,7 +19,6 @@ from sqlalchemy import create_engine, func, select, update
 
 from haitiwatch.crawler.cluster import Dispatch, PollQueue
 from haitiwatch.db.schema import Article, Source
-from tests.integration.conftest import _reset_postgres
 from tests.support import FeedItem, rss, run_cli, write_config
 from tests.support.receiver import Receiver
 from tests.support.server import Site
@@ -29,17 +26,8 @@ from tests.support.service import ServiceProcess, free_port, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
-PG_URL = os.environ.get("HAITIWATCH_TEST_PG_URL")
 MATCHING = "Officers of the Multinational Security Support mission patrolled the capital."
 OTHER = "The city council met on Tuesday to discuss the new bus routes and a park."
-
-
-@pytest.fixture
-def pg_url() -> str:
-    if not PG_URL:
-        pytest.skip("HAITIWATCH_TEST_PG_URL not set (CI starts PostgreSQL; see .ci/postgres.sh)")
-    _reset_postgres(PG_URL)
-    return PG_URL
 
 
 def words(seed: str, count: int) -> str:
@@ -115,14 +103,6 @@ def stored_urls(db: str) -> list[str]:
             return list(conn.scalars(select(Article.canonical_url)))
     finally:
         engine.dispose()
-
-
-@pytest.fixture
-def processes() -> Iterator[list[ServiceProcess]]:
-    started: list[ServiceProcess] = []
-    yield started
-    for proc in started:
-        proc.kill()
 
 
 def test_scheduler_and_three_workers_store_500_feeds_once_and_alert_once(
