@@ -12,6 +12,15 @@ ROBOTS_TXT_MAX_AGE_S = 24 * 3600
 
 
 @dataclass(frozen=True, slots=True)
+class SharedHosts:
+    """Where a cluster's per-host budget lives (crawler/host_budget.py). The URL may hold a
+    password: not in repr."""
+
+    redis_url: str = field(repr=False)
+    key_prefix: str
+
+
+@dataclass(frozen=True, slots=True)
 class CrawlSettings:
     user_agent: str
     download_delay: float = 1.0
@@ -25,6 +34,8 @@ class CrawlSettings:
     max_retry_after_s: float = 6 * 3600
     #: Processes for CPU-heavy parsing and extraction; 0 runs them in threads.
     cpu_workers: int = 2
+    #: Cluster workers: the per-host limits above hold for the whole cluster (Redis).
+    shared_hosts: SharedHosts | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,9 +16,32 @@ ASYNCIO_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 COOKIES_MIDDLEWARE = "scrapy.downloadermiddlewares.cookies.CookiesMiddleware"
 #: Seconds a host's robots.txt is used before it is fetched again.
 ROBOTSTXT_MAX_AGE = "HAITIWATCH_ROBOTSTXT_MAX_AGE"
+#: Cluster workers: the per-host budget in Redis (crawler/host_budget.py) and its settings.
+SHARED_HOST_BUDGET = "haitiwatch.crawler.host_budget.SharedHostBudget"
+SHARED_HOSTS_URL = "HAITIWATCH_SHARED_HOSTS_URL"
+SHARED_HOSTS_KEY = "HAITIWATCH_SHARED_HOSTS_KEY"
+SHARED_HOSTS_DELAYS = "HAITIWATCH_SHARED_HOSTS_DELAYS"  # host -> seconds; "" for the rest
 
 
 def scrapy_settings(settings: CrawlSettings, jobs: list[SourceJob]) -> dict[str, Any]:
+    scrapy = _base_settings(settings, jobs)
+    if settings.shared_hosts is not None:
+        scrapy[SHARED_HOSTS_URL] = settings.shared_hosts.redis_url
+        scrapy[SHARED_HOSTS_KEY] = settings.shared_hosts.key_prefix
+        # The shared budget spaces the starts; a local delay on top, applied after the budget
+        # has let a request go, would bunch them again.
+        slots = scrapy["DOWNLOAD_SLOTS"]
+        scrapy[SHARED_HOSTS_DELAYS] = {"": settings.download_delay} | {
+            host: slot["delay"] for host, slot in slots.items()
+        }
+        scrapy["DOWNLOAD_DELAY"] = 0
+        scrapy["DOWNLOAD_SLOTS"] = {host: slot | {"delay": 0} for host, slot in slots.items()}
+        # Last before the download itself: a slot is held only while the request is out.
+        scrapy["DOWNLOADER_MIDDLEWARES"][SHARED_HOST_BUDGET] = 950
+    return scrapy
+
+
+def _base_settings(settings: CrawlSettings, jobs: list[SourceJob]) -> dict[str, Any]:
     return {
         "TWISTED_REACTOR": ASYNCIO_REACTOR,
         # Scrapy's own lets every queued request of a host through at once (crawler/downloader.py).

@@ -16,7 +16,7 @@ import signal
 import socket
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +24,7 @@ from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.exc import SQLAlchemyError
 
+from haitiwatch.crawler.jobs import SharedHosts
 from haitiwatch.crawler.poll import utcnow
 from haitiwatch.crawler.pools import DatabaseThread, cpu_pool
 from haitiwatch.crawler.runner import run_reactor
@@ -363,6 +364,8 @@ def build_service(
             lease = Lease(state, db, LEASE_NAME, holder, standby=True)
             feeder = Dispatcher(queue, state, db, stop)
         else:
+            hosts = SharedHosts(loaded.redis_url, loaded.config.cluster.queue_key + ":hosts")
+            settings = replace(settings, shared_hosts=hosts)
             poller = Poller(settings, store, state, db, metrics)
             lease = Lease(state, db, WORKER_PREFIX + holder, holder, retake=True)
             feeder = QueueTaker(queue, poller, state, db, holder, stop)
