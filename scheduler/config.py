@@ -306,8 +306,11 @@ def load_config(path: str | Path | None = None) -> LoadedConfig:
         text, origin, base_dir = default_config_text(), "(built-in default config)", Path.cwd()
     config = parse_config(text, origin, env_overrides(os.environ))
     url = os.environ.get(DATABASE_URL_ENV) or config.database.url
-    if (password := database_password(config.database, base_dir)) is not None:
-        url = url_with_password(url, password)
+    try:
+        if (password := database_password(config.database, base_dir)) is not None:
+            url = url_with_password(url, password)
+    except ConfigError as e:
+        raise ConfigError(f"{origin}: {e}") from e
     redis_url = os.environ.get(REDIS_URL_ENV) or config.cluster.redis_url
     for secret_bearing in (url, redis_url):
         if secret_bearing:

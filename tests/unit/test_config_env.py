@@ -138,7 +138,8 @@ def test_the_database_password_comes_from_a_systemd_credential(
     assert "s3cr" not in redact(f"connecting to {loaded.database_url}")
     # Without the credential there, a relative file is looked up beside the config.
     monkeypatch.delenv(CREDENTIALS_ENV)
-    with pytest.raises(ConfigError, match=rf"cannot read {tmp_path}/db_password"):
+    says = rf"^{config}: database\.password_file: cannot read {tmp_path}/db_password"
+    with pytest.raises(ConfigError, match=says):
         load_config(config)
 
 
