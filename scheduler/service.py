@@ -95,8 +95,7 @@ class Lease:
     retake: bool = False
 
     async def take(self, stop: asyncio.Event, waiting: Callable[[], object] | None = None) -> bool:
-        """Take the lease; False when told to stop while waiting as a standby (``waiting()``
-        is called once it starts waiting)."""
+        """Take the lease; False when told to stop while a standby (``waiting()`` once it waits)."""
         if not self.standby:
             return await self._take_once()
         announced = False
@@ -228,8 +227,7 @@ class Service:
         )
 
     async def _start_http(self) -> None:
-        """/healthz and /metrics, and the web archive on the same endpoint, when [service.http]
-        or [web] is enabled (once: a standby starts it before it takes over)."""
+        """/healthz, /metrics and the web archive when enabled; once (a standby starts early)."""
         config = self.loaded.config
         if self._http is not None or not (config.service.http.enabled or config.web.enabled):
             return
@@ -241,7 +239,10 @@ class Service:
             def extra(app: web.Application) -> None:
                 mount_web(app, self.archive, self.loaded, host)
 
-        self._http = await start_http(host, port, self.metrics, self.health, extra)
+        try:
+            self._http = await start_http(host, port, self.metrics, self.health, extra)
+        except OSError as e:  # a second process on this host, say: exit 2 with a message
+            raise HaitiwatchError(f"service.http: cannot listen on {host}:{port}: {e}") from e
         web_too = " and the web archive" if config.web.enabled else ""
         log.info("health and metrics%s on http://%s:%d", web_too, host, port)
 
