@@ -1,6 +1,7 @@
 """Typed configuration: one TOML file, validated once at start-up, then passed down.
 
-With the tables it is made of (config_values.py, source_config.py, rule_config.py) and
+With the tables it is made of (config_values.py, source_config.py, rule_config.py), the
+environment's overrides (config_env.py, HAITIWATCH_SECTION__KEY) and
 secrets.py (what the config points at), the only code that reads the environment. Errors name
 the file, the key and what was expected, e.g.
 ``hw.toml: sources[3].interval: expected a duration like "30s", "15m", "2h"``.
@@ -11,9 +12,11 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from collections.abc import Sequence
 from datetime import timedelta
 from importlib import resources
 from pathlib import Path
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from pydantic import (
     BaseModel,
@@ -24,10 +27,17 @@ from pydantic import (
     model_validator,
 )
 
-from haitiwatch.db.errors import ConfigError
+from haitiwatch.db.errors import ConfigError, HaitiwatchError
 from haitiwatch.db.redact import remember_credentials
+from haitiwatch.scheduler.config_env import (
+    EnvOverride,
+    apply_overrides,
+    env_overrides,
+    variable_for,
+)
 from haitiwatch.scheduler.config_values import Duration, Section, check_timezone
 from haitiwatch.scheduler.rule_config import RuleConfig
+from haitiwatch.scheduler.secrets import database_password
 from haitiwatch.scheduler.source_config import SourceConfig
 
 CONFIG_ENV = "HAITIWATCH_CONFIG"
@@ -65,6 +75,16 @@ class ServiceConfig(Section):
 
 class DatabaseConfig(Section):
     url: str = "sqlite:///haitiwatch.db"
+    #: The server's password, put into ``url`` at start-up, from an environment variable or a
+    #: file (Docker secret, systemd credential), so it is never written into a URL by hand.
+    password_env: str | None = None
+    password_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _one_password(self) -> DatabaseConfig:
+        if self.password_env is not None and self.password_file is not None:
+            raise ValueError("expected at most one of password_env or password_file")
+        return self
 
 
 class ClusterConfig(Section):
@@ -188,7 +208,8 @@ class Config(Section):
             if source.name == name:
                 return source
         known = ", ".join(s.name for s in self.sources) or "none"
-        raise ConfigError(f"no source named {name!r} (known: {known})")
+        # A name from the command line, not a config error: exits 2 like other usage errors.
+        raise HaitiwatchError(f"no source named {name!r} (known: {known})")
 
 
 class LoadedConfig(BaseModel):
@@ -208,13 +229,17 @@ def default_config_text() -> str:
     return resources.files("haitiwatch.scheduler").joinpath(DEFAULT_CONFIG_NAME).read_text("utf-8")
 
 
-def _format_error(origin: str, error: ValidationError) -> str:
+def _format_error(
+    origin: str, error: ValidationError, overrides: Sequence[EnvOverride] = ()
+) -> str:
     lines = []
     for item in error.errors():
         key = _dotted(item["loc"]) or "(top level)"
         msg = item["msg"].removeprefix("Value error, ")
         got = item.get("input")
         shown = "" if isinstance(got, dict | list) else f" (got {got!r})"
+        if variable := variable_for(item["loc"], overrides):
+            shown = f" (from ${variable})"  # not its value: it may be a secret
         lines.append(f"{origin}: {key}: {msg}{shown}")
     return "\n".join(lines)
 
@@ -226,15 +251,16 @@ def _dotted(loc: tuple[int | str, ...]) -> str:
     return out
 
 
-def parse_config(text: str, origin: str) -> Config:
+def parse_config(text: str, origin: str, overrides: Sequence[EnvOverride] = ()) -> Config:
+    """Validate the TOML ``text``, with ``overrides`` (config_env.py) set in it first."""
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{origin}: not valid TOML: {e}") from e
     try:
-        return Config.model_validate(raw)
+        return Config.model_validate(apply_overrides(raw, overrides))
     except ValidationError as e:
-        raise ConfigError(_format_error(origin, e)) from e
+        raise ConfigError(_format_error(origin, e, overrides)) from e
 
 
 def resolve_database_url(url: str, base_dir: Path) -> str:
@@ -246,6 +272,20 @@ def resolve_database_url(url: str, base_dir: Path) -> str:
         if path and path != ":memory:":
             return prefix + str((base_dir / path).resolve()) + sep + query
     return url
+
+
+def url_with_password(url: str, password: str) -> str:
+    """``url`` with ``password`` (percent-encoded) after its user name."""
+    parts = urlsplit(url)
+    user, at, host = parts.netloc.rpartition("@")
+    if not at or not user or url.startswith("sqlite"):
+        raise ConfigError(
+            "database: a password needs a server URL with a user name, like "
+            '"postgresql://haitiwatch@db-host/haitiwatch"'
+        )
+    if ":" in user:
+        raise ConfigError("database: the URL already carries a password; give it once")
+    return urlunsplit(parts._replace(netloc=f"{user}:{quote(password, safe='')}@{host}"))
 
 
 def load_config(path: str | Path | None = None) -> LoadedConfig:
@@ -264,8 +304,13 @@ def load_config(path: str | Path | None = None) -> LoadedConfig:
         origin, base_dir = str(file), file.resolve().parent
     else:
         text, origin, base_dir = default_config_text(), "(built-in default config)", Path.cwd()
-    config = parse_config(text, origin)
+    config = parse_config(text, origin, env_overrides(os.environ))
     url = os.environ.get(DATABASE_URL_ENV) or config.database.url
+    try:
+        if (password := database_password(config.database, base_dir)) is not None:
+            url = url_with_password(url, password)
+    except ConfigError as e:
+        raise ConfigError(f"{origin}: {e}") from e
     redis_url = os.environ.get(REDIS_URL_ENV) or config.cluster.redis_url
     for secret_bearing in (url, redis_url):
         if secret_bearing:

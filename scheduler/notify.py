@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 from haitiwatch.crawler.rules import RuleSet, Snippet, compile_rule, make_snippet
 from haitiwatch.db.alerts import FAILED, PENDING, SENT, Alert, Outbox, new_worker_id
 from haitiwatch.db.articles import ArticleHook
-from haitiwatch.db.errors import ConfigError
+from haitiwatch.db.errors import ConfigError, HaitiwatchError
 from haitiwatch.db.rule_matches import RuleHit, RuleMatchHook
 from haitiwatch.scheduler.assist import AssistedRules
 from haitiwatch.scheduler.config import Config, LoadedConfig
@@ -365,7 +365,8 @@ async def send_test(notifier: Notifier, channel: str, now: datetime | None = Non
     """Send a test message to a channel (``haitiwatch alerts test CHANNEL``)."""
     if channel not in notifier.channels:
         known = ", ".join(sorted(notifier.channels)) or "none"
-        raise ConfigError(f"no channel named {channel!r} (known: {known})")
+        # A name from the command line: a usage error, not a config error.
+        raise HaitiwatchError(f"no channel named {channel!r} (known: {known})")
     if channel in notifier.errors:
         raise ConfigError(notifier.errors[channel])
     message = test_message(channel, now or datetime.now(UTC))

@@ -5,10 +5,27 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from haitiwatch.db.errors import ConfigError
 from haitiwatch.db.redact import remember_secret
-from haitiwatch.scheduler.config import ChannelConfig, WebConfig
+
+if TYPE_CHECKING:  # config.py reads the database password through this module
+    from haitiwatch.scheduler.config import ChannelConfig, DatabaseConfig, WebConfig
+
+#: Where systemd puts the unit's LoadCredential= files (only for units that have some).
+CREDENTIALS_ENV = "CREDENTIALS_DIRECTORY"
+
+
+def secret_path(file: Path, base_dir: Path) -> Path:
+    """Where a secret file named in the config is: an absolute path as given; a relative one
+    in systemd's credentials directory when the unit loaded it there, else under base_dir."""
+    if file.is_absolute():
+        return file
+    credentials = os.environ.get(CREDENTIALS_ENV)
+    if credentials and (Path(credentials) / file).is_file():
+        return Path(credentials) / file
+    return base_dir / file
 
 
 def channel_url(name: str, channel: ChannelConfig, origin: str) -> str:
@@ -30,6 +47,7 @@ def channel_url(name: str, channel: ChannelConfig, origin: str) -> str:
 
 
 def _read_channel_file(name: str, file: Path, origin: str) -> str:
+    file = secret_path(file, Path())  # relative: to the working directory, as it always was
     try:
         return file.read_text("utf-8").strip()
     except OSError as e:
@@ -49,6 +67,12 @@ def link_secret(web: WebConfig, base_dir: Path) -> str | None:
     return _secret("web.link_secret", web.link_secret_env, web.link_secret_file, base_dir)
 
 
+def database_password(database: DatabaseConfig, base_dir: Path) -> str | None:
+    """The database password from ``password_env`` or ``password_file``; None if neither is
+    set."""
+    return _secret("database.password", database.password_env, database.password_file, base_dir)
+
+
 def _secret(key: str, env: str | None, file: Path | None, base_dir: Path) -> str | None:
     """A secret from an environment variable or a file, masked in logs from now on
     (db/redact.py)."""
@@ -57,7 +81,7 @@ def _secret(key: str, env: str | None, file: Path | None, base_dir: Path) -> str
         if not value:
             raise ConfigError(f"{key}_env: environment variable {env} is empty")
     elif file is not None:
-        path = file if file.is_absolute() else base_dir / file
+        path = secret_path(file, base_dir)
         try:
             value = path.read_text("utf-8").strip()
         except OSError as e:

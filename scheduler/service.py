@@ -47,6 +47,7 @@ from haitiwatch.scheduler.notify import STOP_GRACE, Notifier, drain_outbox
 from haitiwatch.scheduler.observe import Metrics, start_http
 from haitiwatch.scheduler.poller import Poller
 from haitiwatch.scheduler.possible_misses import PossibleMisses
+from haitiwatch.scheduler.sdnotify import SystemdNotifier, feed_watchdog
 from haitiwatch.scheduler.source_config import SourceConfig
 from haitiwatch.scheduler.wiring import open_store
 
@@ -94,8 +95,8 @@ class Lease:
     #: A heartbeat that finds the row gone takes it again (a worker) instead of stopping.
     retake: bool = False
 
-    async def take(self, stop: asyncio.Event) -> bool:
-        """Take the lease; False when told to stop while waiting as a standby."""
+    async def take(self, stop: asyncio.Event, waiting: Callable[[], object] | None = None) -> bool:
+        """Take the lease; False when told to stop while a standby (``waiting()`` once it waits)."""
         if not self.standby:
             return await self._take_once()
         announced = False
@@ -110,6 +111,8 @@ class Lease:
                     message = "standby: pid %d on %s holds the scheduler lease; taking over"
                     log.info(message + " when its heartbeat stops (checked every %.0f s)", *holder)
                     announced = True
+                    if waiting is not None:
+                        waiting()
             await pause(stop, STANDBY_RETRY)
         log.info("stopped (standby)")
         return False
@@ -148,12 +151,14 @@ class Service:
     poller: Poller | None  # None: this role does not poll (the cluster's scheduler)
     queue: PollQueue | None = None
     sources: dict[str, SourceConfig] = field(default_factory=dict)  # enabled ones, by name
+    systemd: SystemdNotifier = field(default_factory=SystemdNotifier.from_environ)
 
     def __post_init__(self) -> None:
         self.notifier = Notifier.from_config(self.loaded)
         self.possible_misses = PossibleMisses(self.archive)
         self._sending: asyncio.Future[None] | None = None  # the outbox drain last started
         self._digesting: asyncio.Future[None] | None = None  # the digest run last started
+        self._http: web.AppRunner | None = None
 
     def run(self) -> int:
         return run_reactor(self._main)
@@ -165,8 +170,12 @@ class Service:
         loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(self.reload()))
         for early in stop_signals.held():  # asked to stop while starting up
             self._request_stop(early)
+        watchdog = asyncio.ensure_future(feed_watchdog(self.systemd))
         try:
-            if not await self.lease.take(self.stop):
+            if self.lease.standby:  # a standby answers /healthz (and systemd) while it waits
+                await self._start_http()
+            standby = "standby: waiting for the scheduler lease"
+            if not await self.lease.take(self.stop, lambda: self.systemd.ready(standby)):
                 return 0  # stopped while waiting as a standby
             try:
                 if self.queue is not None:
@@ -177,6 +186,9 @@ class Service:
             finally:
                 await self.lease.release()
         finally:
+            watchdog.cancel()
+            if self._http is not None:
+                await self._http.cleanup()
             if self.queue is not None:
                 self.queue.close()
             self.db.close()
@@ -185,6 +197,7 @@ class Service:
 
     def _request_stop(self, signum: int) -> None:
         log.info("received %s: stopping", signal.Signals(signum).name)
+        self.systemd.stopping()
         self.stop.set()
 
     async def _serve(self) -> None:
@@ -202,24 +215,23 @@ class Service:
             for job, seconds in jobs:
                 self._every(seconds, job, next_run_time=utcnow())
             self._every(60, release_free_memory)
-            http = None
-            if config.service.http.enabled or config.web.enabled:
-                http = await self._start_http()
+            await self._start_http()
             facts = self.role_name, len(self.sources), self.archive.location
             log.info("haitiwatch running (role %s): %d sources, database %s", *facts)
+            self.systemd.ready(f"running (role {self.role_name}): {len(self.sources)} sources")
             await self.stop.wait()
             await self._shutdown()
-            if http is not None:
-                await http.cleanup()
 
     def _every(self, seconds: float, job: Callable[[], object], **options: Any) -> None:
         self.scheduler.add_job(
             job, "interval", seconds=seconds, id=job.__name__, **ONE_RUN, **options
         )
 
-    async def _start_http(self) -> web.AppRunner:
-        """/healthz and /metrics, and the web archive on the same endpoint when [web] enabled."""
+    async def _start_http(self) -> None:
+        """/healthz, /metrics and the web archive when enabled; once (a standby starts early)."""
         config = self.loaded.config
+        if self._http is not None or not (config.service.http.enabled or config.web.enabled):
+            return
         host, port = config.service.http.host, config.service.http.port
         extra = None
         if config.web.enabled:
@@ -228,10 +240,12 @@ class Service:
             def extra(app: web.Application) -> None:
                 mount_web(app, self.archive, self.loaded, host)
 
-        runner = await start_http(host, port, self.metrics, self.health, extra)
+        try:
+            self._http = await start_http(host, port, self.metrics, self.health, extra)
+        except OSError as e:  # a second process on this host, say: exit 2 with a message
+            raise HaitiwatchError(f"service.http: cannot listen on {host}:{port}: {e}") from e
         web_too = " and the web archive" if config.web.enabled else ""
         log.info("health and metrics%s on http://%s:%d", web_too, host, port)
-        return runner
 
     async def _shutdown(self) -> None:
         """Feed no new polls, let polls in flight finish (bounded), then close the crawler.
@@ -323,7 +337,8 @@ class Service:
         log.info("config reloaded: %d sources (%d added, %d removed)", *counts)
 
     async def health(self) -> tuple[bool, str]:
-        if not self.scheduler.running:
+        standby = self.lease.standby and not self.scheduler.running and not self.stop.is_set()
+        if not self.scheduler.running and not standby:
             return False, "scheduler not running"
         try:
             await asyncio.wait_for(
@@ -331,6 +346,8 @@ class Service:
             )
         except Exception as e:  # any database failure is "unhealthy", with its reason
             return False, f"database unreachable: {type(e).__name__}"
+        if standby:  # ready to take over: healthy (README "Past one machine")
+            return True, "standby: waiting for the scheduler lease"
         in_flight = len(self.poller.polls) if self.poller else 0
         return True, f"{len(self.sources)} sources, {in_flight} polls in flight"
 

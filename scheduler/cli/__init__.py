@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from haitiwatch.db.errors import HaitiwatchError
+from haitiwatch.db.errors import ConfigError, HaitiwatchError
 from haitiwatch.scheduler.cli import (
     archive,
     audit,
@@ -46,6 +46,11 @@ app.command()(service.run)
 app.command()(service.status)
 app.command("serve")(service.serve_command)
 
+#: sysexits.h EX_CONFIG: the configuration is wrong, so restarting cannot help (the systemd
+#: unit's RestartPreventExitStatus). Usage errors exit 2, other errors (the database is
+#: unreachable, say) 2 as well: a restart may fix those.
+EXIT_CONFIG = 78
+
 
 def main() -> None:
     try:
@@ -53,4 +58,4 @@ def main() -> None:
     except HaitiwatchError as e:
         # soft_wrap: no line breaks inserted, so file paths and keys stay whole and greppable
         err.print(f"haitiwatch: error: {e}", highlight=False, markup=False, soft_wrap=True)
-        sys.exit(2)
+        sys.exit(EXIT_CONFIG if isinstance(e, ConfigError) else 2)

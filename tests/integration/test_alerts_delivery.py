@@ -370,7 +370,7 @@ def test_alerts_test_and_rules_test_commands(tmp_path: Path, receiver: Receiver)
     bad = tmp_path / "bad.toml"
     bad.write_text('[[rules]]\nname = "broken"\nquery = """\nkenya\n  OR (haiti\n"""\n')
     run = run_cli("rules", "check", config=bad)
-    assert run.returncode == 2
+    assert run.returncode == 78
     assert "rule 'broken'" in run.stderr and "line 2, column 6" in run.stderr
 
 

@@ -39,13 +39,13 @@ def test_init_writes_a_config_that_validates(tmp_path: Path) -> None:
     ],
     ids=["wrong-type", "unknown-key", "bad-interval", "missing-url"],
 )
-def test_a_bad_config_exits_2_naming_file_and_key(
+def test_a_bad_config_exits_78_naming_file_and_key(
     tmp_path: Path, text: str, key: str, says: str
 ) -> None:
     config = tmp_path / "bad.toml"
     config.write_text(text, "utf-8")
     run = run_cli("crawl", config=config)
-    assert run.returncode == 2, (run.stdout, run.stderr)
+    assert run.returncode == 78, (run.stdout, run.stderr)  # EX_CONFIG: not a usage error
     assert f"{config}: {key}:" in run.stderr, run.stderr
     assert says in run.stderr
     assert "Traceback" not in run.stderr

@@ -124,12 +124,12 @@ def test_a_bad_audit_digest_names_file_key_and_expected(
         f'[channels.desk]\nurl = "json://127.0.0.1:9/x"\n{rule}channels = ["desk"]\n{line}\n'
     )
     done = run_cli("rules", "check", config=config)
-    assert done.returncode == 2 and f"{config}: " in done.stderr and says in done.stderr
+    assert done.returncode == 78 and f"{config}: " in done.stderr and says in done.stderr
 
 
 def test_an_audit_digest_needs_channels(tmp_path: Path) -> None:
     config = tmp_path / "hw.toml"
     config.write_text('[[rules]]\nname = "mission"\nquery = "haiti"\naudit_digest = "08:00"\n')
     done = run_cli("rules", "check", config=config)
-    assert done.returncode == 2 and f"{config}: rules[0]: " in done.stderr
+    assert done.returncode == 78 and f"{config}: rules[0]: " in done.stderr
     assert "audit_digest needs channels to send to" in done.stderr

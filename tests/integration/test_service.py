@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import signal
+import socket
 from collections import Counter
 from pathlib import Path
 
@@ -186,3 +187,16 @@ def test_a_stop_asked_for_while_starting_up_is_a_clean_stop(tmp_path: Path, site
         service.kill()
     assert code == 0, service.log()
     assert "received SIGTERM: stopping" in service.log()
+
+
+def test_a_port_in_use_is_a_clear_error_not_a_traceback(tmp_path: Path, site: Site) -> None:
+    """A second process on one host (a standby scheduler, say) with the same [service.http]
+    port: a message naming the key and the address, exit 2 (a restart may find it free)."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        run = run_cli("run", config=service_config(tmp_path, site, port), timeout=60)
+    assert run.returncode == 2, run.stderr
+    assert f"service.http: cannot listen on 127.0.0.1:{port}" in run.stderr
+    assert "Traceback" not in run.stderr
