@@ -2,7 +2,7 @@
 
 The ``Service`` does what every role does: signals, the lease, APScheduler and its periodic
 jobs, the HTTP endpoint, SIGHUP and the order of shutdown. A role is a choice of parts made in
-``build_service``: a lease policy, a feeder (where polls come from), a poller or none.
+``scheduler/roles.py``: a lease policy, a feeder (where polls come from), a poller or none.
 """
 
 from __future__ import annotations
@@ -14,17 +14,15 @@ import logging
 import os
 import signal
 import socket
-import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.exc import SQLAlchemyError
 
-from haitiwatch.crawler.jobs import SharedHosts
 from haitiwatch.crawler.poll import utcnow
 from haitiwatch.crawler.pools import DatabaseThread, cpu_pool
 from haitiwatch.crawler.runner import run_reactor
@@ -33,30 +31,27 @@ from haitiwatch.db.errors import HaitiwatchError
 from haitiwatch.db.service_state import (
     LEASE_NAME,
     LEASE_TTL,
-    WORKER_PREFIX,
     LeaseInfo,
     ServiceState,
 )
 from haitiwatch.db.store import Store
 from haitiwatch.scheduler import stop_signals
 from haitiwatch.scheduler.config import LoadedConfig, load_config
-from haitiwatch.scheduler.crawling import crawl_settings, sync_sources
+from haitiwatch.scheduler.crawling import sync_sources
 from haitiwatch.scheduler.digest import run_due_digests
-from haitiwatch.scheduler.feeders import ONE_RUN, Feeder, LocalSchedule, pause
+from haitiwatch.scheduler.feeders import ONE_RUN, Feeder, pause
 from haitiwatch.scheduler.notify import STOP_GRACE, Notifier, drain_outbox
 from haitiwatch.scheduler.observe import Metrics, start_http
 from haitiwatch.scheduler.poller import Poller
 from haitiwatch.scheduler.possible_misses import PossibleMisses
 from haitiwatch.scheduler.sdnotify import SystemdNotifier, feed_watchdog
 from haitiwatch.scheduler.source_config import SourceConfig
-from haitiwatch.scheduler.wiring import open_store
 
 if TYPE_CHECKING:
     from haitiwatch.crawler.cluster import PollQueue
 
 log = logging.getLogger("haitiwatch.service")
 
-ROLES = ("all", "scheduler", "worker")
 #: How often the outbox of immediate alerts is drained, and the lease renewed (seconds).
 OUTBOX_EVERY, HEARTBEAT_EVERY = 2, 10
 #: After a stop, how long the outbox is still drained for the alerts of the last polls (s).
@@ -350,54 +345,3 @@ class Service:
             return True, "standby: waiting for the scheduler lease"
         in_flight = len(self.poller.polls) if self.poller else 0
         return True, f"{len(self.sources)} sources, {in_flight} polls in flight"
-
-
-def build_service(
-    role: str, loaded: LoadedConfig, workers: int = 0, config_path: str | None = None
-) -> Service:
-    """The parts of ``role`` around one store, service state, outbox and database thread."""
-    if role not in ROLES:
-        raise ValueError(f"unknown role {role!r} (expected one of {', '.join(ROLES)})")
-    # 16 hex digits: also names the worker in sources.claimed_by (cluster mode).
-    holder = uuid.uuid4().hex[:16]
-    store = open_store(loaded)
-    archive = Archive(store)
-    state, db, metrics = archive.state, DatabaseThread(), Metrics()
-    scheduler, stop = AsyncIOScheduler(timezone=UTC), asyncio.Event()
-    settings = crawl_settings(loaded.config.crawl, workers)
-    queue: PollQueue | None = None
-    poller: Poller | None = None
-    feeder: Feeder
-    if role == "all":
-        poller = Poller(settings, store, state, db, metrics)
-        lease = Lease(state, db, LEASE_NAME, holder)
-        feeder = LocalSchedule(scheduler, poller, state, db, metrics, stop)
-    else:
-        from haitiwatch.crawler.cluster import PollQueue
-        from haitiwatch.scheduler.cluster import Dispatcher, QueueTaker
-
-        queue = PollQueue(loaded.redis_url, loaded.config.cluster.queue_key)
-        if role == "scheduler":
-            lease = Lease(state, db, LEASE_NAME, holder, standby=True)
-            feeder = Dispatcher(queue, state, db, stop)
-        else:
-            hosts = SharedHosts(loaded.redis_url, loaded.config.cluster.queue_key + ":hosts")
-            settings = replace(settings, shared_hosts=hosts)
-            poller = Poller(settings, store, state, db, metrics)
-            lease = Lease(state, db, WORKER_PREFIX + holder, holder, retake=True)
-            feeder = QueueTaker(queue, poller, state, db, holder, stop)
-    return Service(
-        loaded=loaded,
-        config_path=config_path,
-        role_name=f"worker {holder}" if role == "worker" else role,
-        store=store,
-        archive=archive,
-        db=db,
-        metrics=metrics,
-        scheduler=scheduler,
-        stop=stop,
-        lease=lease,
-        feeder=feeder,
-        poller=poller,
-        queue=queue,
-    )

@@ -61,7 +61,8 @@ def run(
     holds this database (role all).
     """
     from haitiwatch.scheduler.observe import setup_logging
-    from haitiwatch.scheduler.service import EXIT_LOCKED, AlreadyRunning, build_service
+    from haitiwatch.scheduler.roles import build_service
+    from haitiwatch.scheduler.service import EXIT_LOCKED, AlreadyRunning
 
     loaded = load()
     # Logging first: opening the store may migrate, and Alembic's lines are filtered by it.

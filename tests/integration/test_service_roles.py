@@ -9,7 +9,8 @@ import pytest
 from haitiwatch.scheduler.cluster import Dispatcher, QueueTaker
 from haitiwatch.scheduler.config import load_config
 from haitiwatch.scheduler.feeders import LocalSchedule
-from haitiwatch.scheduler.service import Service, build_service
+from haitiwatch.scheduler.roles import build_service
+from haitiwatch.scheduler.service import Service
 from tests.support import write_config
 
 
