@@ -24,7 +24,7 @@ from aiohttp import web
 from haitiwatch.db.marks import VERDICTS, MarkError
 from haitiwatch.scheduler.mark_links import LinkRefused, LinkSigner, link_fields
 from haitiwatch.scheduler.numbers import MAX_ID, whole_number
-from haitiwatch.scheduler.web.context import CONTEXT, WebContext
+from haitiwatch.scheduler.web.context import CONTEXT, WebContext, request_site
 
 SESSION_COOKIE: Final = "hw_session"
 _NEW_SESSION: Final = web.RequestKey("haitiwatch_new_session", str)
@@ -86,7 +86,7 @@ def same_origin(request: web.Request, context: WebContext) -> bool:
     origin = request.headers.get("Origin")
     if origin is None or origin == "null":
         return True
-    public = context.loaded.config.web.public_url
+    public = context.loaded.config.web.base_url
     hosts = {request.host, *([urlsplit(public).netloc] if public else [])}
     return urlsplit(origin).netloc in hosts
 
@@ -97,8 +97,8 @@ def mark_view(request: web.Request, context: WebContext, article_ids: Sequence[i
     if not rules or not article_ids:
         return None
     current = context.archive.marks.by_article(article_ids)
-    return {"rules": rules, "csrf": csrf_token(request), "next": request.path_qs,
-            "current": current}  # fmt: skip
+    back = request_site(request).root + request.path_qs
+    return {"rules": rules, "csrf": csrf_token(request), "next": back, "current": current}
 
 
 # -- the buttons and the API ----------------------------------------------------------------
