@@ -170,3 +170,36 @@ def test_article_page_shows_text_copies_rules_and_marks(site: dict[str, Any], br
     assert page.locator("img[src=x]").count() == 0 and dialogs == []
     assert page.goto(site["url"] + "/article/999999").status == 404
     context.close()
+
+
+def test_a_built_wheel_translates(tmp_path: Path) -> None:
+    """`pip install .` ships the catalogs: a wheel built from a clean copy of the checkout (no
+    build/ or egg-info left from an earlier build), installed apart, serves French without any
+    compile step."""
+    import subprocess
+    import sys
+
+    repo = tmp_path / "checkout"
+    for part in ("pyproject.toml", "README.md", "crawler", "db", "scheduler"):
+        source = Path(__file__).resolve().parents[2] / part
+        if source.is_dir():
+            shutil.copytree(source, repo / part, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            repo.mkdir(exist_ok=True)
+            shutil.copy(source, repo / part)
+    pip = [sys.executable, "-m", "pip"]
+    build = [*pip, "wheel", "-q", "--no-deps", "-w", str(tmp_path), str(repo)]
+    subprocess.run(build, check=True, capture_output=True)
+    (wheel,) = tmp_path.glob("haitiwatch-*.whl")
+    target = tmp_path / "installed"
+    install = [*pip, "install", "-q", "--no-deps", "--target", str(target)]
+    subprocess.run([*install, str(wheel)], check=True, capture_output=True)
+    probe = (
+        "import sys; sys.path.insert(0, sys.argv[1]); "
+        "from haitiwatch.scheduler.web import i18n; "
+        "print(i18n.__file__); print(i18n.translations('fr').gettext('Stories'))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe, str(target)], check=True, capture_output=True, text=True
+    ).stdout.splitlines()
+    assert out[0].startswith(str(target)) and out[1] == "Sujets"
