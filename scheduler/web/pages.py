@@ -215,7 +215,9 @@ async def choose_language(request: web.Request) -> web.Response:
     if not back.startswith("/") or back.startswith(("//", "/\\")):
         back = "/"
     redirect = web.HTTPSeeOther(back)
-    redirect.set_cookie(LANG_COOKIE, code, max_age=365 * 86400, samesite="Lax", path="/")
+    redirect.set_cookie(
+        LANG_COOKIE, code, max_age=365 * 86400, samesite="Lax", path="/", httponly=True
+    )
     raise redirect
 
 

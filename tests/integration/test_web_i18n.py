@@ -60,7 +60,7 @@ def pages(site: dict[str, Any]) -> list[str]:
     return [
         "/", "/?q=kenya", "/stories?days=3650", f"/stories/{site['story']}",
         f"/article/{site['article']}", "/coverage?q=kenya", "/sources", "/rules",
-        "/rules/force/audit?days=365", "/help", "/stories/999999",
+        "/rules/force/audit?days=365", "/help", "/stories/999999", "/mark?a=1",
     ]  # fmt: skip
 
 
