@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from haitiwatch.db.records import StoredArticle
 from haitiwatch.db.rule_matches import rules_by_article, with_rules
 from haitiwatch.db.schema import Article, Source
-from haitiwatch.db.store import _to_stored
+from haitiwatch.db.store import stored_article
 from haitiwatch.db.story_reader import StoryCopy, story_copies
 
 
@@ -32,7 +32,7 @@ def read_article(engine: Engine, article_id: int) -> ArticleView | None:
         ).one_or_none()
         if row is None:
             return None
-        article = _to_stored(*row)
+        article = stored_article(*row)
         article = with_rules(article, rules_by_article(session, [article.id]).get(article.id, []))
     copies = story_copies(engine, article.story) if article.story is not None else None
     return ArticleView(article, tuple(copies or ()))
