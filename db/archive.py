@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from datetime import datetime
 
 from haitiwatch.db.alerts import ArchivedText, Outbox, iter_texts_since
+from haitiwatch.db.article_reader import ArticleView, read_article
 from haitiwatch.db.marks import Marks
 from haitiwatch.db.near_misses import NearMissArchive
 from haitiwatch.db.records import SourceHealth
@@ -85,6 +86,9 @@ class Archive:
 
     def story(self, story_id: int) -> list[StoryCopy] | None:
         return story_copies(self._engine, story_id)
+
+    def article(self, article_id: int) -> ArticleView | None:
+        return read_article(self._engine, article_id)
 
     def texts_since(self, since: datetime | None) -> Iterator[ArchivedText]:
         return iter_texts_since(self._engine, since)

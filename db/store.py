@@ -315,7 +315,7 @@ class Store:
                     .order_by(Article.id)
                     .limit(batch_size)
                 ).all()
-                batch = [_to_stored(article, source) for article, source in rows]
+                batch = [stored_article(article, source) for article, source in rows]
                 matched = rules_by_article(session, [a.id for a in batch])
                 batch = [with_rules(a, matched.get(a.id, [])) for a in batch]
             if not batch:
@@ -324,7 +324,7 @@ class Store:
             last_id = batch[-1].id
 
 
-def _to_stored(article: Article, source: str) -> StoredArticle:
+def stored_article(article: Article, source: str) -> StoredArticle:
     return StoredArticle(
         id=article.id,
         url=article.url,

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from importlib import resources
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from pydantic import (
@@ -158,8 +159,15 @@ class WebConfig(Section):
     port: int = Field(8080, ge=1, le=65535)
     token_env: str | None = None
     token_file: Path | None = None
-    #: The archive's address as readers reach it: alerts carry signed mark links under it.
+    #: The archive's address as readers reach it, a path prefix allowed
+    #: ("https://news.example.org/haitiwatch"): Atom links and ids, and the signed mark
+    #: links in alerts, are made under it.
+    base_url: str | None = None
+    #: The older name of base_url (no path prefix): read as base_url when that is not set.
     public_url: str | None = None
+    #: Behind a reverse proxy: read X-Forwarded-Proto/Host/Prefix (ignored unless true,
+    #: since any client can send them).
+    trust_proxy: bool = False
     #: The mark links' HMAC key, from an environment variable or a file (never the config).
     link_secret_env: str | None = None
     link_secret_file: Path | None = None
@@ -170,6 +178,25 @@ class WebConfig(Section):
         if v is not None and not re.match(r"^https?://[^/\s]+/?$", v):
             raise ValueError('expected the archive\'s address like "https://news.example.org"')
         return v
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url_is_http(cls, v: str | None) -> str | None:
+        if v is not None and not re.match(r"^https?://[^/\s?#]+(/[A-Za-z0-9._~/-]*)?$", v):
+            raise ValueError(
+                'expected the archive\'s address like "https://news.example.org" or '
+                '"https://example.org/haitiwatch"'
+            )
+        return v
+
+    @model_validator(mode="before")
+    @classmethod
+    def _public_url_is_base_url(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("public_url") is not None:
+            if data.get("base_url") not in (None, data["public_url"]):
+                raise ValueError("base_url and public_url differ: set base_url only")
+            data = {**data, "base_url": data["public_url"]}
+        return data
 
 
 class Config(Section):

@@ -103,13 +103,13 @@ def _signed_text(mark: LinkMark) -> bytes:
 
 
 def link_signer(loaded: LoadedConfig) -> LinkSigner | None:
-    """The signer of ``loaded``'s [web] public_url and link secret; None unless both are set
+    """The signer of ``loaded``'s [web] base_url and link secret; None unless both are set
     (alerts then carry no mark links). A secret set but unreadable raises ConfigError."""
     web = loaded.config.web
     secret = link_secret(web, loaded.base_dir)
-    if web.public_url is None or secret is None:
+    if web.base_url is None or secret is None:
         return None
-    return LinkSigner(web.public_url, secret.encode())
+    return LinkSigner(web.base_url, secret.encode())
 
 
 def links_note(loaded: LoadedConfig) -> str | None:
@@ -123,7 +123,7 @@ def links_note(loaded: LoadedConfig) -> str | None:
     missing = [
         name
         for name, given in (
-            ("web.public_url", web.public_url is not None),
+            ("web.base_url", web.base_url is not None),
             ("web.link_secret_env or web.link_secret_file", web.link_secret_env is not None
              or web.link_secret_file is not None),
         )

@@ -18,8 +18,18 @@ from haitiwatch.db.archive import Archive
 from haitiwatch.db.errors import ConfigError
 from haitiwatch.scheduler.config import LoadedConfig
 from haitiwatch.scheduler.secrets import web_token
-from haitiwatch.scheduler.web.context import CONTEXT, WebContext, templates
+from haitiwatch.scheduler.web.context import (
+    CONTEXT,
+    WebContext,
+    current_request,
+    current_site,
+    request_site,
+    templates,
+)
+from haitiwatch.scheduler.web.feed_links import key_opens
+from haitiwatch.scheduler.web.i18n import LANG_COOKIE, choose_language, current_language
 from haitiwatch.scheduler.web.marking import keep_session
+from haitiwatch.scheduler.web.site import forwarded, site_of
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -54,7 +64,7 @@ def mount_web(
     address but loopback requires a token ([web] token_env / token_file).
     """
     from haitiwatch.scheduler.mark_links import link_signer
-    from haitiwatch.scheduler.web import api, audit, marking, pages
+    from haitiwatch.scheduler.web import api, audit, feeds, marking, pages
 
     host = bind_host if bind_host is not None else loaded.config.service.http.host
     token = web_token(loaded.config.web, loaded.base_dir)
@@ -66,12 +76,12 @@ def mount_web(
     context = WebContext(archive, loaded, token, templates())
     app[CONTEXT] = context
     app[marking.MARKING] = marking.new_state(link_signer(loaded))
-    for path, handler in (*pages.ROUTES, *api.ROUTES, *audit.ROUTES):
+    for path, handler in (*pages.ROUTES, *feeds.ROUTES, *api.ROUTES, *audit.ROUTES):
         app.router.add_get(path, guarded(context, handler))
     for path, handler in marking.GUARDED_POSTS:
         app.router.add_post(path, guarded(context, handler))
-    app.router.add_get(marking.LINK_PATH, headed(marking.link_page))
-    app.router.add_post(marking.LINK_PATH, headed(marking.link_post))
+    app.router.add_get(marking.LINK_PATH, headed(context, marking.link_page))
+    app.router.add_post(marking.LINK_PATH, headed(context, marking.link_post))
     app.router.add_static("/static/", pages.STATIC, name="static", append_version=True)
 
 
@@ -79,15 +89,19 @@ def guarded(context: WebContext, handler: Handler) -> Handler:
     """The token check (when one is configured) and security headers on every response."""
 
     async def wrapper(request: web.Request) -> web.StreamResponse:
+        request = _enter(context, request)
         if context.token is not None:
             given = request.query.get("token")
             if given is not None and _same(given, context.token):
                 # Keep the token out of the address bar and history: a cookie from now on.
                 rest = {k: v for k, v in request.query.items() if k != "token"}
-                redirect = web.HTTPSeeOther(str(request.rel_url.with_query(rest)))
+                back = request_site(request).root + str(request.rel_url.with_query(rest))
+                redirect = web.HTTPSeeOther(back)
                 redirect.set_cookie(TOKEN_COOKIE, given, httponly=True, samesite="Strict", path="/")
                 raise redirect
-            if not _authorised(request, context.token):
+            if not _authorised(request, context.token) and not key_opens(
+                context.token, request.path, request.query.items()
+            ):
                 return _secure(web.json_response({"error": "access token required"}, status=401))
         response = await handler(request)
         keep_session(request, response)
@@ -96,13 +110,31 @@ def guarded(context: WebContext, handler: Handler) -> Handler:
     return wrapper
 
 
-def headed(handler: Handler) -> Handler:
+def headed(context: WebContext, handler: Handler) -> Handler:
     """Security headers only: for the signed mark links, which are their own credential."""
 
     async def wrapper(request: web.Request) -> web.StreamResponse:
-        return _secure(await handler(request))
+        return _secure(await handler(_enter(context, request)))
 
     return wrapper
+
+
+def _enter(context: WebContext, request: web.Request) -> web.Request:
+    """The request as the reader made it (a trusted proxy's X-Forwarded-Proto/Host applied),
+    where the archive is, and the reader's language: what pages and feeds are built from."""
+    web_config = context.loaded.config.web
+    prefix = None
+    if web_config.trust_proxy:
+        told = forwarded(request.headers)
+        prefix = told.prefix
+        request = request.clone(
+            scheme=told.scheme or request.scheme, host=told.host or request.host
+        )
+    current_site.set(site_of(web_config.base_url, request.scheme, request.host, prefix))
+    current_request.set(request)
+    cookie, accepted = request.cookies.get(LANG_COOKIE), request.headers.get("Accept-Language", "")
+    current_language.set(choose_language(cookie, accepted))
+    return request
 
 
 def _authorised(request: web.Request, token: str) -> bool:

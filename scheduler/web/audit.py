@@ -14,6 +14,7 @@ from haitiwatch.scheduler.numbers import whole_number
 from haitiwatch.scheduler.rule_config import RuleConfig
 from haitiwatch.scheduler.web.api import MAX_LIMIT, error
 from haitiwatch.scheduler.web.context import CONTEXT, WebContext
+from haitiwatch.scheduler.web.i18n import translate
 
 MAX_DAYS: Final = 365
 _NAME: Final = "{name:[a-z0-9][a-z0-9._-]{0,63}}"
@@ -44,20 +45,27 @@ async def _findings(context: WebContext, rule: RuleConfig, days: int, limit: int
 
 async def rules_page(request: web.Request) -> web.Response:
     context = request.app[CONTEXT]
-    return context.render("rules.html", rules=context.loaded.config.rules)
+    rules = context.loaded.config.rules
+    feeds = {r.name: context.feed(r.name, f"/rules/{r.name}.atom", [])["href"] for r in rules}
+    return context.render("rules.html", rules=rules, rule_feeds=feeds)
 
 
 async def audit_page(request: web.Request) -> web.Response:
     context = request.app[CONTEXT]
     rule = _rule(context, request.match_info["name"])
     if rule is None:
-        return context.render("error.html", 404, message="No such rule.")
+        return context.render("error.html", 404, message=translate("No such rule."))
     try:
         days, limit = _window(request.query)
     except HaitiwatchError as e:
         return context.render("error.html", 400, message=str(e))
     findings = await _findings(context, rule, days, limit)
-    return context.render("rule_audit.html", rule=rule, days=days, findings=findings)
+    feed = context.feed(
+        translate("Matches of rule %(name)s (Atom)") % {"name": rule.name},
+        f"/rules/{rule.name}.atom",
+        [],
+    )
+    return context.render("rule_audit.html", rule=rule, days=days, findings=findings, feeds=[feed])
 
 
 async def api_audit(request: web.Request) -> web.Response:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
@@ -18,6 +19,9 @@ from haitiwatch.db.search import SearchFilters, Sort
 from haitiwatch.db.search.query import MatchExpr, SearchQuery, parse_day
 from haitiwatch.scheduler.config import LoadedConfig
 from haitiwatch.scheduler.numbers import MAX_ID, whole_number
+from haitiwatch.scheduler.web.feed_links import ALL_ARTICLES, feed_href
+from haitiwatch.scheduler.web.i18n import LANGUAGES, current_language, translate, translations
+from haitiwatch.scheduler.web.site import Site, site_of
 
 T = TypeVar("T")
 #: Result pages a search may ask for.
@@ -29,28 +33,67 @@ class WebContext:
     archive: Archive
     loaded: LoadedConfig
     token: str | None
-    templates: Environment
+    #: One environment per language (each has its catalog installed).
+    templates: Mapping[str, Environment]
 
     async def run(self, work: Callable[[], T]) -> T:
         """Blocking database work, off the event loop."""
         return await asyncio.to_thread(work)
 
     def render(self, name: str, status: int = 200, **values: Any) -> web.Response:
-        html = self.templates.get_template(name).render(**values)
-        return web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
+        """``name`` in the current request's language (set by the web wrappers)."""
+        language = current_language.get()
+        request = current_request.get()
+        root = request_site(request).root if request is not None else ""
+        page = {
+            "language": language,
+            "ui_languages": LANGUAGES,
+            "root": root,
+            "here": root + (request.path_qs if request is not None else "/"),
+            "status": status,
+            "feeds": [self.feed(translate("Newest articles (Atom)"), ALL_ARTICLES, [])],
+        }
+        html = self.templates[language].get_template(name).render({**page, **values})
+        response = web.Response(text=html, status=status, content_type="text/html")
+        response.charset = "utf-8"
+        response.headers["Content-Language"] = language
+        response.headers["Vary"] = "Accept-Language, Cookie"
+        return response
+
+    def feed(self, title: str, path: str, params: list[tuple[str, str]]) -> dict[str, str]:
+        """A feed link for a page (its key added on a protected archive)."""
+        request = current_request.get()
+        root = request_site(request).root if request is not None else ""
+        return {"title": title, "href": feed_href(root, path, params, self.token)}
 
 
 CONTEXT: Final = web.AppKey("haitiwatch_web", WebContext)
+#: Where the archive is as the request reached it (set with current_request).
+current_site: ContextVar[Site | None] = ContextVar("haitiwatch_web_site", default=None)
+#: The request being answered (each aiohttp request runs in its own task, so its own value).
+current_request: ContextVar[web.Request | None] = ContextVar("haitiwatch_web_request", default=None)
 
 
-def templates() -> Environment:
+def request_site(request: web.Request) -> Site:
+    site = current_site.get()
+    return site if site is not None else site_of(None, request.scheme, request.host, None)
+
+
+def templates() -> dict[str, Environment]:
+    return {language: _environment(language) for language in LANGUAGES}
+
+
+def _environment(language: str) -> Environment:
     # Autoescape everything: titles, snippets and URLs come from feeds.
     env = Environment(
         loader=PackageLoader("haitiwatch.scheduler.web", "templates"),
         autoescape=select_autoescape(default=True, default_for_string=True),
         trim_blocks=True,
         lstrip_blocks=True,
+        extensions=["jinja2.ext.i18n"],
     )
+    # newstyle: translated text is escaped and %-formatted like any other value.
+    env.install_gettext_translations(translations(language), newstyle=True)  # type: ignore[attr-defined]
     env.filters["day"] = lambda moment: moment.date().isoformat() if moment else ""
     return env
 

@@ -24,7 +24,8 @@ from aiohttp import web
 from haitiwatch.db.marks import VERDICTS, MarkError
 from haitiwatch.scheduler.mark_links import LinkRefused, LinkSigner, link_fields
 from haitiwatch.scheduler.numbers import MAX_ID, whole_number
-from haitiwatch.scheduler.web.context import CONTEXT, WebContext
+from haitiwatch.scheduler.web.context import CONTEXT, WebContext, request_site
+from haitiwatch.scheduler.web.i18n import translate
 
 SESSION_COOKIE: Final = "hw_session"
 _NEW_SESSION: Final = web.RequestKey("haitiwatch_new_session", str)
@@ -86,7 +87,7 @@ def same_origin(request: web.Request, context: WebContext) -> bool:
     origin = request.headers.get("Origin")
     if origin is None or origin == "null":
         return True
-    public = context.loaded.config.web.public_url
+    public = context.loaded.config.web.base_url
     hosts = {request.host, *([urlsplit(public).netloc] if public else [])}
     return urlsplit(origin).netloc in hosts
 
@@ -97,8 +98,8 @@ def mark_view(request: web.Request, context: WebContext, article_ids: Sequence[i
     if not rules or not article_ids:
         return None
     current = context.archive.marks.by_article(article_ids)
-    return {"rules": rules, "csrf": csrf_token(request), "next": request.path_qs,
-            "current": current}  # fmt: skip
+    back = request_site(request).root + request.path_qs
+    return {"rules": rules, "csrf": csrf_token(request), "next": back, "current": current}
 
 
 # -- the buttons and the API ----------------------------------------------------------------
@@ -121,10 +122,10 @@ async def _form(request: web.Request) -> Mapping[str, object] | None:
 async def mark_form(request: web.Request) -> web.Response:
     context = request.app[CONTEXT]
     if not same_origin(request, context):
-        return _refused(context, "Marks are only taken from this site's own pages.", 403)
+        return _refused(context, translate("Marks are only taken from this site's own pages."), 403)
     form = await _form(request)
     if form is None:
-        return _refused(context, "The form could not be read: send it again.", 400)
+        return _refused(context, translate("The form could not be read: send it again."), 400)
     if not csrf_ok(request, str(form.get("csrf", ""))):
         return _refused(
             context,
@@ -195,14 +196,14 @@ async def link_page(request: web.Request) -> web.Response:
     """GET: check the link and show one button; record nothing (scanners prefetch GETs)."""
     context, signer = request.app[CONTEXT], request.app[MARKING].links
     if signer is None:
-        return _refused(context, "Mark links are not configured on this server.", 404)
+        return _refused(context, translate("Mark links are not configured on this server."), 404)
     try:
         mark = signer.verify(request.query, datetime.now(UTC))
     except LinkRefused as e:
         return _refused(context, str(e), 403)
     title = await context.run(lambda: context.archive.marks.article_title(mark.article_id))
     if title is None:
-        return _refused(context, f"No article with id {mark.article_id}.", 404)
+        return _refused(context, translate("No such article."), 404)
     fields = {**link_fields(mark), "sig": request.query["sig"]}
     return context.render("mark_link.html", mark=mark, title=title, fields=fields)
 
@@ -211,12 +212,12 @@ async def link_post(request: web.Request) -> web.Response:
     """POST: record the link's mark once; a used link answers "already recorded"."""
     context, signer = request.app[CONTEXT], request.app[MARKING].links
     if signer is None:
-        return _refused(context, "Mark links are not configured on this server.", 404)
+        return _refused(context, translate("Mark links are not configured on this server."), 404)
     if not same_origin(request, context):
-        return _refused(context, "Marks are only taken from this site's own pages.", 403)
+        return _refused(context, translate("Marks are only taken from this site's own pages."), 403)
     form = await _form(request)
     if form is None:
-        return _refused(context, "The form could not be read: send it again.", 400)
+        return _refused(context, translate("The form could not be read: send it again."), 400)
     try:
         mark = signer.verify({k: str(v) for k, v in form.items()}, datetime.now(UTC))
     except LinkRefused as e:

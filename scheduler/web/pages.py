@@ -12,11 +12,11 @@ from markupsafe import Markup, escape
 
 from haitiwatch.crawler.rules.highlight import Highlighter, Snippet
 from haitiwatch.db.errors import HaitiwatchError
-from haitiwatch.db.search import COVERAGE_KEYS, SearchFilters, SearchHit
+from haitiwatch.db.search import COVERAGE_KEYS, SearchHit
 from haitiwatch.scheduler.numbers import whole_number
-from haitiwatch.scheduler.web.atom import rule_feed
 from haitiwatch.scheduler.web.chart import MAX_DAYS, coverage_svg
 from haitiwatch.scheduler.web.context import CONTEXT, WebContext, row_id, search_params
+from haitiwatch.scheduler.web.i18n import LANG_COOKIE, LANGUAGES, translate
 from haitiwatch.scheduler.web.marking import mark_view
 
 STATIC: Final = Path(__file__).with_name("static")
@@ -59,7 +59,9 @@ async def search_page(request: web.Request) -> web.Response:
             (params.page - 1) * PAGE_SIZE,
         )
         points = archive.coverage(params.match, params.filters, "source", last_days=MAX_DAYS)
-        return hits, coverage_svg(points, "Matching articles per day, by source")
+        return hits, coverage_svg(points, title)
+
+    title = translate("Matching articles per day, by source")
 
     try:
         hits, chart = await context.run(work)
@@ -76,8 +78,16 @@ async def search_page(request: web.Request) -> web.Response:
         more=len(hits) > PAGE_SIZE,
         chart=chart,
         page_url=lambda page: _with_page(params.form, page),
+        feeds=[
+            context.feed(translate("This search (Atom)"), "/search.atom", _feed_params(request))
+        ],
         **options,
     )
+
+
+def _feed_params(request: web.Request) -> list[tuple[str, str]]:
+    """The search's own parameters (not its page or order: a feed is newest first)."""
+    return [(k, v) for k, v in request.query.items() if k not in ("page", "sort", "key")]
 
 
 def _form_options(context: WebContext) -> dict[str, Any]:
@@ -107,13 +117,36 @@ async def story_page(request: web.Request) -> web.Response:
     context = request.app[CONTEXT]
     story_id = row_id(request.match_info["id"])
     if story_id is None:
-        return context.render("error.html", 404, message="No such story.")
+        return context.render("error.html", 404, message=translate("No such story."))
     copies = await context.run(lambda: context.archive.story(story_id))
     if copies is None:
-        return context.render("error.html", 404, message=f"No story with id {story_id}.")
+        return context.render("error.html", 404, message=translate("No such story."))
     ids = [c.article_id for c in copies]
     mark = await context.run(lambda: mark_view(request, context, ids))
     return context.render("story.html", story_id=story_id, copies=copies, mark=mark)
+
+
+async def article_page(request: web.Request) -> web.Response:
+    context = request.app[CONTEXT]
+    article_id = row_id(request.match_info["id"])
+    found = await context.run(
+        lambda: context.archive.article(article_id) if article_id is not None else None
+    )
+    if found is None:
+        return context.render("error.html", 404, message=translate("No such article."))
+    article = found.article
+    ids = [c.article_id for c in found.copies] or [article.id]
+    marks = await context.run(lambda: context.archive.marks.by_article([article.id]))
+    mark = await context.run(lambda: mark_view(request, context, ids))
+    return context.render(
+        "article.html",
+        article=article,
+        scores=dict(article.rule_scores),
+        marks=marks.get(article.id, {}),
+        mark=mark,
+        paragraphs=[p.strip() for p in article.text.split("\n") if p.strip()],
+        copies=found.copies,
+    )
 
 
 async def coverage_page(request: web.Request) -> web.Response:
@@ -125,15 +158,41 @@ async def coverage_page(request: web.Request) -> web.Response:
         if by not in keys:
             raise HaitiwatchError(f"by: expected one of {', '.join(keys)}")
     except HaitiwatchError as e:
-        return context.render("coverage.html", 400, error=str(e), form=request.query, keys=keys)
+        return context.render(
+            "coverage.html",
+            400,
+            error=str(e),
+            form=request.query,
+            keys=keys,
+            key_names=coverage_key_names(),
+        )
     try:
         points = await context.run(
             lambda: context.archive.coverage(params.match, params.filters, by, MAX_DAYS)
         )
     except HaitiwatchError as e:
-        return context.render("coverage.html", 400, error=str(e), form=params.form, keys=keys)
-    chart = coverage_svg(points, f"Articles per day, by {by}")
-    return context.render("coverage.html", form=params.form, keys=keys, by=by, chart=chart)
+        return context.render(
+            "coverage.html",
+            400,
+            error=str(e),
+            form=params.form,
+            keys=keys,
+            key_names=coverage_key_names(),
+        )
+    names = coverage_key_names()
+    chart = coverage_svg(points, translate("Articles per day, by %(key)s") % {"key": names[by]})
+    return context.render(
+        "coverage.html", form=params.form, keys=keys, by=by, chart=chart, key_names=names
+    )
+
+
+def coverage_key_names() -> dict[str, str]:
+    """What the coverage chart can be split by, in the reader's language."""
+    return {
+        "source": translate("source"),
+        "language": translate("language"),
+        "rule": translate("rule"),
+    }
 
 
 async def sources_page(request: web.Request) -> web.Response:
@@ -142,30 +201,33 @@ async def sources_page(request: web.Request) -> web.Response:
     return context.render("sources.html", health=health)
 
 
-async def rule_atom(request: web.Request) -> web.Response:
-    context = request.app[CONTEXT]
-    name = request.match_info["name"]
-    known = {r.name for r in context.loaded.config.rules}
-    if name not in known or not await context.run(context.archive.has_rule_matches):
-        return context.render("error.html", 404, message="No such rule.")
-    hits = await context.run(
-        lambda: context.archive.search(None, SearchFilters(rule=name), "date", 50)
-    )
-    site = str(request.url.with_path("/").with_query(None))
-    body = rule_feed(name, hits, str(request.url), site, datetime.now(UTC))
-    return web.Response(body=body, content_type="application/atom+xml", charset="utf-8")
-
-
 async def about_page(request: web.Request) -> web.Response:
     return request.app[CONTEXT].render("about.html")
+
+
+async def choose_language(request: web.Request) -> web.Response:
+    """Remember the reader's language (a cookie for a year) and go back to ``next``."""
+    code = request.match_info["code"]
+    if code not in LANGUAGES:
+        return request.app[CONTEXT].render("error.html", 404, message=translate("No such page."))
+    back = request.query.get("next", "/")
+    # Only a path on this site: never an open redirect.
+    if not back.startswith("/") or back.startswith(("//", "/\\")):
+        back = "/"
+    redirect = web.HTTPSeeOther(back)
+    redirect.set_cookie(
+        LANG_COOKIE, code, max_age=365 * 86400, samesite="Lax", path="/", httponly=True
+    )
+    raise redirect
 
 
 ROUTES: Final = (
     ("/", search_page),
     ("/stories", stories_page),
     (r"/stories/{id:\d{1,18}}", story_page),
+    (r"/article/{id:\d{1,18}}", article_page),
     ("/coverage", coverage_page),
     ("/sources", sources_page),
-    (r"/rules/{name:[a-z0-9][a-z0-9._-]{0,63}}.atom", rule_atom),
     ("/help", about_page),
+    ("/language/{code:[a-z]{2}}", choose_language),
 )

@@ -170,7 +170,7 @@ def test_without_public_url_alerts_carry_no_links_and_rules_check_notes_it(
     loaded = load_config(config)
     assert Notifier.from_config(loaded).links is None
     run = run_cli("rules", "check", config=config).check()
-    assert "note: alerts carry no mark links (set web.public_url and" in run.stdout
+    assert "note: alerts carry no mark links (set web.base_url and" in run.stdout
     write_config(tmp_path, "https://news.example.org", "json://127.0.0.1:9/x")
     run = run_cli("rules", "check", config=config, env={"HW_TEST_LINK_SECRET": ""}).check()
     assert (

@@ -8,8 +8,12 @@ import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 
 from aiohttp import web
+
+from haitiwatch.db.store import Store
+from haitiwatch.scheduler.config import LoadedConfig
 
 
 def free_port() -> int:
@@ -43,3 +47,34 @@ def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str,
             return response.status, dict(response.headers), response.read()
     except urllib.error.HTTPError as e:
         return e.code, dict(e.headers), e.read()
+
+
+RULES_CONFIG = (
+    '[[sources]]\nname = "whitehouse"\nurl = "https://whitehouse.example/feed"\n\n'
+    '[[sources]]\nname = "fundus"\nurl = "https://fundus.example/feed"\n\n'
+    '[[rules]]\nname = "mss"\nquery = \'"multinational security support" OR kenya*\'\n'
+    '[[rules]]\nname = "force"\nquery = "kenya* NEAR/3 haiti"\n'
+)
+
+
+def filled_archive(tmp: Path, extra: str = "") -> tuple[LoadedConfig, Store, dict[str, int]]:
+    """A config (two sources, rules mss and force; ``extra`` appended), its SQLite archive
+    filled by tests.support.archive, rule mss matched on every text naming Kenya."""
+    from sqlalchemy import text
+
+    from haitiwatch.scheduler.config import load_config
+    from tests.support.archive import fill_archive
+
+    path = tmp / "hw.toml"
+    path.write_text(f'[database]\nurl = "sqlite:///{tmp / "hw.db"}"\n\n{RULES_CONFIG}{extra}')
+    loaded = load_config(path)
+    store = Store.open(loaded.database_url)
+    ids = fill_archive(store)
+    with store.engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO rule_matches (article_id, rule, terms, matched_at) "
+                "SELECT id, 'mss', '[]', first_seen_at FROM articles WHERE text LIKE '%Kenya%'"
+            )
+        )
+    return loaded, store, ids

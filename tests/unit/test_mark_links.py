@@ -76,3 +76,22 @@ def test_config_reads_public_url_and_the_secret_like_the_token(tmp_path: Path) -
     assert "set web.link_secret_env or web.link_secret_file" in (
         links_note(load_config(config)) or ""
     )
+
+
+def test_alert_links_are_made_under_base_url_with_its_prefix(tmp_path: Path) -> None:
+    (tmp_path / "links").write_text(SECRET.decode())
+    config = tmp_path / "hw.toml"
+    config.write_text(
+        '[web]\nbase_url = "https://example.org/haitiwatch/"\nlink_secret_file = "links"\n'
+    )
+    signer = link_signer(load_config(config))
+    assert signer is not None
+    assert signer.link(7, "mission", "relevant", NOW).startswith(
+        "https://example.org/haitiwatch/mark?a=7&"
+    )
+    with pytest.raises(ConfigError, match="base_url: expected the archive's address"):
+        parse_config('[web]\nbase_url = "https://example.org/a b"\n', "hw.toml")
+    with pytest.raises(ConfigError, match="base_url and public_url differ"):
+        parse_config(
+            '[web]\nbase_url = "https://a.example"\npublic_url = "https://b.example"\n', "hw.toml"
+        )

@@ -25,7 +25,7 @@ from haitiwatch.db.search.query import (
     to_fts5,
     to_tsquery,
 )
-from haitiwatch.scheduler.web.atom import rule_feed
+from haitiwatch.scheduler.web.atom import FeedSite, archive_feed
 from haitiwatch.scheduler.web.chart import MAX_SERIES, coverage_svg, series_of
 from haitiwatch.scheduler.web.openapi import SPEC
 from haitiwatch.scheduler.web.pages import marked
@@ -185,12 +185,14 @@ def test_chart_draws_bars_and_escapes_labels() -> None:
 def test_atom_feed_parses_with_hostile_and_control_characters() -> None:
     hit = SearchHit(1, "src", HOSTILE + "\x00\x1b", "https://x.example/a?b=1&c=2", "en", None,
                     datetime(2024, 1, 1, tzinfo=UTC), None, None, "text \x0c here")  # fmt: skip
-    body = rule_feed("mss", [hit], "http://127.0.0.1/rules/mss.atom", "http://127.0.0.1/",
-                     datetime(2024, 1, 2, tzinfo=UTC))  # fmt: skip
+    site = FeedSite("http://127.0.0.1")
+    feed_url, page_url = "http://127.0.0.1/rules/mss.atom", "http://127.0.0.1/?rule=mss"
+    body = archive_feed(site, "rules/mss", "mss", feed_url, page_url, [hit])
     root = ET.fromstring(body)
     ns = {"a": "http://www.w3.org/2005/Atom"}
     assert root.find("a:entry/a:title", ns).text == HOSTILE  # type: ignore[union-attr]
-    assert root.find("a:entry/a:link", ns).get("href") == "https://x.example/a?b=1&c=2"  # type: ignore[union-attr]
+    related = root.find("a:entry/a:link[@rel='related']", ns)
+    assert related is not None and related.get("href") == "https://x.example/a?b=1&c=2"
 
 
 def test_openapi_description_is_valid() -> None:
