@@ -11,6 +11,7 @@ from haitiwatch.scheduler.cli import (
     archive,
     audit,
     backup,
+    coverage,
     crawl,
     learn,
     marks,
@@ -34,6 +35,7 @@ app.add_typer(sources.sources_app, name="sources")
 app.command()(archive.export)
 app.command("search")(search.search_command)
 app.command("stories")(archive.stories_command)
+app.command("coverage")(coverage.coverage_command)
 app.command("story")(archive.story_command)
 rules.rules_app.command("audit")(audit.rules_audit)
 rules.rules_app.command("learn")(learn.rules_learn)

@@ -18,6 +18,7 @@ from haitiwatch.db.search import SearchFilters, Sort
 from haitiwatch.db.search.query import MatchExpr, SearchQuery, parse_day
 from haitiwatch.scheduler.config import LoadedConfig
 from haitiwatch.scheduler.numbers import MAX_ID, whole_number
+from haitiwatch.scheduler.tag_coverage import tags_by_source
 
 T = TypeVar("T")
 #: Result pages a search may ask for.
@@ -30,6 +31,11 @@ class WebContext:
     loaded: LoadedConfig
     token: str | None
     templates: Environment
+
+    @property
+    def tags(self) -> dict[str, tuple[str, ...]]:
+        """Each configured source's tags (coverage by tag, the sources page)."""
+        return tags_by_source(self.loaded.config.sources)
 
     async def run(self, work: Callable[[], T]) -> T:
         """Blocking database work, off the event loop."""

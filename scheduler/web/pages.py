@@ -12,8 +12,9 @@ from markupsafe import Markup, escape
 
 from haitiwatch.crawler.rules.highlight import Highlighter, Snippet
 from haitiwatch.db.errors import HaitiwatchError
-from haitiwatch.db.search import COVERAGE_KEYS, SearchFilters, SearchHit
+from haitiwatch.db.search import SearchFilters, SearchHit
 from haitiwatch.scheduler.numbers import whole_number
+from haitiwatch.scheduler.tag_coverage import COVERAGE_BY, coverage_by
 from haitiwatch.scheduler.web.atom import rule_feed
 from haitiwatch.scheduler.web.chart import MAX_DAYS, coverage_svg
 from haitiwatch.scheduler.web.context import CONTEXT, WebContext, row_id, search_params
@@ -119,7 +120,7 @@ async def story_page(request: web.Request) -> web.Response:
 async def coverage_page(request: web.Request) -> web.Response:
     context = request.app[CONTEXT]
     by = request.query.get("by", "source")
-    keys = [k for k in COVERAGE_KEYS if k != "rule" or context.archive.has_rule_matches()]
+    keys = [k for k in COVERAGE_BY if k != "rule" or context.archive.has_rule_matches()]
     try:
         params = search_params(request.query)
         if by not in keys:
@@ -128,7 +129,9 @@ async def coverage_page(request: web.Request) -> web.Response:
         return context.render("coverage.html", 400, error=str(e), form=request.query, keys=keys)
     try:
         points = await context.run(
-            lambda: context.archive.coverage(params.match, params.filters, by, MAX_DAYS)
+            lambda: coverage_by(
+                context.archive, params.match, params.filters, by, context.tags, MAX_DAYS
+            )
         )
     except HaitiwatchError as e:
         return context.render("coverage.html", 400, error=str(e), form=params.form, keys=keys)
@@ -139,7 +142,7 @@ async def coverage_page(request: web.Request) -> web.Response:
 async def sources_page(request: web.Request) -> web.Response:
     context = request.app[CONTEXT]
     health = await context.run(context.archive.source_health)
-    return context.render("sources.html", health=health)
+    return context.render("sources.html", health=health, tags=context.tags)
 
 
 async def rule_atom(request: web.Request) -> web.Response:
