@@ -15,6 +15,7 @@ from haitiwatch.scheduler.cli import (
     crawl,
     learn,
     marks,
+    opml,
     rules,
     search,
     service,
@@ -31,6 +32,8 @@ app = typer.Typer(
 app.callback()(global_options)
 app.command()(service.init)
 app.command()(crawl.crawl)
+sources.sources_app.command("import")(opml.import_command)
+sources.sources_app.command("export")(opml.export_command)
 app.add_typer(sources.sources_app, name="sources")
 app.command()(archive.export)
 app.command("search")(search.search_command)
