@@ -20,6 +20,7 @@ from haitiwatch.scheduler.cli import (
     search,
     service,
     sources,
+    sources_add,
 )
 from haitiwatch.scheduler.cli.common import err, global_options
 
@@ -32,6 +33,7 @@ app = typer.Typer(
 app.callback()(global_options)
 app.command()(service.init)
 app.command()(crawl.crawl)
+sources.sources_app.command("add")(sources_add.add)
 sources.sources_app.command("import")(opml.import_command)
 sources.sources_app.command("export")(opml.export_command)
 app.add_typer(sources.sources_app, name="sources")

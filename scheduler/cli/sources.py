@@ -219,13 +219,13 @@ def _print(out: Any, source: SourceConfig, probe: Probe, limit: int) -> None:
         out.print(f"[yellow]warnings[/]: {fetch.error}", highlight=False)
     found = probe.poll.found
     out.print(f"{len(found)} items listed (showing {min(limit, len(found))})", highlight=False)
-    out.print(_entries_table(found[:limit]))
+    out.print(entries_table(found[:limit]))
     if probe.records:
         out.print(f"{len(probe.records)} articles would be stored, for example:", highlight=False)
         out.print(_records_table(probe.records[:limit]))
 
 
-def _entries_table(entries: Sequence[FeedEntry]) -> Table:
+def entries_table(entries: Sequence[FeedEntry]) -> Table:
     table = Table("published", "title", "url")
     for e in entries:
         when = e.published or e.updated
