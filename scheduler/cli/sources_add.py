@@ -33,8 +33,9 @@ from haitiwatch.scheduler.cli.common import err, load, out
 from haitiwatch.scheduler.cli.sources import DEADLINE_S, DryRunStorage, entries_table
 from haitiwatch.scheduler.config import LoadedConfig
 from haitiwatch.scheduler.config_edit import append_sources, config_file
+from haitiwatch.scheduler.config_values import NAME
 from haitiwatch.scheduler.opml import unused_name
-from haitiwatch.scheduler.source_config import SourceConfig
+from haitiwatch.scheduler.source_config import TAG, SourceConfig
 
 if TYPE_CHECKING:
     from haitiwatch.crawler.poll import Poll
@@ -135,6 +136,12 @@ def add(
     path = None if dry_run else config_file(loaded)
     if not url.startswith(("http://", "https://")):
         raise HaitiwatchError(f"expected an http:// or https:// URL, got {url!r}")
+    # Refused before anything is fetched, not after a minute of polling.
+    if name is not None and not NAME.match(name):
+        raise HaitiwatchError(f"--name: expected a short lowercase name, got {name!r}")
+    for t in tag or ():
+        if not TAG.match(t):
+            raise HaitiwatchError(f'--tag: expected a short lowercase slug like "kenya", got {t!r}')
     if logging.getLogger().getEffectiveLevel() >= logging.WARNING:
         # Each candidate's failure is in the table below; the log would say it again.
         logging.getLogger("haitiwatch.crawler.harvest").setLevel(logging.ERROR)

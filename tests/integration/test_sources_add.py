@@ -104,3 +104,13 @@ def test_a_feed_source_on_an_html_page_names_the_feeds_it_advertises(
     assert run.returncode == 1
     assert "not a feed: got an HTML page" in run.stdout
     assert f"it advertises these feeds: {site.url('/feed/all/')} (The Atlantic)" in run.stdout
+
+
+def test_a_bad_name_or_tag_is_refused_before_anything_is_fetched(
+    site: Site, tmp_path: Path
+) -> None:
+    config = _config(tmp_path)
+    for option in (["--name", "Le Nouvelliste"], ["--tag", "East Africa"]):
+        run = run_cli("sources", "add", site.url("/"), *option, config=config)
+        assert run.returncode == 2 and option[0] in run.stderr, run.stderr
+    assert site.requests() == []
