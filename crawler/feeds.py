@@ -19,12 +19,15 @@ from typing import Any
 import feedparser
 import lxml.etree
 
+from haitiwatch.crawler.discover import NotAFeed, advertised_feeds, robots_sitemaps
 from haitiwatch.crawler.urls import absolute_url
 from haitiwatch.db.errors import FeedError
 from haitiwatch.db.records import FeedEntry, ParsedFeed
 from haitiwatch.db.textnorm import valid_text
 
 MAX_FEED_BYTES = 16 * 1024 * 1024
+#: What of a robots.txt is read for Sitemap: lines (Google reads the first 500 KiB).
+MAX_ROBOTS_BYTES = 512 * 1024
 OLDEST_PLAUSIBLE = datetime(1990, 1, 1, tzinfo=UTC)
 FUTURE_SLACK = timedelta(days=2)
 
@@ -207,19 +210,25 @@ def _read_xml_feed(
         result = feedparser.parse(io.BytesIO(cleaned), response_headers=headers, **_FP_OPTIONS)
     except Exception as error:  # feedparser is lenient; anything it raises means a bad feed
         raise FeedError(f"feed parser failed: {error}") from error
-    _check_is_feed(result, cleaned, content_type, warnings)
+    _check_is_feed(result, cleaned, url, content_type, warnings)
     feed = result.get("feed", {})
     language = language_code(feed.get("language")) or _fp_detail(feed, "title_detail", "language")
     entries = _each_entry(result.get("entries", []), lambda entry: _fp_entry(entry, language))
     return _fp_text(feed, "title"), language, entries, warnings
 
 
-def _check_is_feed(result: Any, body: bytes, content_type: str | None, warnings: list[str]) -> None:
+def _check_is_feed(
+    result: Any, body: bytes, url: str, content_type: str | None, warnings: list[str]
+) -> None:
     has_entries = bool(result.get("entries"))
     error = result.get("bozo_exception") if result.get("bozo") else None
     if not has_entries and not result.get("version"):
         if _HTML_START.match(body[:4096]) or "html" in (content_type or ""):
-            raise FeedError(f"not a feed: got an HTML page ({content_type or 'no Content-Type'})")
+            raise _html_page(body, url, content_type)
+        sitemaps = robots_sitemaps(body[:MAX_ROBOTS_BYTES].decode("utf-8", "replace"), url)
+        if sitemaps and "text/plain" in (content_type or ""):
+            listed = ", ".join(link.url for link in sitemaps)
+            raise NotAFeed(f"not a feed: got a robots.txt naming sitemaps: {listed}", sitemaps)
         reason = f" ({error})" if error else ""
         raise FeedError(f"not a feed: no RSS, Atom or RDF document found{reason}")
     if isinstance(error, feedparser.CharacterEncodingOverride | feedparser.NonXMLContentType):
@@ -228,6 +237,16 @@ def _check_is_feed(result: Any, body: bytes, content_type: str | None, warnings:
         warnings.append(f"feed is not well-formed XML: {error}")
     elif error is not None:
         raise FeedError(f"feed is not well-formed XML and has no entries: {error}")
+
+
+def _html_page(body: bytes, url: str, content_type: str | None) -> NotAFeed:
+    """The error for an HTML page, naming the feeds it advertises: the URL to use instead."""
+    said = f"not a feed: got an HTML page ({content_type or 'no Content-Type'})"
+    links = advertised_feeds(body, url)
+    if not links:
+        return NotAFeed(said)
+    listed = ", ".join(f"{link.url} ({link.title})" if link.title else link.url for link in links)
+    return NotAFeed(f"{said}; it advertises these feeds: {listed}", links)
 
 
 def _fp_entry(entry: Any, feed_language: str | None) -> _RawEntry:

@@ -28,6 +28,7 @@ from haitiwatch.crawler.cpu_work import (
     feed_records,
     page_record,
 )
+from haitiwatch.crawler.discover import NotAFeed
 from haitiwatch.crawler.group_writer import GroupWriter
 from haitiwatch.crawler.jobs import FetchedBody, SourceJob
 from haitiwatch.crawler.listings import Listing, read_listing
@@ -117,6 +118,7 @@ class Harvester:
         try:
             listing = await self._read(poll, got, 0)
         except FeedError as e:
+            poll.points_to = e.links if isinstance(e, NotAFeed) else ()
             await self.feed_failed(poll, duration_ms, str(e), got.status, len(got.body))
             return NextSteps()
         progress = ListingProgress(got, duration_ms)

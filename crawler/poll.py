@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
+from haitiwatch.crawler.discover import FeedLink
 from haitiwatch.crawler.jobs import SourceJob
 from haitiwatch.crawler.listings.progress import ListingProgress
 from haitiwatch.db.records import CrawlTotals, FeedEntry, OwedPage
@@ -54,6 +55,8 @@ class Poll:
     listing: ListingProgress | None = None
     #: Everything the source listed this time (a dry run shows it).
     found: list[FeedEntry] = field(default_factory=list)
+    #: Not a feed, but it points to some: an HTML page's feed links, a robots.txt's sitemaps.
+    points_to: tuple[FeedLink, ...] = ()
     #: Text hashes the listing gave to different articles (its pages' records need them).
     boilerplate: frozenset[str] = frozenset()
     _pending: int = 1  # the feed request itself

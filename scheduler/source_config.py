@@ -30,6 +30,9 @@ _KIND_OPTIONS: dict[str, tuple[str, ...]] = {
     "max_sitemaps": ("sitemap",),
 }
 _GDELT_TIMESPAN = re.compile(r"^\d+(min|h|d|w|m)$")
+#: A tag: a short slug (country, outlet type, language), so it reads well in a URL and a chart.
+TAG = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
+MAX_TAGS = 16
 #: A news sitemap lists two days; a window a little wider tolerates missed polls.
 DEFAULT_LASTMOD_WINDOW = timedelta(days=3)
 
@@ -49,6 +52,8 @@ class SourceConfig(Section):
     #: Language hint when neither feed nor page declares one (ISO 639-1); for gnews and
     #: gdelt also the language searched ("es-419" for a Google News regional edition).
     language: str | None = None
+    #: Labels to group sources by ("kenya", "wire", "fr"): `coverage --by tag`, the sources list.
+    tags: list[str] = Field(default_factory=list, max_length=MAX_TAGS)
     # -- gnews / gdelt: a query instead of a URL ------------------------------------------
     query: str | None = None
     country: str | None = None
@@ -90,6 +95,19 @@ class SourceConfig(Section):
     def _name_is_slug(cls, v: str) -> str:
         if not NAME.match(v):
             raise ValueError("expected a short lowercase name of letters, digits, '.', '_' or '-'")
+        return v
+
+    @field_validator("tags")
+    @classmethod
+    def _tags_are_slugs(cls, v: list[str]) -> list[str]:
+        for tag in v:
+            if not TAG.match(tag):
+                raise ValueError(
+                    f"tag {tag!r}: expected a short lowercase slug of letters, digits and '-' "
+                    '(like "kenya", "wire", "fr")'
+                )
+        if len(set(v)) != len(v):
+            raise ValueError("a tag is listed twice")
         return v
 
     @field_validator("url", "endpoint")

@@ -11,13 +11,16 @@ from haitiwatch.scheduler.cli import (
     archive,
     audit,
     backup,
+    coverage,
     crawl,
     learn,
     marks,
+    opml,
     rules,
     search,
     service,
     sources,
+    sources_add,
 )
 from haitiwatch.scheduler.cli.common import err, global_options
 
@@ -30,10 +33,14 @@ app = typer.Typer(
 app.callback()(global_options)
 app.command()(service.init)
 app.command()(crawl.crawl)
+sources.sources_app.command("add")(sources_add.add)
+sources.sources_app.command("import")(opml.import_command)
+sources.sources_app.command("export")(opml.export_command)
 app.add_typer(sources.sources_app, name="sources")
 app.command()(archive.export)
 app.command("search")(search.search_command)
 app.command("stories")(archive.stories_command)
+app.command("coverage")(coverage.coverage_command)
 app.command("story")(archive.story_command)
 rules.rules_app.command("audit")(audit.rules_audit)
 rules.rules_app.command("learn")(learn.rules_learn)

@@ -35,6 +35,7 @@ from haitiwatch.db.records import (
 from haitiwatch.scheduler.cli.common import iso, load, open_archive, out
 from haitiwatch.scheduler.config import LoadedConfig
 from haitiwatch.scheduler.source_config import SourceConfig
+from haitiwatch.scheduler.tag_coverage import tags_by_source
 
 if TYPE_CHECKING:  # the crawler (Scrapy, trafilatura) loads only when a source is tested
     from haitiwatch.crawler.poll import Poll
@@ -151,10 +152,13 @@ def show_health(format: str) -> None:
     with open_archive(loaded) as archive:
         sync_sources(archive.store, loaded.config.sources)
         health = archive.store.source_health()
+    tags = tags_by_source(loaded.config.sources)
     if format == "json":
-        out.print_json(json.dumps([_health_json(h) for h in health]))
+        out.print_json(
+            json.dumps([_health_json(h) | {"tags": tags.get(h.name, [])} for h in health])
+        )
         return
-    out.print(_health_table(health))
+    out.print(_health_table(health, tags))
 
 
 def _health_json(h: SourceHealth) -> dict[str, Any]:
@@ -175,9 +179,10 @@ def _health_json(h: SourceHealth) -> dict[str, Any]:
     }
 
 
-def _health_table(health: list[SourceHealth]) -> Table:
+def _health_table(health: list[SourceHealth], tags: dict[str, tuple[str, ...]]) -> Table:
     table = Table(
         "name",
+        "tags",
         "status",
         "last success",
         "failures",
@@ -191,6 +196,7 @@ def _health_table(health: list[SourceHealth]) -> Table:
     for h in health:
         table.add_row(
             h.name,
+            ", ".join(tags.get(h.name, ())),
             f"[{colour[h.status]}]{h.status}[/]",
             iso(h.last_success) or "-",
             str(h.consecutive_failures),
@@ -213,13 +219,13 @@ def _print(out: Any, source: SourceConfig, probe: Probe, limit: int) -> None:
         out.print(f"[yellow]warnings[/]: {fetch.error}", highlight=False)
     found = probe.poll.found
     out.print(f"{len(found)} items listed (showing {min(limit, len(found))})", highlight=False)
-    out.print(_entries_table(found[:limit]))
+    out.print(entries_table(found[:limit]))
     if probe.records:
         out.print(f"{len(probe.records)} articles would be stored, for example:", highlight=False)
         out.print(_records_table(probe.records[:limit]))
 
 
-def _entries_table(entries: Sequence[FeedEntry]) -> Table:
+def entries_table(entries: Sequence[FeedEntry]) -> Table:
     table = Table("published", "title", "url")
     for e in entries:
         when = e.published or e.updated

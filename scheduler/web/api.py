@@ -8,9 +8,10 @@ from typing import Any, Final
 from aiohttp import web
 
 from haitiwatch.db.errors import HaitiwatchError
-from haitiwatch.db.search import COVERAGE_KEYS, SearchHit
+from haitiwatch.db.search import SearchHit
 from haitiwatch.db.story_reader import StoryCopy
 from haitiwatch.scheduler.numbers import whole_number
+from haitiwatch.scheduler.tag_coverage import COVERAGE_BY, coverage_by
 from haitiwatch.scheduler.web.context import CONTEXT, row_id, search_params
 from haitiwatch.scheduler.web.openapi import SPEC
 
@@ -127,11 +128,11 @@ async def api_coverage(request: web.Request) -> web.Response:
     context = request.app[CONTEXT]
     by = request.query.get("by", "source")
     try:
-        if by not in COVERAGE_KEYS:
-            raise HaitiwatchError(f"by: expected one of {', '.join(COVERAGE_KEYS)}")
+        if by not in COVERAGE_BY:
+            raise HaitiwatchError(f"by: expected one of {', '.join(COVERAGE_BY)}")
         params = search_params(request.query)
         points = await context.run(
-            lambda: context.archive.coverage(params.match, params.filters, by)
+            lambda: coverage_by(context.archive, params.match, params.filters, by, context.tags)
         )
     except HaitiwatchError as e:
         return error(str(e))

@@ -64,7 +64,7 @@ def mount_web(
     address but loopback requires a token ([web] token_env / token_file).
     """
     from haitiwatch.scheduler.mark_links import link_signer
-    from haitiwatch.scheduler.web import api, audit, feeds, marking, pages
+    from haitiwatch.scheduler.web import api, audit, feeds, marking, opml, pages
 
     host = bind_host if bind_host is not None else loaded.config.service.http.host
     token = web_token(loaded.config.web, loaded.base_dir)
@@ -76,7 +76,7 @@ def mount_web(
     context = WebContext(archive, loaded, token, templates())
     app[CONTEXT] = context
     app[marking.MARKING] = marking.new_state(link_signer(loaded))
-    for path, handler in (*pages.ROUTES, *feeds.ROUTES, *api.ROUTES, *audit.ROUTES):
+    for path, handler in (*pages.ROUTES, *feeds.ROUTES, *api.ROUTES, *audit.ROUTES, *opml.ROUTES):
         app.router.add_get(path, guarded(context, handler))
     for path, handler in marking.GUARDED_POSTS:
         app.router.add_post(path, guarded(context, handler))

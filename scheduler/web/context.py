@@ -19,6 +19,7 @@ from haitiwatch.db.search import SearchFilters, Sort
 from haitiwatch.db.search.query import MatchExpr, SearchQuery, parse_day
 from haitiwatch.scheduler.config import LoadedConfig
 from haitiwatch.scheduler.numbers import MAX_ID, whole_number
+from haitiwatch.scheduler.tag_coverage import tags_by_source
 from haitiwatch.scheduler.web.feed_links import ALL_ARTICLES, feed_href
 from haitiwatch.scheduler.web.i18n import LANGUAGES, current_language, translate, translations
 from haitiwatch.scheduler.web.site import Site, site_of
@@ -35,6 +36,11 @@ class WebContext:
     token: str | None
     #: One environment per language (each has its catalog installed).
     templates: Mapping[str, Environment]
+
+    @property
+    def tags(self) -> dict[str, tuple[str, ...]]:
+        """Each configured source's tags (coverage by tag, the sources page)."""
+        return tags_by_source(self.loaded.config.sources)
 
     async def run(self, work: Callable[[], T]) -> T:
         """Blocking database work, off the event loop."""

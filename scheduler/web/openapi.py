@@ -128,7 +128,7 @@ SCHEMAS: Final[dict[str, Any]] = {
     "Coverage": {
         "type": "object",
         "properties": {
-            "by": {"enum": ["source", "language", "rule"]},
+            "by": {"enum": ["source", "language", "rule", "tag"]},
             "points": {
                 "type": "array",
                 "items": {
@@ -254,10 +254,10 @@ SPEC: Final[dict[str, Any]] = {
         },
         "/api/coverage": {
             "get": {
-                "summary": "Matching articles per day, by source, language or rule",
+                "summary": "Matching articles per day, by source, language, rule or tag",
                 "parameters": [
                     *FILTERS,
-                    _param("by", "Series key.", {"enum": ["source", "language", "rule"]}),
+                    _param("by", "Series key.", {"enum": ["source", "language", "rule", "tag"]}),
                 ],
                 "responses": {"200": _ok("Coverage"), "400": ERROR},
             }

@@ -12,8 +12,9 @@ from markupsafe import Markup, escape
 
 from haitiwatch.crawler.rules.highlight import Highlighter, Snippet
 from haitiwatch.db.errors import HaitiwatchError
-from haitiwatch.db.search import COVERAGE_KEYS, SearchHit
+from haitiwatch.db.search import SearchHit
 from haitiwatch.scheduler.numbers import whole_number
+from haitiwatch.scheduler.tag_coverage import COVERAGE_BY, coverage_by
 from haitiwatch.scheduler.web.chart import MAX_DAYS, coverage_svg
 from haitiwatch.scheduler.web.context import CONTEXT, WebContext, row_id, search_params
 from haitiwatch.scheduler.web.i18n import LANG_COOKIE, LANGUAGES, translate
@@ -152,7 +153,7 @@ async def article_page(request: web.Request) -> web.Response:
 async def coverage_page(request: web.Request) -> web.Response:
     context = request.app[CONTEXT]
     by = request.query.get("by", "source")
-    keys = [k for k in COVERAGE_KEYS if k != "rule" or context.archive.has_rule_matches()]
+    keys = [k for k in COVERAGE_BY if k != "rule" or context.archive.has_rule_matches()]
     try:
         params = search_params(request.query)
         if by not in keys:
@@ -168,7 +169,9 @@ async def coverage_page(request: web.Request) -> web.Response:
         )
     try:
         points = await context.run(
-            lambda: context.archive.coverage(params.match, params.filters, by, MAX_DAYS)
+            lambda: coverage_by(
+                context.archive, params.match, params.filters, by, context.tags, MAX_DAYS
+            )
         )
     except HaitiwatchError as e:
         return context.render(
@@ -192,13 +195,14 @@ def coverage_key_names() -> dict[str, str]:
         "source": translate("source"),
         "language": translate("language"),
         "rule": translate("rule"),
+        "tag": translate("tag"),
     }
 
 
 async def sources_page(request: web.Request) -> web.Response:
     context = request.app[CONTEXT]
     health = await context.run(context.archive.source_health)
-    return context.render("sources.html", health=health)
+    return context.render("sources.html", health=health, tags=context.tags)
 
 
 async def about_page(request: web.Request) -> web.Response:
