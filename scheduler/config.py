@@ -174,7 +174,14 @@ class Config(Section):
                 if name in seen:
                     raise ValueError(f"{what}: name {name!r} is used twice")
                 seen.add(name)
+        known_sources = {s.name for s in self.sources}
         for rule in self.rules:
+            for source in rule.sources:
+                if source not in known_sources:
+                    raise ValueError(
+                        f"rules: rule {rule.name!r} is limited to source {source!r}, "
+                        "which is not defined under [[sources]]"
+                    )
             for channel in rule.channels:
                 if channel not in self.channels:
                     raise ValueError(

@@ -30,12 +30,14 @@ from haitiwatch.crawler.rules import RuleSet, Snippet, compile_rule, make_snippe
 from haitiwatch.db.alerts import FAILED, PENDING, SENT, Alert, Outbox, new_worker_id
 from haitiwatch.db.articles import ArticleHook
 from haitiwatch.db.errors import ConfigError
+from haitiwatch.db.records import ArticleRecord
 from haitiwatch.db.rule_matches import RuleHit, RuleMatchHook
 from haitiwatch.scheduler.assist import AssistedRules
 from haitiwatch.scheduler.config import Config, LoadedConfig
 from haitiwatch.scheduler.mark_links import LinkSigner, link_signer
 from haitiwatch.scheduler.messages import Message, alert_message, test_message
 from haitiwatch.scheduler.rule_config import RuleConfig
+from haitiwatch.scheduler.rule_scope import in_scope
 from haitiwatch.scheduler.secrets import channel_url
 from haitiwatch.scheduler.send_batch import send_batch
 
@@ -72,12 +74,14 @@ def rule_match_hook(config: Config) -> ArticleHook:
     by_name = {r.name: r for r in config.rules}
     assisted = AssistedRules(config.rules)
 
-    def match(title: str, text: str) -> list[RuleHit]:
+    def match(article: ArticleRecord) -> list[RuleHit]:
+        title, text = article.title, article.text
         hits = [
             RuleHit(m.rule, by_name[m.rule].mode, tuple(by_name[m.rule].channels), m.terms)
             for m in ruleset.match(title, text)
         ]
-        return hits + assisted.hits(title, text, {h.rule for h in hits})
+        hits += assisted.hits(title, text, {h.rule for h in hits})
+        return [h for h in hits if in_scope(by_name[h.rule], article.language, article.source)]
 
     return RuleMatchHook(match, assisted.refresh)
 

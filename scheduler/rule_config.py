@@ -3,6 +3,7 @@ learned second opinion."""
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -12,6 +13,8 @@ from haitiwatch.scheduler.config_values import NAME, Section, check_timezone, di
 #: A rule with a possible-misses digest has outbox rows under "NAME:misses", which must fit
 #: the outbox's 64-character rule column (db/near_misses.py).
 MAX_AUDITED_NAME = 64 - len(":misses")
+#: An ISO 639 language code, optionally with a region ("fr", "ht", "pt-BR").
+_LANGUAGE = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})?$")
 
 
 class RuleConfig(Section):
@@ -30,6 +33,10 @@ class RuleConfig(Section):
     #: article the query misses when the score is at least ``assist_threshold``.
     assist: Literal["off", "suggest", "alert"] = "off"
     assist_threshold: float = Field(default=0.9, ge=0.0, le=1.0)
+    #: Only articles in these languages (ISO 639-1, e.g. ["fr", "ht"]); empty: every language.
+    languages: list[str] = Field(default_factory=list)
+    #: Only articles from these sources (names under [[sources]]); empty: every source.
+    sources: list[str] = Field(default_factory=list)
 
     @field_validator("name")
     @classmethod
@@ -48,6 +55,14 @@ class RuleConfig(Section):
                 raise ValueError(
                     f'expected a schedule like "daily 08:00" or "daily 08:00, 18:00", got {v!r}'
                 ) from None
+        return v
+
+    @field_validator("languages")
+    @classmethod
+    def _language_codes(cls, v: list[str]) -> list[str]:
+        for code in v:
+            if not _LANGUAGE.match(code):
+                raise ValueError(f'expected language codes like "fr", "ht" or "en", got {code!r}')
         return v
 
     @field_validator("timezone")
