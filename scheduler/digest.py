@@ -1,5 +1,6 @@
 """Digests: alerts of ``mode = "digest"`` rules, sent together at the rule's schedule.
 
+A schedule is daily ("daily 07:00, 18:00") or cron ("0 7 * * 1-5": scheduler/digest_schedule.py).
 A digest due at 07:00 (in the rule's time zone, else [service] timezone) holds every waiting
 alert of that rule and channel created before 07:00, grouped by story, newest first, in one
 message. Alerts created after 07:00 wait for the next digest. Nothing else is stored: what
@@ -17,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from haitiwatch.db.alerts import SENT, Alert, Outbox, new_worker_id
 from haitiwatch.scheduler.config_values import digest_times
+from haitiwatch.scheduler.digest_schedule import cron_last_due, cron_next_due, is_cron
 from haitiwatch.scheduler.messages import Message, item_html, item_markdown, item_text, md_escape
 from haitiwatch.scheduler.notify import LEASE, Notifier, send_claimed
 from haitiwatch.scheduler.rule_config import RuleConfig
@@ -34,8 +36,11 @@ def scheduled_times(schedule: str, zone: ZoneInfo, day: date) -> list[datetime]:
     return out
 
 
-def last_due(schedule: str, zone: ZoneInfo, now: datetime) -> datetime:
-    """The latest scheduled digest time at or before ``now``."""
+def last_due(schedule: str, zone: ZoneInfo, now: datetime) -> datetime | None:
+    """The latest scheduled digest time at or before ``now`` (None: a cron schedule that has
+    not come yet)."""
+    if is_cron(schedule):
+        return cron_last_due(schedule, zone, now)
     today = now.astimezone(zone).date()
     candidates = [
         t
@@ -46,8 +51,10 @@ def last_due(schedule: str, zone: ZoneInfo, now: datetime) -> datetime:
     return max(candidates)
 
 
-def next_due(schedule: str, zone: ZoneInfo, now: datetime) -> datetime:
-    """The first scheduled digest time after ``now`` (for a service that sleeps until then)."""
+def next_due(schedule: str, zone: ZoneInfo, now: datetime) -> datetime | None:
+    """The first scheduled digest time after ``now`` (None: a cron schedule that never comes)."""
+    if is_cron(schedule):
+        return cron_next_due(schedule, zone, now)
     today = now.astimezone(zone).date()
     return min(
         t
@@ -125,6 +132,8 @@ async def run_due_digests(
         if rule.mode != "digest" or not rule.digest or not rule.channels:
             continue
         boundary = last_due(rule.digest, rule_zone(rule, notifier), at)
+        if boundary is None:
+            continue
         for channel in rule.channels:
             if stop is not None and stop.is_set():
                 return sent

@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from haitiwatch.scheduler.config_values import NAME, Section, check_timezone, digest_times
+from haitiwatch.scheduler.digest_schedule import check_schedule
 
 #: A rule with a possible-misses digest has outbox rows under "NAME:misses", which must fit
 #: the outbox's 64-character rule column (db/near_misses.py).
@@ -22,7 +23,8 @@ class RuleConfig(Section):
     query: str
     channels: list[str] = Field(default_factory=list)
     mode: Literal["immediate", "digest"] = "immediate"
-    #: Digest schedule: "daily 07:00" (or "07:00", or several: "daily 07:00, 18:00").
+    #: Digest schedule: "daily 07:00" (or "07:00", or several: "daily 07:00, 18:00"), or cron:
+    #: "0 7 * * 1-5" (scheduler/digest_schedule.py).
     digest: str | None = None
     timezone: str | None = None
     description: str | None = None
@@ -81,10 +83,11 @@ class RuleConfig(Section):
         if self.mode == "digest":
             if self.digest is None:
                 raise ValueError(
-                    f'rule {self.name!r}: mode = "digest" needs digest = "daily 07:00"'
+                    f'rule {self.name!r}: mode = "digest" needs digest = "daily 07:00" '
+                    'or a cron schedule like "0 7 * * 1-5"'
                 )
             try:
-                digest_times(self.digest)
+                check_schedule(self.digest)
             except ValueError as e:
                 raise ValueError(f"rule {self.name!r}: {e}") from None
         elif self.digest is not None:
