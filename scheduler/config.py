@@ -14,6 +14,7 @@ import tomllib
 from datetime import timedelta
 from importlib import resources
 from pathlib import Path
+from typing import Literal
 
 from pydantic import (
     BaseModel,
@@ -114,17 +115,35 @@ class StoriesConfig(Section):
 
 
 class ChannelConfig(Section):
-    """An Apprise URL, given directly, by environment variable, or in a file (for secrets)."""
+    """An Apprise URL, given directly, by environment variable, or in a file (for secrets);
+    or, with ``type = "webhook"``, an http(s) URL that gets a signed JSON POST, its signing
+    key from ``secret_env`` or ``secret_file`` (docs/alerts.md)."""
 
+    type: Literal["apprise", "webhook"] = "apprise"
     url: str | None = None
     url_env: str | None = None
     url_file: Path | None = None
+    secret_env: str | None = None
+    secret_file: Path | None = None
+    #: A webhook on a private, loopback or link-local address is refused unless this is set.
+    allow_private: bool = False
 
     @model_validator(mode="after")
     def _exactly_one(self) -> ChannelConfig:
         given = [x for x in (self.url, self.url_env, self.url_file) if x is not None]
         if len(given) != 1:
             raise ValueError("expected exactly one of url, url_env or url_file")
+        secrets = [x for x in (self.secret_env, self.secret_file) if x is not None]
+        if self.type == "webhook":
+            if len(secrets) != 1:
+                raise ValueError(
+                    'type = "webhook": expected exactly one of secret_env or secret_file '
+                    "(the key that signs each request)"
+                )
+            if self.url is not None and not re.match(r"^https?://[^/\s]+", self.url):
+                raise ValueError('type = "webhook": expected an http(s) URL')
+        elif secrets or self.allow_private:
+            raise ValueError('secret_env, secret_file and allow_private need type = "webhook"')
         return self
 
 
