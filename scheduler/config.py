@@ -171,6 +171,13 @@ class WebConfig(Section):
         return v
 
 
+class AlertsConfig(Section):
+    """How alerts read: ``templates`` is a folder of Jinja2 files that replace the package's
+    own by name (alert.txt, alert.html, digest.txt, digest.html, item.txt, item.html)."""
+
+    templates: Path | None = None
+
+
 class Config(Section):
     service: ServiceConfig = ServiceConfig()
     database: DatabaseConfig = DatabaseConfig()
@@ -181,6 +188,7 @@ class Config(Section):
     stories: StoriesConfig = StoriesConfig()
     web: WebConfig = WebConfig()
     cluster: ClusterConfig = ClusterConfig()
+    alerts: AlertsConfig = AlertsConfig()
 
     @model_validator(mode="after")
     def _names_unique(self) -> Config:

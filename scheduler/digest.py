@@ -11,7 +11,6 @@ service that was down at 07:00 sends the overdue digest when it next runs.
 from __future__ import annotations
 
 import asyncio
-import html
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -19,7 +18,7 @@ from zoneinfo import ZoneInfo
 from haitiwatch.db.alerts import SENT, Alert, Outbox, new_worker_id
 from haitiwatch.scheduler.config_values import digest_times
 from haitiwatch.scheduler.digest_schedule import cron_last_due, cron_next_due, is_cron
-from haitiwatch.scheduler.messages import Message, item_html, item_markdown, item_text, md_escape
+from haitiwatch.scheduler.messages import Message, item_markdown, item_view, md_escape
 from haitiwatch.scheduler.notify import LEASE, Notifier, send_claimed
 from haitiwatch.scheduler.rule_config import RuleConfig
 
@@ -91,19 +90,25 @@ def digest_message(
     when = due.astimezone(notifier.zone).strftime("%Y-%m-%d %H:%M %Z")
     count = f"{len(groups)} {'story' if len(groups) == 1 else 'stories'}"
     title = f"[{rule}] digest {when}: {count}"
-    text, markdown, html_parts = [title], [md_escape(title)], [f"<h2>{html.escape(title)}</h2>"]
+    more = f"…and {len(rest)} more: " + "; ".join(g[0].title[:100] for g in rest) if rest else ""
+    context = {
+        "title": title,
+        "items": [item_view(g[0], notifier, _also(g)) for g in shown],
+        "more": more,
+        "archive_url": notifier.archive_url,
+    }
+    markdown = [md_escape(title)]
     for group in shown:
         also = _also(group)
-        text += ["", item_text(group[0], notifier), *([also] if also else [])]
         markdown += ["", item_markdown(group[0], notifier), *([md_escape(also)] if also else [])]
-        html_parts += [item_html(group[0], notifier), f"<p>{html.escape(also)}</p>" if also else ""]
-    if rest:
-        more = f"…and {len(rest)} more: " + "; ".join(g[0].title[:100] for g in rest)
-        text.append(more)
+    if more:
         markdown.append(md_escape(more))
-        html_parts.append(f"<p>{html.escape(more)}</p>")
-    body = "<html><body>" + "<hr>".join(html_parts) + "</body></html>"
-    return Message(title, "\n".join(text), "\n".join(markdown), body)
+    return Message(
+        title,
+        notifier.bodies.render("digest.txt", **context),
+        "\n".join(markdown),
+        notifier.bodies.render("digest.html", **context),
+    )
 
 
 def _also(group: Sequence[Alert]) -> str:

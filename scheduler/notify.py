@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from haitiwatch.crawler.rules import RuleSet, Snippet, compile_rule, make_snippet
@@ -31,6 +32,7 @@ from haitiwatch.db.articles import ArticleHook
 from haitiwatch.db.errors import ConfigError
 from haitiwatch.db.records import ArticleRecord
 from haitiwatch.db.rule_matches import RuleHit, RuleMatchHook
+from haitiwatch.scheduler.alert_bodies import AlertBodies
 from haitiwatch.scheduler.apprise_send import SEND_TIMEOUT, Delivery, apprise_accepts, deliver
 from haitiwatch.scheduler.assist import AssistedRules
 from haitiwatch.scheduler.config import Config, LoadedConfig
@@ -111,6 +113,8 @@ class Notifier:
     webhooks: Mapping[str, WebhookChannel] = field(default_factory=dict, repr=False)
     #: [web] public_url: alert items link back to the archive under it; None: no link.
     archive_url: str | None = None
+    #: [alerts] templates: a folder whose files replace the package's templates by name.
+    templates: Path | None = None
 
     @classmethod
     def from_config(cls, loaded: LoadedConfig) -> Notifier:
@@ -125,6 +129,13 @@ class Notifier:
                     webhooks[name] = WebhookChannel(secret, channel.allow_private)
             except ConfigError as e:  # the message names the variable or file, not a secret
                 urls[name], errors[name] = None, str(e)
+        templates = loaded.config.alerts.templates
+        if templates is not None:
+            templates = loaded.base_dir / templates  # an absolute path stays as it is
+            try:
+                AlertBodies(templates).check()
+            except ConfigError as e:
+                raise ConfigError(f"{loaded.origin}: {e}") from e
         try:
             links = link_signer(loaded)
         except ConfigError as e:  # names the variable or file; `rules check` notes it
@@ -138,7 +149,12 @@ class Notifier:
             links=links,
             webhooks=webhooks,
             archive_url=loaded.config.web.public_url,
+            templates=templates,
         )
+
+    @cached_property
+    def bodies(self) -> AlertBodies:
+        return AlertBodies(self.templates)
 
     @cached_property
     def zone(self) -> ZoneInfo:
