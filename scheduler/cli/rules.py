@@ -26,7 +26,7 @@ from haitiwatch.scheduler.notify import Notifier, send_test
 from haitiwatch.scheduler.rule_config import RuleConfig
 
 rules_app = typer.Typer(help="Check and backtest alert rules.", no_args_is_help=True)
-alerts_app = typer.Typer(help="The alert outbox: list alerts, test a channel.")
+alerts_app = typer.Typer(help="The alert outbox: list alerts, test a channel, preview a rule.")
 
 
 @rules_app.command("check")
