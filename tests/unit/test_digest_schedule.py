@@ -43,6 +43,15 @@ def test_weekly_and_several_times_a_day() -> None:
     assert last_due("0 7 * * 7", HAITI, wednesday) == local(2026, 12, 6, 7, 0)  # Sunday too
 
 
+def test_rare_and_frequent_schedules() -> None:
+    at = local(2026, 12, 9, 9, 0, 30)
+    assert last_due("0 7 29 2 *", HAITI, at) == local(2024, 2, 29, 7, 0)
+    assert next_due("0 7 29 2 *", HAITI, at) == local(2028, 2, 29, 7, 0)
+    assert last_due("* * 1 1 *", HAITI, at) == local(2026, 1, 1, 23, 59)
+    assert last_due("* * * * *", HAITI, at) == local(2026, 12, 9, 9, 0)
+    assert next_due("* * * * *", HAITI, at) == local(2026, 12, 9, 9, 1)
+
+
 def test_the_daily_forms_still_work() -> None:
     at = local(2026, 12, 9, 9, 0)
     assert last_due("daily 07:00, 18:00", HAITI, at) == local(2026, 12, 9, 7, 0)
@@ -64,7 +73,8 @@ digest = "{schedule}"
 
 
 @pytest.mark.parametrize(
-    "schedule", ["0 7 * * 1-8", "0 25 * * *", "0 7 1 * 1", "7 * * *", "0 7 * * fri-mon"]
+    "schedule",
+    ["0 7 * * 1-8", "0 25 * * *", "0 7 1 * 1", "7 * * *", "0 7 * * fri-mon", "0 7 30 2 *"],
 )
 def test_a_bad_schedule_is_a_config_error_naming_file_rule_and_forms(schedule: str) -> None:
     with pytest.raises(ConfigError) as raised:
