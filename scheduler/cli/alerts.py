@@ -9,7 +9,6 @@ from typing import Annotated
 import typer
 
 from haitiwatch.db.errors import ConfigError
-from haitiwatch.db.rule_previews import newest_matches
 from haitiwatch.scheduler.cli.common import load, open_archive, out
 from haitiwatch.scheduler.digest import MAX_DETAILED, digest_message, next_due, rule_zone
 from haitiwatch.scheduler.messages import Message, alert_message
@@ -43,9 +42,7 @@ def alerts_preview(
     notifier = Notifier.from_config(loaded)
     now = datetime.now(UTC)
     with open_archive(loaded) as archive:
-        found = newest_matches(
-            archive.store.engine, rule, _DIGEST_READ if digest else 20, now, digest
-        )
+        found = archive.newest_matches(rule, _DIGEST_READ if digest else 20, now, digest)
     alerts = [a for a in found if in_scope(config, a.language, a.outlet)]
     if not alerts:
         out.print(
