@@ -201,6 +201,12 @@ class Config(Section):
                 if name in seen:
                     raise ValueError(f"{what}: name {name!r} is used twice")
                 seen.add(name)
+        for name in self.service.operator_channels:
+            if name in self.channels and self.channels[name].type == "webhook":
+                raise ValueError(
+                    f"service.operator_channels: channel {name!r} is a webhook; operator "
+                    "messages go to Apprise channels only"
+                )
         known_sources = {s.name for s in self.sources}
         for rule in self.rules:
             for source in rule.sources:

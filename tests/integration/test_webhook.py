@@ -293,3 +293,9 @@ def test_a_webhook_needs_a_signing_key() -> None:
         parse_config(text, "hw.toml")
     with pytest.raises(ConfigError, match=r"need type = \"webhook\""):
         parse_config('[channels.h]\nurl = "json://x"\nsecret_env = "S"\n', "hw.toml")
+    operator = (
+        '[service]\noperator_channels = ["h"]\n[channels.h]\ntype = "webhook"\n'
+        'url = "https://hooks.example.org/x"\nsecret_env = "S"\n'
+    )
+    with pytest.raises(ConfigError, match=r"operator_channels: channel 'h' is a webhook"):
+        parse_config(operator, "hw.toml")
