@@ -118,3 +118,13 @@ def test_preview_of_an_unknown_or_quiet_rule(tmp_path: Path) -> None:
     config.write_text(CONFIG + '\n[[rules]]\nname = "quiet"\nquery = "volcano"\n', "utf-8")
     quiet = run_cli("alerts", "preview", "quiet", config=config)
     assert quiet.returncode == 1 and "no stored article matches it yet" in quiet.stdout
+
+
+def test_rules_test_backtests_within_the_rules_languages(tmp_path: Path) -> None:
+    config = archive(tmp_path)
+    run = run_cli("rules", "test", "briefing", "--since", "all", config=config).check()
+    assert "rule briefing: 1 of 1 articles match" in run.stdout  # the French one only
+    free = run_cli(
+        "rules", "test", "briefing", "--since", "all", "--query", "kenyan", config=config
+    )
+    assert "rule briefing: 3 of 3 articles match" in free.check().stdout  # --query: no limits
