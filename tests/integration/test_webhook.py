@@ -1,20 +1,19 @@
 """The native webhook channel against a real receiver on loopback that verifies the
-signature as docs/alerts.md shows: signed payload, tampered body refused, retries through
-the outbox, private addresses refused unless allowed, the secret never logged."""
+signature with the snippet docs/alerts.md shows: signed payload, tampered body refused,
+retries through the outbox, private addresses refused unless allowed, the secret never
+logged."""
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import json
 import logging
+import re
 import socket
 import threading
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -31,6 +30,7 @@ from haitiwatch.db.store import SourceSpec, Store
 from haitiwatch.scheduler.config import LoadedConfig, parse_config
 from haitiwatch.scheduler.digest import run_due_digests
 from haitiwatch.scheduler.notify import Notifier, drain_outbox, rule_match_hook, send_test
+from tests.support import REPO
 
 NOW = datetime(2026, 11, 16, 15, 0, tzinfo=UTC)
 SECRET = "whsec-0f9c1d2e3b4a59687766554433221100"
@@ -43,16 +43,17 @@ TEXT = (
 # -- a receiver that verifies like docs/alerts.md -----------------------------------------------
 
 
-def verify(secret: str, header: str, body: bytes, tolerance: int = 300) -> bool:
-    """The receiver's check, as docs/alerts.md shows it."""
-    fields = dict(part.split("=", 1) for part in header.split(","))
-    timestamp, signature = int(fields["t"]), fields["v1"]
-    if abs(time.time() - timestamp) > tolerance:
-        return False
-    expected = hmac.new(
-        secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256
-    ).hexdigest()
-    return hmac.compare_digest(expected, signature)
+def _documented_verify() -> Callable[[str, str, bytes], bool]:
+    """The receiver's check exactly as docs/alerts.md shows it, so the docs stay right."""
+    docs = (REPO / "docs" / "alerts.md").read_text("utf-8")
+    [snippet] = re.findall(r"```python\n(.*?def verify\(.*?)```", docs, re.S)
+    namespace: dict[str, Any] = {}
+    exec(snippet, namespace)
+    verify: Callable[[str, str, bytes], bool] = namespace["verify"]
+    return verify
+
+
+verify = _documented_verify()
 
 
 @dataclass
