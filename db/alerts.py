@@ -309,6 +309,7 @@ class ArchivedText:
     text: str
     first_seen: datetime
     published: datetime | None
+    language: str | None = None
 
 
 def iter_texts_since(
@@ -326,6 +327,7 @@ def iter_texts_since(
                 Article.text,
                 Article.first_seen_at,
                 Article.published_at,
+                Article.language,
             )
             .join(Source, Source.id == Article.source_id)
             .where(Article.id > last_id)

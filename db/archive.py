@@ -7,12 +7,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime
 
-from haitiwatch.db.alerts import ArchivedText, Outbox, iter_texts_since
+from haitiwatch.db.alerts import Alert, ArchivedText, Outbox, iter_texts_since
 from haitiwatch.db.article_reader import ArticleView, read_article
 from haitiwatch.db.marks import Marks
 from haitiwatch.db.near_misses import NearMissArchive
 from haitiwatch.db.records import SourceHealth
 from haitiwatch.db.rule_models import RuleModels
+from haitiwatch.db.rule_previews import newest_matches
 from haitiwatch.db.search import NO_FILTERS, CoveragePoint, SearchFilters, SearchHit, Sort
 from haitiwatch.db.search.facets import coverage, filter_names, languages
 from haitiwatch.db.search.pages import iter_search, search
@@ -92,3 +93,6 @@ class Archive:
 
     def texts_since(self, since: datetime | None) -> Iterator[ArchivedText]:
         return iter_texts_since(self._engine, since)
+
+    def newest_matches(self, rule: str, limit: int, now: datetime, digest: bool) -> list[Alert]:
+        return newest_matches(self._engine, rule, limit, now, digest)

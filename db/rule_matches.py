@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from haitiwatch.db.alerts import PENDING
 from haitiwatch.db.database import dialect_insert
-from haitiwatch.db.records import ArticleOutcome, StoredArticle, StoredChange
+from haitiwatch.db.records import ArticleOutcome, ArticleRecord, StoredArticle, StoredChange
 from haitiwatch.db.schema import AlertRow, RuleMatchRow
 
 
@@ -30,8 +30,8 @@ class RuleHit:
     score: float | None = None
 
 
-#: (title, text) -> the rules that match. Supplied by the scheduler (db imports no matcher).
-MatchFn = Callable[[str, str], Sequence[RuleHit]]
+#: An article -> the rules that match it. Supplied by the scheduler (db imports no matcher).
+MatchFn = Callable[[ArticleRecord], Sequence[RuleHit]]
 #: Called with the session before a batch is matched: reloads what the matcher reads from the
 #: database (learned models another process may have replaced).
 RefreshFn = Callable[[Session], None]
@@ -48,9 +48,7 @@ class RuleMatchHook:
     def __call__(self, session: Session, changes: Sequence[StoredChange], now: datetime) -> None:
         if self.refresh is not None:
             self.refresh(session)
-        record_matches(
-            session, [(c, self.match(c.record.title, c.record.text)) for c in changes], now
-        )
+        record_matches(session, [(c, self.match(c.record)) for c in changes], now)
 
 
 def story_key(story_id: int | None, article_id: int) -> str:

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from pydantic import (
@@ -135,17 +135,35 @@ class StoriesConfig(Section):
 
 
 class ChannelConfig(Section):
-    """An Apprise URL, given directly, by environment variable, or in a file (for secrets)."""
+    """An Apprise URL, given directly, by environment variable, or in a file (for secrets);
+    or, with ``type = "webhook"``, an http(s) URL that gets a signed JSON POST, its signing
+    key from ``secret_env`` or ``secret_file`` (docs/alerts.md)."""
 
+    type: Literal["apprise", "webhook"] = "apprise"
     url: str | None = None
     url_env: str | None = None
     url_file: Path | None = None
+    secret_env: str | None = None
+    secret_file: Path | None = None
+    #: A webhook on a private, loopback or link-local address is refused unless this is set.
+    allow_private: bool = False
 
     @model_validator(mode="after")
     def _exactly_one(self) -> ChannelConfig:
         given = [x for x in (self.url, self.url_env, self.url_file) if x is not None]
         if len(given) != 1:
             raise ValueError("expected exactly one of url, url_env or url_file")
+        secrets = [x for x in (self.secret_env, self.secret_file) if x is not None]
+        if self.type == "webhook":
+            if len(secrets) != 1:
+                raise ValueError(
+                    'type = "webhook": expected exactly one of secret_env or secret_file '
+                    "(the key that signs each request)"
+                )
+            if self.url is not None and not re.match(r"^https?://[^/\s]+", self.url):
+                raise ValueError('type = "webhook": expected an http(s) URL')
+        elif secrets or self.allow_private:
+            raise ValueError('secret_env, secret_file and allow_private need type = "webhook"')
         return self
 
 
@@ -199,6 +217,13 @@ class WebConfig(Section):
         return data
 
 
+class AlertsConfig(Section):
+    """How alerts read: ``templates`` is a folder of Jinja2 files that replace the package's
+    own by name (alert.txt, alert.html, digest.txt, digest.html, item.txt, item.html)."""
+
+    templates: Path | None = None
+
+
 class Config(Section):
     service: ServiceConfig = ServiceConfig()
     database: DatabaseConfig = DatabaseConfig()
@@ -209,6 +234,7 @@ class Config(Section):
     stories: StoriesConfig = StoriesConfig()
     web: WebConfig = WebConfig()
     cluster: ClusterConfig = ClusterConfig()
+    alerts: AlertsConfig = AlertsConfig()
 
     @model_validator(mode="after")
     def _names_unique(self) -> Config:
@@ -221,7 +247,20 @@ class Config(Section):
                 if name in seen:
                     raise ValueError(f"{what}: name {name!r} is used twice")
                 seen.add(name)
+        for name in self.service.operator_channels:
+            if name in self.channels and self.channels[name].type == "webhook":
+                raise ValueError(
+                    f"service.operator_channels: channel {name!r} is a webhook; operator "
+                    "messages go to Apprise channels only"
+                )
+        known_sources = {s.name for s in self.sources}
         for rule in self.rules:
+            for source in rule.sources:
+                if source not in known_sources:
+                    raise ValueError(
+                        f"rules: rule {rule.name!r} is limited to source {source!r}, "
+                        "which is not defined under [[sources]]"
+                    )
             for channel in rule.channels:
                 if channel not in self.channels:
                     raise ValueError(

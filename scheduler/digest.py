@@ -1,5 +1,6 @@
 """Digests: alerts of ``mode = "digest"`` rules, sent together at the rule's schedule.
 
+A schedule is daily ("daily 07:00, 18:00") or cron ("0 7 * * 1-5": scheduler/digest_schedule.py).
 A digest due at 07:00 (in the rule's time zone, else [service] timezone) holds every waiting
 alert of that rule and channel created before 07:00, grouped by story, newest first, in one
 message. Alerts created after 07:00 wait for the next digest. Nothing else is stored: what
@@ -10,14 +11,14 @@ service that was down at 07:00 sends the overdue digest when it next runs.
 from __future__ import annotations
 
 import asyncio
-import html
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from haitiwatch.db.alerts import SENT, Alert, Outbox, new_worker_id
 from haitiwatch.scheduler.config_values import digest_times
-from haitiwatch.scheduler.messages import Message, item_html, item_markdown, item_text, md_escape
+from haitiwatch.scheduler.digest_schedule import cron_last_due, cron_next_due, is_cron
+from haitiwatch.scheduler.messages import Message, item_markdown, item_view, md_escape
 from haitiwatch.scheduler.notify import LEASE, Notifier, send_claimed
 from haitiwatch.scheduler.rule_config import RuleConfig
 
@@ -34,8 +35,11 @@ def scheduled_times(schedule: str, zone: ZoneInfo, day: date) -> list[datetime]:
     return out
 
 
-def last_due(schedule: str, zone: ZoneInfo, now: datetime) -> datetime:
-    """The latest scheduled digest time at or before ``now``."""
+def last_due(schedule: str, zone: ZoneInfo, now: datetime) -> datetime | None:
+    """The latest scheduled digest time at or before ``now`` (None: a cron schedule that has
+    not come yet)."""
+    if is_cron(schedule):
+        return cron_last_due(schedule, zone, now)
     today = now.astimezone(zone).date()
     candidates = [
         t
@@ -46,8 +50,10 @@ def last_due(schedule: str, zone: ZoneInfo, now: datetime) -> datetime:
     return max(candidates)
 
 
-def next_due(schedule: str, zone: ZoneInfo, now: datetime) -> datetime:
-    """The first scheduled digest time after ``now`` (for a service that sleeps until then)."""
+def next_due(schedule: str, zone: ZoneInfo, now: datetime) -> datetime | None:
+    """The first scheduled digest time after ``now`` (None: a cron schedule that never comes)."""
+    if is_cron(schedule):
+        return cron_next_due(schedule, zone, now)
     today = now.astimezone(zone).date()
     return min(
         t
@@ -84,19 +90,25 @@ def digest_message(
     when = due.astimezone(notifier.zone).strftime("%Y-%m-%d %H:%M %Z")
     count = f"{len(groups)} {'story' if len(groups) == 1 else 'stories'}"
     title = f"[{rule}] digest {when}: {count}"
-    text, markdown, html_parts = [title], [md_escape(title)], [f"<h2>{html.escape(title)}</h2>"]
+    more = f"…and {len(rest)} more: " + "; ".join(g[0].title[:100] for g in rest) if rest else ""
+    context = {
+        "title": title,
+        "items": [item_view(g[0], notifier, _also(g)) for g in shown],
+        "more": more,
+        "archive_url": notifier.archive_url,
+    }
+    markdown = [md_escape(title)]
     for group in shown:
         also = _also(group)
-        text += ["", item_text(group[0], notifier), *([also] if also else [])]
         markdown += ["", item_markdown(group[0], notifier), *([md_escape(also)] if also else [])]
-        html_parts += [item_html(group[0], notifier), f"<p>{html.escape(also)}</p>" if also else ""]
-    if rest:
-        more = f"…and {len(rest)} more: " + "; ".join(g[0].title[:100] for g in rest)
-        text.append(more)
+    if more:
         markdown.append(md_escape(more))
-        html_parts.append(f"<p>{html.escape(more)}</p>")
-    body = "<html><body>" + "<hr>".join(html_parts) + "</body></html>"
-    return Message(title, "\n".join(text), "\n".join(markdown), body)
+    return Message(
+        title,
+        notifier.bodies.render("digest.txt", **context),
+        "\n".join(markdown),
+        notifier.bodies.render("digest.html", **context),
+    )
 
 
 def _also(group: Sequence[Alert]) -> str:
@@ -125,6 +137,8 @@ async def run_due_digests(
         if rule.mode != "digest" or not rule.digest or not rule.channels:
             continue
         boundary = last_due(rule.digest, rule_zone(rule, notifier), at)
+        if boundary is None:
+            continue
         for channel in rule.channels:
             if stop is not None and stop.is_set():
                 return sent

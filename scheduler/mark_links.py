@@ -1,4 +1,4 @@
-"""Signed one-click mark links in alerts: ``<public_url>/mark?a=&r=&v=&e=&n=&sig=``.
+"""Signed one-click mark links in alerts: ``<base_url>/mark?a=&r=&v=&e=&n=&sig=``.
 
 The signature is HMAC-SHA256, keyed by a secret from the environment or a file ([web]
 link_secret_env / link_secret_file), over the article id, rule, verdict, expiry and a random

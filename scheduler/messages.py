@@ -1,7 +1,9 @@
 """Alert messages: one alert or a digest item in plain text, Markdown (Slack) and HTML (email).
+Text and HTML bodies come from Jinja2 templates (scheduler/alert_bodies.py); Markdown is
+built here.
 
 Feed text is untrusted: it is flattened, escaped for each format, and links are shown only
-when they are plain http(s) URLs. With [web] public_url and a link secret configured, every
+when they are plain http(s) URLs. With [web] base_url and a link secret configured, every
 item carries two signed one-click links to mark the article relevant or not (scheduler/
 mark_links.py); without them, items carry none.
 """
@@ -14,6 +16,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
+
+from markupsafe import Markup
 
 from haitiwatch.db.alerts import Alert
 from haitiwatch.db.near_misses import MISSES_SUFFIX
@@ -61,46 +65,64 @@ def meta_line(alert: Alert, zone: ZoneInfo) -> str:
     return " · ".join(parts)
 
 
-def item_text(alert: Alert, notifier: Notifier) -> str:
-    snippet = notifier.snippet(alert).render(lambda s: s, "*", "*")
-    return "\n".join(
-        [
-            one_line(alert.title, 300),
-            meta_line(alert, notifier.zone),
-            snippet,
-            _terms_line(alert),
-            alert.url,
-            *_text_mark_links(alert, notifier),
-        ]
+@dataclass(frozen=True, slots=True)
+class ItemView:
+    """What the templates show of one alert (scheduler/alert_templates/item.*): feed text made
+    one-line and bounded; ``snippet_html`` is already escaped, with the matches marked."""
+
+    rule: str
+    title: str
+    link: str | None
+    url: str
+    meta: str
+    snippet_text: str
+    snippet_html: Markup
+    terms: str
+    archive_url: str | None
+    marks: tuple[str, str] | None
+    also: str = ""
+
+
+def item_view(alert: Alert, notifier: Notifier, also: str = "") -> ItemView:
+    snippet = notifier.snippet(alert)
+    return ItemView(
+        rule=alert.rule,
+        title=one_line(alert.title, 300),
+        link=safe_link(alert.url),
+        url=alert.url,
+        meta=meta_line(alert, notifier.zone),
+        snippet_text=snippet.render(lambda s: s, "*", "*"),
+        # Every piece of feed text is escaped by render(); only the marks are markup.
+        snippet_html=Markup(snippet.render(html.escape, "<mark><b>", "</b></mark>")),  # noqa: S704
+        terms=_terms_line(alert),
+        archive_url=notifier.archive_link(alert),
+        marks=mark_links(alert, notifier),
+        also=also,
     )
+
+
+def item_text(alert: Alert, notifier: Notifier) -> str:
+    return notifier.bodies.render("item.txt", item=item_view(alert, notifier))
+
+
+def item_html(alert: Alert, notifier: Notifier) -> str:
+    return notifier.bodies.render("item.html", item=item_view(alert, notifier))
 
 
 def item_markdown(alert: Alert, notifier: Notifier) -> str:
     title, link = md_escape(one_line(alert.title, 300)), safe_link(alert.url)
     heading = f"**[{title}]({link})**" if link else f"**{title}**"
     snippet = notifier.snippet(alert).render(md_escape, "**", "**")
+    archive = notifier.archive_link(alert)
     return "\n".join(
         [
             heading,
             md_escape(meta_line(alert, notifier.zone)),
             snippet,
             md_escape(_terms_line(alert)),
+            *([f"[In the archive]({archive})"] if archive else []),
             *_markdown_mark_links(alert, notifier),
         ]
-    )
-
-
-def item_html(alert: Alert, notifier: Notifier) -> str:
-    title, link = html.escape(one_line(alert.title, 300)), safe_link(alert.url)
-    heading = f'<a href="{html.escape(link)}">{title}</a>' if link else title
-    snippet = notifier.snippet(alert).render(html.escape, "<mark><b>", "</b></mark>")
-    shown_link = html.escape(alert.url)
-    return (
-        f'<h3 style="margin-bottom:4px">{heading}</h3>'
-        f'<p style="color:#555;margin:0">{html.escape(meta_line(alert, notifier.zone))}</p>'
-        f"<p>{snippet}</p>"
-        f'<p style="color:#555">{html.escape(_terms_line(alert))}<br>{shown_link}</p>'
-        + _html_mark_links(alert, notifier)
     )
 
 
@@ -114,11 +136,12 @@ def _terms_line(alert: Alert) -> str:
 def alert_message(alert: Alert, notifier: Notifier) -> Message:
     """The message for one immediate alert."""
     title = one_line(f"[{alert.rule}] {alert.title}", 250)
+    view = item_view(alert, notifier)
     return Message(
         title,
-        item_text(alert, notifier),
+        notifier.bodies.render("alert.txt", item=view),
         item_markdown(alert, notifier),
-        f"<html><body>{item_html(alert, notifier)}</body></html>",
+        notifier.bodies.render("alert.html", item=view),
     )
 
 
@@ -137,24 +160,6 @@ def mark_links(alert: Alert, notifier: Notifier) -> tuple[str, str] | None:
     return notifier.links.links(alert.article_id, rule, datetime.now(UTC))
 
 
-def _text_mark_links(alert: Alert, notifier: Notifier) -> list[str]:
-    pair = mark_links(alert, notifier)
-    return [f"Relevant: {pair[0]}", f"Not relevant: {pair[1]}"] if pair else []
-
-
 def _markdown_mark_links(alert: Alert, notifier: Notifier) -> list[str]:
     pair = mark_links(alert, notifier)
     return [f"[Relevant]({pair[0]}) · [Not relevant]({pair[1]})"] if pair else []
-
-
-def _html_mark_links(alert: Alert, notifier: Notifier) -> str:
-    # The addresses are shown as text too: the mail's plain-text part is made from this HTML.
-    pair = mark_links(alert, notifier)
-    if pair is None:
-        return ""
-    yes, no = (html.escape(link) for link in pair)
-    return (
-        f"<p>Mark for rule {html.escape(alert.rule)}:<br>"
-        f'Relevant: <a href="{yes}">{yes}</a><br>'
-        f'Not relevant: <a href="{no}">{no}</a></p>'
-    )

@@ -10,6 +10,7 @@ Service API (all async, for the APScheduler AsyncIOScheduler on the service's ev
 
 Messages themselves are built in scheduler/messages.py.
 
+A channel of ``type = "webhook"`` gets a signed JSON POST instead (scheduler/webhook.py).
 Channel URLs are secrets (Apprise URLs hold tokens and passwords): they are resolved from
 the config only when sending, and logs and stored errors name only the channel.
 """
@@ -18,26 +19,35 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
-from typing import Any
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from haitiwatch.crawler.rules import RuleSet, Snippet, compile_rule, make_snippet
 from haitiwatch.db.alerts import FAILED, PENDING, SENT, Alert, Outbox, new_worker_id
 from haitiwatch.db.articles import ArticleHook
 from haitiwatch.db.errors import ConfigError, HaitiwatchError
+from haitiwatch.db.records import ArticleRecord
 from haitiwatch.db.rule_matches import RuleHit, RuleMatchHook
+from haitiwatch.scheduler.alert_bodies import AlertBodies
+from haitiwatch.scheduler.apprise_send import SEND_TIMEOUT, Delivery, apprise_accepts, deliver
 from haitiwatch.scheduler.assist import AssistedRules
 from haitiwatch.scheduler.config import Config, LoadedConfig
 from haitiwatch.scheduler.mark_links import LinkSigner, link_signer
 from haitiwatch.scheduler.messages import Message, alert_message, test_message
 from haitiwatch.scheduler.rule_config import RuleConfig
-from haitiwatch.scheduler.secrets import channel_url
+from haitiwatch.scheduler.rule_scope import in_scope
+from haitiwatch.scheduler.secrets import channel_url, webhook_secret
 from haitiwatch.scheduler.send_batch import send_batch
+from haitiwatch.scheduler.webhook import (
+    WebhookChannel,
+    channel_test_payload,
+    deliver_webhook,
+    webhook_payload,
+)
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +61,6 @@ BACKOFF = (
 )
 MAX_ATTEMPTS = 8
 LEASE = timedelta(minutes=2)
-SEND_TIMEOUT = 30.0
 #: How long a stopping sender lets sends in flight finish before releasing them; with the
 #: service's stop_timeout, this stays within systemd's TimeoutStopSec (deploy/).
 STOP_GRACE = 10.0
@@ -72,12 +81,14 @@ def rule_match_hook(config: Config) -> ArticleHook:
     by_name = {r.name: r for r in config.rules}
     assisted = AssistedRules(config.rules)
 
-    def match(title: str, text: str) -> list[RuleHit]:
+    def match(article: ArticleRecord) -> list[RuleHit]:
+        title, text = article.title, article.text
         hits = [
             RuleHit(m.rule, by_name[m.rule].mode, tuple(by_name[m.rule].channels), m.terms)
             for m in ruleset.match(title, text)
         ]
-        return hits + assisted.hits(title, text, {h.rule for h in hits})
+        hits += assisted.hits(title, text, {h.rule for h in hits})
+        return [h for h in hits if in_scope(by_name[h.rule], article.language, article.source)]
 
     return RuleMatchHook(match, assisted.refresh)
 
@@ -98,22 +109,52 @@ class Notifier:
     timeout: float = SEND_TIMEOUT
     #: Signs the mark links every alert item carries; None: alerts carry no links.
     links: LinkSigner | None = None
+    #: The channels of type "webhook" (their URL is in ``channels``): signing key, address rule.
+    webhooks: Mapping[str, WebhookChannel] = field(default_factory=dict, repr=False)
+    #: [web] base_url: alert items link back to the archive under it; None: no link.
+    archive_url: str | None = None
+    #: [alerts] templates: a folder whose files replace the package's templates by name.
+    templates: Path | None = None
 
     @classmethod
     def from_config(cls, loaded: LoadedConfig) -> Notifier:
         urls: dict[str, str | None] = {}
         errors: dict[str, str] = {}
+        webhooks: dict[str, WebhookChannel] = {}
         for name, channel in loaded.config.channels.items():
             try:
                 urls[name] = channel_url(name, channel, loaded.origin)
+                if channel.type == "webhook":
+                    secret = webhook_secret(name, channel, loaded.origin, loaded.base_dir)
+                    webhooks[name] = WebhookChannel(secret, channel.allow_private)
             except ConfigError as e:  # the message names the variable or file, not a secret
                 urls[name], errors[name] = None, str(e)
+        templates = loaded.config.alerts.templates
+        if templates is not None:
+            templates = loaded.base_dir / templates  # an absolute path stays as it is
+            try:
+                AlertBodies(templates).check()
+            except ConfigError as e:
+                raise ConfigError(f"{loaded.origin}: {e}") from e
         try:
             links = link_signer(loaded)
         except ConfigError as e:  # names the variable or file; `rules check` notes it
             log.warning("alerts carry no mark links: %s", e)
             links = None
-        return cls(urls, loaded.config.rules, loaded.config.service.timezone, errors, links=links)
+        return cls(
+            urls,
+            loaded.config.rules,
+            loaded.config.service.timezone,
+            errors,
+            links=links,
+            webhooks=webhooks,
+            archive_url=loaded.config.web.base_url,
+            templates=templates,
+        )
+
+    @cached_property
+    def bodies(self) -> AlertBodies:
+        return AlertBodies(self.templates)
 
     @cached_property
     def zone(self) -> ZoneInfo:
@@ -128,6 +169,8 @@ class Notifier:
         Apprise does not understand (named by its scheme only: the URL is a secret)."""
         problems = dict(self.errors)
         for name, url in self.channels.items():
+            if name in self.webhooks:
+                continue  # validated with the config: an http(s) URL
             if url is not None and not apprise_accepts(url):
                 scheme = url.split("://", 1)[0] if "://" in url else "(none)"
                 problems[name] = (
@@ -136,6 +179,12 @@ class Notifier:
                 )
         return problems
 
+    def archive_link(self, alert: Alert) -> str | None:
+        """The alert's story in the web archive, when [web] base_url is set."""
+        if self.archive_url is None or alert.story_id is None:
+            return None
+        return f"{self.archive_url.rstrip('/')}/stories/{alert.story_id}"
+
     def snippet(self, alert: Alert, width: int = 240) -> Snippet:
         """A short excerpt of the article with the rule's matched terms marked."""
         ruleset = self._rulesets.get(alert.rule)
@@ -143,99 +192,7 @@ class Notifier:
         return make_snippet(alert.text, found[0].marks if found else (), width=width)
 
 
-def apprise_accepts(url: str) -> bool:
-    """Whether Apprise makes at least one notification target of ``url``. Apprise's own error
-    log, which would quote the whole URL and its secret, is silenced meanwhile."""
-    import apprise  # slow import (~0.8 s of plugins): only when needed
-
-    apprise_log = logging.getLogger("apprise")
-    was_disabled, apprise_log.disabled = apprise_log.disabled, True
-    try:
-        targets = apprise.Apprise()
-        return bool(targets.add(url)) and len(targets) > 0
-    finally:
-        apprise_log.disabled = was_disabled
-
-
 # -- sending -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Delivery:
-    """The outcome of sending one message to one channel's targets."""
-
-    targets: dict[str, str]  # target index -> "sent" | a short, secret-free failure
-    error: str | None = None
-    permanent: bool = False
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None and all(v == SENT for v in self.targets.values())
-
-
-_HTTP_STATUS = re.compile(r"error=(\d{3})|\b(?:HTTP|status)\D{0,3}(\d{3})", re.IGNORECASE)
-
-
-async def deliver(
-    url: str | None,
-    message: Message,
-    done: Mapping[str, str] | None = None,
-    timeout: float = SEND_TIMEOUT,
-) -> Delivery:
-    """Send ``message`` to every target of an Apprise URL, except targets already ``sent``
-    in ``done``. Each target gets the body format it prefers (HTML for email, Markdown for
-    Slack, text otherwise)."""
-    import apprise  # slow import (~0.8 s of plugins): only when sending
-
-    targets = apprise.Apprise()
-    if url is None or not targets.add(url) or len(targets) == 0:
-        return Delivery({}, "Apprise does not understand this channel's URL", permanent=True)
-    outcomes: dict[str, str] = {}
-    permanent = False
-    for index, plugin in enumerate(targets):
-        key = str(index)
-        if (done or {}).get(key) == SENT:
-            outcomes[key] = SENT
-            continue
-        outcome, is_permanent = await _send_one(apprise, plugin, message, timeout)
-        outcomes[key] = outcome
-        permanent = permanent or is_permanent
-    failed = [f"target {k}: {v}" for k, v in outcomes.items() if v != SENT]
-    return Delivery(outcomes, "; ".join(failed) or None, permanent)
-
-
-async def _send_one(
-    apprise: Any, plugin: Any, message: Message, timeout: float
-) -> tuple[str, bool]:
-    formats = plugin.notify_format
-    preferred = formats[0] if isinstance(formats, tuple) else formats
-    body_format, body = {
-        apprise.NotifyFormat.HTML: (apprise.NotifyFormat.HTML, message.html),
-        apprise.NotifyFormat.MARKDOWN: (apprise.NotifyFormat.MARKDOWN, message.markdown),
-    }.get(preferred, (apprise.NotifyFormat.TEXT, message.text))
-    single = apprise.Apprise()
-    single.add(plugin)
-    result = await single.async_notify(
-        body=body, title=message.title, body_format=body_format, timeout=timeout
-    )
-    service = str(getattr(plugin, "service_name", "target"))
-    for service_result in result:
-        if not service_result:
-            return _failure(service, service_result)
-    return (SENT, False) if result else (f"{service}: not sent", False)
-
-
-def _failure(service: str, service_result: Any) -> tuple[str, bool]:
-    """A short reason (service, status, HTTP code) and whether retrying is pointless."""
-    status = getattr(service_result.status, "name", "FAILURE").lower()
-    code = None
-    for attempt in service_result.attempts:
-        for entry in attempt:
-            if found := _HTTP_STATUS.search(entry.message):
-                code = int(found.group(1) or found.group(2))
-    reason = f"{service}: {status}" + (f" (HTTP {code})" if code else "")
-    # 4xx means the request itself is wrong (bad token, removed webhook): retrying won't help.
-    return reason, code is not None and 400 <= code < 500 and code not in (408, 429)
 
 
 def backoff(attempts: int) -> timedelta:
@@ -277,6 +234,9 @@ async def send_claimed(
             delivery = Delivery({}, f"channel {channel} is not in the config", permanent=True)
         elif channel in notifier.errors:
             delivery = Delivery({}, notifier.errors[channel], permanent=False)
+        elif channel in notifier.webhooks:
+            payload = webhook_payload(alerts, notifier, channel, now)
+            delivery = await deliver_webhook(notifier, channel, payload)
         else:
             done = alerts[0].targets
             delivery = await deliver(notifier.channels[channel], message, done, notifier.timeout)
@@ -369,5 +329,9 @@ async def send_test(notifier: Notifier, channel: str, now: datetime | None = Non
         raise HaitiwatchError(f"no channel named {channel!r} (known: {known})")
     if channel in notifier.errors:
         raise ConfigError(notifier.errors[channel])
+    if channel in notifier.webhooks:
+        return await deliver_webhook(
+            notifier, channel, channel_test_payload(channel, now or datetime.now(UTC))
+        )
     message = test_message(channel, now or datetime.now(UTC))
     return await deliver(notifier.channels[channel], message, timeout=notifier.timeout)

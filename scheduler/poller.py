@@ -24,10 +24,11 @@ from haitiwatch.crawler.runner import CrawlEngine
 from haitiwatch.db.records import CrawlTotals, PollStart
 from haitiwatch.db.service_state import ServiceState, SourceState
 from haitiwatch.db.store import Store
+from haitiwatch.scheduler.apprise_send import deliver
 from haitiwatch.scheduler.config import ServiceConfig
 from haitiwatch.scheduler.crawling import private_sources, source_job
 from haitiwatch.scheduler.messages import Message
-from haitiwatch.scheduler.notify import Notifier, deliver
+from haitiwatch.scheduler.notify import Notifier
 from haitiwatch.scheduler.observe import Metrics
 from haitiwatch.scheduler.schedule import next_due
 from haitiwatch.scheduler.source_config import SourceConfig

@@ -60,6 +60,8 @@ class PossibleMisses:
             if not rule.audit_digest or not rule.channels:
                 continue
             boundary = last_due(rule.audit_digest, rule_zone(rule, notifier), at)
+            if boundary is None:
+                continue
             if self._queued.get(rule.name) != boundary:
                 await asyncio.to_thread(self._queue, rule, boundary)
                 self._queued[rule.name] = boundary

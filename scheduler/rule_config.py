@@ -3,15 +3,19 @@ learned second opinion."""
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from haitiwatch.scheduler.config_values import NAME, Section, check_timezone, digest_times
+from haitiwatch.scheduler.digest_schedule import check_schedule
 
 #: A rule with a possible-misses digest has outbox rows under "NAME:misses", which must fit
 #: the outbox's 64-character rule column (db/near_misses.py).
 MAX_AUDITED_NAME = 64 - len(":misses")
+#: An ISO 639 language code, optionally with a region ("fr", "ht", "pt-BR").
+_LANGUAGE = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})?$")
 
 
 class RuleConfig(Section):
@@ -19,7 +23,8 @@ class RuleConfig(Section):
     query: str
     channels: list[str] = Field(default_factory=list)
     mode: Literal["immediate", "digest"] = "immediate"
-    #: Digest schedule: "daily 07:00" (or "07:00", or several: "daily 07:00, 18:00").
+    #: Digest schedule: "daily 07:00" (or "07:00", or several: "daily 07:00, 18:00"), or cron:
+    #: "0 7 * * 1-5" (scheduler/digest_schedule.py).
     digest: str | None = None
     timezone: str | None = None
     description: str | None = None
@@ -30,6 +35,10 @@ class RuleConfig(Section):
     #: article the query misses when the score is at least ``assist_threshold``.
     assist: Literal["off", "suggest", "alert"] = "off"
     assist_threshold: float = Field(default=0.9, ge=0.0, le=1.0)
+    #: Only articles in these languages (ISO 639-1, e.g. ["fr", "ht"]); empty: every language.
+    languages: list[str] = Field(default_factory=list)
+    #: Only articles from these sources (names under [[sources]]); empty: every source.
+    sources: list[str] = Field(default_factory=list)
 
     @field_validator("name")
     @classmethod
@@ -50,6 +59,14 @@ class RuleConfig(Section):
                 ) from None
         return v
 
+    @field_validator("languages")
+    @classmethod
+    def _language_codes(cls, v: list[str]) -> list[str]:
+        for code in v:
+            if not _LANGUAGE.match(code):
+                raise ValueError(f'expected language codes like "fr", "ht" or "en", got {code!r}')
+        return v
+
     @field_validator("timezone")
     @classmethod
     def _rule_zone_known(cls, v: str | None) -> str | None:
@@ -66,10 +83,11 @@ class RuleConfig(Section):
         if self.mode == "digest":
             if self.digest is None:
                 raise ValueError(
-                    f'rule {self.name!r}: mode = "digest" needs digest = "daily 07:00"'
+                    f'rule {self.name!r}: mode = "digest" needs digest = "daily 07:00" '
+                    'or a cron schedule like "0 7 * * 1-5"'
                 )
             try:
-                digest_times(self.digest)
+                check_schedule(self.digest)
             except ValueError as e:
                 raise ValueError(f"rule {self.name!r}: {e}") from None
         elif self.digest is not None:

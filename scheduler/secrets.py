@@ -92,3 +92,15 @@ def _secret(key: str, env: str | None, file: Path | None, base_dir: Path) -> str
         return None
     remember_secret(value)
     return value
+
+
+def webhook_secret(name: str, channel: ChannelConfig, origin: str, base_dir: Path) -> str:
+    """The signing key of a webhook channel (``secret_env`` or ``secret_file``)."""
+    key = f"channels.{name}.secret"
+    try:
+        value = _secret(key, channel.secret_env, channel.secret_file, base_dir)
+    except ConfigError as e:
+        raise ConfigError(f"{origin}: {e}") from e
+    if value is None:
+        raise ConfigError(f"{origin}: {key}_env or {key}_file: a webhook needs a signing key")
+    return value

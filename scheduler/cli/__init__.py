@@ -8,6 +8,7 @@ import typer
 
 from haitiwatch.db.errors import ConfigError, HaitiwatchError
 from haitiwatch.scheduler.cli import (
+    alerts,
     archive,
     audit,
     backup,
@@ -45,6 +46,7 @@ app.command("story")(archive.story_command)
 rules.rules_app.command("audit")(audit.rules_audit)
 rules.rules_app.command("learn")(learn.rules_learn)
 app.add_typer(rules.rules_app, name="rules")
+rules.alerts_app.command("preview")(alerts.alerts_preview)
 app.add_typer(rules.alerts_app, name="alerts")
 app.command("mark")(marks.mark_command)
 app.command("marks")(marks.marks_command)

@@ -24,9 +24,10 @@ from haitiwatch.scheduler.config_values import parse_duration
 from haitiwatch.scheduler.mark_links import links_note
 from haitiwatch.scheduler.notify import Notifier, send_test
 from haitiwatch.scheduler.rule_config import RuleConfig
+from haitiwatch.scheduler.rule_scope import in_scope
 
 rules_app = typer.Typer(help="Check and backtest alert rules.", no_args_is_help=True)
-alerts_app = typer.Typer(help="The alert outbox: list alerts, test a channel.")
+alerts_app = typer.Typer(help="The alert outbox: list alerts, test a channel, preview a rule.")
 
 
 @rules_app.command("check")
@@ -69,8 +70,10 @@ def rules_test(
     ] = None,
     samples: Annotated[int, typer.Option(help="Sample titles to show.")] = 10,
 ) -> None:
-    """Backtest a rule on the archive: matches by day and by source, sample highlights."""
+    """Backtest a rule on the archive: matches by day and by source, sample highlights. A
+    rule limited to languages or sources is tested on those articles only."""
     loaded = load()
+    configured = rule_named(loaded, name) if query is None else None
     rule = RuleSet([compile_rule(name, query or rule_named(loaded, name).query)])
     start = None if since == "all" else datetime.now(UTC) - _duration(since)
     by_day: Counter[str] = Counter()
@@ -79,6 +82,8 @@ def rules_test(
     total = 0
     with open_archive(loaded) as archive:
         for article in archive.texts_since(start):
+            if configured and not in_scope(configured, article.language, article.source):
+                continue
             total += 1
             found = rule.match(article.title, article.text)
             if not found:
