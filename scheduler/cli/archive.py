@@ -91,14 +91,15 @@ def stories_command(
     if format == "json":
         out.print_json(json.dumps([_summary_json(s) for s in found]))
         return
-    table = Table("story", "updated", "copies", "outlets", clipped("origin (first seen)", 70))
+    origin = clipped("origin (first seen)", 70)
+    table = Table("story", "updated", "copies", clipped("outlets", 50), origin)
     for s in found:
         names = outlets(s.urls)
         table.add_row(
             str(s.id),
             iso(s.updated_at),
             str(s.article_count),
-            f"{len(names)}: {escape(', '.join(names[:4]))}{' ...' if len(names) > 4 else ''}",
+            f"{len(names)}: {escape(', '.join(names))}",
             escape(s.origin.title) if s.origin else "-",
         )
     print_table(table, format)

@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from haitiwatch.db.errors import HaitiwatchError
-from haitiwatch.db.marks import IRRELEVANT, RELEVANT, check_verdict
+from haitiwatch.db.marks import IRRELEVANT, RELEVANT
 from haitiwatch.scheduler.cli.common import iso, load, open_archive, out
 from haitiwatch.scheduler.cli.output import FormatOption, ListFormat, clipped, print_table
 from haitiwatch.scheduler.config import LoadedConfig
@@ -41,11 +41,10 @@ def mark_command(
     rule: Annotated[str, typer.Option(help="The rule the verdict is about.")],
 ) -> None:
     """Mark an article relevant or not relevant for a rule (replaces an earlier mark)."""
-    check_verdict(verdict)
     loaded = load()
     known_rule(loaded, rule)
     with open_archive(loaded) as archive:
-        archive.marks.record(article_id, rule, verdict, "cli", datetime.now(UTC))
+        archive.marks.record(article_id, rule, verdict.value, "cli", datetime.now(UTC))
     out.print(f"article {article_id} marked {verdict} for rule {rule}", highlight=False)
 
 

@@ -53,7 +53,8 @@ def clipped(header: str, width: int) -> Column:
 
 
 def print_table(table: Table, format: ListFormat = ListFormat.table) -> None:
-    """``table`` as asked: drawn on a terminal, else (and for tsv/csv) its rows, cells whole."""
+    """``table`` as asked: drawn on a terminal, else (and for tsv/csv) its rows, cells whole.
+    JSON is each command's own records, printed before it builds a table."""
     if format == ListFormat.table and out.is_terminal:
         out.print(table)
         return

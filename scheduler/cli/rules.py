@@ -197,7 +197,7 @@ def alerts_list(
         return
     loaded = load()
     with open_archive(loaded) as archive:
-        alerts = archive.outbox.list_alerts(status, limit)
+        alerts = archive.outbox.list_alerts(status.value if status else None, limit)
     if format == "json":
         out.print_json(json.dumps([_alert_json(a) for a in alerts]))
         return
