@@ -13,7 +13,7 @@ from rich.table import Table
 from haitiwatch.db.errors import HaitiwatchError
 from haitiwatch.scheduler.audit import audit_rule, find_rule, finding_json
 from haitiwatch.scheduler.cli.common import load, open_archive, out
-from haitiwatch.scheduler.cli.output import FormatOption, ListFormat, print_table
+from haitiwatch.scheduler.cli.output import FormatOption, ListFormat, print_table, progress
 from haitiwatch.scheduler.cli.since import parse_since, since_help
 
 
@@ -30,7 +30,7 @@ def rules_audit(
     loaded = load()
     rule = find_rule(loaded, name)
     start = parse_since(since, datetime.now(UTC))
-    with open_archive(loaded) as archive:
+    with open_archive(loaded) as archive, progress("auditing"):
         findings = audit_rule(archive, rule, start, limit)
     if as_json or format == ListFormat.json:
         out.print_json(json.dumps([finding_json(f) for f in findings]))

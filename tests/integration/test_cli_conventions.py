@@ -158,8 +158,12 @@ def run_on_a_terminal(*args: str, config: Path) -> tuple[str, str]:
 
 @pytest.mark.parametrize(
     ("command", "label"),
-    [(["export"], "exporting"), (["rules", "test", "mission"], "testing the rule")],
-    ids=["export", "rules-test"],
+    [
+        (["export"], "exporting"),
+        (["rules", "test", "mission"], "testing the rule"),
+        (["rules", "audit", "mission"], "auditing"),
+    ],
+    ids=["export", "rules-test", "rules-audit"],
 )
 def test_progress_only_on_a_terminal(archive: Path, command: list[str], label: str) -> None:
     stdout, terminal = run_on_a_terminal(*command, config=archive)
