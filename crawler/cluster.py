@@ -19,10 +19,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from redis import Redis
-from redis.exceptions import RedisError
 from scrapy.http import Request
-from scrapy_redis.queue import PriorityQueue
+
+from haitiwatch.db.errors import HaitiwatchError
+
+try:  # cluster mode only: its packages are the `cluster` extra, not a plain install's
+    from redis import Redis
+    from redis.exceptions import RedisError
+    from scrapy_redis.queue import PriorityQueue
+except ImportError as e:
+    raise HaitiwatchError(
+        f"cluster mode needs the cluster extra ({e.name} is not installed): "
+        "pip install 'haitiwatch[cluster]' (or '.[cluster]' in the checkout)"
+    ) from e
 
 __all__ = ["Dispatch", "PollQueue", "QueueUnavailable"]
 

@@ -44,11 +44,9 @@ def detect_language(title: str | None, text: str | None, declared: str | None = 
     sample = _sample(title, text)
     if not _enough_letters(sample):
         return hint
-    from py3langid.langid import RAW_FLOOR
-
-    ranked = _identifier().rank(sample)  # every language, best raw log-probability first
+    ranked = _rank(sample)  # every language, best raw log-probability first
     top = ranked[0][1]
-    if top <= RAW_FLOOR:  # not one feature of any language in the sample
+    if top == ranked[-1][1]:  # every language scores the same: not one feature in the sample
         return hint
     # Only languages within the largest bonus of the top one can win once bonuses are added.
     contenders = itertools.takewhile(lambda pair: pair[1] >= top - _MAX_BONUS, ranked)
@@ -81,19 +79,25 @@ def _sample(title: str | None, text: str | None) -> str:
     return "\n".join(parts)[:MAX_SAMPLE_CHARS]
 
 
-def _identifier() -> Any:
+def _rank(sample: str) -> list[tuple[str, float]]:
+    """py3langid's public ``rank``: raw scores (log-probabilities, the bonuses' units)."""
+    rank = _ranker()
+    return [(str(code), float(score)) for code, score in rank(sample)]
+
+
+def _ranker() -> Any:
     with _lock:  # loaded once per process (about a second), by whichever thread comes first
         return _load()
 
 
 @cache
 def _load() -> Any:
-    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+    import py3langid
 
-    # Raw scores (norm_probs=False): the bonuses above are log-probability units.
-    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=False)
+    py3langid.rank("")  # loads its model now, under the lock, not in two threads at once
+    return py3langid.rank
 
 
 def warm_up() -> None:
     """Load the model now rather than on the first article."""
-    _identifier()
+    _ranker()

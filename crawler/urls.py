@@ -45,8 +45,8 @@ class UnusableURL(HaitiwatchError, ValueError):
 _WEB_SCHEMES: Final = frozenset({"http", "https"})
 _DEFAULT_PORTS: Final = frozenset({80, 443})
 
-# Tracking parameters, compared lowercased. courlan's pattern is added below; these are the
-# names it misses, several seen in real article links of the fundus corpus (cmp, maca, wt_mc).
+# Tracking parameters, compared lowercased. _TRACKER_PATTERN below is the broad net; these are
+# the names it misses, several seen in real article links of the fundus corpus (cmp, maca, wt_mc).
 _TRACKING_NAMES: Final = frozenset(
     {
         "fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "twclid", "ttclid",
@@ -62,11 +62,21 @@ _TRACKING_NAMES: Final = frozenset(
 _TRACKING_PREFIXES: Final = (
     "utm_", "ns_", "at_", "pk_", "mtm_", "itm_", "hsa_", "ga_", "mc_", "wt_", "fb_", "_hs",
 )  # fmt: skip
-# courlan's tracker pattern also catches names that often identify content; keep those.
+# The tracker pattern also catches names that often identify content; keep those.
 _CONTENT_PARAMS: Final = frozenset(
     {"cid", "uid", "eid", "keyword", "keywords", "refresh", "reference", "search", "source_id"}
 )
 
+# Tracker names by pattern, as courlan 1.4's clean.TRACKERS_RE (Apache-2.0) has them. Owned
+# here, not read from courlan's module: which URLs are the same article must not change when
+# a library changes an internal.
+_TRACKER_PATTERN: Final = re.compile(
+    r"^(?:dc|fbc|gc|twc|yc|ysc)lid|"
+    r"^(?:click|gbra|msclk|igsh|partner|wbra)id|"
+    r"^(?:ads?|mc|ga|gs|itm|mc|mkt|ml|mtm|oly|pk|utm|vero)_|"
+    r"(?:\b|_)(?:aff|affi|affiliate|campaign|cl?id|eid|ga|gl|"
+    r"kwd|keyword|medium|ref|referr?er|session|source|uid|xtor)"
+)
 _AMP_PARAMS: Final = frozenset({"amp", "_amp", "amp_js_v", "usqp"})
 _HOST_ALIAS_LABELS: Final = frozenset({"www", "m", "mobile", "amp"})
 _INDEX_FILES: Final = frozenset({"index.html", "index.htm", "index.php"})
@@ -87,19 +97,9 @@ def is_tracking_param(name: str) -> bool:
     lowered = unquote(name).strip().lower()
     if lowered in _TRACKING_NAMES or lowered.startswith(_TRACKING_PREFIXES):
         return True
-    if lowered in _CONTENT_PARAMS or (trackers := _courlan_trackers()) is None:
+    if lowered in _CONTENT_PARAMS:
         return False
-    return trackers.search(lowered) is not None
-
-
-@cache
-def _courlan_trackers() -> re.Pattern[str] | None:
-    """courlan's tracker pattern, imported on first use: the courlan package imports urllib3
-    (0.045 s of a start), which the crawl's main process needs for nothing else."""
-    from courlan import clean as courlan_clean
-
-    pattern: re.Pattern[str] | None = getattr(courlan_clean, "TRACKERS_RE", None)
-    return pattern
+    return _TRACKER_PATTERN.search(lowered) is not None
 
 
 def absolute_url(href: str | None, base: str | None) -> str | None:

@@ -28,7 +28,6 @@ from haitiwatch.scheduler.cli.common import err, global_options
 app = typer.Typer(
     help="haitiwatch: monitor news coverage of the security mission in Haiti.",
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_enable=False,
 )
 app.callback()(global_options)

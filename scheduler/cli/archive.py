@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,12 +17,31 @@ from haitiwatch.crawler.urls import registered_domain
 from haitiwatch.db.errors import HaitiwatchError
 from haitiwatch.db.story_reader import StoryCopy, StorySummary
 from haitiwatch.scheduler.cli.common import err, iso, load, open_archive, out
-from haitiwatch.scheduler.config_values import parse_duration
-from haitiwatch.scheduler.export import FORMATS, write_export
+from haitiwatch.scheduler.cli.output import (
+    FormatOption,
+    ListFormat,
+    clipped,
+    counted,
+    print_table,
+    progress,
+)
+from haitiwatch.scheduler.cli.since import parse_since, since_help
+from haitiwatch.scheduler.export import write_export
+
+
+class ExportFormat(StrEnum):
+    """export's --format (scheduler.export.FORMATS)."""
+
+    jsonl = "jsonl"
+    csv = "csv"
+
+
+#: Before any story: `--since all`.
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def export(
-    format: Annotated[str, typer.Option("--format", "-f", help="jsonl or csv")] = "jsonl",
+    format: Annotated[ExportFormat, typer.Option("--format", "-f")] = ExportFormat.jsonl,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="File to write (default: stdout).")
     ] = None,
@@ -31,18 +51,17 @@ def export(
     ] = None,
 ) -> None:
     """Stream every stored article as JSON Lines or CSV (constant memory)."""
-    if format not in FORMATS:
-        raise HaitiwatchError(f"--format: expected one of {', '.join(FORMATS)}, got {format!r}")
     loaded = load()
     wanted = {code.strip().lower() for code in lang or []}
     with open_archive(loaded) as archive:
         chosen = (a for a in archive.store.iter_articles() if not wanted or a.language in wanted)
         marks = archive.marks.by_article()
-        if output is None:
-            count = write_export(chosen, format, sys.stdout, marks)
-        else:
-            with output.open("w", encoding="utf-8", newline="") as stream:
-                count = write_export(chosen, format, stream, marks)
+        with progress("exporting") as advance:
+            if output is None:
+                count = write_export(counted(chosen, advance), format, sys.stdout, marks)
+            else:
+                with output.open("w", encoding="utf-8", newline="") as stream:
+                    count = write_export(counted(chosen, advance), format, stream, marks)
     err.print(f"exported {count} articles", highlight=False)
 
 
@@ -52,20 +71,15 @@ def outlets(urls: tuple[str, ...] | list[str]) -> list[str]:
 
 
 def stories_command(
-    since: Annotated[str, typer.Option(help='Updated within this long: "7d", "12h".')] = "7d",
+    since: Annotated[str, typer.Option(help=since_help("Stories updated since"))] = "7d",
     rule: Annotated[
         str | None, typer.Option(help="Only stories with an article this alert rule matched.")
     ] = None,
-    format: Annotated[str, typer.Option("--format", "-f", help="table or json")] = "table",
+    format: FormatOption = ListFormat.table,
     limit: Annotated[int, typer.Option(help="At most this many stories.")] = 200,
 ) -> None:
     """Stories (an article and its copies at other outlets), newest first, with outlet counts."""
-    if format not in ("table", "json"):
-        raise HaitiwatchError(f"--format: expected table or json, got {format!r}")
-    try:
-        window = parse_duration(since)
-    except ValueError as e:
-        raise HaitiwatchError(f"--since: {e} (got {since!r})") from e
+    start = parse_since(since, datetime.now(UTC)) or EPOCH
     loaded = load()
     with open_archive(loaded) as archive:
         if rule is not None and not archive.has_rule_matches():
@@ -73,30 +87,29 @@ def stories_command(
                 "--rule: rule matches are not available in this database "
                 "(the alerts feature has not stored any); run without --rule"
             )
-        found = archive.stories(datetime.now(UTC) - window, rule, limit)
+        found = archive.stories(start, rule, limit)
     if format == "json":
         out.print_json(json.dumps([_summary_json(s) for s in found]))
         return
-    table = Table("story", "updated", "copies", "outlets", "origin (first seen)")
+    origin = clipped("origin (first seen)", 70)
+    table = Table("story", "updated", "copies", clipped("outlets", 50), origin)
     for s in found:
         names = outlets(s.urls)
         table.add_row(
             str(s.id),
             iso(s.updated_at),
             str(s.article_count),
-            f"{len(names)}: {escape(', '.join(names[:4]))}{' ...' if len(names) > 4 else ''}",
-            escape(s.origin.title[:70]) if s.origin else "-",
+            f"{len(names)}: {escape(', '.join(names))}",
+            escape(s.origin.title) if s.origin else "-",
         )
-    out.print(table)
+    print_table(table, format)
 
 
 def story_command(
     story_id: Annotated[int, typer.Argument(help="The story's id (see `haitiwatch stories`).")],
-    format: Annotated[str, typer.Option("--format", "-f", help="table or json")] = "table",
+    format: FormatOption = ListFormat.table,
 ) -> None:
     """Every copy of one story, in first-seen order; the origin (first seen) is marked."""
-    if format not in ("table", "json"):
-        raise HaitiwatchError(f"--format: expected table or json, got {format!r}")
     loaded = load()
     with open_archive(loaded) as archive:
         copies = archive.story(story_id)
@@ -107,7 +120,7 @@ def story_command(
         body = {"id": story_id, "outlets": names, "copies": [_copy_json(c) for c in copies]}
         out.print_json(json.dumps(body))
         return
-    table = Table("", "article", "first seen", "source", "outlet", "title", "url")
+    table = Table("", "article", "first seen", "source", "outlet", clipped("title", 60), "url")
     for c in copies:
         table.add_row(
             "origin" if c.is_origin else "",
@@ -115,10 +128,10 @@ def story_command(
             iso(c.first_seen),
             escape(c.source),
             registered_domain(c.url),
-            escape(c.title[:60]),
+            escape(c.title),
             escape(c.url),
         )
-    out.print(table)
+    print_table(table, format)
 
 
 def _copy_json(c: StoryCopy) -> dict[str, Any]:

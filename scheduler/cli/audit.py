@@ -13,31 +13,26 @@ from rich.table import Table
 from haitiwatch.db.errors import HaitiwatchError
 from haitiwatch.scheduler.audit import audit_rule, find_rule, finding_json
 from haitiwatch.scheduler.cli.common import load, open_archive, out
-from haitiwatch.scheduler.config_values import parse_duration
+from haitiwatch.scheduler.cli.output import FormatOption, ListFormat, print_table, progress
+from haitiwatch.scheduler.cli.since import parse_since, since_help
 
 
 def rules_audit(
     name: Annotated[str, typer.Argument(help="A rule name from the config.")],
-    since: Annotated[
-        str, typer.Option(help='Articles first seen this recently: "7d", "12h"; "all" for all.')
-    ] = "7d",
+    since: Annotated[str, typer.Option(help=since_help("Articles first seen since"))] = "7d",
     limit: Annotated[int, typer.Option(help="Show at most this many near misses.")] = 20,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Same as --format json.")] = False,
+    format: FormatOption = ListFormat.table,
 ) -> None:
     """Articles the rule did not match that look on topic, best first, with the reasons."""
     if limit < 1:
         raise HaitiwatchError(f"--limit: expected a positive number, got {limit}")
     loaded = load()
     rule = find_rule(loaded, name)
-    start = None
-    if since != "all":
-        try:
-            start = datetime.now(UTC) - parse_duration(since)
-        except ValueError as e:
-            raise HaitiwatchError(f"--since: {e}, or all") from None
-    with open_archive(loaded) as archive:
+    start = parse_since(since, datetime.now(UTC))
+    with open_archive(loaded) as archive, progress("auditing"):
         findings = audit_rule(archive, rule, start, limit)
-    if as_json:
+    if as_json or format == ListFormat.json:
         out.print_json(json.dumps([finding_json(f) for f in findings]))
         return
     found = f"{len(findings)} near miss{'' if len(findings) == 1 else 'es'}"
@@ -56,4 +51,4 @@ def rules_audit(
             escape(article.title),
             escape("\n".join(miss.reasons)),
         )
-    out.print(table)
+    print_table(table, format)

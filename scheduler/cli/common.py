@@ -7,6 +7,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from importlib import metadata
 from typing import Annotated
 
 import typer
@@ -29,6 +30,12 @@ class _Options:
 options = _Options()
 
 
+def _print_version(wanted: bool) -> None:
+    if wanted:  # the installed distribution's own record, so it cannot drift from pyproject
+        out.print(f"haitiwatch {metadata.version('haitiwatch')}", highlight=False)
+        raise typer.Exit()
+
+
 def global_options(
     ctx: typer.Context,
     config: Annotated[
@@ -44,6 +51,12 @@ def global_options(
         int,
         typer.Option("--verbose", "-v", count=True, help="More log output (-v info, -vv debug)."),
     ] = 0,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
 ) -> None:
     """haitiwatch: monitor news coverage of the security mission in Haiti."""
     if ctx.invoked_subcommand != "run":

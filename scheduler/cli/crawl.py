@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from haitiwatch.db.records import CrawlTotals
-from haitiwatch.scheduler.cli.common import err, load, open_archive, out
+from haitiwatch.scheduler.cli.common import load, open_archive, out
+from haitiwatch.scheduler.cli.output import progress
 
 
 def crawl(
@@ -47,8 +45,10 @@ def crawl(
         outbox = archive.outbox
 
         async def crawl_and_alert() -> tuple[CrawlTotals, int]:
-            with _progress(len(sources)) as advance:
-                totals = await crawl_jobs(jobs, settings, archive.store, pools, advance)
+            with progress("crawling", len(sources)) as advance:
+                totals = await crawl_jobs(
+                    jobs, settings, archive.store, pools, lambda _source: advance(1)
+                )
             # Someone running `crawl` from cron has no service to send what the pass matched.
             sent = await drain_outbox(outbox, Notifier.from_config(loaded)) if send else 0
             return totals, sent
@@ -59,17 +59,6 @@ def crawl(
     _print_alerts(sent, waiting)
     if strict and totals.sources_failed:
         raise typer.Exit(1)
-
-
-@contextmanager
-def _progress(total: int) -> Iterator[Any]:
-    if not err.is_terminal:
-        yield None
-        return
-    columns = (TextColumn("crawling"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=err, transient=True) as progress:
-        task = progress.add_task("sources", total=total)
-        yield lambda _name: progress.advance(task)
 
 
 def _print_totals(totals: CrawlTotals, deferred: list[str]) -> None:

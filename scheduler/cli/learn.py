@@ -11,6 +11,7 @@ from haitiwatch.crawler.rules.classifier import Example
 from haitiwatch.db.marks import RELEVANT
 from haitiwatch.scheduler.assist import learn_rule
 from haitiwatch.scheduler.cli.common import load, open_archive, out
+from haitiwatch.scheduler.cli.output import progress
 from haitiwatch.scheduler.cli.rules import rule_named
 
 
@@ -26,7 +27,8 @@ def rules_learn(
             Example(m.title, m.text, m.verdict == RELEVANT)
             for m in archive.marks.marked_examples(rule.name)
         ]
-        learned = learn_rule(archive.rule_models, rule, datetime.now(UTC), extra=marked)
+        with progress("learning"):
+            learned = learn_rule(archive.rule_models, rule, datetime.now(UTC), extra=marked)
     stored, counts = learned.stored, learned.counts
     out.print(
         f"rule {name}: learned from {stored.positives + stored.negatives} examples "

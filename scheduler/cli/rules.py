@@ -6,6 +6,7 @@ import asyncio
 import json
 from collections import Counter
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
@@ -14,17 +15,35 @@ from rich.table import Table
 
 from haitiwatch.crawler.rules import Mark, RuleSet, compile_rule, make_snippet
 from haitiwatch.crawler.rules.against_marks import MIN_MARKS, MarkFigures, mark_figures
-from haitiwatch.db.alerts import STATUSES, Alert, ArchivedText
+from haitiwatch.db.alerts import Alert, ArchivedText
 from haitiwatch.db.errors import HaitiwatchError
 from haitiwatch.db.marks import RELEVANT
 from haitiwatch.db.query.ast import leaves
 from haitiwatch.scheduler.cli.common import err, load, open_archive, out
+from haitiwatch.scheduler.cli.output import (
+    FormatOption,
+    ListFormat,
+    clipped,
+    counted,
+    print_table,
+    progress,
+)
+from haitiwatch.scheduler.cli.since import parse_since, since_help
 from haitiwatch.scheduler.config import LoadedConfig
-from haitiwatch.scheduler.config_values import parse_duration
 from haitiwatch.scheduler.mark_links import links_note
 from haitiwatch.scheduler.notify import Notifier, send_test
 from haitiwatch.scheduler.rule_config import RuleConfig
 from haitiwatch.scheduler.rule_scope import in_scope
+
+
+class AlertStatus(StrEnum):
+    """alerts --status (db.alerts.STATUSES)."""
+
+    pending = "pending"
+    sending = "sending"
+    sent = "sent"
+    failed = "failed"
+
 
 rules_app = typer.Typer(help="Check and backtest alert rules.", no_args_is_help=True)
 alerts_app = typer.Typer(help="The alert outbox: list alerts, test a channel, preview a rule.")
@@ -46,7 +65,7 @@ def rules_check() -> None:
         table.add_row(
             rule.name, mode, ", ".join(rule.channels) or "-", str(words), escape("; ".join(notes))
         )
-    out.print(table)
+    print_table(table)
     # In full below the table, which would wrap them: every channel, used by a rule or not.
     for name, problem in sorted(channel_problems.items()):
         out.print(f"channel {name}: {problem}", highlight=False, markup=False, soft_wrap=True)
@@ -64,7 +83,7 @@ def rules_check() -> None:
 @rules_app.command("test")
 def rules_test(
     name: Annotated[str, typer.Argument(help="A rule name from the config.")],
-    since: Annotated[str, typer.Option(help='How far back: "30d", "12h"; "all" for all.')] = "30d",
+    since: Annotated[str, typer.Option(help=since_help("Articles first seen since"))] = "30d",
     query: Annotated[
         str | None, typer.Option(help="Test this query instead of the rule's (name is a label).")
     ] = None,
@@ -75,13 +94,13 @@ def rules_test(
     loaded = load()
     configured = rule_named(loaded, name) if query is None else None
     rule = RuleSet([compile_rule(name, query or rule_named(loaded, name).query)])
-    start = None if since == "all" else datetime.now(UTC) - _duration(since)
+    start = parse_since(since, datetime.now(UTC))
     by_day: Counter[str] = Counter()
     by_source: Counter[str] = Counter()
     shown: list[tuple[ArchivedText, tuple[Mark, ...]]] = []
     total = 0
-    with open_archive(loaded) as archive:
-        for article in archive.texts_since(start):
+    with open_archive(loaded) as archive, progress("testing the rule") as advance:
+        for article in counted(archive.texts_since(start), advance):
             if configured and not in_scope(configured, article.language, article.source):
                 continue
             total += 1
@@ -106,13 +125,6 @@ def rule_named(loaded: LoadedConfig, name: str) -> RuleConfig:
     raise HaitiwatchError(f"no rule named {name!r} (known: {known})")
 
 
-def _duration(text: str) -> Any:
-    try:
-        return parse_duration(text)
-    except ValueError as e:
-        raise HaitiwatchError(f"--since: {e}, or all") from None
-
-
 def _print_backtest(
     name: str,
     since: str,
@@ -131,7 +143,8 @@ def _print_backtest(
     sources = Table("source", "matches")
     for source, count in by_source.most_common():
         sources.add_row(source, str(count))
-    out.print(days, sources)
+    print_table(days)
+    print_table(sources)
     out.print("samples (matched terms highlighted):", highlight=False)
     for article, marks in shown:
         out.print("- " + _highlight(article.title, marks, "title"), highlight=False)
@@ -180,23 +193,22 @@ def _highlight(text: str, marks: tuple[Mark, ...], field: str) -> str:
 @alerts_app.callback(invoke_without_command=True)
 def alerts_list(
     ctx: typer.Context,
-    status: Annotated[str | None, typer.Option(help="pending, sending, sent or failed")] = None,
+    status: Annotated[AlertStatus | None, typer.Option(help="Only these alerts.")] = None,
     limit: Annotated[int, typer.Option(help="Show at most this many (newest first).")] = 50,
-    format: Annotated[str, typer.Option("--format", "-f", help="table or json")] = "table",
+    format: FormatOption = ListFormat.table,
 ) -> None:
     """List the alert outbox, newest first."""
     if ctx.invoked_subcommand is not None:
         return
-    if status is not None and status not in STATUSES:
-        raise HaitiwatchError(f"--status: expected one of {', '.join(STATUSES)}, got {status!r}")
     loaded = load()
     with open_archive(loaded) as archive:
-        alerts = archive.outbox.list_alerts(status, limit)
+        alerts = archive.outbox.list_alerts(status.value if status else None, limit)
     if format == "json":
         out.print_json(json.dumps([_alert_json(a) for a in alerts]))
         return
+    article = clipped("article", 70)
     table = Table(
-        "id", "status", "rule", "channel", "tries", "created", "sent / next", "article", "error"
+        "id", "status", "rule", "channel", "tries", "created", "sent / next", article, "error"
     )
     for a in alerts:
         when = a.sent_at if a.status == "sent" else a.next_attempt_at
@@ -208,10 +220,10 @@ def alerts_list(
             str(a.attempts),
             _t(a.created_at),
             _t(when) if a.status != "failed" else "-",
-            escape(f"{a.outlet}: {a.title[:60]}"),
+            escape(f"{a.outlet}: {a.title}"),
             escape(a.last_error or ""),
         )
-    out.print(table)
+    print_table(table, format)
 
 
 def _t(moment: datetime | None) -> str:

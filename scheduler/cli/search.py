@@ -6,6 +6,8 @@ import csv
 import json
 import sys
 from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Annotated, Any, TextIO
 
 import typer
@@ -14,11 +16,31 @@ from rich.table import Table
 
 from haitiwatch.crawler.rules.highlight import Highlighter
 from haitiwatch.db.errors import HaitiwatchError
-from haitiwatch.db.search import SORTS, SearchFilters, SearchHit, Sort
+from haitiwatch.db.search import SearchFilters, SearchHit, Sort
 from haitiwatch.db.search.query import SearchQuery, parse_day
-from haitiwatch.scheduler.cli.common import load, open_archive, out
+from haitiwatch.scheduler.cli.common import load, open_archive
+from haitiwatch.scheduler.cli.output import print_table
+from haitiwatch.scheduler.cli.since import parse_since, since_help
 
 FORMATS = ("table", "json", "jsonl", "csv")
+
+
+class SearchFormat(StrEnum):
+    """search's --format (FORMATS)."""
+
+    table = "table"
+    json = "json"
+    jsonl = "jsonl"
+    csv = "csv"
+
+
+class SortOrder(StrEnum):
+    """search's --sort (db.search.SORTS)."""
+
+    relevance = "relevance"
+    date = "date"
+
+
 CSV_FIELDS = (
     "id", "date", "published", "first_seen", "source", "language", "title", "url", "story_id",
     "score", "snippet",
@@ -72,35 +94,31 @@ def search_command(
     query: Annotated[
         str | None, typer.Argument(help='Same syntax as rules: words, "phrases", OR, NOT, NEAR/5.')
     ] = None,
-    since: Annotated[str | None, typer.Option(help="From this day (YYYY-MM-DD, UTC).")] = None,
+    since: Annotated[str | None, typer.Option(help=since_help("Published or found since"))] = None,
     until: Annotated[str | None, typer.Option(help="Up to this day, inclusive.")] = None,
     source: Annotated[list[str] | None, typer.Option(help="Only this source (repeatable).")] = None,
     lang: Annotated[list[str] | None, typer.Option(help="Only this language (repeatable).")] = None,
     rule: Annotated[str | None, typer.Option(help="Only articles this alert rule matched.")] = None,
     story: Annotated[int | None, typer.Option(help="Only copies of this story.")] = None,
-    sort: Annotated[str, typer.Option(help="relevance or date (newest first).")] = "relevance",
+    sort: Annotated[SortOrder, typer.Option(help="date: newest first.")] = SortOrder.relevance,
     limit: Annotated[
         int | None, typer.Option(help="At most this many (default: 20 for table, all otherwise).")
     ] = None,
     format: Annotated[
-        str, typer.Option("--format", "-f", help="table, json, jsonl or csv")
-    ] = "table",
+        SearchFormat, typer.Option("--format", "-f", help="table: tab-separated when piped.")
+    ] = SearchFormat.table,
     snippets: Annotated[
         bool, typer.Option(help="Include a snippet around the matches in exports.")
     ] = True,
 ) -> None:
     """Search the archive. Exports (json, jsonl, csv) stream in constant memory."""
-    if format not in FORMATS:
-        raise HaitiwatchError(f"--format: expected one of {', '.join(FORMATS)}, got {format!r}")
-    if sort not in SORTS:
-        raise HaitiwatchError(f"--sort: expected relevance or date, got {sort!r}")
     chosen: Sort = "date" if sort == "date" else "relevance"
     # Syntax errors before opening the database; an empty query: every article that passes.
     searched = SearchQuery(query) if query and query.strip() else None
     match = searched.match if searched is not None else None
     highlighter = Highlighter(searched.node) if searched is not None else None
     filters = SearchFilters(
-        since=parse_day(since, "--since"),
+        since=parse_since(since, datetime.now(UTC)) if since else None,
         until=parse_day(until, "--until", end=True),
         sources=tuple(source or ()),
         languages=tuple(lang or ()),
@@ -117,7 +135,7 @@ def search_command(
         )
         if format == "table":
             hits = archive.search(match, filters, chosen, limit or 20)
-            out.print(_table(hits, highlighter))
+            print_table(_table(hits, highlighter))
             return
         with_text = snippets and highlighter is not None
         stream = archive.iter_search(match, filters, chosen, limit, with_text)

@@ -15,9 +15,9 @@ from datetime import UTC
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
-from haitiwatch.db.errors import HaitiwatchError
 from haitiwatch.db.records import (
     ArticleCounts,
     ArticleOutcome,
@@ -33,6 +33,7 @@ from haitiwatch.db.records import (
     Write,
 )
 from haitiwatch.scheduler.cli.common import iso, load, open_archive, out
+from haitiwatch.scheduler.cli.output import FormatOption, ListFormat, clipped, print_table
 from haitiwatch.scheduler.config import LoadedConfig
 from haitiwatch.scheduler.source_config import SourceConfig
 from haitiwatch.scheduler.tag_coverage import tags_by_source
@@ -118,7 +119,7 @@ sources_app = typer.Typer(invoke_without_command=True, no_args_is_help=False)
 @sources_app.callback()
 def sources(
     ctx: typer.Context,
-    format: Annotated[str, typer.Option("--format", "-f", help="table or json")] = "table",
+    format: FormatOption = ListFormat.table,
 ) -> None:
     """Show each source's health; `sources test NAME` checks a source without storing."""
     if ctx.invoked_subcommand is None:
@@ -142,12 +143,10 @@ def test(
         raise typer.Exit(1)
 
 
-def show_health(format: str) -> None:
+def show_health(format: ListFormat) -> None:
     """Each source's health: status, last success, last error, counts, pages owed."""
     from haitiwatch.scheduler.crawling import sync_sources
 
-    if format not in ("table", "json"):
-        raise HaitiwatchError(f"--format: expected table or json, got {format!r}")
     loaded = load()
     with open_archive(loaded) as archive:
         sync_sources(archive.store, loaded.config.sources)
@@ -158,7 +157,7 @@ def show_health(format: str) -> None:
             json.dumps([_health_json(h) | {"tags": tags.get(h.name, [])} for h in health])
         )
         return
-    out.print(_health_table(health, tags))
+    print_table(_health_table(health, tags), format)
 
 
 def _health_json(h: SourceHealth) -> dict[str, Any]:
@@ -190,7 +189,7 @@ def _health_table(health: list[SourceHealth], tags: dict[str, tuple[str, ...]]) 
         "pages owed",
         "items failed",
         "next due",
-        "last error",
+        clipped("last error", 80),
     )
     colour = {"ok": "green", "failing": "red", "never": "yellow"}
     for h in health:
@@ -204,7 +203,7 @@ def _health_table(health: list[SourceHealth], tags: dict[str, tuple[str, ...]]) 
             str(h.pages_owed),
             str(h.items_failed),
             iso(h.next_due) or "-",
-            (h.last_error or "")[:80] if h.status == "failing" else "",
+            escape(h.last_error or "") if h.status == "failing" else "",
         )
     return table
 
@@ -219,23 +218,24 @@ def _print(out: Any, source: SourceConfig, probe: Probe, limit: int) -> None:
         out.print(f"[yellow]warnings[/]: {fetch.error}", highlight=False)
     found = probe.poll.found
     out.print(f"{len(found)} items listed (showing {min(limit, len(found))})", highlight=False)
-    out.print(entries_table(found[:limit]))
+    print_table(entries_table(found[:limit]))
     if probe.records:
         out.print(f"{len(probe.records)} articles would be stored, for example:", highlight=False)
-        out.print(_records_table(probe.records[:limit]))
+        print_table(_records_table(probe.records[:limit]))
 
 
 def entries_table(entries: Sequence[FeedEntry]) -> Table:
-    table = Table("published", "title", "url")
+    table = Table("published", clipped("title", 70), "url")
     for e in entries:
         when = e.published or e.updated
         stamp = when.astimezone(UTC).strftime("%Y-%m-%d %H:%M") if when else "-"
-        table.add_row(stamp, (e.title or "")[:70], e.url)
+        table.add_row(stamp, escape(e.title or ""), escape(e.url))
     return table
 
 
 def _records_table(records: Sequence[ArticleRecord]) -> Table:
-    table = Table("lang", "from", "chars", "title", "url")
+    table = Table("lang", "from", "chars", clipped("title", 60), "url")
     for r in records:
-        table.add_row(r.language or "-", r.text_origin, str(len(r.text)), r.title[:60], r.url)
+        row = (r.language or "-", r.text_origin, str(len(r.text)), escape(r.title), escape(r.url))
+        table.add_row(*row)
     return table

@@ -30,6 +30,7 @@ from haitiwatch.crawler.discover import (
 )
 from haitiwatch.db.errors import HaitiwatchError
 from haitiwatch.scheduler.cli.common import err, load, out
+from haitiwatch.scheduler.cli.output import print_table
 from haitiwatch.scheduler.cli.sources import DEADLINE_S, DryRunStorage, entries_table
 from haitiwatch.scheduler.config import LoadedConfig
 from haitiwatch.scheduler.config_edit import append_sources, config_file
@@ -172,7 +173,7 @@ def add(
         out.print(f"added {source['name']} to {path}: {shown}", highlight=False, markup=False)
     found_items = found.poll.found
     out.print(f"{len(found_items)} items listed (showing {min(limit, len(found_items))})")
-    out.print(entries_table(found_items[:limit]))
+    print_table(entries_table(found_items[:limit]))
 
 
 def _tried_table(tried: list[Tried]) -> Table:

@@ -71,8 +71,11 @@ def test_mark_refuses_unknown_article_rule_and_verdict(tmp_path: Path) -> None:
     run = run_cli("mark", str(ids["football"]), "relevant", "--rule", "nosuch", config=config)
     assert run.returncode == 2
     assert "--rule: no rule named 'nosuch' (known: mission)" in run.stderr
-    run = run_cli("mark", str(ids["football"]), "maybe", "--rule", "mission", config=config)
-    assert run.returncode == 2 and "expected relevant or irrelevant" in run.stderr
+    wide = {"COLUMNS": "200"}  # the usage error's box stays on one line
+    run = run_cli(
+        "mark", str(ids["football"]), "maybe", "--rule", "mission", config=config, env=wide
+    )
+    assert run.returncode == 2 and "'maybe' is not one of 'relevant', 'irrelevant'" in run.stderr
     assert run_cli("marks", "--rule", "nosuch", config=config).returncode == 2
 
 

@@ -73,4 +73,4 @@ def test_audit_names_unknown_rules_and_bad_options(tmp_path: Path, site: Site) -
     unknown = run_cli("rules", "audit", "nope", config=config)
     assert unknown.returncode == 2 and "no rule named 'nope' (known: mission)" in unknown.stderr
     bad = run_cli("rules", "audit", "mission", "--since", "a week", config=config)
-    assert bad.returncode == 2 and "--since: expected a duration" in bad.stderr
+    assert bad.returncode == 2 and '--since: expected "7d"' in bad.stderr
