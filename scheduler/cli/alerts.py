@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from haitiwatch.db.errors import ConfigError
+from haitiwatch.db.errors import HaitiwatchError
 from haitiwatch.scheduler.cli.common import load, open_archive, out
 from haitiwatch.scheduler.digest import MAX_DETAILED, digest_message, next_due, rule_zone
 from haitiwatch.scheduler.messages import Message, alert_message
@@ -32,12 +32,12 @@ def alerts_preview(
     """Show what RULE's next alert (or --digest) would look like, from the archive's newest
     matching articles. Sends nothing."""
     if format not in FORMATS:
-        raise ConfigError(f"--format: expected one of {', '.join(FORMATS)}, got {format!r}")
+        raise HaitiwatchError(f"--format: expected one of {', '.join(FORMATS)}, got {format!r}")
     loaded = load()
     rules = {r.name: r for r in loaded.config.rules}
     if rule not in rules:
         known = ", ".join(sorted(rules)) or "none"
-        raise ConfigError(f"no rule named {rule!r} (known: {known})")
+        raise HaitiwatchError(f"no rule named {rule!r} (known: {known})")
     config = rules[rule]
     notifier = Notifier.from_config(loaded)
     now = datetime.now(UTC)
