@@ -89,7 +89,13 @@ def lead_tokens(title: str, summary: str, text: str) -> list[str]:
     sentences (a feed summary can be a whole article: only its lead is compared)."""
     leads = [_lead(summary), _lead(text)]
     parts = [title, leads[0]] if leads[1] == leads[0] else [title, *leads]
-    return tokens(_BOILERPLATE.sub(" ", "\n".join(p for p in parts if p)))
+    return tokens(without_boilerplate("\n".join(p for p in parts if p)))
+
+
+def without_boilerplate(text: str) -> str:
+    """The text without the sentences outlets append to every item ("The post X appeared
+    first on Y", "Follow us on ...", "Read more"): they are evidence of nothing."""
+    return _BOILERPLATE.sub(" ", text)
 
 
 def _lead(text: str) -> str:
@@ -112,6 +118,12 @@ def phrase_set(words: list[str]) -> Shingles:
             if a not in _STOPWORDS or b not in _STOPWORDS
         ]
     )
+
+
+def headline_only(phrases: Shingles, title: str, params: ShortParams) -> bool:
+    """Whether a side adds too few phrases to its headline to be judged on more than it."""
+    extra = np.setdiff1d(phrases, phrase_set(lead_tokens(title, "", "")), assume_unique=True)
+    return extra.size < params.min_shared // 2
 
 
 def short_keys(words: Shingles, params: ShortParams) -> list[int]:

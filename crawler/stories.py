@@ -27,11 +27,13 @@ from haitiwatch.crawler.shingles import (
 )
 from haitiwatch.crawler.short_copies import (
     ShortParams,
+    headline_only,
     lead_tokens,
     phrase_set,
     required_containment,
     short_keys,
     short_score,
+    without_boilerplate,
     word_set,
 )
 
@@ -142,7 +144,7 @@ def copy_text(
     computed from its text (and summary)."""
     text_shingles, phrases = unpack(stored) if stored is not None else (None, None)
     if text_shingles is None:
-        text_shingles = shingle_array(text, params.shingle_words)
+        text_shingles = shingle_array(without_boilerplate(text), params.shingle_words)
     if phrases is None:
         phrases = phrase_set(lead_tokens(title, summary or "", text))
     return CopyText(title, text_shingles, phrases, published, source)
@@ -163,7 +165,7 @@ def article_keys(
     the words of its title + summary + lead (short-text evidence), and its title key."""
     keys: list[int] = []
     if text_shingles is None:
-        text_shingles = shingle_array(text, params.shingle_words)
+        text_shingles = shingle_array(without_boilerplate(text), params.shingle_words)
     if has_text(text_shingles, params):
         sig = signature(text_shingles, params.num_perm)
         keys.extend(band_keys(sig, params.bands, params.rows))
@@ -180,7 +182,7 @@ def copy_score(mine: CopyText, theirs: CopyText, params: StoryParams) -> float |
     enough: two outlets' own reports of one UN vote may carry the same ones). When either is
     short (a feed summary, a teaser), the phrase evidence of ``short_copies`` decides, weighed
     by the publication gap (never between two items of one source: what they share is the
-    source's template); equal normalised headlines also join.
+    source's template); an item with little more than its headline joins an equal one.
     """
     if has_text(mine.shingles, params) and has_text(theirs.shingles, params):
         sim = array_similarity(mine.shingles, theirs.shingles)
@@ -190,11 +192,23 @@ def copy_score(mine: CopyText, theirs: CopyText, params: StoryParams) -> float |
     score = None if one_source else short_score(mine.phrases, theirs.phrases, gap, params.short)
     if required_containment(gap, params.short) is None:
         return None
-    key = title_key(mine.title, params.min_title_words)
-    if key is not None and key == title_key(theirs.title, params.min_title_words):
-        # below most verified text matches, so text evidence is preferred
-        return max(score or 0.0, 0.5)
+    if score is None and _one_headline(mine, theirs, params):
+        return 0.5  # below most verified matches, so text evidence is preferred
     return score
+
+
+def _one_headline(mine: CopyText, theirs: CopyText, params: StoryParams) -> bool:
+    """Equal normalised headlines, and one side has little more than its headline: a feed
+    item without a summary, a teaser. (Two items that both say more are judged on that:
+    two reports of different events can carry one generic headline.)"""
+    key = title_key(mine.title, params.min_title_words)
+    if key is None or key != title_key(theirs.title, params.min_title_words):
+        return False
+    short = params.short
+    return any(
+        not has_text(side.shingles, params) and headline_only(side.phrases, side.title, short)
+        for side in (mine, theirs)
+    )
 
 
 def _gap_hours(a: datetime | None, b: datetime | None) -> float | None:

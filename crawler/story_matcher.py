@@ -7,7 +7,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from haitiwatch.crawler import shingles, stories
-from haitiwatch.crawler.short_copies import lead_tokens, phrase_set
+from haitiwatch.crawler.short_copies import lead_tokens, phrase_set, without_boilerplate
 from haitiwatch.crawler.stories import StoryParams
 from haitiwatch.db.records import ArticleRecord
 
@@ -29,7 +29,8 @@ class StoryMatcher:
         """The record with its index keys and hashes, computed in the crawl's CPU pool. The
         hashes (text shingles, word set) are stored with the article: later articles are
         verified against them without its text being read or hashed again."""
-        text_shingles = shingles.compute_shingles(record.text, self.params.shingle_words)
+        text = without_boilerplate(record.text)
+        text_shingles = shingles.compute_shingles(text, self.params.shingle_words)
         phrases = phrase_set(lead_tokens(record.title, record.summary or "", record.text))
         keys = stories.article_keys(
             record.title, record.text, self.params, text_shingles, record.summary
