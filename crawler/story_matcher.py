@@ -20,6 +20,8 @@ class StoryMatcher:
 
     def __init__(self, params: StoryParams | None = None) -> None:
         self.params = params or StoryParams()
+        # The record being placed is scored against up to 20 candidates: its side once.
+        self._last: tuple[ArticleRecord, stories.CopyText] | None = None
 
     def keys(self, record: ArticleRecord) -> list[int]:
         shipped = shingles.unpack(record.story_shingles)[0] if record.story_shingles else None
@@ -52,7 +54,10 @@ class StoryMatcher:
         return stories.copy_score(self._copy_text(record), theirs, self.params)
 
     def _copy_text(self, record: ArticleRecord) -> stories.CopyText:
-        return stories.copy_text(
+        last = self._last
+        if last is not None and last[0] is record:
+            return last[1]
+        mine = stories.copy_text(
             record.title,
             record.text,
             self.params,
@@ -61,3 +66,5 @@ class StoryMatcher:
             record.story_shingles,
             record.source,
         )
+        self._last = (record, mine)  # one assignment: safe for threads sharing the matcher
+        return mine

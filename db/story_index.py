@@ -71,7 +71,8 @@ class Candidate:
     #: The hashes ``Matcher.prepare`` computed for it, if they were stored.
     shingles: bytes | None
     story_id: int | None = None
-    #: The feed's summary (read, like the text, only when no hashes were stored).
+    #: The feed's summary (short: always read; its phrases are computed from it when the
+    #: stored hashes predate phrase sets).
     summary: str | None = None
     #: When it was published (else first seen): copies appear close together.
     published: datetime | None = None
@@ -277,7 +278,7 @@ def stored_candidates(session: Session, article_ids: Iterable[int]) -> dict[int,
             case((shingles.is_(None), Article.text), else_=literal("")),
             shingles,
             Article.story_id,
-            case((shingles.is_(None), Article.summary), else_=literal("")),
+            Article.summary,
             func.coalesce(Article.published_at, Article.first_seen_at),
             Source.name,
         )
