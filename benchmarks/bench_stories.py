@@ -47,14 +47,14 @@ from sqlalchemy.orm import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from haitiwatch.crawler.stories import (
+from haitiwatch.crawler.shingles import (
     Similarity,
-    StoryParams,
     band_keys,
     shingles,
     signature,
     similarity,
 )
+from haitiwatch.crawler.stories import StoryParams
 from haitiwatch.crawler.story_matcher import StoryMatcher
 from haitiwatch.db.records import ArticleRecord
 from haitiwatch.db.store import SourceSpec, Store
@@ -271,7 +271,7 @@ def scale(sizes: list[int], samples: int, params: StoryParams) -> None:
             result = _place_in_subprocess(db, sample_file, params)
             db_mib = db.stat().st_size / 2**20
         print(
-            f"{size:>9,} articles ({size * (params.bands + 1):,} band rows) in the window: "
+            f"{size:>9,} articles ({size * _keys_per_article(params):,} band rows) in the window: "
             f"place median {result['median_ms']:.2f} ms, p90 {result['p90_ms']:.2f} ms "
             f"(of which the index lookup: median {result['lookup_median_ms']:.2f} ms, "
             f"p90 {result['lookup_p90_ms']:.2f} ms); "
@@ -291,7 +291,7 @@ def _fill_bands(db: Path, size: int, params: StoryParams) -> None:
     connection.execute("PRAGMA journal_mode=WAL")
     connection.execute("PRAGMA synchronous=OFF")
     connection.execute("DROP INDEX ix_story_bands_created_at")
-    total = size * (params.bands + 1)
+    total = size * _keys_per_article(params)
     chunks = max(1, total // 500_000)
     span = 2**64 // chunks
     stamps = [
@@ -313,6 +313,11 @@ def _fill_bands(db: Path, size: int, params: StoryParams) -> None:
     connection.execute("ANALYZE")
     connection.commit()
     connection.close()
+
+
+def _keys_per_article(params: StoryParams) -> int:
+    """Text band keys, the lead's word-set keys and the title key."""
+    return params.bands + params.short.bands + 1
 
 
 def _place_in_subprocess(db: Path, sample_file: Path, params: StoryParams) -> dict[str, float]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Protocol, cast
 
@@ -25,6 +25,7 @@ from sqlalchemy import (
     Table,
     case,
     delete,
+    func,
     insert,
     literal,
     select,
@@ -34,7 +35,7 @@ from sqlalchemy.orm import Session
 
 from haitiwatch.db.database import bind_value, insert_rows, one_of
 from haitiwatch.db.records import ArticleRecord
-from haitiwatch.db.schema import Article, Story, StoryBand, StoryShingles
+from haitiwatch.db.schema import Article, Source, Story, StoryBand, StoryShingles
 
 DEFAULT_WINDOW = timedelta(days=30)
 STORY_BANDS = cast(Table, StoryBand.__table__)
@@ -67,9 +68,16 @@ class Candidate:
     title: str
     #: Empty when ``shingles`` are given (then the text is not read at all).
     text: str
-    #: The shingles ``Matcher.prepare`` computed for it, if they were stored.
+    #: The hashes ``Matcher.prepare`` computed for it, if they were stored.
     shingles: bytes | None
     story_id: int | None = None
+    #: The feed's summary (short: always read; its phrases are computed from it when the
+    #: stored hashes predate phrase sets).
+    summary: str | None = None
+    #: When it was published (else first seen): copies appear close together.
+    published: datetime | None = None
+    #: The source (name) it came from: items of one feed share its template text.
+    source: str | None = None
 
 
 #: An article to index: its id, its index keys and its text's shingles (None: not computed).
@@ -129,6 +137,8 @@ class StoryIndex:
         first_with_hash: dict[str, int] = {}
         batch_holders: dict[int, list[int]] = {}
         for i, (record, ks) in enumerate(zip(records, keys, strict=True)):
+            if record.published is None:  # stored with first_seen_at = now
+                record = replace(record, published=now)
             digest = record.content_hash
             if digest and digest in exact:
                 placements.append(Placement(exact[digest], ks))
@@ -164,8 +174,7 @@ class StoryIndex:
             if score is not None and (best is None or score > best[0]):
                 best = (score, candidate.story_id, None)
         for peer in _most_shared(keys, batch_holders):
-            other = batch[peer]
-            score = self.matcher.score(record, batch_candidate(other))
+            score = self.matcher.score(record, batch_candidate(batch[peer], record.published))
             if score is not None and (best is None or score > best[0]):
                 best = (score, None, peer)
         if best is None:
@@ -269,19 +278,32 @@ def stored_candidates(session: Session, article_ids: Iterable[int]) -> dict[int,
             case((shingles.is_(None), Article.text), else_=literal("")),
             shingles,
             Article.story_id,
+            Article.summary,
+            func.coalesce(Article.published_at, Article.first_seen_at),
+            Source.name,
         )
+        .join(Source, Source.id == Article.source_id)
         .outerjoin(STORY_SHINGLES, STORY_SHINGLES.c.article_id == Article.id)
         .where(one_of(session, Article.id, wanted), Article.story_id.is_not(None))
     )
-    for article_id, title, text, stored, story_id in rows:
+    for article_id, title, text, stored, story_id, summary, published, source in rows:
         if story_id is not None:
-            found[article_id] = Candidate(title, text, stored, story_id)
+            found[article_id] = Candidate(title, text, stored, story_id, summary, published, source)
     return found
 
 
-def batch_candidate(record: ArticleRecord) -> Candidate:
-    """An earlier record of the same batch as a candidate (its shingles as computed)."""
-    return Candidate(record.title, record.text, record.story_shingles)
+def batch_candidate(record: ArticleRecord, now: datetime | None = None) -> Candidate:
+    """An earlier record of the same batch as a candidate (its hashes as computed)."""
+    published = record.published or now
+    return Candidate(
+        record.title,
+        record.text,
+        record.story_shingles,
+        None,
+        record.summary,
+        published,
+        record.source,
+    )
 
 
 def candidates(session: Session, keys: Sequence[int], since: datetime) -> list[Candidate]:

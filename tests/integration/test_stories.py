@@ -319,7 +319,7 @@ def test_the_window_bounds_the_index(db_url: str) -> None:
         after = session.scalar(select(func.count()).select_from(StoryBand)) or 0
         oldest = session.scalar(select(func.min(StoryBand.created_at)))
         shingled = session.scalars(select(StoryShingles.created_at)).all()
-    assert removed == 33 and before == after + removed  # 32 band keys and one title key
+    assert removed == 53 and before == after + removed  # 32 text, 20 lead and one title key
     assert oldest is not None and oldest >= NOW - timedelta(days=30)
     assert len(shingled) == 2 and min(shingled) >= NOW - timedelta(days=30)
     store.close()

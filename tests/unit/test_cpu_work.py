@@ -47,8 +47,9 @@ def test_each_feed_text_is_normalised_once_for_its_hash_and_its_shingles() -> No
     textnorm.normalise_for_hash.cache_clear()
     records = feed_records(job, entries, entries, StoryMatcher().prepare).records
     assert len(records) == 40 and all(r.story_keys for r in records)
-    # each text once (hash, then shingles) and each title once (its story key)
-    assert textnorm.normalise_for_hash.cache_info().misses == 2 * len(entries)
+    # each text once (hash, then shingles), each title once (its story key) and each lead
+    # (title + summary) once (its word keys, then its phrases)
+    assert textnorm.normalise_for_hash.cache_info().misses == 3 * len(entries)
 
 
 def test_a_new_item_sharing_the_boilerplate_of_the_items_listed_with_it_gets_no_hash() -> None:

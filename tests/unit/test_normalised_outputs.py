@@ -17,12 +17,12 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from haitiwatch.crawler import stories
+from haitiwatch.crawler import shingles as shingling
 from haitiwatch.db import textnorm
 
 # -- references: the code before the fast paths ------------------------------------------------
 
-_REF_TOKEN_RE = re.compile(rf"[{stories._CJK}]|[^\s{stories._CJK}]+")
+_REF_TOKEN_RE = re.compile(rf"[{shingling._CJK}]|[^\s{shingling._CJK}]+")
 
 
 def ref_tokens(text: str) -> list[str]:
@@ -35,7 +35,7 @@ def ref_token_hash(token: str) -> int:
 
 
 _REF_MULTIPLIERS = tuple(
-    np.uint64(ref_token_hash(f"haitiwatch-shingle-{stories.SCHEME}-{i}") | 1) for i in range(16)
+    np.uint64(ref_token_hash(f"haitiwatch-shingle-{shingling.SCHEME}-{i}") | 1) for i in range(16)
 )
 
 
@@ -137,7 +137,7 @@ def examples(*args: object) -> Callable[[Test], Test]:
 @given(texts)
 @examples()
 def test_tokens_are_the_normalised_words(text: str) -> None:
-    assert stories.tokens(text) == ref_tokens(text)
+    assert shingling.tokens(text) == ref_tokens(text)
 
 
 @settings(max_examples=300)
@@ -181,7 +181,7 @@ def test_golden_outputs() -> None:
     assert digest(textnorm.clean_text(GOLDEN).encode()).hexdigest()[:16] == "25aee22aea822505"
     folded = textnorm.fold(GOLDEN).encode("utf-8", "surrogatepass")
     assert digest(folded).hexdigest()[:16] == "3bae31bed3b783f7"
-    shingled = stories.compute_shingles(GOLDEN, 5).tobytes()
+    shingled = shingling.compute_shingles(GOLDEN, 5).tobytes()
     assert digest(shingled).hexdigest()[:16] == "0234a16a1754b6b3"
 
 
@@ -197,7 +197,7 @@ def test_golden_outputs() -> None:
 @example("漢字日本語中文 abc", 3)
 def test_compute_shingles_is_unchanged(text: str, words: int) -> None:
     expected = ref_compute_shingles(text, words)
-    got = stories.compute_shingles(text, words)
+    got = shingling.compute_shingles(text, words)
     assert got.dtype == expected.dtype == np.uint32
     assert got.tolist() == expected.tolist()
 
@@ -206,13 +206,13 @@ def test_compute_shingles_is_unchanged(text: str, words: int) -> None:
 @examples(5)
 def test_shingle_array_is_unchanged(text: str, words: int) -> None:
     expected = ref_compute_shingles(text, words).tolist()
-    assert stories.shingle_array(text, words).tolist() == expected
-    assert stories.shingle_array(text, words).tolist() == expected  # from the cache
-    assert stories.shingles(text, words) == frozenset(expected)
+    assert shingling.shingle_array(text, words).tolist() == expected
+    assert shingling.shingle_array(text, words).tolist() == expected  # from the cache
+    assert shingling.shingles(text, words) == frozenset(expected)
 
 
 def test_negative_shingle_width_still_fails() -> None:
     with pytest.raises(ValueError, match="broadcast"):
         ref_compute_shingles("one two three", -1)
     with pytest.raises(ValueError, match="broadcast"):
-        stories.compute_shingles("one two three", -1)
+        shingling.compute_shingles("one two three", -1)

@@ -10,19 +10,23 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from haitiwatch.crawler.stories import (
-    StoryParams,
+from haitiwatch.crawler.shingles import (
     array_similarity,
-    article_keys,
     band_keys,
-    copy_score,
     estimated_jaccard,
-    is_copy,
-    normalise_title,
     shingle_array,
     shingles,
     signature,
     similarity,
+)
+from haitiwatch.crawler.stories import (
+    CopyText,
+    StoryParams,
+    article_keys,
+    copy_score,
+    copy_text,
+    is_copy,
+    normalise_title,
     title_key,
 )
 from haitiwatch.crawler.story_matcher import StoryMatcher
@@ -122,9 +126,11 @@ def test_identical_sets_share_every_band_key(hashes: frozenset[int]) -> None:
 def test_band_keys_are_stable_across_releases() -> None:
     """Keys are stored: a change here silently breaks every index (bump SCHEME instead)."""
     keys = article_keys("Kenyan police land in Haiti", WHITEHOUSE[0]["text"], PARAMS)
-    assert len(keys) == PARAMS.bands + 1
+    assert len(keys) == PARAMS.bands + PARAMS.short.bands + 1
     assert keys[-1] == title_key("Kenyan police land in Haiti")
     assert keys[:2] == [4795790779670432602, 4297101762428028321]
+    short = keys[PARAMS.bands : PARAMS.bands + 2]  # the lead's word-set keys
+    assert short == [5269357420865448187, 8071436824768710654]
 
 
 @given(
@@ -179,14 +185,19 @@ def test_different_real_articles_are_not_copies() -> None:
 def test_two_reports_with_the_same_headline_are_judged_on_their_text() -> None:
     headline = "UN Security Council authorises Kenya-led mission to Haiti"
     sullivan, readout = WHITEHOUSE[1]["text"], WHITEHOUSE[2]["text"]
-    assert copy_score(headline, sullivan, headline, readout, PARAMS) is None
+    assert copy_score(_side(headline, sullivan), _side(headline, readout), PARAMS) is None
 
 
 def test_title_only_items_join_on_the_normalised_headline() -> None:
     full = WHITEHOUSE[1]
-    score = copy_score("Opinion | " + full["title"], "", full["title"], full["text"], PARAMS)
-    assert score is not None
-    assert copy_score("Opinion | Other headline about Haiti", "", full["title"], "", PARAMS) is None
+    opinion, original = _side("Opinion | " + full["title"]), _side(full["title"], full["text"])
+    assert copy_score(opinion, original, PARAMS) is not None
+    other = _side("Opinion | Other headline about Haiti")
+    assert copy_score(other, _side(full["title"]), PARAMS) is None
+
+
+def _side(title: str, text: str = "") -> CopyText:
+    return copy_text(title, text, PARAMS)
 
 
 def test_matcher_keys_include_the_title_for_text_and_title_only_records() -> None:
@@ -196,8 +207,10 @@ def test_matcher_keys_include_the_title_for_text_and_title_only_records() -> Non
     )  # fmt: skip
     matcher = StoryMatcher()
     keys = matcher.keys(record)
-    assert len(keys) == PARAMS.bands + 1
+    assert len(keys) == PARAMS.bands + PARAMS.short.bands + 1
     assert title_key(WHITEHOUSE[0]["title"]) in keys
     from dataclasses import replace
 
-    assert matcher.keys(replace(record, text="Short summary.")) == [keys[-1]]
+    short = matcher.keys(replace(record, text="Short summary."))
+    # No text band keys: the word keys of title + summary, and the title key.
+    assert short[-1] == keys[-1] and not set(short) & set(keys[: PARAMS.bands])
