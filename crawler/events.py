@@ -48,7 +48,7 @@ class EventParams:
     #: Articles further apart than this (publication times) never share an event.
     window: timedelta = timedelta(hours=72)
     #: The similarity needed at the same instant...
-    min_score: float = 0.30
+    min_score: float = 0.15
     #: ...and this much more at the window's edge (linear in between).
     distance_penalty: float = 0.15
     #: Shared weight of concepts that are not common (Haiti, Kenya, UN...) needed at least.

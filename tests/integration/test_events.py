@@ -14,6 +14,7 @@ from haitiwatch.db.records import ArticleRecord, FetchOutcome, FetchResult
 from haitiwatch.db.schema import AlertRow, Event
 from haitiwatch.db.store import SourceSpec, Store
 from haitiwatch.scheduler.config import parse_config
+from haitiwatch.scheduler.export import article_row
 from haitiwatch.scheduler.notify import rule_match_hook
 from tests.unit.test_events import CHOLERA, VOTE_EN, VOTE_FR, VOTE_REWORDED
 
@@ -106,4 +107,13 @@ def test_one_alert_per_event_across_a_restart(db_url: str) -> None:
     store.save_article(report("health", "cholera", CHOLERA, "en"), NOW)
     vote, cholera = events_of(store)["wire.example"], events_of(store)["health.example"]
     assert alert_keys(store) == [f"event:{vote}", f"event:{cholera}"]
+    store.close()
+
+
+def test_the_export_carries_each_article_s_event(db_url: str) -> None:
+    store = event_store(db_url)
+    store.save_article(report("wire", "vote", VOTE_EN, "en"), NOW)
+    store.save_article(report("lenouvelliste", "vote", VOTE_FR, "fr"), NOW)
+    rows = [article_row(a) for a in store.iter_articles()]
+    assert rows[0]["event"] is not None and rows[0]["event"] == rows[1]["event"]
     store.close()
