@@ -90,17 +90,10 @@ def _phrase_table() -> dict[tuple[str, ...], str]:
     return table
 
 
-def _lead(title: str, text: str) -> tuple[str, str]:
-    words = text.split(maxsplit=LEAD_WORDS)
-    return title, " ".join(words[:LEAD_WORDS])
-
-
 def concepts(title: str, text: str) -> frozenset[str]:
     """The evidence of an article: its headline's and lead's concepts."""
-    found: set[str] = set()
-    for part in _lead(title, text):
-        found.update(_part_concepts(part, is_title=part is title))
-    return frozenset(found)
+    lead = " ".join(text.split(maxsplit=LEAD_WORDS)[:LEAD_WORDS])
+    return frozenset(_part_concepts(title, is_title=True) | _part_concepts(lead, is_title=False))
 
 
 def _part_concepts(text: str, is_title: bool) -> set[str]:
@@ -199,7 +192,7 @@ def _key(concept: str) -> int:
 
 
 def concepts_to_text(found: Iterable[str]) -> str:
-    """Stored form of a concept set (one line; concepts hold no spaces or newlines)."""
+    """Stored form of a concept set, one concept a line (a concept holds no whitespace)."""
     return "\n".join(sorted(found))
 
 

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from datetime import datetime
 
 from haitiwatch.db.alerts import ArchivedText, Outbox, iter_texts_since
+from haitiwatch.db.event_reader import EventReport, EventSummary, event_reports, list_events
 from haitiwatch.db.marks import Marks
 from haitiwatch.db.near_misses import NearMissArchive
 from haitiwatch.db.records import SourceHealth
@@ -85,6 +86,12 @@ class Archive:
 
     def story(self, story_id: int) -> list[StoryCopy] | None:
         return story_copies(self._engine, story_id)
+
+    def events(self, since: datetime, rule: str | None, limit: int) -> list[EventSummary]:
+        return list_events(self._engine, since, rule, limit)
+
+    def event(self, event_id: int) -> tuple[EventSummary, list[EventReport]] | None:
+        return event_reports(self._engine, event_id)
 
     def texts_since(self, since: datetime | None) -> Iterator[ArchivedText]:
         return iter_texts_since(self._engine, since)

@@ -12,6 +12,7 @@ from haitiwatch.scheduler.cli import (
     audit,
     backup,
     crawl,
+    events,
     learn,
     marks,
     rules,
@@ -35,6 +36,8 @@ app.command()(archive.export)
 app.command("search")(search.search_command)
 app.command("stories")(archive.stories_command)
 app.command("story")(archive.story_command)
+app.command("events")(events.events_command)
+app.command("event")(events.event_command)
 rules.rules_app.command("audit")(audit.rules_audit)
 rules.rules_app.command("learn")(learn.rules_learn)
 app.add_typer(rules.rules_app, name="rules")

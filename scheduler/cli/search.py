@@ -21,7 +21,7 @@ from haitiwatch.scheduler.cli.common import load, open_archive, out
 FORMATS = ("table", "json", "jsonl", "csv")
 CSV_FIELDS = (
     "id", "date", "published", "first_seen", "source", "language", "title", "url", "story_id",
-    "score", "snippet",
+    "event_id", "score", "snippet",
 )  # fmt: skip
 
 
@@ -41,6 +41,7 @@ def hit_record(hit: SearchHit, highlighter: Highlighter | None) -> dict[str, Any
         "title": hit.title,
         "url": hit.url,
         "story_id": hit.story_id,
+        "event_id": hit.event_id,
         "score": round(hit.score, 6) if hit.score is not None else None,
         "snippet": snippet,
     }

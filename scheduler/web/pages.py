@@ -116,6 +116,18 @@ async def story_page(request: web.Request) -> web.Response:
     return context.render("story.html", story_id=story_id, copies=copies, mark=mark)
 
 
+async def event_page(request: web.Request) -> web.Response:
+    context = request.app[CONTEXT]
+    event_id = row_id(request.match_info["id"])
+    if event_id is None:
+        return context.render("error.html", 404, message="No such event.")
+    found = await context.run(lambda: context.archive.event(event_id))
+    if found is None:
+        return context.render("error.html", 404, message=f"No event with id {event_id}.")
+    event, reports = found
+    return context.render("event.html", event=event, reports=reports)
+
+
 async def coverage_page(request: web.Request) -> web.Response:
     context = request.app[CONTEXT]
     by = request.query.get("by", "source")
@@ -164,6 +176,7 @@ ROUTES: Final = (
     ("/", search_page),
     ("/stories", stories_page),
     (r"/stories/{id:\d{1,18}}", story_page),
+    (r"/events/{id:\d{1,18}}", event_page),
     ("/coverage", coverage_page),
     ("/sources", sources_page),
     (r"/rules/{name:[a-z0-9][a-z0-9._-]{0,63}}.atom", rule_atom),
