@@ -19,7 +19,7 @@ import os
 import socket
 import uuid
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,6 +27,7 @@ from sqlalchemy import Engine, Select, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from haitiwatch.db.database import WRITE_OPTION
+from haitiwatch.db.event_reader import event_coverage
 from haitiwatch.db.schema import AlertRow, Article, RuleMatchRow, Source
 
 PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
@@ -63,6 +64,10 @@ class Alert:
     story_id: int | None
     #: How many outlets (sources) carry the story, this one included.
     story_outlets: int = 1
+    #: The news event it reports, and how many outlets and languages carry the event when the
+    #: message is made (an event alerts once: its later coverage is counted here).
+    event_id: int | None = None
+    event_coverage: tuple[int, int] = (1, 1)
     terms: tuple[str, ...] = field(default=())
     #: The learned model's score when the rule alerted by score (its query did not match).
     score: float | None = None
@@ -247,8 +252,14 @@ def _alert_query() -> _AlertSelect:
 def _alerts(session: Session, stmt: _AlertSelect) -> list[Alert]:
     rows = session.execute(stmt).all()
     outlets = _story_outlets(session, {a.story_id for _, a, _, _, _ in rows if a.story_id})
+    coverage = event_coverage(session, {a.event_id for _, a, _, _, _ in rows if a.event_id})
     return [
-        _to_alert(row, a, source, terms, outlets, score) for row, a, source, terms, score in rows
+        replace(
+            _to_alert(row, a, source, terms, outlets, score),
+            event_id=a.event_id,
+            event_coverage=coverage.get(a.event_id or -1, (1, 1)),
+        )
+        for row, a, source, terms, score in rows
     ]
 
 

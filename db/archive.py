@@ -9,6 +9,7 @@ from datetime import datetime
 
 from haitiwatch.db.alerts import Alert, ArchivedText, Outbox, iter_texts_since
 from haitiwatch.db.article_reader import ArticleView, read_article
+from haitiwatch.db.event_reader import EventReport, EventSummary, event_reports, list_events
 from haitiwatch.db.marks import Marks
 from haitiwatch.db.near_misses import NearMissArchive
 from haitiwatch.db.records import SourceHealth
@@ -90,6 +91,12 @@ class Archive:
 
     def article(self, article_id: int) -> ArticleView | None:
         return read_article(self._engine, article_id)
+
+    def events(self, since: datetime, rule: str | None, limit: int) -> list[EventSummary]:
+        return list_events(self._engine, since, rule, limit)
+
+    def event(self, event_id: int) -> tuple[EventSummary, list[EventReport]] | None:
+        return event_reports(self._engine, event_id)
 
     def texts_since(self, since: datetime | None) -> Iterator[ArchivedText]:
         return iter_texts_since(self._engine, since)

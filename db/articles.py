@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from haitiwatch.db.alias_owners import is_alias, separate_false_aliases
 from haitiwatch.db.aliases import Key
 from haitiwatch.db.database import dialect_insert, insert_returning_ids, one_of
+from haitiwatch.db.event_index import EventIndex, StoryOf
 from haitiwatch.db.keys import record_keys
 from haitiwatch.db.records import ArticleOutcome, ArticleRecord, StoredChange
 from haitiwatch.db.schema import Article, ArticleKey, Story
@@ -48,9 +49,11 @@ class ArticleWriter:
         source_id: Callable[[str], int],
         stories: StoryIndex,
         hooks: Sequence[ArticleHook] = (),
+        events: EventIndex | None = None,
     ) -> None:
         self.source_id = source_id
         self.stories = stories
+        self.events = events or EventIndex()
         self.hooks = list(hooks)
 
     def save_records(
@@ -108,10 +111,20 @@ class ArticleWriter:
         records = [record for record, _ in keyed]
         placements = self.stories.place_many(session, records, now)
         story_ids = self._stories_for(session, placements, now)
+        events = self.events.place_many(
+            session,
+            records,
+            [StoryOf(p.story_id, p.peer) for p in placements],
+            [self.source_id(r.source) for r in records],
+            now,
+        )
         article_ids = insert_returning_ids(
             session.connection(),
             ARTICLES,
-            [self._article_row(r, s, now) for r, s in zip(records, story_ids, strict=True)],
+            [
+                self._article_row(r, s, e, now)
+                for r, s, e in zip(records, story_ids, events.event_ids, strict=True)
+            ],
         )
         index_new_articles(session.connection(), article_ids)
         session.execute(
@@ -132,6 +145,7 @@ class ArticleWriter:
             ],
             now,
         )
+        self.events.add_many(session, events, article_ids, now)
         origins: dict[int, int] = {}
         for placement, story_id, article_id in zip(placements, story_ids, article_ids, strict=True):
             if placement.story_id is None and placement.peer is None:
@@ -144,8 +158,10 @@ class ArticleWriter:
                 [{"sid": s, "origin": a} for s, a in origins.items()],
             )
         changes = [
-            StoredChange(article_id, story_id, record, ArticleOutcome.NEW)
-            for record, story_id, article_id in zip(records, story_ids, article_ids, strict=True)
+            StoredChange(article_id, story_id, record, ArticleOutcome.NEW, event_id)
+            for record, story_id, article_id, event_id in zip(
+                records, story_ids, article_ids, events.event_ids, strict=True
+            )
         ]
         for hook in self.hooks:
             hook(session, changes, now)
@@ -187,10 +203,13 @@ class ArticleWriter:
             )
         return [started[key] if is_new else key for is_new, key in owners]
 
-    def _article_row(self, record: ArticleRecord, story_id: int, now: datetime) -> dict[str, Any]:
+    def _article_row(
+        self, record: ArticleRecord, story_id: int, event_id: int | None, now: datetime
+    ) -> dict[str, Any]:
         return {
             "source_id": self.source_id(record.source),
             "story_id": story_id,
+            "event_id": event_id,
             "url": record.url,
             "canonical_url": record.canonical_url,
             "guid": record.guid,
@@ -237,7 +256,7 @@ class ArticleWriter:
         outcome: ArticleOutcome,
         now: datetime,
     ) -> None:
-        change = StoredChange(article.id, article.story_id, record, outcome)
+        change = StoredChange(article.id, article.story_id, record, outcome, article.event_id)
         for hook in self.hooks:
             hook(session, [change], now)
 
@@ -284,10 +303,15 @@ class ArticleWriter:
     def _insert(
         self, session: Session, record: ArticleRecord, keys: list[tuple[str, str]], now: datetime
     ) -> Article:
-        story_id, index_keys = self._story_for(session, record, now)
+        story_id, index_keys, joined = self._story_for(session, record, now)
+        source_id = self.source_id(record.source)
+        events = self.events.place_many(
+            session, [record], [StoryOf(story_id if joined else None)], [source_id], now
+        )
         article = Article(
-            source_id=self.source_id(record.source),
+            source_id=source_id,
             story_id=story_id,
+            event_id=events.event_ids[0],
             url=record.url,
             canonical_url=record.canonical_url,
             guid=record.guid,
@@ -311,6 +335,7 @@ class ArticleWriter:
         session.flush()
         self._add_keys(session, article.id, keys[1:])
         self.stories.add_many(session, [(article.id, index_keys, record.story_shingles)], now)
+        self.events.add_many(session, events, [article.id], now)
         story = session.get_one(Story, story_id)
         if story.origin_article_id is None:
             story.origin_article_id = article.id
@@ -318,16 +343,17 @@ class ArticleWriter:
 
     def _story_for(
         self, session: Session, record: ArticleRecord, now: datetime
-    ) -> tuple[int, tuple[int, ...]]:
-        """The story a new article joins (a copy's) or starts, and its story-index keys."""
+    ) -> tuple[int, tuple[int, ...], bool]:
+        """The story a new article joins (a copy's) or starts, its story-index keys, and
+        whether it joined one."""
         placement = self.stories.place(session, record, now)
         if placement.story_id is not None:
             join_story(session, placement.story_id, now)
-            return placement.story_id, placement.keys
+            return placement.story_id, placement.keys, True
         story = Story(created_at=now, updated_at=now, article_count=1)
         session.add(story)
         session.flush()
-        return story.id, placement.keys
+        return story.id, placement.keys, False
 
     def _add_keys(self, session: Session, article_id: int, keys: list[tuple[str, str]]) -> None:
         """Remember further identities; one already owned by another article stays with it."""

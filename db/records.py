@@ -138,6 +138,8 @@ class StoredChange:
     story_id: int | None
     record: ArticleRecord
     outcome: ArticleOutcome
+    #: The news event it reports (None: events are not grouped).
+    event_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,6 +204,8 @@ class StoredArticle:
     last_updated: datetime
     revisions: int
     story: int | None = None
+    #: The news event it reports (docs/events.md).
+    event: int | None = None
     authors: tuple[str, ...] = ()
     #: Every rule that alerted on the article, by its query or by its learned model's score.
     rules: tuple[str, ...] = ()

@@ -1,5 +1,5 @@
 """Rule matches, written in the article transaction: which rules each article matches (by
-query, or by a learned model's score) and one alert outbox row per (rule, story, channel).
+query, or by a learned model's score) and one alert outbox row per (rule, event, channel).
 """
 
 from __future__ import annotations
@@ -51,7 +51,11 @@ class RuleMatchHook:
         record_matches(session, [(c, self.match(c.record)) for c in changes], now)
 
 
-def story_key(story_id: int | None, article_id: int) -> str:
+def story_key(story_id: int | None, article_id: int, event_id: int | None = None) -> str:
+    """What one alert is sent per: the article's event (one alert per piece of news, all
+    outlets and languages), else its story, else the article."""
+    if event_id is not None:
+        return f"event:{event_id}"
     return f"story:{story_id}" if story_id is not None else f"article:{article_id}"
 
 
@@ -91,7 +95,7 @@ def record_matches(
         {
             "rule": h.rule,
             "channel": channel,
-            "story_key": story_key(change.story_id, change.article_id),
+            "story_key": story_key(change.story_id, change.article_id, change.event_id),
             "article_id": change.article_id,
             "mode": h.mode,
             "status": PENDING,

@@ -127,6 +127,8 @@ class Article(Base):
     # No index of its own: ix_articles_source_date (migration 0007) leads with it.
     source_id: Mapped[int] = mapped_column(ForeignKey("sources.id"))
     story_id: Mapped[int | None] = mapped_column(ForeignKey("stories.id"), index=True)
+    #: The news event it reports (no FK: added to the archive by ALTER TABLE, migration 0016).
+    event_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
     #: The link every reader shows (export, search, API, Atom, pages, alerts): a real address.
     #: Rows stored before it was defined hold the URL fetched (or the feed's link): real too.
     url: Mapped[str] = mapped_column(Text)
@@ -242,6 +244,48 @@ class StoryShingles(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class Event(Base):
+    """One piece of news and all its coverage: stories across outlets and languages
+    (docs/events.md)."""
+
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    article_count: Mapped[int] = mapped_column(Integer, default=1)
+    #: Sources (outlets) that carry it.
+    source_count: Mapped[int] = mapped_column(Integer, default=1)
+    #: The first report (no FK: articles reference events).
+    first_article_id: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class EventKey(Base):
+    """One evidence key of an article indexed for event placement (pruned like story_bands)."""
+
+    __tablename__ = "event_keys"
+    __table_args__ = (Index("ix_event_keys_at", "at"),)
+
+    event_key: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    article_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    #: When the article reports (published, or first seen): the event window is on this.
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class EventEvidence(Base):
+    """An indexed article's evidence concepts and event: later articles are scored on them."""
+
+    __tablename__ = "event_evidence"
+    __table_args__ = (Index("ix_event_evidence_at", "at"),)
+
+    article_id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
+    )
+    event_id: Mapped[int] = mapped_column(BigInteger)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    concepts: Mapped[str] = mapped_column(Text)
+
+
 # -- alerts (issue 4): rule matches and the alert outbox ------------------------------------
 
 
@@ -294,7 +338,7 @@ class AlertRow(Base):
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     rule: Mapped[str] = mapped_column(String(64))
     channel: Mapped[str] = mapped_column(String(64))
-    #: "story:<id>", or "article:<id>" for an article without a story.
+    #: "event:<id>", else "story:<id>", or "article:<id>" for an article without a story.
     story_key: Mapped[str] = mapped_column(String(40))
     article_id: Mapped[int] = mapped_column(
         ForeignKey("articles.id", ondelete="CASCADE"), index=True

@@ -26,6 +26,7 @@ from haitiwatch.db.database import (
     migrate,
     one_of,
 )
+from haitiwatch.db.event_index import EventIndex
 from haitiwatch.db.fetches import count_item_failure, record_fetch, source_health
 from haitiwatch.db.keys import key_value
 from haitiwatch.db.owed import apply_changes, defer_in, hold_in, owes_pages, pending, settle_in
@@ -69,11 +70,12 @@ class Store:
         engine: Engine,
         hooks: Sequence[ArticleHook] = (),
         stories: StoryIndex | None = None,
+        events: EventIndex | None = None,
     ) -> None:
         self.engine = engine
         #: Story grouping; without a matcher, only exact copies (same text hash) are grouped.
         self.stories = stories or StoryIndex()
-        self.articles = ArticleWriter(self.source_id, self.stories, hooks)
+        self.articles = ArticleWriter(self.source_id, self.stories, hooks, events)
         self._session = sessionmaker(engine, expire_on_commit=False)
         self._write = sessionmaker(
             engine.execution_options(**{WRITE_OPTION: True}), expire_on_commit=False
@@ -87,10 +89,11 @@ class Store:
         url: str,
         hooks: Sequence[ArticleHook] = (),
         stories: StoryIndex | None = None,
+        events: EventIndex | None = None,
     ) -> Store:
         engine = create_db_engine(url)
         migrate(engine)
-        return cls(engine, hooks, stories)
+        return cls(engine, hooks, stories, events)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -338,6 +341,7 @@ def stored_article(article: Article, source: str) -> StoredArticle:
         last_updated=article.updated_at,
         revisions=article.revisions,
         story=article.story_id,
+        event=article.event_id,
         authors=tuple(article.authors or ()),
     )
 

@@ -62,6 +62,8 @@ def meta_line(alert: Alert, zone: ZoneInfo) -> str:
     parts = [alert.outlet, when, alert.language or "language unknown"]
     if alert.story_outlets > 1:
         parts.append(f"{alert.story_outlets} outlets carry this story")
+    if (coverage := event_summary(alert)) is not None:
+        parts.append(coverage)
     return " · ".join(parts)
 
 
@@ -98,6 +100,19 @@ def item_view(alert: Alert, notifier: Notifier, also: str = "") -> ItemView:
         archive_url=notifier.archive_link(alert),
         marks=mark_links(alert, notifier),
         also=also,
+    )
+
+
+def event_summary(alert: Alert) -> str | None:
+    """The event's coverage besides this report ("12 more outlets, 3 languages"): further
+    reports of an event alert no more, they are counted here."""
+    outlets, languages = alert.event_coverage
+    if outlets <= 1:
+        return None
+    more = outlets - 1
+    return (
+        f"{more} more {'outlet' if more == 1 else 'outlets'}, "
+        f"{languages} {'language' if languages == 1 else 'languages'}"
     )
 
 

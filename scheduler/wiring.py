@@ -6,9 +6,11 @@ outbox rows) are registered here as Store hooks, in order.
 
 from __future__ import annotations
 
+from haitiwatch.crawler.event_matcher import EventMatcher
 from haitiwatch.crawler.stories import StoryParams
 from haitiwatch.crawler.story_matcher import StoryMatcher
 from haitiwatch.db.articles import ArticleHook
+from haitiwatch.db.event_index import EventIndex
 from haitiwatch.db.store import Store
 from haitiwatch.db.story_index import StoryIndex
 from haitiwatch.scheduler.config import LoadedConfig
@@ -31,4 +33,6 @@ def story_index(loaded: LoadedConfig) -> StoryIndex:
 
 def open_store(loaded: LoadedConfig) -> Store:
     """The Store, with the configured rule hooks and story index."""
-    return Store.open(loaded.database_url, article_hooks(loaded), story_index(loaded))
+    return Store.open(
+        loaded.database_url, article_hooks(loaded), story_index(loaded), EventIndex(EventMatcher())
+    )

@@ -53,6 +53,8 @@ class SearchHit:
     #: Higher is better (negated bm25 on SQLite, ts_rank on PostgreSQL); None: no query.
     score: float | None
     text: str | None = field(default=None, repr=False)
+    #: The news event it reports (docs/events.md).
+    event_id: int | None = None
 
     @property
     def date(self) -> datetime:

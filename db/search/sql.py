@@ -156,6 +156,7 @@ def columns(with_text: bool) -> list[Any]:
         Article.published_at,
         Article.first_seen_at,
         Article.story_id,
+        Article.event_id,
     ]
     return [*cols, Article.text] if with_text else cols
 
@@ -279,7 +280,7 @@ def need_rule_matches(engine: Engine) -> None:
 
 
 def to_hit(row: Sequence[Any], with_text: bool) -> SearchHit:
-    score = row[9 if with_text else 8]
+    score = row[10 if with_text else 9]
     return SearchHit(
         id=row[0],
         source=row[1],
@@ -289,6 +290,7 @@ def to_hit(row: Sequence[Any], with_text: bool) -> SearchHit:
         published=row[5],
         first_seen=row[6],
         story_id=row[7],
+        event_id=row[8],
         score=float(score) if score is not None else None,
-        text=row[8] if with_text else None,
+        text=row[9] if with_text else None,
     )

@@ -14,6 +14,7 @@ from haitiwatch.scheduler.cli import (
     backup,
     coverage,
     crawl,
+    events,
     learn,
     marks,
     opml,
@@ -42,6 +43,8 @@ app.command("search")(search.search_command)
 app.command("stories")(archive.stories_command)
 app.command("coverage")(coverage.coverage_command)
 app.command("story")(archive.story_command)
+app.command("events")(events.events_command)
+app.command("event")(events.event_command)
 rules.rules_app.command("audit")(audit.rules_audit)
 rules.rules_app.command("learn")(learn.rules_learn)
 app.add_typer(rules.rules_app, name="rules")

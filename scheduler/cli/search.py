@@ -43,7 +43,7 @@ class SortOrder(StrEnum):
 
 CSV_FIELDS = (
     "id", "date", "published", "first_seen", "source", "language", "title", "url", "story_id",
-    "score", "snippet",
+    "event_id", "score", "snippet",
 )  # fmt: skip
 
 
@@ -63,6 +63,7 @@ def hit_record(hit: SearchHit, highlighter: Highlighter | None) -> dict[str, Any
         "title": hit.title,
         "url": hit.url,
         "story_id": hit.story_id,
+        "event_id": hit.event_id,
         "score": round(hit.score, 6) if hit.score is not None else None,
         "snippet": snippet,
     }

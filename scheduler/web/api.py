@@ -8,6 +8,7 @@ from typing import Any, Final
 from aiohttp import web
 
 from haitiwatch.db.errors import HaitiwatchError
+from haitiwatch.db.event_reader import EventReport, EventSummary
 from haitiwatch.db.search import SearchHit
 from haitiwatch.db.story_reader import StoryCopy
 from haitiwatch.scheduler.numbers import whole_number
@@ -32,6 +33,7 @@ def hit_json(hit: SearchHit, snippet: str | None) -> dict[str, Any]:
         "published": _iso(hit.published),
         "first_seen": _iso(hit.first_seen),
         "story_id": hit.story_id,
+        "event_id": hit.event_id,
         "score": hit.score,
         "snippet": snippet,
     }
@@ -113,6 +115,57 @@ async def api_stories(request: web.Request) -> web.Response:
     )
 
 
+def report_json(report: EventReport) -> dict[str, Any]:
+    return {
+        "article_id": report.article_id,
+        "story_id": report.story_id,
+        "source": report.source,
+        "url": report.url,
+        "title": report.title,
+        "language": report.language,
+        "first_seen": _iso(report.first_seen),
+        "published": _iso(report.published),
+        "is_first": report.is_first,
+    }
+
+
+def event_json(event: EventSummary) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "updated_at": _iso(event.updated_at),
+        "article_count": event.article_count,
+        "source_count": event.source_count,
+        "languages": list(event.languages),
+        "first": report_json(event.first) if event.first else None,
+    }
+
+
+async def api_events(request: web.Request) -> web.Response:
+    context = request.app[CONTEXT]
+    days = whole_number(request.query.get("days", "7"), 1, 3650)
+    if days is None:
+        return error("days: expected 1 to 3650")
+    try:
+        limit = _limit(request, 50)
+    except HaitiwatchError as e:
+        return error(str(e))
+    since = datetime.now(UTC) - timedelta(days=days)
+    found = await context.run(lambda: context.archive.events(since, None, limit))
+    return web.json_response({"events": [event_json(e) for e in found]})
+
+
+async def api_event(request: web.Request) -> web.Response:
+    context = request.app[CONTEXT]
+    event_id = row_id(request.match_info["id"])
+    if event_id is None:
+        return error("no such event", 404)
+    found = await context.run(lambda: context.archive.event(event_id))
+    if found is None:
+        return error(f"no event with id {event_id}", 404)
+    summary, reports = found
+    return web.json_response({**event_json(summary), "reports": [report_json(r) for r in reports]})
+
+
 async def api_story(request: web.Request) -> web.Response:
     context = request.app[CONTEXT]
     story_id = row_id(request.match_info["id"])
@@ -176,6 +229,8 @@ ROUTES: Final = (
     ("/api/search", api_search),
     ("/api/stories", api_stories),
     (r"/api/stories/{id:\d{1,18}}", api_story),
+    ("/api/events", api_events),
+    (r"/api/events/{id:\d{1,18}}", api_event),
     ("/api/coverage", api_coverage),
     ("/api/sources", api_sources),
     ("/api/openapi.json", api_openapi),

@@ -64,6 +64,7 @@ SCHEMAS: Final[dict[str, Any]] = {
             "published": _NULL_TIME,
             "first_seen": {"type": "string", "format": "date-time"},
             "story_id": {"type": ["integer", "null"]},
+            "event_id": {"type": ["integer", "null"]},
             "score": {"type": ["number", "null"]},
             "snippet": {
                 "description": "Plain text and [start, end) offsets of the matched words.",
@@ -123,6 +124,38 @@ SCHEMAS: Final[dict[str, Any]] = {
         "properties": {
             "id": {"type": "integer"},
             "copies": {"type": "array", "items": {"$ref": "#/components/schemas/Copy"}},
+        },
+    },
+    "Report": {
+        "type": "object",
+        "properties": {
+            "article_id": {"type": "integer"},
+            "story_id": {"type": ["integer", "null"]},
+            "source": _STR,
+            "url": _LINK,
+            "title": _STR,
+            "language": _NULL_STR,
+            "first_seen": _NULL_TIME,
+            "published": _NULL_TIME,
+            "is_first": {"type": "boolean"},
+        },
+    },
+    "Event": {
+        "type": "object",
+        "properties": {
+            "id": {"type": "integer"},
+            "updated_at": _NULL_TIME,
+            "article_count": {"type": "integer"},
+            "source_count": {"type": "integer"},
+            "languages": {"type": "array", "items": _STR},
+            "first": {"oneOf": [{"$ref": "#/components/schemas/Report"}, {"type": "null"}]},
+            "reports": {"type": "array", "items": {"$ref": "#/components/schemas/Report"}},
+        },
+    },
+    "Events": {
+        "type": "object",
+        "properties": {
+            "events": {"type": "array", "items": {"$ref": "#/components/schemas/Event"}},
         },
     },
     "Coverage": {
@@ -250,6 +283,25 @@ SPEC: Final[dict[str, Any]] = {
                     {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
                 ],
                 "responses": {"200": _ok("Story"), "404": ERROR},
+            }
+        },
+        "/api/events": {
+            "get": {
+                "summary": "Events (news and its coverage) updated recently, newest first",
+                "parameters": [
+                    _param("days", "Updated within this many days.", {"type": "integer"}),
+                    LIMIT,
+                ],
+                "responses": {"200": _ok("Events"), "400": ERROR},
+            }
+        },
+        "/api/events/{id}": {
+            "get": {
+                "summary": "Every report of one event, the first marked",
+                "parameters": [
+                    {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
+                ],
+                "responses": {"200": _ok("Event"), "404": ERROR},
             }
         },
         "/api/coverage": {

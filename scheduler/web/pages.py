@@ -150,6 +150,18 @@ async def article_page(request: web.Request) -> web.Response:
     )
 
 
+async def event_page(request: web.Request) -> web.Response:
+    context = request.app[CONTEXT]
+    event_id = row_id(request.match_info["id"])
+    if event_id is None:
+        return context.render("error.html", 404, message=translate("No such event."))
+    found = await context.run(lambda: context.archive.event(event_id))
+    if found is None:
+        return context.render("error.html", 404, message=translate("No such event."))
+    event, reports = found
+    return context.render("event.html", event=event, reports=reports)
+
+
 async def coverage_page(request: web.Request) -> web.Response:
     context = request.app[CONTEXT]
     by = request.query.get("by", "source")
@@ -230,6 +242,7 @@ ROUTES: Final = (
     ("/stories", stories_page),
     (r"/stories/{id:\d{1,18}}", story_page),
     (r"/article/{id:\d{1,18}}", article_page),
+    (r"/events/{id:\d{1,18}}", event_page),
     ("/coverage", coverage_page),
     ("/sources", sources_page),
     ("/help", about_page),

@@ -1,0 +1,34 @@
+"""The matcher the Store's event index is given (db.event_index.EventMatcher); the work is
+done by crawler/events.py."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from haitiwatch.crawler import events
+from haitiwatch.crawler.events import EventParams
+from haitiwatch.db.records import ArticleRecord
+
+
+class EventMatcher:
+    def __init__(self, params: EventParams | None = None) -> None:
+        self.params = params or EventParams()
+
+    @property
+    def window(self) -> timedelta:
+        return self.params.window
+
+    def evidence(self, record: ArticleRecord) -> str:
+        return events.concepts_to_text(events.concepts(record.title, record.text))
+
+    def keys(self, evidence: str) -> list[int]:
+        return events.event_keys(events.concepts_from_text(evidence))
+
+    def score(self, evidence: str, at: datetime, other: str, other_at: datetime) -> float | None:
+        return events.same_event_score(
+            events.concepts_from_text(evidence),
+            at,
+            events.concepts_from_text(other),
+            other_at,
+            self.params,
+        )
