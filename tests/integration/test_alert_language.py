@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from haitiwatch.scheduler.alert_bodies import AlertBodies
 from haitiwatch.scheduler.config import LoadedConfig, load_config, parse_config
 from haitiwatch.scheduler.digest import MAX_DETAILED, digest_message
 from haitiwatch.scheduler.notify import Notifier, drain_outbox, rule_match_hook
+from haitiwatch.scheduler.possible_misses import misses_message
 from tests.integration import test_alerts_delivery as delivery
 from tests.integration.test_alerts_delivery import NOW, SLACK, Inbox, record
 from tests.support.receiver import Receiver
@@ -140,6 +142,18 @@ def test_a_creole_rule_gets_its_digest_in_creole() -> None:
             assert label not in body, (label, body[:200])
     assert "Achiv la: https://news.example.org" in message.text
     assert "Nan achiv la" in message.text
+
+
+def test_a_creole_rule_gets_its_possible_misses_in_creole() -> None:
+    config = parse_config(CREOLE_DIGEST, "hw.toml")
+    notifier = Notifier({"desk": None}, config.rules, "UTC")
+    misses = [replace(digest_alert(1, 1), rule="gangs:misses")]
+    message = misses_message(config.rules[0], misses, notifier, NOW)
+    assert message.title.startswith("[gangs] sa li te ka rate 2026-11-16 15:00 UTC: 1 atik")
+    for body in (message.text, message.html):
+        assert "Poukisa: (règ la jwenn li kounye a)" in body
+        assert "Règ gangs:misses jwenn: gangs" in body  # the items: in the rule's language too
+        assert "Why:" not in body and "possible misses" not in body
 
 
 def test_an_unknown_language_is_a_config_error_naming_file_rule_and_choices() -> None:
