@@ -3,6 +3,10 @@ override: ``[alerts] templates = "/path"`` holds files named like the package's 
 (scheduler/alert_templates/: ``alert.txt``, ``alert.html``, ``digest.txt``, ``digest.html``,
 and the ``item.*`` each includes); a file missing there comes from the package.
 
+Each template is rendered in the rule's language: the package's templates mark our own words
+with Jinja2's i18n tags (``{% trans %}``, ``_()``), translated from the shared catalogs
+(scheduler/catalogs.py); an override without them simply renders its own text.
+
 HTML templates are autoescaped, so feed text in them cannot inject markup; text templates are
 not (scheduler/messages.py makes their values one-line and bounded).
 """
@@ -13,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import (
+    BaseLoader,
     ChoiceLoader,
     Environment,
     FileSystemLoader,
@@ -24,25 +29,40 @@ from jinja2 import (
 )
 
 from haitiwatch.db.errors import ConfigError
+from haitiwatch.scheduler.catalogs import DEFAULT, translations
 
 TEMPLATE_NAMES = ("alert.txt", "alert.html", "digest.txt", "digest.html", "item.txt", "item.html")
 
 
 class AlertBodies:
-    """The templates, loaded once; ``render`` fills one."""
+    """The templates, loaded once per language; ``render`` fills one."""
 
     def __init__(self, override: Path | None = None) -> None:
         package = PackageLoader("haitiwatch.scheduler", "alert_templates")
-        loaders = [FileSystemLoader(override), package] if override is not None else [package]
+        loaders: list[BaseLoader] = [package]
+        if override is not None:
+            loaders.insert(0, FileSystemLoader(override))
+        self.loader = ChoiceLoader(loaders)
         self.override = override
-        self.env = Environment(
-            loader=ChoiceLoader(loaders),
-            autoescape=select_autoescape(enabled_extensions=("html",), default=False),
-            undefined=StrictUndefined,  # a misspelt name in an override fails, not renders ""
-            trim_blocks=True,
-            lstrip_blocks=True,
-            keep_trailing_newline=False,
-        )
+        self._envs: dict[str, Environment] = {}
+        self.env = self.environment(DEFAULT)
+
+    def environment(self, language: str) -> Environment:
+        """The templates with ``language``'s translations installed (one Environment each,
+        so rendering in one language never changes another's)."""
+        if language not in self._envs:
+            env = Environment(
+                loader=self.loader,
+                autoescape=select_autoescape(enabled_extensions=("html",), default=False),
+                undefined=StrictUndefined,  # a misspelt name in an override fails, not renders ""
+                trim_blocks=True,
+                lstrip_blocks=True,
+                keep_trailing_newline=False,
+                extensions=["jinja2.ext.i18n"],
+            )
+            env.install_gettext_translations(translations(language), newstyle=True)  # type: ignore[attr-defined]
+            self._envs[language] = env
+        return self._envs[language]
 
     def check(self) -> None:
         """Load and render every template now with a full sample item, so that an override
@@ -60,8 +80,8 @@ class AlertBodies:
                     f"alerts.templates: {where}" + (f" line {line}" if line else "") + f": {e}"
                 ) from e
 
-    def render(self, name: str, **context: Any) -> str:
-        return self.env.get_template(name).render(**context).strip()
+    def render(self, name: str, language: str = DEFAULT, **context: Any) -> str:
+        return self.environment(language).get_template(name).render(**context).strip()
 
 
 def _where(error: TemplateError, name: str) -> tuple[str, int | None]:

@@ -15,7 +15,10 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from babel.support import NullTranslations
+
 from haitiwatch.db.alerts import SENT, Alert, Outbox, new_worker_id
+from haitiwatch.scheduler.catalogs import translations
 from haitiwatch.scheduler.config_values import digest_times
 from haitiwatch.scheduler.digest_schedule import cron_last_due, cron_next_due, is_cron
 from haitiwatch.scheduler.messages import Message, item_markdown, item_view, md_escape
@@ -88,32 +91,41 @@ def digest_message(
     groups = group_by_story(alerts)
     shown, rest = groups[:MAX_DETAILED], groups[MAX_DETAILED:]
     when = due.astimezone(notifier.zone).strftime("%Y-%m-%d %H:%M %Z")
-    count = f"{len(groups)} {'story' if len(groups) == 1 else 'stories'}"
-    title = f"[{rule}] digest {when}: {count}"
-    more = f"…and {len(rest)} more: " + "; ".join(g[0].title[:100] for g in rest) if rest else ""
+    language = notifier.language(rule)
+    t = translations(language)
+    title = t.ngettext(
+        "[%(rule)s] digest %(when)s: %(count)s story",
+        "[%(rule)s] digest %(when)s: %(count)s stories",
+        len(groups),
+    ) % {"rule": rule, "when": when, "count": len(groups)}
+    more = ""
+    if rest:
+        titles = "; ".join(g[0].title[:100] for g in rest)
+        more = t.gettext("…and %(count)s more: %(titles)s") % {"count": len(rest), "titles": titles}
     context = {
         "title": title,
-        "items": [item_view(g[0], notifier, _also(g)) for g in shown],
+        "items": [item_view(g[0], notifier, _also(g, t)) for g in shown],
         "more": more,
         "archive_url": notifier.archive_url,
     }
     markdown = [md_escape(title)]
     for group in shown:
-        also = _also(group)
+        also = _also(group, t)
         markdown += ["", item_markdown(group[0], notifier), *([md_escape(also)] if also else [])]
     if more:
         markdown.append(md_escape(more))
     return Message(
         title,
-        notifier.bodies.render("digest.txt", **context),
+        notifier.bodies.render("digest.txt", language, **context),
         "\n".join(markdown),
-        notifier.bodies.render("digest.html", **context),
+        notifier.bodies.render("digest.html", language, **context),
     )
 
 
-def _also(group: Sequence[Alert]) -> str:
+def _also(group: Sequence[Alert], t: NullTranslations) -> str:
+    """The story's other outlets, on one line."""
     others = [f"{a.outlet}: {a.title[:100]}" for a in group[1:]]
-    return ("Also: " + "; ".join(others)) if others else ""
+    return t.gettext("Also: %(others)s") % {"others": "; ".join(others)} if others else ""
 
 
 async def run_due_digests(

@@ -1,6 +1,7 @@
 """Alert messages: one alert or a digest item in plain text, Markdown (Slack) and HTML (email).
 Text and HTML bodies come from Jinja2 templates (scheduler/alert_bodies.py); Markdown is
-built here.
+built here. Our own words are in the rule's language (``language`` in [[rules]]): marked for
+the shared catalogs (scheduler/catalogs.py) and translated with ``words(...)``.
 
 Feed text is untrusted: it is flattened, escaped for each format, and links are shown only
 when they are plain http(s) URLs. With [web] base_url and a link secret configured, every
@@ -15,12 +16,13 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
 
+from babel.support import NullTranslations
 from markupsafe import Markup
 
 from haitiwatch.db.alerts import Alert
 from haitiwatch.db.near_misses import MISSES_SUFFIX
+from haitiwatch.scheduler.catalogs import translations
 
 if TYPE_CHECKING:  # the Notifier carries these helpers' settings; it imports this module
     from haitiwatch.scheduler.notify import Notifier
@@ -56,13 +58,25 @@ def safe_link(url: str) -> str | None:
     return url if re.match(r"^https?://[^\s<>\"']+$", url) else None
 
 
-def meta_line(alert: Alert, zone: ZoneInfo) -> str:
+def words(alert: Alert, notifier: Notifier) -> NullTranslations:
+    """The catalog of the language the alert's rule writes in."""
+    return translations(notifier.language(alert.rule))
+
+
+def meta_line(alert: Alert, notifier: Notifier) -> str:
+    t = words(alert, notifier)
     moment = alert.published or alert.first_seen
-    when = moment.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
-    parts = [alert.outlet, when, alert.language or "language unknown"]
+    when = moment.astimezone(notifier.zone).strftime("%Y-%m-%d %H:%M %Z")
+    parts = [alert.outlet, when, alert.language or t.gettext("language unknown")]
     if alert.story_outlets > 1:
-        parts.append(f"{alert.story_outlets} outlets carry this story")
-    if (coverage := event_summary(alert)) is not None:
+        count = alert.story_outlets
+        parts.append(
+            t.ngettext(
+                "%(count)s outlet carries this story", "%(count)s outlets carry this story", count
+            )
+            % {"count": count}
+        )
+    if (coverage := event_summary(alert, t)) is not None:
         parts.append(coverage)
     return " · ".join(parts)
 
@@ -92,36 +106,36 @@ def item_view(alert: Alert, notifier: Notifier, also: str = "") -> ItemView:
         title=one_line(alert.title, 300),
         link=safe_link(alert.url),
         url=alert.url,
-        meta=meta_line(alert, notifier.zone),
+        meta=meta_line(alert, notifier),
         snippet_text=snippet.render(lambda s: s, "*", "*"),
         # Every piece of feed text is escaped by render(); only the marks are markup.
         snippet_html=Markup(snippet.render(html.escape, "<mark><b>", "</b></mark>")),  # noqa: S704
-        terms=_terms_line(alert),
+        terms=_terms_line(alert, notifier),
         archive_url=notifier.archive_link(alert),
         marks=mark_links(alert, notifier),
         also=also,
     )
 
 
-def event_summary(alert: Alert) -> str | None:
+def event_summary(alert: Alert, t: NullTranslations) -> str | None:
     """The event's coverage besides this report ("12 more outlets, 3 languages"): further
     reports of an event alert no more, they are counted here."""
     outlets, languages = alert.event_coverage
     if outlets <= 1:
         return None
-    more = outlets - 1
-    return (
-        f"{more} more {'outlet' if more == 1 else 'outlets'}, "
-        f"{languages} {'language' if languages == 1 else 'languages'}"
-    )
+    more = t.ngettext("%(count)s more outlet", "%(count)s more outlets", outlets - 1)
+    spoken = t.ngettext("%(count)s language", "%(count)s languages", languages)
+    return f"{more % {'count': outlets - 1}}, {spoken % {'count': languages}}"
 
 
 def item_text(alert: Alert, notifier: Notifier) -> str:
-    return notifier.bodies.render("item.txt", item=item_view(alert, notifier))
+    language = notifier.language(alert.rule)
+    return notifier.bodies.render("item.txt", language, item=item_view(alert, notifier))
 
 
 def item_html(alert: Alert, notifier: Notifier) -> str:
-    return notifier.bodies.render("item.html", item=item_view(alert, notifier))
+    language = notifier.language(alert.rule)
+    return notifier.bodies.render("item.html", language, item=item_view(alert, notifier))
 
 
 def item_markdown(alert: Alert, notifier: Notifier) -> str:
@@ -129,34 +143,41 @@ def item_markdown(alert: Alert, notifier: Notifier) -> str:
     heading = f"**[{title}]({link})**" if link else f"**{title}**"
     snippet = notifier.snippet(alert).render(md_escape, "**", "**")
     archive = notifier.archive_link(alert)
+    in_archive = md_escape(words(alert, notifier).gettext("In the archive"))
     return "\n".join(
         [
             heading,
-            md_escape(meta_line(alert, notifier.zone)),
+            md_escape(meta_line(alert, notifier)),
             snippet,
-            md_escape(_terms_line(alert)),
-            *([f"[In the archive]({archive})"] if archive else []),
+            md_escape(_terms_line(alert, notifier)),
+            *([f"[{in_archive}]({archive})"] if archive else []),
             *_markdown_mark_links(alert, notifier),
         ]
     )
 
 
-def _terms_line(alert: Alert) -> str:
+def _terms_line(alert: Alert, notifier: Notifier) -> str:
+    t = words(alert, notifier)
     if alert.score is not None:  # the query did not match: say why the rule alerted anyway
-        return f"Rule {alert.rule}: its learned model scored this {alert.score:.2f}"
+        return t.gettext("Rule %(rule)s: its learned model scored this %(score)s") % {
+            "rule": alert.rule,
+            "score": f"{alert.score:.2f}",
+        }
     terms = ", ".join(alert.terms[:8])
-    return f"Rule {alert.rule}" + (f" matched: {terms}" if terms else "")
+    if not terms:
+        return t.gettext("Rule %(rule)s") % {"rule": alert.rule}
+    return t.gettext("Rule %(rule)s matched: %(terms)s") % {"rule": alert.rule, "terms": terms}
 
 
 def alert_message(alert: Alert, notifier: Notifier) -> Message:
     """The message for one immediate alert."""
     title = one_line(f"[{alert.rule}] {alert.title}", 250)
-    view = item_view(alert, notifier)
+    view, language = item_view(alert, notifier), notifier.language(alert.rule)
     return Message(
         title,
-        notifier.bodies.render("alert.txt", item=view),
+        notifier.bodies.render("alert.txt", language, item=view),
         item_markdown(alert, notifier),
-        notifier.bodies.render("alert.html", item=view),
+        notifier.bodies.render("alert.html", language, item=view),
     )
 
 
@@ -177,4 +198,8 @@ def mark_links(alert: Alert, notifier: Notifier) -> tuple[str, str] | None:
 
 def _markdown_mark_links(alert: Alert, notifier: Notifier) -> list[str]:
     pair = mark_links(alert, notifier)
-    return [f"[Relevant]({pair[0]}) · [Not relevant]({pair[1]})"] if pair else []
+    if pair is None:
+        return []
+    t = words(alert, notifier)
+    relevant, not_relevant = md_escape(t.gettext("Relevant")), md_escape(t.gettext("Not relevant"))
+    return [f"[{relevant}]({pair[0]}) · [{not_relevant}]({pair[1]})"]

@@ -30,11 +30,13 @@ from haitiwatch.crawler.rules import RuleSet, Snippet, compile_rule, make_snippe
 from haitiwatch.db.alerts import FAILED, PENDING, SENT, Alert, Outbox, new_worker_id
 from haitiwatch.db.articles import ArticleHook
 from haitiwatch.db.errors import ConfigError, HaitiwatchError
+from haitiwatch.db.near_misses import MISSES_SUFFIX
 from haitiwatch.db.records import ArticleRecord
 from haitiwatch.db.rule_matches import RuleHit, RuleMatchHook
 from haitiwatch.scheduler.alert_bodies import AlertBodies
 from haitiwatch.scheduler.apprise_send import SEND_TIMEOUT, Delivery, apprise_accepts, deliver
 from haitiwatch.scheduler.assist import AssistedRules
+from haitiwatch.scheduler.catalogs import DEFAULT
 from haitiwatch.scheduler.config import Config, LoadedConfig
 from haitiwatch.scheduler.mark_links import LinkSigner, link_signer
 from haitiwatch.scheduler.messages import Message, alert_message, test_message
@@ -159,6 +161,11 @@ class Notifier:
     @cached_property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    def language(self, rule: str) -> str:
+        """The language a rule's alerts are written in (a possible miss: its rule's)."""
+        name = rule.removesuffix(MISSES_SUFFIX)
+        return next((r.language for r in self.rules if r.name == name), DEFAULT)
 
     @cached_property
     def _rulesets(self) -> dict[str, RuleSet]:

@@ -22,6 +22,7 @@ from haitiwatch.db.alerts import SENT, Alert, new_worker_id
 from haitiwatch.db.archive import Archive
 from haitiwatch.db.near_misses import possible_misses_key
 from haitiwatch.scheduler.audit import audit_rule
+from haitiwatch.scheduler.catalogs import translations
 from haitiwatch.scheduler.digest import last_due, rule_zone
 from haitiwatch.scheduler.messages import Message, item_html, item_markdown, item_text, md_escape
 from haitiwatch.scheduler.notify import LEASE, Notifier
@@ -98,12 +99,18 @@ def misses_message(
     """One message listing the near misses, each with why it looks on topic."""
     compiled = compile_rule(rule.name, rule.query)
     when = due.astimezone(notifier.zone).strftime("%Y-%m-%d %H:%M %Z")
-    count = f"{len(alerts)} {'article' if len(alerts) == 1 else 'articles'}"
-    title = f"[{rule.name}] possible misses {when}: {count} the rule did not match"
+    t = translations(rule.language)
+    title = t.ngettext(
+        "[%(rule)s] possible misses %(when)s: %(count)s article the rule did not match",
+        "[%(rule)s] possible misses %(when)s: %(count)s articles the rule did not match",
+        len(alerts),
+    ) % {"rule": rule.name, "when": when, "count": len(alerts)}
     text, markdown, html_parts = [title], [md_escape(title)], [f"<h2>{html.escape(title)}</h2>"]
     for alert in alerts:
         found = near_miss(compiled, alert.title, alert.text)
-        why = "Why: " + "; ".join(found.reasons) if found else "Why: (the rule matches it now)"
+        # The reasons name the rule's own terms, so they stay as they are.
+        reasons = "; ".join(found.reasons) if found else t.gettext("(the rule matches it now)")
+        why = t.gettext("Why: %(reasons)s") % {"reasons": reasons}
         text += ["", item_text(alert, notifier), why]
         markdown += ["", item_markdown(alert, notifier), md_escape(why)]
         html_parts.append(item_html(alert, notifier) + f"<p>{html.escape(why)}</p>")

@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from haitiwatch.scheduler.catalogs import ALERT_LANGUAGES
 from haitiwatch.scheduler.config_values import NAME, Section, check_timezone, digest_times
 from haitiwatch.scheduler.digest_schedule import check_schedule
 
@@ -39,6 +40,9 @@ class RuleConfig(Section):
     languages: list[str] = Field(default_factory=list)
     #: Only articles from these sources (names under [[sources]]); empty: every source.
     sources: list[str] = Field(default_factory=list)
+    #: The language of the rule's alerts and digests: our own words in them (labels, headings),
+    #: not the articles' text (scheduler/catalogs.py).
+    language: str = "en"
 
     @field_validator("name")
     @classmethod
@@ -80,6 +84,11 @@ class RuleConfig(Section):
             parse_query(self.query)
         except QuerySyntaxError as e:
             raise ValueError(f"rule {self.name!r}: query: {e}") from None
+        if self.language not in ALERT_LANGUAGES:
+            accepted = ", ".join(f'"{code}"' for code in ALERT_LANGUAGES)
+            raise ValueError(
+                f"rule {self.name!r}: language: expected one of {accepted}, got {self.language!r}"
+            )
         if self.mode == "digest":
             if self.digest is None:
                 raise ValueError(

@@ -1,26 +1,24 @@
 """The web archive's languages: English, French, Haitian Creole and Spanish.
 
-Catalogs are the .po files under ``locale/`` (shipped as package data), compiled in memory at
-start-up, so an installed wheel translates without a build step. The language of a request is
-the reader's choice (a cookie set by ``/language/CODE``), else the browser's Accept-Language,
-else English. ``render`` and ``translate`` read it from a context variable that the web
-wrappers set per request, so every handler keeps its plain ``context.render(name, ...)``.
+Catalogs are the .po files under ``locale/``, shared with alerts (scheduler/catalogs.py).
+The language of a request is the reader's choice (a cookie set by ``/language/CODE``), else
+the browser's Accept-Language, else English. ``render`` and ``translate`` read it from a
+context variable that the web wrappers set per request, so every handler keeps its plain
+``context.render(name, ...)``.
 """
 
 from __future__ import annotations
 
-import io
 from collections.abc import Mapping
 from contextvars import ContextVar
-from functools import cache
-from pathlib import Path
 from typing import Final
 
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
-from babel.support import NullTranslations, Translations
+# The web's names for the shared catalogs (re-exported).
+from haitiwatch.scheduler.catalogs import DEFAULT as DEFAULT
+from haitiwatch.scheduler.catalogs import DOMAIN as DOMAIN
+from haitiwatch.scheduler.catalogs import LOCALE_DIR as LOCALE_DIR
+from haitiwatch.scheduler.catalogs import translations as translations
 
-DEFAULT: Final = "en"
 #: Each language's own name, as the switcher shows it.
 LANGUAGES: Final[Mapping[str, str]] = {
     "en": "English",
@@ -29,8 +27,6 @@ LANGUAGES: Final[Mapping[str, str]] = {
     "es": "Español",
 }
 LANG_COOKIE: Final = "hw_lang"
-LOCALE_DIR: Final = Path(__file__).with_name("locale")
-DOMAIN: Final = "messages"
 
 current_language: ContextVar[str] = ContextVar("haitiwatch_web_language", default=DEFAULT)
 
@@ -62,20 +58,6 @@ def choose_language(cookie: str | None, accept_language: str) -> str:
     if cookie is not None and cookie in LANGUAGES:
         return cookie
     return next(iter(accepted_languages(accept_language)), DEFAULT)
-
-
-@cache
-def translations(language: str) -> NullTranslations:
-    """``language``'s catalog, compiled from its .po file (English: the message ids)."""
-    po = LOCALE_DIR / language / "LC_MESSAGES" / f"{DOMAIN}.po"
-    if language == DEFAULT or not po.is_file():
-        return NullTranslations()
-    with po.open("rb") as f:
-        catalog = read_po(f, locale=None, domain=DOMAIN)
-    compiled = io.BytesIO()
-    write_mo(compiled, catalog, use_fuzzy=False)
-    compiled.seek(0)
-    return Translations(compiled, domain=DOMAIN)
 
 
 def translate(message: str) -> str:

@@ -1,5 +1,6 @@
 """The web archive's languages: choosing one from the browser or the reader's cookie, and
-catalogs that translate every message the templates and pages use."""
+catalogs that translate every message the web pages, alert templates and alert-building
+modules use (found with the project's one extraction config, web/locale/babel.cfg)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from babel.messages.extract import extract_from_dir
+from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
 from hypothesis import given
 from hypothesis import strategies as st
@@ -20,16 +22,24 @@ from haitiwatch.scheduler.web.i18n import (
 )
 
 REPO = Path(__file__).resolve().parents[2]
-WEB = REPO / "scheduler" / "web"  # the checkout (a strict editable install links files)
-METHODS = [("**/templates/**.html", "jinja2"), ("**.py", "python")]
-OPTIONS = {"**/templates/**.html": {"extensions": "jinja2.ext.i18n", "trim_blocks": "true",
-                                    "lstrip_blocks": "true"}}  # fmt: skip
+SCHEDULER = REPO / "scheduler"  # the checkout (a strict editable install links files)
+WEB = SCHEDULER / "web"
 KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "translate": None}
 
 
 def used_messages() -> set[str | tuple[str, ...]]:
-    found = extract_from_dir(WEB, METHODS, OPTIONS, KEYWORDS)
+    with (WEB / "locale" / "babel.cfg").open() as f:
+        methods, options = parse_mapping_cfg(f)
+    found = extract_from_dir(SCHEDULER, methods, options, KEYWORDS)
     return {message for _, _, message, _, _ in found}
+
+
+def test_alert_texts_are_extracted_with_the_web_pages() -> None:
+    used = used_messages()
+    assert {"In the archive", "Mark for rule %(rule)s:", "Rule %(rule)s matched: %(terms)s"} <= used
+    assert ("[%(rule)s] digest %(when)s: %(count)s story",
+            "[%(rule)s] digest %(when)s: %(count)s stories") in used  # fmt: skip
+    assert "Search" in used  # the web pages' own
 
 
 @pytest.mark.parametrize(
