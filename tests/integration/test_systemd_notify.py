@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from haitiwatch.scheduler.sdnotify import SystemdNotifier, watchdog_interval
-from tests.integration.test_cluster import cluster_config, pg_url, processes  # noqa: F401
+from tests.integration.test_cluster import cluster_config
 from tests.support import write_config
 from tests.support.redis import redis_url  # noqa: F401
 from tests.support.server import Site
@@ -65,9 +65,9 @@ def test_the_service_says_ready_feeds_the_watchdog_and_says_stopping(
 def test_a_standby_scheduler_is_ready_and_healthy_while_it_waits(
     tmp_path: Path,
     site: Site,
-    pg_url: str,  # noqa: F811
+    pg_url: str,
     redis_url: str,  # noqa: F811
-    processes: list[ServiceProcess],  # noqa: F811
+    processes: list[ServiceProcess],
     notify_socket: socket.socket,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
