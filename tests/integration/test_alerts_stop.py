@@ -19,7 +19,7 @@ from haitiwatch.db.records import ArticleRecord
 from haitiwatch.db.store import SourceSpec, Store
 from haitiwatch.scheduler.config import parse_config
 from haitiwatch.scheduler.notify import Notifier, drain_outbox, rule_match_hook
-from tests.support import FeedItem, rss, write_config
+from tests.support import FeedItem, rss, words, write_config
 from tests.support.receiver import Receiver
 from tests.support.server import Site
 from tests.support.service import ServiceProcess, wait_for
@@ -47,6 +47,12 @@ def title(n: int) -> str:
     return f"Kenyan police patrol, report {n}"
 
 
+def report(n: int) -> str:
+    """Report ``n``'s text: a lead of its own (so each is its own event, and its own alert),
+    then the matching sentences."""
+    return f"Report {n}. {words(f'report {n}', 90)}. {TEXT}"
+
+
 #: The same rule, its alerts gathered into a digest; created at NOW, they are long due.
 DIGEST = CONFIG + 'mode = "digest"\ndigest = "daily 00:00"\n'
 
@@ -63,7 +69,7 @@ def burst(db_url: str, count: int = ALERTS, rules: str = CONFIG) -> Store:
             url=url,
             canonical_url=url,
             title=title(n),
-            text=f"Report {n}. {TEXT}",
+            text=report(n),
             text_origin="page",
             guid=str(n),
             guid_key=f"outlet|{n}",
@@ -194,7 +200,7 @@ def service_config(
                     title=title(n),
                     link=f"http://127.0.0.1/report/{n}",
                     guid=f"report-{n}",
-                    description=f"Report {n}. {TEXT}",
+                    description=report(n),
                     pub_date="Sat, 28 Nov 2026 10:00:00 GMT",
                 )
                 for n in range(count)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import random
 import signal
-import string
 import threading
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -19,7 +18,7 @@ from sqlalchemy import create_engine, func, select, update
 
 from haitiwatch.crawler.cluster import Dispatch, PollQueue
 from haitiwatch.db.schema import Article, Source
-from tests.support import FeedItem, rss, run_cli, write_config
+from tests.support import FeedItem, rss, run_cli, words, write_config
 from tests.support.receiver import Receiver
 from tests.support.server import Site
 from tests.support.service import ServiceProcess, free_port, wait_for
@@ -28,12 +27,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
 MATCHING = "Officers of the Multinational Security Support mission patrolled the capital."
 OTHER = "The city council met on Tuesday to discuss the new bus routes and a park."
-
-
-def words(seed: str, count: int) -> str:
-    """Distinct pseudo-random words, so that no two items look like copies of one story."""
-    rng = random.Random(seed)
-    return " ".join("".join(rng.choices(string.ascii_lowercase, k=7)) for _ in range(count))
 
 
 def feed_items(feed: int, count: int, matching: bool, first: int = 0) -> list[FeedItem]:

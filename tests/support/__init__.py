@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
+import string
 import subprocess
 import sys
 import textwrap
@@ -374,3 +376,10 @@ def fundus_pages(names: Sequence[str] = FUNDUS_PAGES) -> list[Page]:
         html = gzip.decompress((FUNDUS / row["html"]).read_bytes())
         pages.append(Page(name, html, row["title"], paragraphs))
     return pages
+
+
+def words(seed: str, count: int) -> str:
+    """Distinct pseudo-random words, so that no two items look like copies of one story or
+    reports of one event."""
+    rng = random.Random(seed)
+    return " ".join("".join(rng.choices(string.ascii_lowercase, k=7)) for _ in range(count))
