@@ -124,7 +124,7 @@ def test_tables_keep_whole_cells_in_a_pipe(archive: Path) -> None:
     assert rows[0][-1] == "origin (first seen)" and LONG_TITLE in [row[-1] for row in rows]
 
     health = run_cli("sources", "--format", "tsv", config=archive).check().stdout.splitlines()
-    assert health[1].split("\t")[:2] == ["news", "ok"]
+    assert health[1].split("\t")[:3] == ["news", "", "ok"]  # name, tags (none), status
 
 
 def run_on_a_terminal(*args: str, config: Path) -> tuple[str, str]:
