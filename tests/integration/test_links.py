@@ -24,7 +24,7 @@ from haitiwatch.db.archive import Archive
 from haitiwatch.db.store import Store
 from haitiwatch.scheduler.config import load_config
 from haitiwatch.scheduler.web import create_app
-from tests.support import FeedItem, crawl, rss, run_cli, write_config
+from tests.support import FeedItem, crawl, rss, run_cli, words, write_config
 from tests.support.server import Site, running_site
 from tests.support.web import free_port, get, serve
 
@@ -57,14 +57,15 @@ channels = ["desk"]
 
 def _page(name: str, canonical: str | None = None) -> str:
     """An article page with text of its own: the same text, or a near-copy, would make the
-    pages one article, or one story (and one alert)."""
+    pages one article, or one story (and one alert); a lead of its own keeps each its own
+    event (one alert per event)."""
     headline = HEADLINES[name]
     head = f"<title>{headline} | Loopback News</title>"
     if canonical:
         head += f'<link rel="canonical" href="{canonical}">'
-    shuffle, words = random.Random(name).sample, VOCABULARY.split()
-    paragraphs = "".join(
-        f"<p>Kenyan police, for the {name} report: {' '.join(shuffle(words, 30))}.</p>"
+    shuffle, vocabulary = random.Random(name).sample, VOCABULARY.split()
+    paragraphs = f"<p>{words(f'lead of {name}', 60)}.</p>" + "".join(
+        f"<p>Kenyan police, for the {name} report: {' '.join(shuffle(vocabulary, 30))}.</p>"
         for _ in range(5)
     )
     return (

@@ -9,7 +9,7 @@ import base64
 import json
 from pathlib import Path
 
-from tests.support import FeedItem, rss, run_cli, write_config
+from tests.support import FeedItem, rss, run_cli, words, write_config
 from tests.support.receiver import Receiver
 from tests.support.server import Site
 
@@ -29,7 +29,9 @@ def _items(prefix: str, site: Site) -> bytes:
             FeedItem(
                 title=f"{prefix}: Kenyan police in Haiti",
                 link=site.url(f"/{prefix}/story"),
-                description="The Multinational Security Support mission opened a new base.",
+                # A lead of its own: the two feeds' items are two events, two alerts.
+                description=f"{words(prefix, 40)}. The Multinational Security Support mission "
+                "opened a new base.",
             )
         ]
     )
@@ -40,8 +42,9 @@ def test_no_output_shows_a_secret(tmp_path: Path, site: Site, receiver: Receiver
     site.feed("/env/feed.xml", _items("env", site))
     site.add(
         "/members/story",
-        "<html><body><article><p>Members only: the Multinational Security Support mission"
-        " opened a new base near the capital on Monday.</p></article></body></html>",
+        f"<html><body><article><p>Members only: {words('members page', 40)}. The Multinational"
+        " Security Support mission opened a new base near the capital on Monday.</p></article>"
+        "</body></html>",
     )
     config = write_config(
         tmp_path,
