@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import FeedItem, articles, rss, run_cli, write_config
+from tests.support import FeedItem, articles, rss, run_cli, words, write_config
 from tests.support.receiver import Receiver
 from tests.support.server import Site
 from tests.support.service import ServiceProcess, free_port, http_get, wait_for
@@ -27,7 +27,8 @@ def items(start: int, stop: int) -> list[FeedItem]:
             title=f"Story {n}",
             link=f"http://127.0.0.1/story/{n}",
             guid=f"story-{n}",
-            description=f"{TEXT} (item {n})",
+            # A lead of its own: each item is its own event, so its own alert.
+            description=f"{words(f'story {n}', 80)}. {TEXT} (item {n})",
             pub_date="Sat, 28 Nov 2026 10:00:00 GMT",
         )
         for n in range(start, stop)
