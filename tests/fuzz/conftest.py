@@ -3,13 +3,11 @@ when HAITIWATCH_TEST_PG_URL names one. Module-scoped: the fuzzed requests only r
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from aiohttp import web
-from sqlalchemy import create_engine, text
 
 from haitiwatch.db.archive import Archive
 from haitiwatch.db.store import Store
@@ -17,9 +15,9 @@ from haitiwatch.scheduler.config import load_config
 from haitiwatch.scheduler.web import mount_web
 from tests.fuzz import long_campaign
 from tests.support.archive import fill_archive
+from tests.support.pg import fresh_pg_url
 from tests.support.web import free_port, serve
 
-PG_URL = os.environ.get("HAITIWATCH_TEST_PG_URL")
 LINK_SECRET_ENV = "HAITIWATCH_FUZZ_LINK_SECRET"
 
 
@@ -39,15 +37,8 @@ def filled_archive(
 ) -> Iterator[Archive]:
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('fuzz') / 'haitiwatch.db'}"
-    elif not PG_URL:
-        pytest.skip("HAITIWATCH_TEST_PG_URL not set (CI starts PostgreSQL; see .ci/postgres.sh)")
     else:
-        url = PG_URL
-        engine = create_engine(url)
-        with engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
-        engine.dispose()
+        url = fresh_pg_url()
     store = Store.open(url)
     fill_archive(store)
     yield Archive(store)
