@@ -9,6 +9,7 @@ from datetime import date, datetime
 
 from haitiwatch.db.alerts import Alert, ArchivedText, Outbox, iter_texts_since
 from haitiwatch.db.article_reader import ArticleView, read_article
+from haitiwatch.db.event_followups import EventFollowups
 from haitiwatch.db.event_reader import EventReport, EventSummary, event_reports, list_events
 from haitiwatch.db.marks import Marks
 from haitiwatch.db.near_misses import NearMissArchive
@@ -38,6 +39,7 @@ class Archive:
         self.state = ServiceState(self._engine)
         self.marks = Marks(self._engine)
         self.near_misses = NearMissArchive(store)
+        self.event_followups = EventFollowups(self._engine)
         self.rule_models = RuleModels(self._engine)
         #: Where the archive is, for logs (no password).
         self.location = self._engine.url.render_as_string(hide_password=True)
