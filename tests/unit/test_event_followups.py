@@ -1,14 +1,19 @@
-"""Which alerted events are due a follow-up (crawler/event_followups.py, pure)."""
+"""Which alerted events are due a follow-up (crawler/event_followups.py, pure), and how a
+webhook tells one from an alert."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import given
 from hypothesis import strategies as st
 
 from haitiwatch.crawler.event_followups import due_followups, gained_coverage, summarise
+from haitiwatch.db.alerts import FOLLOWUP, Alert
 from haitiwatch.db.event_followups import AlertedEvent, DueFollowup, EventReport
+from haitiwatch.scheduler.notify import Notifier
+from haitiwatch.scheduler.webhook import webhook_payload
 
 ALERTED = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 QUIET = {"mission": timedelta(hours=2)}
@@ -68,3 +73,16 @@ def test_due_exactly_when_gained_and_quiet(
     )
     last = max([0, *(m for _, _, m in found)])
     assert bool(due) == (gained and minutes >= last + 120)
+
+
+def test_a_webhook_tells_a_followup_from_an_alert() -> None:
+    alert = Alert(
+        id=1, rule="mission", channel="hook", mode=FOLLOWUP, status="sending", attempts=1,
+        created_at=ALERTED, next_attempt_at=ALERTED, sent_at=None, last_error=None, targets={},
+        article_id=1, title="Vote", url="https://wire.example/1", outlet="wire",
+        published=None, first_seen=ALERTED, language="en", text="", story_id=1, event_id=7,
+    )  # fmt: skip
+    notifier = Notifier({"hook": None})
+    assert webhook_payload([alert], notifier, "hook", ALERTED)["kind"] == "followup"
+    immediate = replace(alert, mode="immediate")
+    assert webhook_payload([immediate], notifier, "hook", ALERTED)["kind"] == "alert"
