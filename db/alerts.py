@@ -33,6 +33,8 @@ from haitiwatch.db.schema import AlertRow, Article, RuleMatchRow, Source
 PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
 STATUSES = (PENDING, SENDING, SENT, FAILED)
 IMMEDIATE, DIGEST = "immediate", "digest"
+#: An event's follow-up (db/event_followups.py): claimed by its own job, not the drain.
+FOLLOWUP = "followup"
 
 
 # -- reading and claiming ---------------------------------------------------------------------
@@ -113,6 +115,12 @@ class Outbox:
             AlertRow.created_at < before,
         )
         return self._claim(due, worker, now, lease, limit)
+
+    def claim_followups(
+        self, worker: str, now: datetime, lease: timedelta, limit: int = 50
+    ) -> list[Alert]:
+        """Claim due follow-up rows (an event's further coverage, db/event_followups.py)."""
+        return self._claim((AlertRow.mode == FOLLOWUP,), worker, now, lease, limit)
 
     def _claim(
         self, where: tuple[Any, ...], worker: str, now: datetime, lease: timedelta, limit: int

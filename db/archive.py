@@ -5,10 +5,11 @@ opens the database) and passed in: no caller reaches for the Store's engine."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import date, datetime
 
 from haitiwatch.db.alerts import Alert, ArchivedText, Outbox, iter_texts_since
 from haitiwatch.db.article_reader import ArticleView, read_article
+from haitiwatch.db.event_followups import EventFollowups
 from haitiwatch.db.event_reader import EventReport, EventSummary, event_reports, list_events
 from haitiwatch.db.marks import Marks
 from haitiwatch.db.near_misses import NearMissArchive
@@ -16,7 +17,12 @@ from haitiwatch.db.records import SourceHealth
 from haitiwatch.db.rule_models import RuleModels
 from haitiwatch.db.rule_previews import newest_matches
 from haitiwatch.db.search import NO_FILTERS, CoveragePoint, SearchFilters, SearchHit, Sort
-from haitiwatch.db.search.facets import coverage, filter_names, languages
+from haitiwatch.db.search.facets import (
+    coverage,
+    event_days_per_source,
+    filter_names,
+    languages,
+)
 from haitiwatch.db.search.pages import iter_search, search
 from haitiwatch.db.search.query import MatchExpr
 from haitiwatch.db.search.sql import has_rule_matches
@@ -33,6 +39,7 @@ class Archive:
         self.state = ServiceState(self._engine)
         self.marks = Marks(self._engine)
         self.near_misses = NearMissArchive(store)
+        self.event_followups = EventFollowups(self._engine)
         self.rule_models = RuleModels(self._engine)
         #: Where the archive is, for logs (no password).
         self.location = self._engine.url.render_as_string(hide_password=True)
@@ -66,9 +73,17 @@ class Archive:
         filters: SearchFilters,
         by: str,
         last_days: int | None = None,
+        count: str = "articles",
     ) -> list[CoveragePoint]:
-        """Matches per day and per source, language or rule (``db.search.facets``)."""
-        return coverage(self._engine, match, filters, by, last_days)
+        """Matches (or their events) per day and per source, language or rule
+        (``db.search.facets``)."""
+        return coverage(self._engine, match, filters, by, last_days, count)
+
+    def event_days_per_source(
+        self, match: MatchExpr | None, filters: SearchFilters, last_days: int | None = None
+    ) -> list[tuple[date, str, int]]:
+        """Each distinct (day, source, event) of the matches (``db.search.facets``)."""
+        return event_days_per_source(self._engine, match, filters, last_days)
 
     def source_health(self) -> list[SourceHealth]:
         """Each source's health; in the service, with failures the database refused to record."""

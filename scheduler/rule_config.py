@@ -4,17 +4,26 @@ learned second opinion."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from haitiwatch.scheduler.catalogs import ALERT_LANGUAGES
-from haitiwatch.scheduler.config_values import NAME, Section, check_timezone, digest_times
+from haitiwatch.scheduler.config_values import (
+    NAME,
+    Duration,
+    Section,
+    check_timezone,
+    digest_times,
+)
 from haitiwatch.scheduler.digest_schedule import check_schedule
 
 #: A rule with a possible-misses digest has outbox rows under "NAME:misses", which must fit
 #: the outbox's 64-character rule column (db/near_misses.py).
 MAX_AUDITED_NAME = 64 - len(":misses")
+#: The longest quiet period before an event's follow-up alert.
+MAX_EVENT_FOLLOWUP = timedelta(days=7)
 #: An ISO 639 language code, optionally with a region ("fr", "ht", "pt-BR").
 _LANGUAGE = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})?$")
 
@@ -43,6 +52,10 @@ class RuleConfig(Section):
     #: The language of the rule's alerts and digests: our own words in them (labels, headings),
     #: not the articles' text (scheduler/catalogs.py).
     language: str = "en"
+    #: An event's follow-up alert: once the event this rule alerted on has gained outlets or
+    #: languages and then had no new article for this long ("2h"), one message says what was
+    #: added (scheduler/event_followups.py). None: no follow-up.
+    event_followup: Duration | None = None
 
     @field_validator("name")
     @classmethod
@@ -61,6 +74,16 @@ class RuleConfig(Section):
                 raise ValueError(
                     f'expected a schedule like "daily 08:00" or "daily 08:00, 18:00", got {v!r}'
                 ) from None
+        return v
+
+    @field_validator("event_followup")
+    @classmethod
+    def _followup_within_a_week(cls, v: timedelta | None) -> timedelta | None:
+        # Events stop growing within days; a longer quiet period would never end usefully.
+        if v is not None and v > MAX_EVENT_FOLLOWUP:
+            raise ValueError(
+                f'expected a quiet period like "2h" or "1d", at most {MAX_EVENT_FOLLOWUP.days}d'
+            )
         return v
 
     @field_validator("languages")
@@ -101,6 +124,8 @@ class RuleConfig(Section):
                 raise ValueError(f"rule {self.name!r}: {e}") from None
         elif self.digest is not None:
             raise ValueError(f'rule {self.name!r}: digest is only used with mode = "digest"')
+        if self.event_followup is not None and not self.channels:
+            raise ValueError(f"rule {self.name!r}: event_followup needs channels to send to")
         if self.audit_digest is not None and not self.channels:
             raise ValueError(f"rule {self.name!r}: audit_digest needs channels to send to")
         if self.audit_digest is not None and len(self.name) > MAX_AUDITED_NAME:

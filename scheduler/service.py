@@ -39,6 +39,7 @@ from haitiwatch.scheduler import stop_signals
 from haitiwatch.scheduler.config import LoadedConfig, load_config
 from haitiwatch.scheduler.crawling import sync_sources
 from haitiwatch.scheduler.digest import run_due_digests
+from haitiwatch.scheduler.event_followups import run_due_followups
 from haitiwatch.scheduler.feeders import ONE_RUN, Feeder, pause
 from haitiwatch.scheduler.notify import STOP_GRACE, Notifier, drain_outbox
 from haitiwatch.scheduler.observe import Metrics, start_http
@@ -301,6 +302,7 @@ class Service:
         try:
             sent = await run_due_digests(self.archive.outbox, self.notifier, stop=self.stop)
             sent += await self.possible_misses.run_due(self.notifier, stop=self.stop)
+            sent += await run_due_followups(self.archive, self.notifier, stop=self.stop)
         except Exception:
             log.exception("sending digests failed; they stay in the outbox")
             return

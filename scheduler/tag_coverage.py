@@ -38,6 +38,18 @@ def by_tag(
     return [CoveragePoint(day, tag, n) for (day, tag), n in sorted(counts.items())]
 
 
+def events_by_tag(
+    rows: Sequence[tuple[date, str, int]], tags: Mapping[str, Sequence[str]]
+) -> list[CoveragePoint]:
+    """(day, source, event) rows -> distinct events per day and tag: an event two sources of
+    one tag reported counts once under that tag."""
+    events: dict[tuple[date, str], set[int]] = {}
+    for day, source, event in rows:
+        for tag in tags.get(source) or (UNTAGGED,):
+            events.setdefault((day, tag), set()).add(event)
+    return [CoveragePoint(day, tag, len(ids)) for (day, tag), ids in sorted(events.items())]
+
+
 def coverage_by(
     archive: Archive,
     match: MatchExpr | None,
@@ -45,8 +57,12 @@ def coverage_by(
     by: str,
     tags: Mapping[str, Sequence[str]],
     last_days: int | None = None,
+    count: str = "articles",
 ) -> list[CoveragePoint]:
-    """Matches per day, split by source, language, rule or tag."""
+    """Matches (``count="articles"``) or their events (``"events"``) per day, split by source,
+    language, rule or tag."""
     if by != "tag":
-        return archive.coverage(match, filters, by, last_days)
-    return by_tag(archive.coverage(match, filters, "source", last_days), tags)
+        return archive.coverage(match, filters, by, last_days, count)
+    if count == "events":
+        return events_by_tag(archive.event_days_per_source(match, filters, last_days), tags)
+    return by_tag(archive.coverage(match, filters, "source", last_days, count), tags)

@@ -67,7 +67,10 @@ def webhook_payload(
     alert, every waiting one for a digest)."""
     return {
         "version": PAYLOAD_VERSION,
-        "kind": "digest" if alerts and alerts[0].mode == "digest" else "alert",
+        # "alert", "digest", or "followup" (an event's further coverage, once).
+        "kind": {"digest": "digest", "followup": "followup"}.get(alerts[0].mode, "alert")
+        if alerts
+        else "alert",
         "rule": alerts[0].rule if alerts else None,
         "channel": channel,
         "sent_at": _iso(now),

@@ -19,6 +19,8 @@ from haitiwatch.db.errors import HaitiwatchError
 
 SORTS: Final = ("relevance", "date")
 COVERAGE_KEYS: Final = ("source", "language", "rule")
+#: What coverage counts per day: matching articles, or the distinct events they report.
+COVERAGE_COUNTS: Final = ("articles", "events")
 Sort: TypeAlias = Literal["relevance", "date"]
 
 

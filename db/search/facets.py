@@ -7,11 +7,27 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Final
 
-from sqlalchemy import ColumnElement, Engine, Integer, case, cast, func, select, type_coerce
+from sqlalchemy import (
+    ColumnElement,
+    Engine,
+    Integer,
+    Select,
+    case,
+    cast,
+    func,
+    select,
+    type_coerce,
+)
 from sqlalchemy.orm import Session
 
 from haitiwatch.db.schema import Article, RuleMatchRow, Source
-from haitiwatch.db.search import COVERAGE_KEYS, CoveragePoint, SearchError, SearchFilters
+from haitiwatch.db.search import (
+    COVERAGE_COUNTS,
+    COVERAGE_KEYS,
+    CoveragePoint,
+    SearchError,
+    SearchFilters,
+)
 from haitiwatch.db.search.pages import search
 from haitiwatch.db.search.query import MatchExpr
 from haitiwatch.db.search.sql import (
@@ -28,6 +44,9 @@ from haitiwatch.db.search.sql import (
 
 #: Day 0 of the keys' day numbers (``_key_day``).
 EPOCH_DAY: Final = date(1970, 1, 1)
+#: An article's event; an article without one (a Store built without the event matcher) is
+#: an event of its own (negated ids never collide with event ids).
+EVENT_OF_ARTICLE: Final = func.coalesce(Article.event_id, -Article.id)
 
 
 def coverage(
@@ -36,16 +55,64 @@ def coverage(
     filters: SearchFilters,
     by: str = "source",
     last_days: int | None = None,
+    count: str = "articles",
 ) -> list[CoveragePoint]:
     """Matching articles per day (UTC) and per source, language or rule; with ``last_days``,
     only the days up to that many back from the newest match (what a chart draws: finding
-    the newest match is one cheap query, counting reads every match)."""
+    the newest match is one cheap query, counting reads every match). ``count="events"``
+    counts the distinct events of those articles instead: an event counts on every day (and
+    under every key) it has a matching article, once however many outlets reported it."""
     if by not in COVERAGE_KEYS:
         raise SearchError(f"coverage by {by!r}: expected one of {', '.join(COVERAGE_KEYS)}")
+    if count not in COVERAGE_COUNTS:
+        raise SearchError(f"coverage count {count!r}: expected one of {', '.join(COVERAGE_COUNTS)}")
+    grouped = _per_day(engine, match, filters, by, last_days)
+    if grouped is None:
+        return []
+    day_label, key_label, stmt = grouped
+    counted = func.count() if count == "articles" else func.count(func.distinct(EVENT_OF_ARTICLE))
+    # Grouped and sorted by the labels: each row's day is computed once.
+    stmt = (
+        stmt.with_only_columns(day_label, key_label, counted.label("n"))
+        .group_by(day_label, key_label)
+        .order_by(day_label, key_label)
+    )
+    with Session(engine) as session:
+        map_file(session)
+        return [CoveragePoint(_as_day(d), str(k), int(n)) for d, k, n in session.execute(stmt)]
+
+
+def event_days_per_source(
+    engine: Engine,
+    match: MatchExpr | None,
+    filters: SearchFilters,
+    last_days: int | None = None,
+) -> list[tuple[date, str, int]]:
+    """Each distinct (day, source, event) of the matching articles: what counting events per
+    group of sources needs (a tag), since one event's counts per source do not add up."""
+    grouped = _per_day(engine, match, filters, "source", last_days)
+    if grouped is None:
+        return []
+    day_label, key_label, stmt = grouped
+    event = EVENT_OF_ARTICLE.label("event")
+    stmt = stmt.with_only_columns(day_label, key_label, event).distinct()
+    with Session(engine) as session:
+        map_file(session)
+        return [(_as_day(d), str(k), int(e)) for d, k, e in session.execute(stmt)]
+
+
+def _per_day(
+    engine: Engine,
+    match: MatchExpr | None,
+    filters: SearchFilters,
+    by: str,
+    last_days: int | None,
+) -> tuple[ColumnElement[Any], ColumnElement[Any], Select[Any]] | None:
+    """The matching articles with their day and key labelled; None: nothing in the window."""
     if last_days is not None:
         newest = search(engine, match, filters, "date", 1, with_text=False)
         if not newest:
-            return []
+            return None
         last = as_utc(newest[0].date).date()
         first = datetime.combine(last - timedelta(days=last_days - 1), time(), UTC)
         if filters.since is None or as_utc(filters.since) < first:
@@ -63,16 +130,7 @@ def coverage(
         need_rule_matches(engine)
         key = RULE_MATCHES.c.rule
         stmt = stmt.join(RULE_MATCHES, RULE_MATCHES.c.article_id == Article.id)
-    day_label, key_label = day.label("day"), key.label("key")
-    # Grouped and sorted by the labels: each row's day is computed once.
-    grouped = (
-        stmt.with_only_columns(day_label, key_label, func.count().label("n"))
-        .group_by(day_label, key_label)
-        .order_by(day_label, key_label)
-    )
-    with Session(engine) as session:
-        map_file(session)
-        return [CoveragePoint(_as_day(d), str(k), int(n)) for d, k, n in session.execute(grouped)]
+    return day.label("day"), key.label("key"), stmt
 
 
 def _day(engine: Engine) -> ColumnElement[Any]:

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from haitiwatch.db.errors import HaitiwatchError
 from haitiwatch.db.event_reader import EventReport, EventSummary
-from haitiwatch.db.search import SearchHit
+from haitiwatch.db.search import COVERAGE_COUNTS, SearchHit
 from haitiwatch.db.story_reader import StoryCopy
 from haitiwatch.scheduler.numbers import whole_number
 from haitiwatch.scheduler.tag_coverage import COVERAGE_BY, coverage_by
@@ -180,18 +180,24 @@ async def api_story(request: web.Request) -> web.Response:
 async def api_coverage(request: web.Request) -> web.Response:
     context = request.app[CONTEXT]
     by = request.query.get("by", "source")
+    count = request.query.get("count", "articles")
     try:
         if by not in COVERAGE_BY:
             raise HaitiwatchError(f"by: expected one of {', '.join(COVERAGE_BY)}")
+        if count not in COVERAGE_COUNTS:
+            raise HaitiwatchError(f"count: expected one of {', '.join(COVERAGE_COUNTS)}")
         params = search_params(request.query)
         points = await context.run(
-            lambda: coverage_by(context.archive, params.match, params.filters, by, context.tags)
+            lambda: coverage_by(
+                context.archive, params.match, params.filters, by, context.tags, count=count
+            )
         )
     except HaitiwatchError as e:
         return error(str(e))
     return web.json_response(
         {
             "by": by,
+            "count": count,
             "points": [{"day": p.day.isoformat(), "key": p.key, "count": p.count} for p in points],
         }
     )

@@ -162,6 +162,7 @@ SCHEMAS: Final[dict[str, Any]] = {
         "type": "object",
         "properties": {
             "by": {"enum": ["source", "language", "rule", "tag"]},
+            "count": {"enum": ["articles", "events"]},
             "points": {
                 "type": "array",
                 "items": {
@@ -306,10 +307,17 @@ SPEC: Final[dict[str, Any]] = {
         },
         "/api/coverage": {
             "get": {
-                "summary": "Matching articles per day, by source, language, rule or tag",
+                "summary": "Matching articles (or their events) per day, by source, language, rule "
+                "or tag",
                 "parameters": [
                     *FILTERS,
                     _param("by", "Series key.", {"enum": ["source", "language", "rule", "tag"]}),
+                    _param(
+                        "count",
+                        "What a day counts: the matching articles (default), or the distinct "
+                        "events they report; an event counts on every day it has a match.",
+                        {"enum": ["articles", "events"]},
+                    ),
                 ],
                 "responses": {"200": _ok("Coverage"), "400": ERROR},
             }

@@ -165,11 +165,15 @@ async def event_page(request: web.Request) -> web.Response:
 async def coverage_page(request: web.Request) -> web.Response:
     context = request.app[CONTEXT]
     by = request.query.get("by", "source")
+    count = request.query.get("count", "articles")
     keys = [k for k in COVERAGE_BY if k != "rule" or context.archive.has_rule_matches()]
+    counts = coverage_count_names()
     try:
         params = search_params(request.query)
         if by not in keys:
             raise HaitiwatchError(f"by: expected one of {', '.join(keys)}")
+        if count not in counts:
+            raise HaitiwatchError(f"count: expected one of {', '.join(counts)}")
     except HaitiwatchError as e:
         return context.render(
             "coverage.html",
@@ -178,11 +182,12 @@ async def coverage_page(request: web.Request) -> web.Response:
             form=request.query,
             keys=keys,
             key_names=coverage_key_names(),
+            counts=counts,
         )
     try:
         points = await context.run(
             lambda: coverage_by(
-                context.archive, params.match, params.filters, by, context.tags, MAX_DAYS
+                context.archive, params.match, params.filters, by, context.tags, MAX_DAYS, count
             )
         )
     except HaitiwatchError as e:
@@ -193,11 +198,24 @@ async def coverage_page(request: web.Request) -> web.Response:
             form=params.form,
             keys=keys,
             key_names=coverage_key_names(),
+            counts=counts,
         )
     names = coverage_key_names()
-    chart = coverage_svg(points, translate("Articles per day, by %(key)s") % {"key": names[by]})
+    title = (
+        translate("Events per day, by %(key)s")
+        if count == "events"
+        else translate("Articles per day, by %(key)s")
+    )
+    chart = coverage_svg(points, title % {"key": names[by]})
     return context.render(
-        "coverage.html", form=params.form, keys=keys, by=by, chart=chart, key_names=names
+        "coverage.html",
+        form=params.form,
+        keys=keys,
+        by=by,
+        chart=chart,
+        key_names=names,
+        counts=counts,
+        count=count,
     )
 
 
@@ -209,6 +227,11 @@ def coverage_key_names() -> dict[str, str]:
         "rule": translate("rule"),
         "tag": translate("tag"),
     }
+
+
+def coverage_count_names() -> dict[str, str]:
+    """What the coverage chart can count, in the reader's language."""
+    return {"articles": translate("articles"), "events": translate("events")}
 
 
 async def sources_page(request: web.Request) -> web.Response:

@@ -76,6 +76,21 @@ def test_the_shipped_default_config_is_valid_and_real() -> None:
             "rules[0].assist_threshold",
             "less than or equal to 1",
         ),
+        (
+            GOOD + '[[rules]]\nname = "m"\nquery = "x"\nevent_followup = "soon"\n',
+            "rules[0].event_followup",
+            'expected a duration like "30s", "15m", "2h" or "1d"',
+        ),
+        (
+            GOOD + '[[rules]]\nname = "m"\nquery = "x"\nevent_followup = "8d"\n',
+            "rules[0].event_followup",
+            'expected a quiet period like "2h" or "1d", at most 7d',
+        ),
+        (
+            GOOD + '[[rules]]\nname = "m"\nquery = "x"\nevent_followup = "2h"\n',
+            "rules[0]",
+            "event_followup needs channels to send to",
+        ),
     ],
 )
 def test_errors_name_file_key_and_expectation(
