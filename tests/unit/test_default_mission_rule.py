@@ -49,6 +49,13 @@ OTHER_LANGUAGES = [
     "Le Canada refuse de diriger une mission pour Haïti",
     "Friedenstruppe für Haiti gesucht",
 ]
+# The force named by who authorised it or as "the Haiti force", as news did once it was voted.
+BY_ITS_MANDATE = [
+    "Donors pledge $100 million for the Haiti force",
+    "Caribbean states ready to join a UN-authorized force in Haiti",
+    "Washington drafts a resolution for a non-UN force in Haiti",
+    "Fuerza respaldada por la ONU llegará a Haití en enero",
+]
 # Near misses: the same words about something else.
 NEAR_MISSES = [
     "Haiti's national police force struggles as gangs expand their territory",
@@ -59,10 +66,14 @@ NEAR_MISSES = [
     "Brasil relembra os 13 anos da missão de paz no Haiti",
     "Haiti: gangi zaatakowały komisariat policji w stolicy",
     "US Marines flown in to guard the American embassy in Port-au-Prince",
+    "Haiti mission trip: a church group returns home",
+    "Kenyan troops join a UN-backed mission against al-Shabaab",
 ]
 
 
-@pytest.mark.parametrize("title", BEFORE_THE_NAME + KENYAN_DEPLOYMENT + OBLIQUE + OTHER_LANGUAGES)
+@pytest.mark.parametrize(
+    "title", BEFORE_THE_NAME + KENYAN_DEPLOYMENT + OBLIQUE + OTHER_LANGUAGES + BY_ITS_MANDATE
+)
 def test_the_mission_rule_matches_each_class_of_phrasing(title: str) -> None:
     assert matches(title)
 
