@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from haitiwatch.db.database import WRITE_OPTION
 from haitiwatch.db.event_reader import event_coverage
 from haitiwatch.db.schema import AlertRow, Article, RuleMatchRow, Source
+from haitiwatch.db.story_reader import story_outlets
 
 PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
 STATUSES = (PENDING, SENDING, SENT, FAILED)
@@ -251,7 +252,7 @@ def _alert_query() -> _AlertSelect:
 
 def _alerts(session: Session, stmt: _AlertSelect) -> list[Alert]:
     rows = session.execute(stmt).all()
-    outlets = _story_outlets(session, {a.story_id for _, a, _, _, _ in rows if a.story_id})
+    outlets = story_outlets(session, {a.story_id for _, a, _, _, _ in rows if a.story_id})
     coverage = event_coverage(session, {a.event_id for _, a, _, _, _ in rows if a.event_id})
     return [
         replace(
@@ -261,17 +262,6 @@ def _alerts(session: Session, stmt: _AlertSelect) -> list[Alert]:
         )
         for row, a, source, terms, score in rows
     ]
-
-
-def _story_outlets(session: Session, story_ids: set[int]) -> dict[int, int]:
-    if not story_ids:
-        return {}
-    stmt = (
-        select(Article.story_id, func.count(func.distinct(Article.source_id)))
-        .where(Article.story_id.in_(story_ids))
-        .group_by(Article.story_id)
-    )
-    return {story: count for story, count in session.execute(stmt).all() if story is not None}
 
 
 def _to_alert(

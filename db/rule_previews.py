@@ -8,8 +8,9 @@ from datetime import datetime
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import sessionmaker
 
-from haitiwatch.db.alerts import DIGEST, IMMEDIATE, PENDING, Alert, _story_outlets
+from haitiwatch.db.alerts import DIGEST, IMMEDIATE, PENDING, Alert
 from haitiwatch.db.schema import Article, RuleMatchRow, Source
+from haitiwatch.db.story_reader import story_outlets
 
 
 def newest_matches(
@@ -28,7 +29,7 @@ def newest_matches(
     )
     with sessionmaker(engine)() as session:
         rows = session.execute(stmt).all()
-        outlets = _story_outlets(session, {a.story_id for a, _, _, _ in rows if a.story_id})
+        outlets = story_outlets(session, {a.story_id for a, _, _, _ in rows if a.story_id})
     return [
         Alert(
             id=0,

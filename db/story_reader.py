@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from haitiwatch.db.schema import Article, Source, Story
@@ -99,3 +99,15 @@ def _copies(session: Session, story_ids: list[int]) -> dict[int, list[StoryCopy]
             )
         )
     return out
+
+
+def story_outlets(session: Session, story_ids: set[int]) -> dict[int, int]:
+    """How many outlets carry each story (a story no article holds is left out)."""
+    if not story_ids:
+        return {}
+    stmt = (
+        select(Article.story_id, func.count(func.distinct(Article.source_id)))
+        .where(Article.story_id.in_(story_ids))
+        .group_by(Article.story_id)
+    )
+    return {story: count for story, count in session.execute(stmt).all() if story is not None}
