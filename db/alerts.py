@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import Engine, Select, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from haitiwatch.db.database import WRITE_OPTION
+from haitiwatch.db.database import WRITE_OPTION, in_id_batches
 from haitiwatch.db.event_reader import event_coverage
 from haitiwatch.db.schema import AlertRow, Article, RuleMatchRow, Source
 from haitiwatch.db.story_reader import story_outlets
@@ -317,29 +317,21 @@ def iter_texts_since(
     engine: Engine, since: datetime | None, batch_size: int = 500
 ) -> Iterator[ArchivedText]:
     """Articles first seen since ``since`` (all when None), in id order, in batches."""
-    read = sessionmaker(engine)
-    last_id = 0
-    while True:
-        stmt = (
-            select(
-                Article.id,
-                Source.name,
-                Article.title,
-                Article.text,
-                Article.first_seen_at,
-                Article.published_at,
-                Article.language,
-            )
-            .join(Source, Source.id == Article.source_id)
-            .where(Article.id > last_id)
-            .order_by(Article.id)
-            .limit(batch_size)
-        )
-        if since is not None:
-            stmt = stmt.where(Article.first_seen_at >= since)
-        with read() as session:
-            batch = [ArchivedText(*row) for row in session.execute(stmt).all()]
-        if not batch:
-            return
-        yield from batch
-        last_id = batch[-1].id
+    stmt = select(
+        Article.id,
+        Source.name,
+        Article.title,
+        Article.text,
+        Article.first_seen_at,
+        Article.published_at,
+        Article.language,
+    ).join(Source, Source.id == Article.source_id)
+    if since is not None:
+        stmt = stmt.where(Article.first_seen_at >= since)
+    return in_id_batches(
+        sessionmaker(engine),
+        stmt,
+        Article.id,
+        lambda _, rows: [ArchivedText(*row) for row in rows],
+        batch_size,
+    )
