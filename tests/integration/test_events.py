@@ -157,6 +157,29 @@ def test_events_and_event_commands(tmp_path: Path) -> None:
     assert missing.returncode == 2 and "no event with id 99999" in missing.stderr
 
 
+def test_events_and_event_print_whole_rows_in_a_pipe_like_the_other_lists(tmp_path: Path) -> None:
+    config = _archive_with_one_event(tmp_path)
+    piped = run_cli("events", "--since", "all", config=config).check().stdout.splitlines()
+    assert piped[0].split("\t") == [
+        "event",
+        "updated",
+        "articles",
+        "outlets",
+        "languages",
+        "first report",
+    ]
+    assert not any(box in "".join(piped) for box in "┃│━─")
+    vote = next(row.split("\t") for row in piped[1:] if row.split("\t")[2] == "2")
+    assert (vote[3], vote[5]) == ("2", VOTE_EN[0])  # the title whole, not cut at 70
+    listed = json.loads(run_cli("events", "-f", "json", config=config).check().stdout)
+    assert {e["id"] for e in listed} == {int(row.split("\t")[0]) for row in piped[1:]}
+    shown = run_cli("event", vote[0], "--format", "csv", config=config).check().stdout
+    assert shown.splitlines()[0] == ",article,first seen,source,language,title,url"
+    assert "https://lenouvelliste.example/v" in shown and "┃" not in shown
+    bad = run_cli("events", "--format", "yaml", config=config)
+    assert bad.returncode == 2 and "yaml" in bad.stderr
+
+
 def test_events_api_and_page(tmp_path: Path) -> None:
     config = _archive_with_one_event(tmp_path)
     loaded = load_config(config)
