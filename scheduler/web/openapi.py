@@ -244,6 +244,7 @@ SCHEMAS["Mark"] = {
     },
 }
 
+
 def _recent_and_one(
     plural: str, list_summary: str, singular: str, one_summary: str
 ) -> dict[str, Any]:
