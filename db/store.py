@@ -20,7 +20,8 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from haitiwatch.db.articles import ArticleHook, ArticleWriter, key_in
+from haitiwatch.db.article_keys import key_in
+from haitiwatch.db.articles import ArticleHook, ArticleWriter
 from haitiwatch.db.database import (
     WRITE_OPTION,
     create_db_engine,

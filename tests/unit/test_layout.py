@@ -104,6 +104,8 @@ def _source_names(path: Path) -> set[str]:
 
 def test_the_split_modules_stay_under_400_lines() -> None:
     split = [
+        "db/articles.py",
+        "db/article_keys.py",
         "db/story_index.py",
         "db/story_reader.py",
         "crawler/stories.py",
