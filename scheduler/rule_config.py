@@ -4,10 +4,12 @@ learned second opinion."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from haitiwatch.db.errors import HaitiwatchError
 from haitiwatch.scheduler.catalogs import ALERT_LANGUAGES
 from haitiwatch.scheduler.config_values import NAME, Section, check_timezone, digest_times
 from haitiwatch.scheduler.digest_schedule import check_schedule
@@ -109,3 +111,12 @@ class RuleConfig(Section):
                 f"{MAX_AUDITED_NAME} characters (its outbox rows are keyed NAME:misses)"
             )
         return self
+
+
+def rule_named(rules: Sequence[RuleConfig], name: str) -> RuleConfig:
+    """The configured rule called ``name``; the error lists the names there are, sorted."""
+    for rule in rules:
+        if rule.name == name:
+            return rule
+    known = ", ".join(sorted(r.name for r in rules)) or "none"
+    raise HaitiwatchError(f"no rule named {name!r} (known: {known})")
