@@ -256,7 +256,7 @@ def _alerts(session: Session, stmt: _AlertSelect) -> list[Alert]:
     coverage = event_coverage(session, {a.event_id for _, a, _, _, _ in rows if a.event_id})
     return [
         replace(
-            _to_alert(row, a, source, terms, outlets, score),
+            alert_of(row, a, source, terms, outlets, score),
             event_id=a.event_id,
             event_coverage=coverage.get(a.event_id or -1, (1, 1)),
         )
@@ -264,7 +264,7 @@ def _alerts(session: Session, stmt: _AlertSelect) -> list[Alert]:
     ]
 
 
-def _to_alert(
+def alert_of(
     row: AlertRow,
     article: Article,
     source: str,
@@ -272,6 +272,7 @@ def _to_alert(
     outlets: dict[int, int],
     score: float | None,
 ) -> Alert:
+    """An outbox row and its article as the Alert that is sent (``outlets``: story -> count)."""
     return Alert(
         id=row.id,
         rule=row.rule,
