@@ -16,9 +16,11 @@ from haitiwatch.crawler.event_matcher import EventMatcher
 from haitiwatch.db.alerts import Outbox
 from haitiwatch.db.archive import Archive
 from haitiwatch.db.event_index import EventIndex
+from haitiwatch.db.event_reader import list_events
 from haitiwatch.db.records import ArticleRecord, FetchOutcome, FetchResult
 from haitiwatch.db.schema import AlertRow, Event
 from haitiwatch.db.store import SourceSpec, Store
+from haitiwatch.db.story_reader import list_stories
 from haitiwatch.scheduler.config import load_config, parse_config
 from haitiwatch.scheduler.digest import digest_message
 from haitiwatch.scheduler.export import article_row
@@ -127,6 +129,22 @@ def test_the_export_carries_each_article_s_event(db_url: str) -> None:
     store.save_article(report("lenouvelliste", "vote", VOTE_FR, "fr"), NOW)
     rows = [article_row(a) for a in store.iter_articles()]
     assert rows[0]["event"] is not None and rows[0]["event"] == rows[1]["event"]
+    store.close()
+
+
+def test_story_and_event_lists_keep_those_holding_an_article_the_rule_matched(
+    db_url: str,
+) -> None:
+    store = event_store(db_url)
+    store.save_article(report("wire", "vote", VOTE_EN, "en"), NOW)
+    budget = ("Nairobi approves the police budget", "Parliament in Nairobi voted the budget.")
+    store.save_article(report("daily", "budget", budget, "en"), NOW)
+    [vote] = [a for a in store.iter_articles() if a.url.endswith("/vote")]
+    since = NOW - timedelta(days=1)
+    assert len(list_events(store.engine, since)) == len(list_stories(store.engine, since)) == 2
+    assert [e.id for e in list_events(store.engine, since, "haiti")] == [vote.event]
+    assert [s.id for s in list_stories(store.engine, since, "haiti")] == [vote.story]
+    assert list_events(store.engine, since, "nope") == list_stories(store.engine, since, "x") == []
     store.close()
 
 
