@@ -26,9 +26,10 @@ from typing import Any
 from sqlalchemy import Engine, Select, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from haitiwatch.db.database import WRITE_OPTION
+from haitiwatch.db.database import WRITE_OPTION, in_id_batches
 from haitiwatch.db.event_reader import event_coverage
 from haitiwatch.db.schema import AlertRow, Article, RuleMatchRow, Source
+from haitiwatch.db.story_reader import story_outlets
 
 PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
 STATUSES = (PENDING, SENDING, SENT, FAILED)
@@ -259,11 +260,11 @@ def _alert_query() -> _AlertSelect:
 
 def _alerts(session: Session, stmt: _AlertSelect) -> list[Alert]:
     rows = session.execute(stmt).all()
-    outlets = _story_outlets(session, {a.story_id for _, a, _, _, _ in rows if a.story_id})
+    outlets = story_outlets(session, {a.story_id for _, a, _, _, _ in rows if a.story_id})
     coverage = event_coverage(session, {a.event_id for _, a, _, _, _ in rows if a.event_id})
     return [
         replace(
-            _to_alert(row, a, source, terms, outlets, score),
+            alert_of(row, a, source, terms, outlets, score),
             event_id=a.event_id,
             event_coverage=coverage.get(a.event_id or -1, (1, 1)),
         )
@@ -271,18 +272,7 @@ def _alerts(session: Session, stmt: _AlertSelect) -> list[Alert]:
     ]
 
 
-def _story_outlets(session: Session, story_ids: set[int]) -> dict[int, int]:
-    if not story_ids:
-        return {}
-    stmt = (
-        select(Article.story_id, func.count(func.distinct(Article.source_id)))
-        .where(Article.story_id.in_(story_ids))
-        .group_by(Article.story_id)
-    )
-    return {story: count for story, count in session.execute(stmt).all() if story is not None}
-
-
-def _to_alert(
+def alert_of(
     row: AlertRow,
     article: Article,
     source: str,
@@ -290,6 +280,7 @@ def _to_alert(
     outlets: dict[int, int],
     score: float | None,
 ) -> Alert:
+    """An outbox row and its article as the Alert that is sent (``outlets``: story -> count)."""
     return Alert(
         id=row.id,
         rule=row.rule,
@@ -335,29 +326,21 @@ def iter_texts_since(
     engine: Engine, since: datetime | None, batch_size: int = 500
 ) -> Iterator[ArchivedText]:
     """Articles first seen since ``since`` (all when None), in id order, in batches."""
-    read = sessionmaker(engine)
-    last_id = 0
-    while True:
-        stmt = (
-            select(
-                Article.id,
-                Source.name,
-                Article.title,
-                Article.text,
-                Article.first_seen_at,
-                Article.published_at,
-                Article.language,
-            )
-            .join(Source, Source.id == Article.source_id)
-            .where(Article.id > last_id)
-            .order_by(Article.id)
-            .limit(batch_size)
-        )
-        if since is not None:
-            stmt = stmt.where(Article.first_seen_at >= since)
-        with read() as session:
-            batch = [ArchivedText(*row) for row in session.execute(stmt).all()]
-        if not batch:
-            return
-        yield from batch
-        last_id = batch[-1].id
+    stmt = select(
+        Article.id,
+        Source.name,
+        Article.title,
+        Article.text,
+        Article.first_seen_at,
+        Article.published_at,
+        Article.language,
+    ).join(Source, Source.id == Article.source_id)
+    if since is not None:
+        stmt = stmt.where(Article.first_seen_at >= since)
+    return in_id_batches(
+        sessionmaker(engine),
+        stmt,
+        Article.id,
+        lambda _, rows: [ArchivedText(*row) for row in rows],
+        batch_size,
+    )

@@ -9,13 +9,13 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Protocol, cast
 
-from sqlalchemy import ColumnElement, Table, and_, bindparam, insert, select, text, update
+from sqlalchemy import Table, bindparam, insert, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from haitiwatch.db.alias_owners import is_alias, separate_false_aliases
-from haitiwatch.db.aliases import Key
-from haitiwatch.db.database import dialect_insert, insert_returning_ids, one_of
+from haitiwatch.db.article_keys import add_keys, article_by_keys, stored_keys
+from haitiwatch.db.database import insert_returning_ids
 from haitiwatch.db.event_index import EventIndex, StoryOf
 from haitiwatch.db.keys import record_keys
 from haitiwatch.db.records import ArticleOutcome, ArticleRecord, StoredChange
@@ -70,7 +70,7 @@ class ArticleWriter:
         if records:
             serialize_article_writes(session)
         keyed = [(record, record_keys(record)) for record in records]
-        stored = self._stored_keys(session, [k for _, keys in keyed for k in keys])
+        stored = stored_keys(session, [k for _, keys in keyed for k in keys])
         keyed = separate_false_aliases(session, keyed, stored)
         fresh: list[int] = []
         claimed: set[tuple[str, str]] = set()
@@ -90,15 +90,6 @@ class ArticleWriter:
         for index in one_by_one:
             outcomes[index] = self._save_article(session, keyed[index][0], now)
         return [outcomes[i] for i in range(len(keyed))]
-
-    def _stored_keys(
-        self, session: Session, keys: Sequence[tuple[str, str]]
-    ) -> set[tuple[str, str]]:
-        wanted = set(keys)
-        if not wanted:
-            return set()
-        stmt = select(ArticleKey.kind, ArticleKey.value).where(key_in(session, list(wanted)))
-        return {(kind, value) for kind, value in session.execute(stmt) if (kind, value) in wanted}
 
     def _insert_many(
         self,
@@ -231,7 +222,7 @@ class ArticleWriter:
     ) -> ArticleOutcome:
         keys = record_keys(record)
         for _attempt in range(3):
-            existing, kind = self._match(session, keys)
+            existing, kind = article_by_keys(session, keys)
             if existing is not None and kind == "hash" and not is_alias(existing, record):
                 keys, existing = [k for k in keys if k[0] != "hash"], None  # another article
             if existing is not None:
@@ -260,19 +251,6 @@ class ArticleWriter:
         for hook in self.hooks:
             hook(session, [change], now)
 
-    def _match(self, session: Session, keys: list[Key]) -> tuple[Article | None, str | None]:
-        """The stored article with one of these keys, and the kind of the key it matched."""
-        rows = session.execute(
-            select(ArticleKey.kind, ArticleKey.value, ArticleKey.article_id).where(
-                key_in(session, keys)
-            )
-        ).all()
-        by_key = {(kind, value): article_id for kind, value, article_id in rows}
-        for key in keys:  # strongest identity wins
-            if key in by_key:
-                return session.get_one(Article, by_key[key]), key[0]
-        return None, None
-
     def _merge(
         self,
         session: Session,
@@ -281,7 +259,7 @@ class ArticleWriter:
         keys: list[tuple[str, str]],
         now: datetime,
     ) -> ArticleOutcome:
-        self._add_keys(session, article.id, keys)
+        add_keys(session, article.id, keys)
         if not decide_update(article, record):
             return ArticleOutcome.DUPLICATE
         article.title, article.text = record.title, record.text
@@ -304,36 +282,21 @@ class ArticleWriter:
         self, session: Session, record: ArticleRecord, keys: list[tuple[str, str]], now: datetime
     ) -> Article:
         story_id, index_keys, joined = self._story_for(session, record, now)
-        source_id = self.source_id(record.source)
         events = self.events.place_many(
-            session, [record], [StoryOf(story_id if joined else None)], [source_id], now
+            session,
+            [record],
+            [StoryOf(story_id if joined else None)],
+            [self.source_id(record.source)],
+            now,
         )
-        article = Article(
-            source_id=source_id,
-            story_id=story_id,
-            event_id=events.event_ids[0],
-            url=record.url,
-            canonical_url=record.canonical_url,
-            guid=record.guid,
-            title=record.title,
-            text=record.text,
-            summary=record.summary,
-            text_origin=record.text_origin,
-            authors=list(record.authors),
-            published_at=record.published,
-            language=record.language,
-            content_hash=record.content_hash,
-            first_seen_at=now,
-            updated_at=now,
-            revisions=1,
-        )
+        article = Article(**self._article_row(record, story_id, events.event_ids[0], now))
         session.add(article)
         session.flush()
         index_new_articles(session.connection(), [article.id])
         # The primary key of the first key raises IntegrityError on a concurrent duplicate.
         session.add(ArticleKey(kind=keys[0][0], value=keys[0][1], article_id=article.id))
         session.flush()
-        self._add_keys(session, article.id, keys[1:])
+        add_keys(session, article.id, keys[1:])
         self.stories.add_many(session, [(article.id, index_keys, record.story_shingles)], now)
         self.events.add_many(session, events, [article.id], now)
         story = session.get_one(Story, story_id)
@@ -355,15 +318,6 @@ class ArticleWriter:
         session.flush()
         return story.id, placement.keys, False
 
-    def _add_keys(self, session: Session, article_id: int, keys: list[tuple[str, str]]) -> None:
-        """Remember further identities; one already owned by another article stays with it."""
-        if not keys:
-            return
-        rows = [{"kind": k, "value": v, "article_id": article_id} for k, v in dict.fromkeys(keys)]
-        # ON CONFLICT DO NOTHING: a key another article (or a concurrent writer) already owns
-        # stays with it, without a savepoint per key.
-        session.execute(dialect_insert(session)(ArticleKey).values(rows).on_conflict_do_nothing())
-
 
 def decide_update(existing: Article, record: ArticleRecord) -> bool:
     """Is ``record`` a new revision of ``existing`` (rather than the same thing seen again)?"""
@@ -375,17 +329,6 @@ def decide_update(existing: Article, record: ArticleRecord) -> bool:
     if record.content_hash and existing.content_hash:
         return record.content_hash != existing.content_hash
     return record.text != existing.text or record.title != existing.title
-
-
-def key_in(session: Session, keys: Sequence[tuple[str, str]]) -> ColumnElement[bool]:
-    """kind IN (...) AND value IN (...): a superset of the pairs that both databases answer
-    from the (kind, value) primary key index; callers keep only the pairs they asked for.
-
-    (A row-value ``(kind, value) IN (VALUES ...)`` makes SQLite 3.40 scan the whole table.)
-    """
-    kinds = {kind for kind, _ in keys}
-    values = {value for _, value in keys}
-    return and_(one_of(session, ArticleKey.kind, kinds), one_of(session, ArticleKey.value, values))
 
 
 #: pg_advisory_xact_lock key of article writes (any constant would do).

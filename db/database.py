@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar, TypeVarTuple
 
 from sqlalchemy import (
     ARRAY,
@@ -13,6 +13,8 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Engine,
+    Row,
+    Select,
     String,
     Table,
     any_,
@@ -47,6 +49,37 @@ WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024
 CACHE_KIB = 8 * 1024
 
 T = TypeVar("T")
+
+
+class _HasId(Protocol):
+    @property
+    def id(self) -> int: ...
+
+
+Keyed = TypeVar("Keyed", bound=_HasId)
+Columns = TypeVarTuple("Columns")
+
+
+def in_id_batches(
+    read: Callable[[], Session],
+    stmt: Select[*Columns],
+    id_column: QueryableAttribute[int],
+    make: Callable[[Session, Sequence[Row[*Columns]]], list[Keyed]],
+    batch_size: int,
+) -> Iterator[Keyed]:
+    """``stmt``'s rows in ``id_column`` order, made into items ``batch_size`` at a time.
+
+    Keyset paging (each batch starts after the last id, in a session of its own): memory stays
+    constant and no session stays open while the caller works on a batch."""
+    last_id = 0
+    while True:
+        with read() as session:
+            page = stmt.where(id_column > last_id).order_by(id_column).limit(batch_size)
+            batch = make(session, session.execute(page).all())
+        if not batch:
+            return
+        yield from batch
+        last_id = batch[-1].id
 
 
 def one_of(

@@ -21,6 +21,7 @@ from sqlalchemy import Table, bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
 from haitiwatch.db.database import bind_value, insert_returning_ids, insert_rows, one_of
+from haitiwatch.db.recent_index import PruneSchedule, most_shared
 from haitiwatch.db.records import ArticleRecord
 from haitiwatch.db.schema import Article, Event, EventEvidence, EventKey
 
@@ -82,7 +83,7 @@ class EventIndex:
     def __init__(self, matcher: EventMatcher | None = None, keep: timedelta = DEFAULT_KEEP):
         self.matcher = matcher
         self.keep = keep
-        self._added = 0
+        self._prune = PruneSchedule(PRUNE_EVERY)
 
     def place_many(
         self,
@@ -166,9 +167,7 @@ class EventIndex:
                 .values(first_article_id=bindparam("first")),
                 [{"eid": e, "first": article_ids[i]} for e, i in placed.started.items()],
             )
-        before = self._added // PRUNE_EVERY
-        self._added += len(article_ids)
-        if self._added // PRUNE_EVERY != before:
+        if self._prune.added(len(article_ids)):
             prune(session, now - self.keep)
 
 
@@ -197,9 +196,7 @@ def _candidates(
             EventKey.at <= at + window,
         )
     ).scalars()
-    counts = Counter(holders)
-    ranked = [a for a, _n in sorted(counts.items(), key=lambda x: (-x[1], x[0]))]
-    wanted = ranked[:MAX_CANDIDATES]
+    wanted = most_shared(holders, MAX_CANDIDATES)
     if not wanted:
         return []
     rows = session.execute(

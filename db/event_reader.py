@@ -10,7 +10,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from haitiwatch.db.schema import Article, Event, Source
-from haitiwatch.db.search.sql import RULE_MATCHES
+from haitiwatch.db.story_reader import updated_since
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,17 +42,8 @@ def list_events(
     engine: Engine, since: datetime, rule: str | None = None, limit: int = 200
 ) -> list[EventSummary]:
     """Events updated since ``since``, newest first; with ``rule``, only those it matched."""
-    stmt = select(Event).where(Event.updated_at >= since)
-    if rule is not None:
-        matched = (
-            select(Article.event_id)
-            .join(RULE_MATCHES, RULE_MATCHES.c.article_id == Article.id)
-            .where(RULE_MATCHES.c.rule == rule)
-        )
-        stmt = stmt.where(Event.id.in_(matched))
-    stmt = stmt.order_by(Event.updated_at.desc(), Event.id.desc()).limit(limit)
     with Session(engine) as session:
-        events = list(session.scalars(stmt))
+        events = list(session.scalars(updated_since(Event, Article.event_id, since, rule, limit)))
         reports = _reports(session, [e.id for e in events])
     return [_summary(e, reports.get(e.id, [])) for e in events]
 

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
 from haitiwatch.db.alerts import DIGEST, PENDING
-from haitiwatch.db.database import WRITE_OPTION, dialect_insert
+from haitiwatch.db.database import WRITE_OPTION, dialect_insert, in_id_batches
 from haitiwatch.db.rule_matches import story_key
 from haitiwatch.db.schema import AlertRow, Article, RuleMatchRow, Source
 from haitiwatch.db.store import Store
@@ -72,37 +72,30 @@ class NearMissArchive:
             matched_articles = set(
                 session.scalars(select(RuleMatchRow.article_id).where(RuleMatchRow.rule == rule))
             )
-        last_id = 0
-        while True:
-            stmt = (
-                select(
-                    Article.id,
-                    Source.name,
-                    Article.title,
-                    Article.text,
-                    Article.url,
-                    Article.first_seen_at,
-                    Article.published_at,
-                    Article.story_id,
-                )
-                .join(Source, Source.id == Article.source_id)
-                .where(Article.id > last_id)
-                .order_by(Article.id)
-                .limit(batch_size)
-            )
-            if since is not None:
-                stmt = stmt.where(Article.first_seen_at >= since)
-            if until is not None:
-                stmt = stmt.where(Article.first_seen_at < until)
-            with self._read() as session:
-                batch = [AuditArticle(*row) for row in session.execute(stmt).all()]
-            if not batch:
-                return
-            for article in batch:
-                if article.id in matched_articles or article.story_id in matched_stories:
-                    continue
+        stmt = select(
+            Article.id,
+            Source.name,
+            Article.title,
+            Article.text,
+            Article.url,
+            Article.first_seen_at,
+            Article.published_at,
+            Article.story_id,
+        ).join(Source, Source.id == Article.source_id)
+        if since is not None:
+            stmt = stmt.where(Article.first_seen_at >= since)
+        if until is not None:
+            stmt = stmt.where(Article.first_seen_at < until)
+        every = in_id_batches(
+            self._read,
+            stmt,
+            Article.id,
+            lambda _, rows: [AuditArticle(*row) for row in rows],
+            batch_size,
+        )
+        for article in every:
+            if article.id not in matched_articles and article.story_id not in matched_stories:
                 yield article
-            last_id = batch[-1].id
 
     def queue_possible_misses(
         self,

@@ -8,8 +8,9 @@ from datetime import datetime
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import sessionmaker
 
-from haitiwatch.db.alerts import DIGEST, IMMEDIATE, PENDING, Alert, _story_outlets
-from haitiwatch.db.schema import Article, RuleMatchRow, Source
+from haitiwatch.db.alerts import DIGEST, IMMEDIATE, PENDING, Alert, alert_of
+from haitiwatch.db.schema import AlertRow, Article, RuleMatchRow, Source
+from haitiwatch.db.story_reader import story_outlets
 
 
 def newest_matches(
@@ -28,32 +29,25 @@ def newest_matches(
     )
     with sessionmaker(engine)() as session:
         rows = session.execute(stmt).all()
-        outlets = _story_outlets(session, {a.story_id for a, _, _, _ in rows if a.story_id})
+        outlets = story_outlets(session, {a.story_id for a, _, _, _ in rows if a.story_id})
     return [
-        Alert(
-            id=0,
-            rule=rule,
-            channel="",
-            mode=DIGEST if digest else IMMEDIATE,
-            status=PENDING,
-            attempts=0,
-            created_at=now,
-            next_attempt_at=now,
-            sent_at=None,
-            last_error=None,
-            targets={},
-            article_id=a.id,
-            title=a.title,
-            url=a.url,
-            outlet=source,
-            published=a.published_at,
-            first_seen=a.first_seen_at,
-            language=a.language,
-            text=a.text,
-            story_id=a.story_id,
-            story_outlets=outlets.get(a.story_id or -1, 1),
-            terms=tuple(terms or ()),
-            score=score,
-        )
+        alert_of(_unsaved(rule, digest, now), a, source, terms, outlets, score)
         for a, source, terms, score in rows
     ]
+
+
+def _unsaved(rule: str, digest: bool, now: datetime) -> AlertRow:
+    """The outbox row a preview stands for: never added to a session (id 0, no channel)."""
+    return AlertRow(
+        id=0,
+        rule=rule,
+        channel="",
+        mode=DIGEST if digest else IMMEDIATE,
+        status=PENDING,
+        attempts=0,
+        created_at=now,
+        next_attempt_at=now,
+        sent_at=None,
+        last_error=None,
+        targets={},
+    )

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from sqlalchemy import (
     Engine,
+    Row,
     func,
     select,
     update,
@@ -19,10 +20,12 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from haitiwatch.db.articles import ArticleHook, ArticleWriter, key_in
+from haitiwatch.db.article_keys import key_in
+from haitiwatch.db.articles import ArticleHook, ArticleWriter
 from haitiwatch.db.database import (
     WRITE_OPTION,
     create_db_engine,
+    in_id_batches,
     migrate,
     one_of,
 )
@@ -308,23 +311,14 @@ class Store:
 
     def iter_articles(self, batch_size: int = 500) -> Iterator[StoredArticle]:
         """Every article in id order, in batches (keyset pagination keeps memory constant)."""
-        last_id = 0
-        while True:
-            with self._session() as session:
-                rows = session.execute(
-                    select(Article, Source.name)
-                    .join(Source, Source.id == Article.source_id)
-                    .where(Article.id > last_id)
-                    .order_by(Article.id)
-                    .limit(batch_size)
-                ).all()
-                batch = [stored_article(article, source) for article, source in rows]
-                matched = rules_by_article(session, [a.id for a in batch])
-                batch = [with_rules(a, matched.get(a.id, [])) for a in batch]
-            if not batch:
-                return
-            yield from batch
-            last_id = batch[-1].id
+
+        def made(session: Session, rows: Sequence[Row[Article, str]]) -> list[StoredArticle]:
+            batch = [stored_article(article, source) for article, source in rows]
+            matched = rules_by_article(session, [a.id for a in batch])
+            return [with_rules(a, matched.get(a.id, [])) for a in batch]
+
+        stmt = select(Article, Source.name).join(Source, Source.id == Article.source_id)
+        return in_id_batches(self._session, stmt, Article.id, made, batch_size)
 
 
 def stored_article(article: Article, source: str) -> StoredArticle:

@@ -15,7 +15,6 @@ matcher only exact copies (same text hash) share a story.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -34,6 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from haitiwatch.db.database import bind_value, insert_rows, one_of
+from haitiwatch.db.recent_index import PruneSchedule, most_shared
 from haitiwatch.db.records import ArticleRecord
 from haitiwatch.db.schema import Article, Source, Story, StoryBand, StoryShingles
 
@@ -98,7 +98,7 @@ class StoryIndex:
     def __init__(self, matcher: Matcher | None = None, window: timedelta = DEFAULT_WINDOW) -> None:
         self.matcher = matcher
         self.window = window
-        self._added = 0
+        self._prune = PruneSchedule(PRUNE_EVERY)
 
     def keys(self, record: ArticleRecord) -> tuple[int, ...]:
         """The record's index keys: computed by the crawl already, or here."""
@@ -205,9 +205,7 @@ class StoryIndex:
                 if keys and shingles is not None
             ],
         )
-        before = self._added // PRUNE_EVERY
-        self._added += len(indexed)
-        if self._added // PRUNE_EVERY != before:
+        if self._prune.added(len(indexed)):
             prune(session, now - self.window)
 
     def reindex(
@@ -257,10 +255,8 @@ def key_holders(session: Session, keys: Iterable[int], since: datetime) -> dict[
 
 
 def _most_shared(keys: Sequence[int], holders: dict[int, list[int]]) -> list[int]:
-    """The MAX_CANDIDATES holders sharing most of ``keys`` (ties: lowest id), as ``candidates``."""
-    counts = Counter(holder for key in keys for holder in holders.get(key, ()))
-    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
-    return [holder for holder, _hits in ranked[:MAX_CANDIDATES]]
+    """The MAX_CANDIDATES holders sharing most of ``keys``, as ``candidates``."""
+    return most_shared((h for key in keys for h in holders.get(key, ())), MAX_CANDIDATES)
 
 
 def stored_candidates(session: Session, article_ids: Iterable[int]) -> dict[int, Candidate]:

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
-from sqlalchemy import Engine, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine, Select, func, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from haitiwatch.db.schema import Article, Source, Story
+from haitiwatch.db.schema import Article, Event, Source, Story
 from haitiwatch.db.search.sql import RULE_MATCHES
+
+Group = TypeVar("Group", Story, Event)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,17 +43,8 @@ def list_stories(
     engine: Engine, since: datetime, rule: str | None = None, limit: int = 200
 ) -> list[StorySummary]:
     """Stories updated since ``since``, newest first; with ``rule``, only those it matched."""
-    stmt = select(Story).where(Story.updated_at >= since)
-    if rule is not None:
-        matched = (
-            select(Article.story_id)
-            .join(RULE_MATCHES, RULE_MATCHES.c.article_id == Article.id)
-            .where(RULE_MATCHES.c.rule == rule)
-        )
-        stmt = stmt.where(Story.id.in_(matched))
-    stmt = stmt.order_by(Story.updated_at.desc(), Story.id.desc()).limit(limit)
     with Session(engine) as session:
-        stories = list(session.scalars(stmt))
+        stories = list(session.scalars(updated_since(Story, Article.story_id, since, rule, limit)))
         copies = _copies(session, [s.id for s in stories])
     return [
         StorySummary(
@@ -63,6 +57,26 @@ def list_stories(
         )
         for s in stories
     ]
+
+
+def updated_since(
+    group: type[Group],
+    member: InstrumentedAttribute[int | None],
+    since: datetime,
+    rule: str | None,
+    limit: int,
+) -> Select[Group]:
+    """Stories or events (``member``: an article's column naming its group) updated since
+    ``since``, newest first; with ``rule``, only those holding an article the rule matched."""
+    stmt = select(group).where(group.updated_at >= since)
+    if rule is not None:
+        matched = (
+            select(member)
+            .join(RULE_MATCHES, RULE_MATCHES.c.article_id == Article.id)
+            .where(RULE_MATCHES.c.rule == rule)
+        )
+        stmt = stmt.where(group.id.in_(matched))
+    return stmt.order_by(group.updated_at.desc(), group.id.desc()).limit(limit)
 
 
 def story_copies(engine: Engine, story_id: int) -> list[StoryCopy] | None:
@@ -99,3 +113,15 @@ def _copies(session: Session, story_ids: list[int]) -> dict[int, list[StoryCopy]
             )
         )
     return out
+
+
+def story_outlets(session: Session, story_ids: set[int]) -> dict[int, int]:
+    """How many outlets carry each story (a story no article holds is left out)."""
+    if not story_ids:
+        return {}
+    stmt = (
+        select(Article.story_id, func.count(func.distinct(Article.source_id)))
+        .where(Article.story_id.in_(story_ids))
+        .group_by(Article.story_id)
+    )
+    return {story: count for story, count in session.execute(stmt).all() if story is not None}

@@ -14,11 +14,9 @@ from typing import Any
 from haitiwatch.crawler.rules import compile_rule
 from haitiwatch.crawler.rules.near_miss import NearMiss, top_near_misses
 from haitiwatch.db.archive import Archive
-from haitiwatch.db.errors import HaitiwatchError
 from haitiwatch.db.near_misses import AuditArticle
 from haitiwatch.db.rule_matches import story_key
 from haitiwatch.scheduler.assist import rule_scorer
-from haitiwatch.scheduler.config import LoadedConfig
 from haitiwatch.scheduler.rule_config import RuleConfig
 
 
@@ -26,14 +24,6 @@ from haitiwatch.scheduler.rule_config import RuleConfig
 class Finding:
     article: AuditArticle
     miss: NearMiss
-
-
-def find_rule(loaded: LoadedConfig, name: str) -> RuleConfig:
-    for rule in loaded.config.rules:
-        if rule.name == name:
-            return rule
-    known = ", ".join(r.name for r in loaded.config.rules) or "none"
-    raise HaitiwatchError(f"no rule named {name!r} (known: {known})")
 
 
 def audit_rule(

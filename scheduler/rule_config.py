@@ -4,11 +4,13 @@ learned second opinion."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from haitiwatch.db.errors import HaitiwatchError
 from haitiwatch.scheduler.catalogs import ALERT_LANGUAGES
 from haitiwatch.scheduler.config_values import (
     NAME,
@@ -134,3 +136,12 @@ class RuleConfig(Section):
                 f"{MAX_AUDITED_NAME} characters (its outbox rows are keyed NAME:misses)"
             )
         return self
+
+
+def rule_named(rules: Sequence[RuleConfig], name: str) -> RuleConfig:
+    """The configured rule called ``name``; the error lists the names there are, sorted."""
+    for rule in rules:
+        if rule.name == name:
+            return rule
+    known = ", ".join(sorted(r.name for r in rules)) or "none"
+    raise HaitiwatchError(f"no rule named {name!r} (known: {known})")

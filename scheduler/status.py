@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from rich.console import Console
 from rich.table import Table
 
 from haitiwatch.db.archive import Archive
+from haitiwatch.db.records import SourceHealth
 from haitiwatch.db.service_state import LEASE_TTL
 
 
@@ -46,6 +48,7 @@ def render_status(console: Console, archive: Archive, now: datetime) -> None:
     if upcoming:
         due, name = upcoming[0]
         console.print(f"next poll: {name} at {due.isoformat(timespec='seconds')}", highlight=False)
+    console.print(item_failures_line(archive.source_health()), highlight=False)
     if not hour.failing:
         console.print("failing sources: none")
         return
@@ -59,3 +62,14 @@ def render_status(console: Console, archive: Archive, now: datetime) -> None:
             (error or "")[:90],
         )
     console.print(table)
+
+
+def item_failures_line(health: Iterable[SourceHealth]) -> str:
+    """Items that failed alone (no record could be made of them; the source itself was fine),
+    per source, most first. Their errors are logged, not stored: the line says where to look."""
+    failed = sorted((-h.items_failed, h.name) for h in health if h.items_failed)
+    if not failed:
+        return "items failed alone: none"
+    total = -sum(n for n, _ in failed)
+    per_source = ", ".join(f"{name} {-n}" for n, name in failed)
+    return f"items failed alone: {total} ({per_source}; the log has each error)"

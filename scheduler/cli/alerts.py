@@ -13,6 +13,7 @@ from haitiwatch.scheduler.cli.common import load, open_archive, out
 from haitiwatch.scheduler.digest import MAX_DETAILED, digest_message, next_due, rule_zone
 from haitiwatch.scheduler.messages import Message, alert_message
 from haitiwatch.scheduler.notify import Notifier
+from haitiwatch.scheduler.rule_config import rule_named
 from haitiwatch.scheduler.rule_scope import in_scope
 
 FORMATS = ("text", "html", "markdown")
@@ -34,11 +35,7 @@ def alerts_preview(
     if format not in FORMATS:
         raise HaitiwatchError(f"--format: expected one of {', '.join(FORMATS)}, got {format!r}")
     loaded = load()
-    rules = {r.name: r for r in loaded.config.rules}
-    if rule not in rules:
-        known = ", ".join(sorted(rules)) or "none"
-        raise HaitiwatchError(f"no rule named {rule!r} (known: {known})")
-    config = rules[rule]
+    config = rule_named(loaded.config.rules, rule)
     notifier = Notifier.from_config(loaded)
     now = datetime.now(UTC)
     with open_archive(loaded) as archive:

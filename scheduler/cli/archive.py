@@ -16,7 +16,14 @@ from rich.table import Table
 from haitiwatch.crawler.urls import registered_domain
 from haitiwatch.db.errors import HaitiwatchError
 from haitiwatch.db.story_reader import StoryCopy, StorySummary
-from haitiwatch.scheduler.cli.common import err, iso, load, open_archive, out
+from haitiwatch.scheduler.cli.common import (
+    err,
+    iso,
+    load,
+    open_archive,
+    out,
+    require_rule_matches,
+)
 from haitiwatch.scheduler.cli.output import (
     FormatOption,
     ListFormat,
@@ -82,11 +89,7 @@ def stories_command(
     start = parse_since(since, datetime.now(UTC)) or EPOCH
     loaded = load()
     with open_archive(loaded) as archive:
-        if rule is not None and not archive.has_rule_matches():
-            raise HaitiwatchError(
-                "--rule: rule matches are not available in this database "
-                "(the alerts feature has not stored any); run without --rule"
-            )
+        require_rule_matches(archive, rule)
         found = archive.stories(start, rule, limit)
     if format == "json":
         out.print_json(json.dumps([_summary_json(s) for s in found]))

@@ -11,10 +11,11 @@ from rich.markup import escape
 from rich.table import Table
 
 from haitiwatch.db.errors import HaitiwatchError
-from haitiwatch.scheduler.audit import audit_rule, find_rule, finding_json
+from haitiwatch.scheduler.audit import audit_rule, finding_json
 from haitiwatch.scheduler.cli.common import load, open_archive, out
 from haitiwatch.scheduler.cli.output import FormatOption, ListFormat, print_table, progress
 from haitiwatch.scheduler.cli.since import parse_since, since_help
+from haitiwatch.scheduler.rule_config import rule_named
 
 
 def rules_audit(
@@ -28,7 +29,7 @@ def rules_audit(
     if limit < 1:
         raise HaitiwatchError(f"--limit: expected a positive number, got {limit}")
     loaded = load()
-    rule = find_rule(loaded, name)
+    rule = rule_named(loaded.config.rules, name)
     start = parse_since(since, datetime.now(UTC))
     with open_archive(loaded) as archive, progress("auditing"):
         findings = audit_rule(archive, rule, start, limit)

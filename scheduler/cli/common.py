@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 
 from haitiwatch.db.archive import Archive
+from haitiwatch.db.errors import HaitiwatchError
 from haitiwatch.scheduler import stop_signals
 from haitiwatch.scheduler.config import CONFIG_ENV, LoadedConfig, load_config
 from haitiwatch.scheduler.logfilter import redact_logs
@@ -82,6 +83,15 @@ def open_archive(loaded: LoadedConfig) -> Iterator[Archive]:
         yield Archive(store)
     finally:
         store.close()
+
+
+def require_rule_matches(archive: Archive, rule: str | None) -> None:
+    """A list's --rule reads stored rule matches: say so plainly when there are none."""
+    if rule is not None and not archive.has_rule_matches():
+        raise HaitiwatchError(
+            "--rule: rule matches are not available in this database "
+            "(the alerts feature has not stored any); run without --rule"
+        )
 
 
 def iso(moment: datetime | None) -> str | None:

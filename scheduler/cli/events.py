@@ -13,36 +13,30 @@ from rich.table import Table
 from haitiwatch.crawler.urls import registered_domain
 from haitiwatch.db.errors import HaitiwatchError
 from haitiwatch.db.event_reader import EventReport, EventSummary
-from haitiwatch.scheduler.cli.common import iso, load, open_archive, out
-from haitiwatch.scheduler.config_values import parse_duration
+from haitiwatch.scheduler.cli.archive import EPOCH
+from haitiwatch.scheduler.cli.common import iso, load, open_archive, out, require_rule_matches
+from haitiwatch.scheduler.cli.output import FormatOption, ListFormat, clipped, print_table
+from haitiwatch.scheduler.cli.since import parse_since, since_help
 
 
 def events_command(
-    since: Annotated[str, typer.Option(help='Updated within this long: "7d", "12h".')] = "7d",
+    since: Annotated[str, typer.Option(help=since_help("Events updated since"))] = "7d",
     rule: Annotated[
         str | None, typer.Option(help="Only events with an article this alert rule matched.")
     ] = None,
-    format: Annotated[str, typer.Option("--format", "-f", help="table or json")] = "table",
+    format: FormatOption = ListFormat.table,
     limit: Annotated[int, typer.Option(help="At most this many events.")] = 200,
 ) -> None:
     """Events (one piece of news and its coverage across outlets and languages), newest first."""
-    if format not in ("table", "json"):
-        raise HaitiwatchError(f"--format: expected table or json, got {format!r}")
-    try:
-        window = parse_duration(since)
-    except ValueError as bad:
-        raise HaitiwatchError(f"--since: {bad} (got {since!r})") from bad
+    start = parse_since(since, datetime.now(UTC)) or EPOCH
     with open_archive(load()) as archive:
-        if rule is not None and not archive.has_rule_matches():
-            raise HaitiwatchError(
-                "--rule: rule matches are not available in this database "
-                "(the alerts feature has not stored any); run without --rule"
-            )
-        found = archive.events(datetime.now(UTC) - window, rule, limit)
-    if format == "json":
+        require_rule_matches(archive, rule)
+        found = archive.events(start, rule, limit)
+    if format == ListFormat.json:
         out.print_json(json.dumps([summary_json(e) for e in found]))
         return
-    table = Table("event", "updated", "articles", "outlets", "languages", "first report")
+    first = clipped("first report", 70)
+    table = Table("event", "updated", "articles", "outlets", "languages", first)
     for e in found:
         table.add_row(
             str(e.id),
@@ -50,28 +44,26 @@ def events_command(
             str(e.article_count),
             str(e.source_count),
             ", ".join(e.languages) or "-",
-            escape(e.first.title[:70]) if e.first else "-",
+            escape(e.first.title) if e.first else "-",
         )
-    out.print(table)
+    print_table(table, format)
 
 
 def event_command(
     event_id: Annotated[int, typer.Argument(help="The event's id (see `haitiwatch events`).")],
-    format: Annotated[str, typer.Option("--format", "-f", help="table or json")] = "table",
+    format: FormatOption = ListFormat.table,
 ) -> None:
     """Every report of one event, in first-seen order; the first report is marked."""
-    if format not in ("table", "json"):
-        raise HaitiwatchError(f"--format: expected table or json, got {format!r}")
     with open_archive(load()) as archive:
         found = archive.event(event_id)
     if found is None:
         raise HaitiwatchError(f"no event with id {event_id}")
     summary, reports = found
-    if format == "json":
+    if format == ListFormat.json:
         body = {**summary_json(summary), "reports": [report_json(r) for r in reports]}
         out.print_json(json.dumps(body))
         return
-    table = Table("", "article", "first seen", "source", "language", "title", "url")
+    table = Table("", "article", "first seen", "source", "language", clipped("title", 60), "url")
     for r in reports:
         table.add_row(
             "first" if r.is_first else "",
@@ -79,10 +71,10 @@ def event_command(
             iso(r.first_seen),
             escape(r.source),
             r.language or "-",
-            escape(r.title[:60]),
+            escape(r.title),
             escape(r.url),
         )
-    out.print(table)
+    print_table(table, format)
 
 
 def report_json(r: EventReport) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from haitiwatch.db.marks import RELEVANT
 from haitiwatch.scheduler.assist import learn_rule
 from haitiwatch.scheduler.cli.common import load, open_archive, out
 from haitiwatch.scheduler.cli.output import progress
-from haitiwatch.scheduler.cli.rules import rule_named
+from haitiwatch.scheduler.rule_config import rule_named
 
 
 def rules_learn(
@@ -21,7 +21,7 @@ def rules_learn(
     """Learn the rule's model from its labelled examples, store it, and show how it does
     (cross-validated precision and recall at the rule's assist_threshold)."""
     loaded = load()
-    rule = rule_named(loaded, name)
+    rule = rule_named(loaded.config.rules, name)
     with open_archive(loaded) as archive:
         marked = [
             Example(m.title, m.text, m.verdict == RELEVANT)

@@ -16,7 +16,6 @@ from rich.table import Table
 from haitiwatch.crawler.rules import Mark, RuleSet, compile_rule, make_snippet
 from haitiwatch.crawler.rules.against_marks import MIN_MARKS, MarkFigures, mark_figures
 from haitiwatch.db.alerts import Alert, ArchivedText
-from haitiwatch.db.errors import HaitiwatchError
 from haitiwatch.db.marks import RELEVANT
 from haitiwatch.db.query.ast import leaves
 from haitiwatch.scheduler.cli.common import err, load, open_archive, out
@@ -29,10 +28,9 @@ from haitiwatch.scheduler.cli.output import (
     progress,
 )
 from haitiwatch.scheduler.cli.since import parse_since, since_help
-from haitiwatch.scheduler.config import LoadedConfig
 from haitiwatch.scheduler.mark_links import links_note
 from haitiwatch.scheduler.notify import Notifier, send_test
-from haitiwatch.scheduler.rule_config import RuleConfig
+from haitiwatch.scheduler.rule_config import rule_named
 from haitiwatch.scheduler.rule_scope import in_scope
 
 
@@ -92,8 +90,8 @@ def rules_test(
     """Backtest a rule on the archive: matches by day and by source, sample highlights. A
     rule limited to languages or sources is tested on those articles only."""
     loaded = load()
-    configured = rule_named(loaded, name) if query is None else None
-    rule = RuleSet([compile_rule(name, query or rule_named(loaded, name).query)])
+    configured = rule_named(loaded.config.rules, name) if query is None else None
+    rule = RuleSet([compile_rule(name, query or rule_named(loaded.config.rules, name).query)])
     start = parse_since(since, datetime.now(UTC))
     by_day: Counter[str] = Counter()
     by_source: Counter[str] = Counter()
@@ -115,14 +113,6 @@ def rules_test(
     _print_backtest(name, since, total, by_day, by_source, shown)
     matched = {e.article_id for e in examples if rule.match(e.title, e.text)}
     _print_figures(mark_figures(matched, {e.article_id: e.verdict for e in examples}))
-
-
-def rule_named(loaded: LoadedConfig, name: str) -> RuleConfig:
-    for rule in loaded.config.rules:
-        if rule.name == name:
-            return rule
-    known = ", ".join(r.name for r in loaded.config.rules) or "none"
-    raise HaitiwatchError(f"no rule named {name!r} (known: {known})")
 
 
 def _print_backtest(

@@ -13,10 +13,11 @@ from haitiwatch.db.search import COVERAGE_COUNTS, SearchHit
 from haitiwatch.db.story_reader import StoryCopy
 from haitiwatch.scheduler.numbers import whole_number
 from haitiwatch.scheduler.tag_coverage import COVERAGE_BY, coverage_by
-from haitiwatch.scheduler.web.context import CONTEXT, row_id, search_params
+from haitiwatch.scheduler.web.context import CONTEXT, search_params
 from haitiwatch.scheduler.web.openapi import SPEC
 
 MAX_LIMIT: Final = 100
+MAX_DAYS: Final = 3650
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -63,6 +64,14 @@ def _limit(request: web.Request, default: int = 20) -> int:
     return limit
 
 
+def _recent_window(request: web.Request) -> tuple[datetime, int]:
+    """The start and size of a recent-first list (?days=, ?limit=): stories and events alike."""
+    days = whole_number(request.query.get("days", "7"), 1, MAX_DAYS)
+    if days is None:
+        raise HaitiwatchError(f"days: expected 1 to {MAX_DAYS}")
+    return datetime.now(UTC) - timedelta(days=days), _limit(request, 50)
+
+
 async def api_search(request: web.Request) -> web.Response:
     context = request.app[CONTEXT]
     try:
@@ -91,14 +100,10 @@ async def api_search(request: web.Request) -> web.Response:
 
 async def api_stories(request: web.Request) -> web.Response:
     context = request.app[CONTEXT]
-    days = whole_number(request.query.get("days", "7"), 1, 3650)
-    if days is None:
-        return error("days: expected 1 to 3650")
     try:
-        limit = _limit(request, 50)
+        since, limit = _recent_window(request)
     except HaitiwatchError as e:
         return error(str(e))
-    since = datetime.now(UTC) - timedelta(days=days)
     found = await context.run(lambda: context.archive.stories(since, None, limit))
     return web.json_response(
         {
@@ -142,38 +147,29 @@ def event_json(event: EventSummary) -> dict[str, Any]:
 
 async def api_events(request: web.Request) -> web.Response:
     context = request.app[CONTEXT]
-    days = whole_number(request.query.get("days", "7"), 1, 3650)
-    if days is None:
-        return error("days: expected 1 to 3650")
     try:
-        limit = _limit(request, 50)
+        since, limit = _recent_window(request)
     except HaitiwatchError as e:
         return error(str(e))
-    since = datetime.now(UTC) - timedelta(days=days)
     found = await context.run(lambda: context.archive.events(since, None, limit))
     return web.json_response({"events": [event_json(e) for e in found]})
 
 
 async def api_event(request: web.Request) -> web.Response:
     context = request.app[CONTEXT]
-    event_id = row_id(request.match_info["id"])
-    if event_id is None:
-        return error("no such event", 404)
-    found = await context.run(lambda: context.archive.event(event_id))
+    found = await context.by_path_id(request, context.archive.event)
     if found is None:
-        return error(f"no event with id {event_id}", 404)
-    summary, reports = found
+        return error(f"no event with id {request.match_info['id']}", 404)
+    _, (summary, reports) = found
     return web.json_response({**event_json(summary), "reports": [report_json(r) for r in reports]})
 
 
 async def api_story(request: web.Request) -> web.Response:
     context = request.app[CONTEXT]
-    story_id = row_id(request.match_info["id"])
-    if story_id is None:
-        return error("no such story", 404)
-    copies = await context.run(lambda: context.archive.story(story_id))
-    if copies is None:
-        return error(f"no story with id {story_id}", 404)
+    found = await context.by_path_id(request, context.archive.story)
+    if found is None:
+        return error(f"no story with id {request.match_info['id']}", 404)
+    story_id, copies = found
     return web.json_response({"id": story_id, "copies": [copy_json(c) for c in copies]})
 
 

@@ -9,9 +9,9 @@ from typing import Final
 from aiohttp import web
 
 from haitiwatch.db.errors import HaitiwatchError
-from haitiwatch.scheduler.audit import Finding, audit_rule, find_rule, finding_json
+from haitiwatch.scheduler.audit import Finding, audit_rule, finding_json
 from haitiwatch.scheduler.numbers import whole_number
-from haitiwatch.scheduler.rule_config import RuleConfig
+from haitiwatch.scheduler.rule_config import RuleConfig, rule_named
 from haitiwatch.scheduler.web.api import MAX_LIMIT, error
 from haitiwatch.scheduler.web.context import CONTEXT, WebContext
 from haitiwatch.scheduler.web.i18n import translate
@@ -22,7 +22,7 @@ _NAME: Final = "{name:[a-z0-9][a-z0-9._-]{0,63}}"
 
 def _rule(context: WebContext, name: str) -> RuleConfig | None:
     try:
-        return find_rule(context.loaded, name)
+        return rule_named(context.loaded.config.rules, name)
     except HaitiwatchError:
         return None
 

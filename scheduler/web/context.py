@@ -46,6 +46,17 @@ class WebContext:
         """Blocking database work, off the event loop."""
         return await asyncio.to_thread(work)
 
+    async def by_path_id(
+        self, request: web.Request, load: Callable[[int], T | None]
+    ) -> tuple[int, T] | None:
+        """The path's id and what ``load`` finds for it, or None when no row can have that
+        id or none has it (either way the page or answer is a 404)."""
+        found_id = row_id(request.match_info["id"])
+        if found_id is None:
+            return None
+        found = await self.run(lambda: load(found_id))
+        return None if found is None else (found_id, found)
+
     def render(self, name: str, status: int = 200, **values: Any) -> web.Response:
         """``name`` in the current request's language (set by the web wrappers)."""
         language = current_language.get()

@@ -245,6 +245,34 @@ SCHEMAS["Mark"] = {
     },
 }
 
+
+def _recent_and_one(
+    plural: str, list_summary: str, singular: str, one_summary: str
+) -> dict[str, Any]:
+    """/api/<plural> (updated within ?days=, at most ?limit=) and /api/<plural>/{id}."""
+    return {
+        f"/api/{plural}": {
+            "get": {
+                "summary": list_summary,
+                "parameters": [
+                    _param("days", "Updated within this many days.", {"type": "integer"}),
+                    LIMIT,
+                ],
+                "responses": {"200": _ok(plural.capitalize()), "400": ERROR},
+            }
+        },
+        f"/api/{plural}/{{id}}": {
+            "get": {
+                "summary": one_summary,
+                "parameters": [
+                    {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
+                ],
+                "responses": {"200": _ok(singular), "404": ERROR},
+            }
+        },
+    }
+
+
 SPEC: Final[dict[str, Any]] = {
     "openapi": "3.1.0",
     "info": {
@@ -267,44 +295,18 @@ SPEC: Final[dict[str, Any]] = {
                 "responses": {"200": _ok("SearchResults"), "400": ERROR},
             }
         },
-        "/api/stories": {
-            "get": {
-                "summary": "Stories updated recently, newest first",
-                "parameters": [
-                    _param("days", "Updated within this many days.", {"type": "integer"}),
-                    LIMIT,
-                ],
-                "responses": {"200": _ok("Stories"), "400": ERROR},
-            }
-        },
-        "/api/stories/{id}": {
-            "get": {
-                "summary": "Every copy of one story, the origin marked",
-                "parameters": [
-                    {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
-                ],
-                "responses": {"200": _ok("Story"), "404": ERROR},
-            }
-        },
-        "/api/events": {
-            "get": {
-                "summary": "Events (news and its coverage) updated recently, newest first",
-                "parameters": [
-                    _param("days", "Updated within this many days.", {"type": "integer"}),
-                    LIMIT,
-                ],
-                "responses": {"200": _ok("Events"), "400": ERROR},
-            }
-        },
-        "/api/events/{id}": {
-            "get": {
-                "summary": "Every report of one event, the first marked",
-                "parameters": [
-                    {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
-                ],
-                "responses": {"200": _ok("Event"), "404": ERROR},
-            }
-        },
+        **_recent_and_one(
+            "stories",
+            "Stories updated recently, newest first",
+            "Story",
+            "Every copy of one story, the origin marked",
+        ),
+        **_recent_and_one(
+            "events",
+            "Events (news and its coverage) updated recently, newest first",
+            "Event",
+            "Every report of one event, the first marked",
+        ),
         "/api/coverage": {
             "get": {
                 "summary": "Matching articles (or their events) per day, by source, language, rule "

@@ -16,7 +16,7 @@ from haitiwatch.db.search import SearchHit
 from haitiwatch.scheduler.numbers import whole_number
 from haitiwatch.scheduler.tag_coverage import COVERAGE_BY, coverage_by
 from haitiwatch.scheduler.web.chart import MAX_DAYS, coverage_svg
-from haitiwatch.scheduler.web.context import CONTEXT, WebContext, row_id, search_params
+from haitiwatch.scheduler.web.context import CONTEXT, WebContext, search_params
 from haitiwatch.scheduler.web.i18n import LANG_COOKIE, LANGUAGES, translate
 from haitiwatch.scheduler.web.marking import mark_view
 
@@ -116,12 +116,10 @@ async def stories_page(request: web.Request) -> web.Response:
 
 async def story_page(request: web.Request) -> web.Response:
     context = request.app[CONTEXT]
-    story_id = row_id(request.match_info["id"])
-    if story_id is None:
+    found = await context.by_path_id(request, context.archive.story)
+    if found is None:
         return context.render("error.html", 404, message=translate("No such story."))
-    copies = await context.run(lambda: context.archive.story(story_id))
-    if copies is None:
-        return context.render("error.html", 404, message=translate("No such story."))
+    story_id, copies = found
     ids = [c.article_id for c in copies]
     mark = await context.run(lambda: mark_view(request, context, ids))
     return context.render("story.html", story_id=story_id, copies=copies, mark=mark)
@@ -129,14 +127,12 @@ async def story_page(request: web.Request) -> web.Response:
 
 async def article_page(request: web.Request) -> web.Response:
     context = request.app[CONTEXT]
-    article_id = row_id(request.match_info["id"])
-    found = await context.run(
-        lambda: context.archive.article(article_id) if article_id is not None else None
-    )
+    found = await context.by_path_id(request, context.archive.article)
     if found is None:
         return context.render("error.html", 404, message=translate("No such article."))
-    article = found.article
-    ids = [c.article_id for c in found.copies] or [article.id]
+    _, page = found
+    article, copies = page.article, page.copies
+    ids = [c.article_id for c in copies] or [article.id]
     marks = await context.run(lambda: context.archive.marks.by_article([article.id]))
     mark = await context.run(lambda: mark_view(request, context, ids))
     return context.render(
@@ -146,19 +142,16 @@ async def article_page(request: web.Request) -> web.Response:
         marks=marks.get(article.id, {}),
         mark=mark,
         paragraphs=[p.strip() for p in article.text.split("\n") if p.strip()],
-        copies=found.copies,
+        copies=copies,
     )
 
 
 async def event_page(request: web.Request) -> web.Response:
     context = request.app[CONTEXT]
-    event_id = row_id(request.match_info["id"])
-    if event_id is None:
-        return context.render("error.html", 404, message=translate("No such event."))
-    found = await context.run(lambda: context.archive.event(event_id))
+    found = await context.by_path_id(request, context.archive.event)
     if found is None:
         return context.render("error.html", 404, message=translate("No such event."))
-    event, reports = found
+    _, (event, reports) = found
     return context.render("event.html", event=event, reports=reports)
 
 

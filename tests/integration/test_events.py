@@ -16,9 +16,11 @@ from haitiwatch.crawler.event_matcher import EventMatcher
 from haitiwatch.db.alerts import Outbox
 from haitiwatch.db.archive import Archive
 from haitiwatch.db.event_index import EventIndex
+from haitiwatch.db.event_reader import list_events
 from haitiwatch.db.records import ArticleRecord, FetchOutcome, FetchResult
 from haitiwatch.db.schema import AlertRow, Event
 from haitiwatch.db.store import SourceSpec, Store
+from haitiwatch.db.story_reader import list_stories
 from haitiwatch.scheduler.config import load_config, parse_config
 from haitiwatch.scheduler.digest import digest_message
 from haitiwatch.scheduler.export import article_row
@@ -130,6 +132,22 @@ def test_the_export_carries_each_article_s_event(db_url: str) -> None:
     store.close()
 
 
+def test_story_and_event_lists_keep_those_holding_an_article_the_rule_matched(
+    db_url: str,
+) -> None:
+    store = event_store(db_url)
+    store.save_article(report("wire", "vote", VOTE_EN, "en"), NOW)
+    budget = ("Nairobi approves the police budget", "Parliament in Nairobi voted the budget.")
+    store.save_article(report("daily", "budget", budget, "en"), NOW)
+    [vote] = [a for a in store.iter_articles() if a.url.endswith("/vote")]
+    since = NOW - timedelta(days=1)
+    assert len(list_events(store.engine, since)) == len(list_stories(store.engine, since)) == 2
+    assert [e.id for e in list_events(store.engine, since, "haiti")] == [vote.event]
+    assert [s.id for s in list_stories(store.engine, since, "haiti")] == [vote.story]
+    assert list_events(store.engine, since, "nope") == list_stories(store.engine, since, "x") == []
+    store.close()
+
+
 def _archive_with_one_event(folder: Path) -> Path:
     """A config and its SQLite archive: the vote reported in English and French, and cholera."""
     config = write_config(folder, [])
@@ -155,6 +173,29 @@ def test_events_and_event_commands(tmp_path: Path) -> None:
     assert "first" in run_cli("event", str(vote["id"]), config=config).check().stdout
     missing = run_cli("event", "99999", config=config)
     assert missing.returncode == 2 and "no event with id 99999" in missing.stderr
+
+
+def test_events_and_event_print_whole_rows_in_a_pipe_like_the_other_lists(tmp_path: Path) -> None:
+    config = _archive_with_one_event(tmp_path)
+    piped = run_cli("events", "--since", "all", config=config).check().stdout.splitlines()
+    assert piped[0].split("\t") == [
+        "event",
+        "updated",
+        "articles",
+        "outlets",
+        "languages",
+        "first report",
+    ]
+    assert not any(box in "".join(piped) for box in "┃│━─")
+    vote = next(row.split("\t") for row in piped[1:] if row.split("\t")[2] == "2")
+    assert (vote[3], vote[5]) == ("2", VOTE_EN[0])  # the title whole, not cut at 70
+    listed = json.loads(run_cli("events", "-f", "json", config=config).check().stdout)
+    assert {e["id"] for e in listed} == {int(row.split("\t")[0]) for row in piped[1:]}
+    shown = run_cli("event", vote[0], "--format", "csv", config=config).check().stdout
+    assert shown.splitlines()[0] == ",article,first seen,source,language,title,url"
+    assert "https://lenouvelliste.example/v" in shown and "┃" not in shown
+    bad = run_cli("events", "--format", "yaml", config=config)
+    assert bad.returncode == 2 and "yaml" in bad.stderr
 
 
 def test_events_api_and_page(tmp_path: Path) -> None:

@@ -11,7 +11,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.support import FeedItem, articles, crawl, health, rss, sources_json, write_config
+from tests.support import (
+    FeedItem,
+    articles,
+    crawl,
+    health,
+    rss,
+    run_cli,
+    sources_json,
+    write_config,
+)
 from tests.support.server import running_site
 
 SITEMAP_NS = 'xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"'
@@ -106,6 +115,8 @@ def test_an_item_that_cannot_become_a_record_fails_alone(tmp_path: Path) -> None
     assert "source news: item http://127.0.0.1" in logged and "token=***" in logged
     assert "RuntimeError: this item cannot become a record" in logged
     assert "items: 1 failed alone" in run.stdout
+    status = run_cli("status", config=config).check().stdout
+    assert "items failed alone: 1 (news 1; the log has each error)" in status
 
 
 def test_a_page_whose_item_fails_is_fetched_once_not_on_every_poll(tmp_path: Path) -> None:

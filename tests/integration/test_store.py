@@ -15,7 +15,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Engine, Select, event, func, inspect, select, text
 from sqlalchemy.orm import Session
 
-from haitiwatch.db.articles import key_in
+from haitiwatch.db.article_keys import key_in
 from haitiwatch.db.database import create_db_engine, migrate, one_of
 from haitiwatch.db.records import (
     ArticleOutcome,

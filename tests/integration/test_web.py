@@ -127,6 +127,19 @@ def test_api_errors_are_clear_json(server: Server) -> None:
     assert status == 400
 
 
+@pytest.mark.parametrize(("kind", "one"), [("stories", "story"), ("events", "event")])
+def test_api_story_and_event_lists_and_ids_answer_alike(
+    server: Server, kind: str, one: str
+) -> None:
+    for query, message in (("days=0", "days: expected 1 to 3650"), ("limit=0", "limit: expected")):
+        status, _, body = get(f"{server.url}/api/{kind}?{query}")
+        assert status == 400 and message in json.loads(body)["error"]
+    # An id no row can have reads like one no row has.
+    for row in ("0", "999999"):
+        status, _, body = get(f"{server.url}/api/{kind}/{row}")
+        assert status == 404 and json.loads(body)["error"] == f"no {one} with id {row}"
+
+
 @pytest.mark.parametrize(
     ("path", "status"),
     [

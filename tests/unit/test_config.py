@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from haitiwatch.db.errors import ConfigError
+from haitiwatch.db.errors import ConfigError, HaitiwatchError
 from haitiwatch.scheduler.config import (
     default_config_text,
     load_config,
@@ -18,6 +18,7 @@ from haitiwatch.scheduler.config import (
     resolve_database_url,
 )
 from haitiwatch.scheduler.config_values import parse_duration
+from haitiwatch.scheduler.rule_config import RuleConfig, rule_named
 
 GOOD = """
 [database]
@@ -170,3 +171,12 @@ def test_the_readme_config_example_is_valid_and_shows_every_section() -> None:
     sections = {"service", "database", "crawl", "stories", "sources", "rules", "web", "cluster"}
     assert sections <= shown
     assert config.cluster.worker_polls == 16
+
+
+def test_a_rule_is_found_by_name_and_an_unknown_name_lists_the_rules_sorted() -> None:
+    rules = [RuleConfig(name="mission", query="kenya"), RuleConfig(name="briefing", query="x")]
+    assert rule_named(rules, "briefing") is rules[1]
+    with pytest.raises(HaitiwatchError, match=r"no rule named 'nope' \(known: briefing, mission\)"):
+        rule_named(rules, "nope")
+    with pytest.raises(HaitiwatchError, match=r"\(known: none\)"):
+        rule_named([], "nope")
