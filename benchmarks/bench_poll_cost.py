@@ -152,6 +152,12 @@ def start_redis(work: Path) -> tuple[subprocess.Popen[bytes], str]:
 
 
 def reset_database(url: str) -> None:
+    if url.startswith("sqlite:///"):  # for profiling without PostgreSQL
+        Path(url.removeprefix("sqlite:///")).unlink(missing_ok=True)
+        engine = create_db_engine(url)
+        migrate(engine)
+        engine.dispose()
+        return
     engine = create_engine(url)
     with engine.begin() as conn:
         conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
