@@ -176,7 +176,7 @@ def create_db_engine(url: str) -> Engine:
 def one_statement(engine: Engine) -> Engine:
     """``engine`` for work that is a single statement: each statement commits on its own
     (PostgreSQL's autocommit; SQLite without BEGIN). A poll's claim and its end are one
-    statement each, and a transaction around them only cost two more round trips."""
+    statement each: a transaction around each would only add a BEGIN and a COMMIT."""
     if engine.dialect.name == "sqlite":
         return engine.execution_options(**{ONE_STATEMENT_OPTION: True})
     return engine.execution_options(isolation_level="AUTOCOMMIT", **{ONE_STATEMENT_OPTION: True})

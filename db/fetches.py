@@ -137,19 +137,19 @@ def _health_update(outcome: FetchOutcome) -> Update:
             etag=bindparam("new_etag", type_=SOURCES.c.etag.type),
             last_modified=bindparam("new_last_modified", type_=SOURCES.c.last_modified.type),
         )
-    state = SOURCES.c
+    column = SOURCES.c
     return (
         update(SOURCES)
-        .where(SOURCES.c.id == bindparam("source"))
+        .where(column.id == bindparam("source"))
         .values(health)
-        .returning(
-            state.name,
-            state.next_due_at.label("next_due"),
-            state.consecutive_failures,
-            state.failing_since,
-            state.retry_after_until,
-            state.operator_alerted_at,
-            state.last_error,
+        .returning(  # a SourceState: what the service decides the poll's end from
+            column.name,
+            column.next_due_at.label("next_due"),
+            column.consecutive_failures,
+            column.failing_since,
+            column.retry_after_until,
+            column.operator_alerted_at,
+            column.last_error,
         )
     )
 
