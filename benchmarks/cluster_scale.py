@@ -339,6 +339,16 @@ def run_scale(args: argparse.Namespace, work: Path, workers: int, servers: dict[
     return run
 
 
+def per_role(cpu: dict[str, float]) -> dict[str, float]:
+    """CPU seconds by role: the workers summed, the machine's total left out."""
+    roles: dict[str, float] = {}
+    for name, seconds in cpu.items():
+        if name != "machine":
+            role = "workers" if name.startswith("worker ") else name
+            roles[role] = roles.get(role, 0.0) + seconds
+    return roles
+
+
 def report(run: Run) -> None:
     polls, seconds = sum(run.polls.values()), run.seconds
     per = max(polls, 1)
@@ -350,16 +360,13 @@ def report(run: Run) -> None:
         f"{lag.due} sources due in the window ({lag.unpolled} not polled by its end); "
         f"{run.queued} entries queued at the end"
     )
-    ours = sum(v for k, v in run.cpu.items() if k != "machine")
-    cpu = ", ".join(
-        f"{role} {v / per * 1000:.1f} ({v / seconds:.2f})"
-        for role, v in run.cpu.items()
-        if role != "machine"
-    )
-    print(
-        f"    CPU ms per poll (cores): {cpu}; others on the machine "
-        f"{(run.cpu['machine'] - ours) / seconds:.2f} cores"
-    )
+    by_role = per_role(run.cpu)
+    ours = sum(by_role.values())
+    cpu = ", ".join(f"{role} {v / per * 1000:.1f}" for role, v in by_role.items())
+    cores = ", ".join(f"{k} {v / seconds:.2f}" for k, v in run.cpu.items() if k != "machine")
+    print(f"    CPU ms per poll: {cpu}; total {ours / per * 1000:.1f}")
+    others = (run.cpu["machine"] - ours) / seconds
+    print(f"    cores: {cores}; others on the machine {others:.2f}")
     pg = ", ".join(
         f"{k} {v / seconds:.0f}/s ({v / per:.1f}/poll)"
         for k, v in run.pg.items()
