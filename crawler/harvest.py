@@ -111,7 +111,7 @@ class Harvester:
             if saved is None:
                 return NextSteps()
             assert isinstance(saved, SavedFetch)
-            poll.fetch_id = saved.fetch_id
+            poll.fetch_id, poll.state = saved.fetch_id, saved.state
             totals.sources_ok += 1
             totals.sources_not_modified += 1
             return NextSteps(pages=plan.fetch if plan else [])
@@ -248,7 +248,7 @@ class Harvester:
         if saved is None:  # nothing of this listing was stored, its validators neither
             return []
         assert isinstance(saved, SavedFetch)
-        outcomes, _counts, poll.fetch_id = saved
+        outcomes, poll.fetch_id, poll.state = saved.outcomes, saved.fetch_id, saved.state
         totals.sources_ok += 1
         totals.duplicate += seen_again
         for outcome in outcomes:
@@ -280,7 +280,8 @@ class Harvester:
         )
         log.warning("source %s failed: %s", poll.job.name, error)
         try:
-            await self.writer.save(FetchToSave(result, [], now))
+            saved = await self.writer.save(FetchToSave(result, [], now))
+            poll.state = saved.state if isinstance(saved, SavedFetch) else None
         except WriteRefused as e:  # the disk is still full: the failure lives on the poll
             poll.refused, poll.unrecorded = str(e), True
             log.error("source %s: its failure could not be recorded: %s", poll.job.name, e)

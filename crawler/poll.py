@@ -11,7 +11,7 @@ from email.utils import parsedate_to_datetime
 from haitiwatch.crawler.discover import FeedLink
 from haitiwatch.crawler.jobs import SourceJob
 from haitiwatch.crawler.listings.progress import ListingProgress
-from haitiwatch.db.records import CrawlTotals, FeedEntry, OwedPage
+from haitiwatch.db.records import CrawlTotals, FeedEntry, OwedPage, SourceState
 
 
 def utcnow() -> datetime:
@@ -47,6 +47,8 @@ class Poll:
     failed: bool = False
     error: str | None = None
     retry_after: datetime | None = None
+    #: The source's row as this poll's fetch write left it (None: not written).
+    state: SourceState | None = None
     #: The database's message when it refused a write of this poll (disk full).
     refused: str | None = None
     #: The poll failed and the database refused to record that too: only the poll knows.

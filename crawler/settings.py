@@ -14,6 +14,7 @@ ASYNCIO_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 #: (Scrapy loads every listed component): it imports tldextract, requests and filelock,
 #: 0.02 s of every start. Left out of the base list instead.
 COOKIES_MIDDLEWARE = "scrapy.downloadermiddlewares.cookies.CookiesMiddleware"
+DEPTH_MIDDLEWARE = "scrapy.spidermiddlewares.depth.DepthMiddleware"
 #: Seconds a host's robots.txt is used before it is fetched again.
 ROBOTSTXT_MAX_AGE = "HAITIWATCH_ROBOTSTXT_MAX_AGE"
 #: Cluster workers: the per-host budget in Redis (crawler/host_budget.py) and its settings.
@@ -75,6 +76,10 @@ def _base_settings(settings: CrawlSettings, jobs: list[SourceJob]) -> dict[str, 
         "TELNETCONSOLE_ENABLED": False,
         "LOG_ENABLED": False,
         "STATS_DUMP": False,
+        # Per-request bookkeeping that nothing reads is CPU on every poll: byte and status
+        # counts, and request depths (no depth limit here).
+        "DOWNLOADER_STATS": False,
+        "SPIDER_MIDDLEWARES": {DEPTH_MIDDLEWARE: None},
         "MEMUSAGE_ENABLED": False,
         # Scrapy's default extensions, minus those this crawl has no use for: remote control
         # (it imports aiohttp, 0.1 s of every start; Scrapy imports a component even to

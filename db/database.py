@@ -36,6 +36,9 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 
 #: Execution option that makes a SQLite transaction take the write lock at BEGIN.
 WRITE_OPTION = "haitiwatch_write"
+#: Execution option of work that is one statement, atomic on its own: no BEGIN and COMMIT
+#: round trips around it (``one_statement``).
+ONE_STATEMENT_OPTION = "haitiwatch_one_statement"
 
 
 #: WAL pages (4 KiB each) between automatic checkpoints (SQLite's default: 1,000).
@@ -170,12 +173,24 @@ def create_db_engine(url: str) -> Engine:
     return engine
 
 
+def one_statement(engine: Engine) -> Engine:
+    """``engine`` for work that is a single statement: each statement commits on its own
+    (PostgreSQL's autocommit; SQLite without BEGIN). A poll's claim and its end are one
+    statement each: a transaction around each would only add a BEGIN and a COMMIT."""
+    if engine.dialect.name == "sqlite":
+        return engine.execution_options(**{ONE_STATEMENT_OPTION: True})
+    return engine.execution_options(isolation_level="AUTOCOMMIT", **{ONE_STATEMENT_OPTION: True})
+
+
 def _sqlite_begin(connection: Connection) -> None:
     """Writers BEGIN IMMEDIATE: a deferred transaction that reads, then writes, fails at once
     with "database is locked" when another process wrote meanwhile (WAL snapshot); IMMEDIATE
-    waits for the lock (busy_timeout) instead."""
-    write = connection.get_execution_options().get(WRITE_OPTION)
-    connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+    waits for the lock (busy_timeout) instead. One statement needs no BEGIN: SQLite makes it
+    its own transaction (the connection has no pysqlite BEGIN: ``_sqlite_pragmas``)."""
+    options = connection.get_execution_options()
+    if options.get(ONE_STATEMENT_OPTION):
+        return
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if options.get(WRITE_OPTION) else "BEGIN")
 
 
 #: pg_advisory_xact_lock key held while migrating (any constant would do).

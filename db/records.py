@@ -310,10 +310,25 @@ class PageToSave:
 Write = FetchToSave | PageToSave
 
 
+@dataclass(frozen=True, slots=True)
+class SourceState:
+    """A source's row as the service decides from it (next due time, operator alerts)."""
+
+    name: str
+    next_due: datetime | None
+    consecutive_failures: int
+    failing_since: datetime | None
+    retry_after_until: datetime | None
+    operator_alerted_at: datetime | None
+    last_error: str | None
+
+
 class SavedFetch(NamedTuple):
     outcomes: list[ArticleOutcome]
     counts: ArticleCounts
     fetch_id: int
+    #: The source's row as this fetch left it (returned by the write: nothing reads it again).
+    state: SourceState | None = None
 
 
 #: What ``Store.save`` gives back for a write: its fetch's outcome, or the page's (None: no

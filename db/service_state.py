@@ -16,7 +16,9 @@ from sqlalchemy import Engine, Row, and_, bindparam, delete, func, or_, select, 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
-from haitiwatch.db.database import WRITE_OPTION
+from haitiwatch.db.database import WRITE_OPTION, one_statement
+from haitiwatch.db.poll_start import claimed_start
+from haitiwatch.db.records import PollStart, SourceState
 from haitiwatch.db.schema import Article, Fetch, ServiceLease, Source
 from haitiwatch.db.unrecorded import UnrecordedFailures, state_with
 
@@ -34,17 +36,6 @@ class LeaseInfo:
     pid: int
     acquired_at: datetime
     heartbeat_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class SourceState:
-    name: str
-    next_due: datetime | None
-    consecutive_failures: int
-    failing_since: datetime | None
-    retry_after_until: datetime | None
-    operator_alerted_at: datetime | None
-    last_error: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +64,7 @@ class ServiceState:
         self._write = sessionmaker(
             engine.execution_options(**{WRITE_OPTION: True}), expire_on_commit=False
         )
+        self._one_statement = one_statement(engine)
         #: Failures of this process's polls that the database refused to record.
         self.unrecorded = UnrecordedFailures()
 
@@ -203,29 +195,21 @@ class ServiceState:
                 .values(dispatch_id=None, dispatched_at=None, claimed_by=None)
             )
 
-    def claim(self, name: str, dispatch_id: str, worker: str) -> bool:
-        """A worker takes a dispatch; False when it is stale (re-dispatched) or taken."""
-        with self._write.begin() as session:
-            result = session.execute(
-                update(Source)
-                .where(
-                    Source.name == name,
-                    Source.dispatch_id == dispatch_id,
-                    Source.claimed_by.is_(None),
-                )
-                .values(claimed_by=worker)
-            )
-            return bool(result.rowcount)  # type: ignore[attr-defined]
+    def claim(self, name: str, dispatch_id: str, worker: str) -> PollStart | None:
+        """A worker takes a dispatch and reads what its poll starts from, in one statement;
+        None when the dispatch is stale (re-dispatched) or taken."""
+        with self._one_statement.connect() as connection:
+            return claimed_start(connection, name, dispatch_id, worker)
 
     def finish_dispatch(self, name: str, dispatch_id: str, next_due: datetime) -> bool:
         """The poll is done: store the next due time and free the source for dispatch."""
-        with self._write.begin() as session:
-            result = session.execute(
+        with self._one_statement.connect() as connection:
+            result = connection.execute(
                 update(Source)
                 .where(Source.name == name, Source.dispatch_id == dispatch_id)
                 .values(next_due_at=next_due, dispatch_id=None, dispatched_at=None, claimed_by=None)
             )
-            return bool(result.rowcount)  # type: ignore[attr-defined]
+            return bool(result.rowcount)
 
     def reclaim_stale(
         self, now: datetime, worker_ttl: timedelta, unclaimed_before: datetime

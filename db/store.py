@@ -25,11 +25,14 @@ from haitiwatch.db.database import (
     create_db_engine,
     migrate,
     one_of,
+    one_statement,
 )
+from haitiwatch.db.errors import WriteRefused
 from haitiwatch.db.event_index import EventIndex
 from haitiwatch.db.fetches import count_item_failure, record_fetch, source_health
 from haitiwatch.db.keys import key_value
-from haitiwatch.db.owed import apply_changes, defer_in, hold_in, owes_pages, pending, settle_in
+from haitiwatch.db.owed import apply_changes, defer_in, hold_in, pending, settle_in
+from haitiwatch.db.poll_start import POLL_START_COLUMNS, poll_start
 from haitiwatch.db.records import (
     ArticleCounts,
     ArticleOutcome,
@@ -44,7 +47,6 @@ from haitiwatch.db.records import (
     SavedFetch,
     SourceHealth,
     StoredArticle,
-    Validators,
     Write,
 )
 from haitiwatch.db.rule_matches import rules_by_article, with_rules
@@ -77,6 +79,8 @@ class Store:
         self.stories = stories or StoryIndex()
         self.articles = ArticleWriter(self.source_id, self.stories, hooks, events)
         self._session = sessionmaker(engine, expire_on_commit=False)
+        #: For a read that is one statement: no transaction around it (two round trips less).
+        self._one_read = sessionmaker(one_statement(engine), expire_on_commit=False)
         self._write = sessionmaker(
             engine.execution_options(**{WRITE_OPTION: True}), expire_on_commit=False
         )
@@ -165,20 +169,12 @@ class Store:
         found: dict[str, PollStart] = {}
         if not wanted:
             return found
-        with self._session() as session:
+        with self._one_read() as session:
             rows = session.execute(
-                select(
-                    Source.id,
-                    Source.etag,
-                    Source.last_modified,
-                    Source.retry_after_until,
-                    owes_pages(),
-                ).where(one_of(session, Source.id, wanted))
+                select(*POLL_START_COLUMNS).where(one_of(session, Source.id, wanted))
             )
-            for id_, etag, last_modified, retry_after_until, owes in rows:
-                found[wanted[id_]] = PollStart(
-                    Validators(etag, last_modified), retry_after_until, bool(owes)
-                )
+            for row in rows:
+                found[wanted[row.id]] = poll_start(row)
         return found
 
     def source_health(self) -> list[SourceHealth]:
@@ -189,7 +185,7 @@ class Store:
 
     def owed_pages(self, source: str) -> list[OwedPage]:
         """The article pages ``source`` owes from earlier polls (db/owed.py)."""
-        with self._session() as session:
+        with self._one_read() as session:
             return pending(session, self.source_id(source))
 
     @property
@@ -205,7 +201,7 @@ class Store:
         found: dict[tuple[str, str], KnownArticle] = {}
         if not wanted:
             return found
-        with self._session() as session:
+        with self._one_read() as session:
             stmt = (
                 select(ArticleKey.kind, ArticleKey.value, Article.id, Article.updated_at)
                 .join(Article, Article.id == ArticleKey.article_id)
@@ -222,19 +218,29 @@ class Store:
         place. If the transaction itself fails (the database went away), the exception is
         raised and none of them is stored; so is ``WriteRefused`` when storage refuses one
         of them (disk full: SQLite has rolled the whole transaction back)."""
+        if len(writes) == 1:  # alone, a write needs no savepoint: its transaction is its own
+            try:
+                with refusals_raised(), self._write.begin() as session:
+                    return [self._save_one(session, writes[0])]
+            except WriteRefused:
+                raise
+            except Exception as e:  # rolled back whole, as a savepoint would have
+                return [e]
         saved: list[Saved | Exception] = []
         with refusals_raised(), self._write.begin() as session:
             for write in writes:
                 try:
                     with session.begin_nested():
-                        if isinstance(write, FetchToSave):
-                            saved.append(self._save_fetch(session, write))
-                        else:
-                            saved.append(self._save_page(session, write))
+                        saved.append(self._save_one(session, write))
                 except Exception as e:  # returned, and raised to that write's poll
                     raise_if_refused(e)
                     saved.append(e)
         return saved
+
+    def _save_one(self, session: Session, write: Write) -> Saved:
+        if isinstance(write, FetchToSave):
+            return self._save_fetch(session, write)
+        return self._save_page(session, write)
 
     def save_fetch(
         self,
@@ -270,9 +276,10 @@ class Store:
             duplicate=outcomes.count(ArticleOutcome.DUPLICATE) + fetch.seen_again,
             updated=outcomes.count(ArticleOutcome.UPDATED),
         )
-        fetch_id = record_fetch(session, self.source_id(fetch.result.source), fetch.result, counts)
+        source_id = self.source_id(fetch.result.source)
+        fetch_id, state = record_fetch(session, source_id, fetch.result, counts)
         self._apply_owed(session, [fetch])
-        return SavedFetch(outcomes, counts, fetch_id)
+        return SavedFetch(outcomes, counts, fetch_id, state)
 
     def _save_page(self, session: Session, page: PageToSave) -> ArticleOutcome | None:
         outcome = None

@@ -6,13 +6,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import TYPE_CHECKING
 
-from haitiwatch.db.records import SourceHealth
+from haitiwatch.db.records import SourceHealth, SourceState
 from haitiwatch.db.redact import redact
-
-if TYPE_CHECKING:
-    from haitiwatch.db.service_state import SourceState
 
 
 @dataclass(frozen=True, slots=True)

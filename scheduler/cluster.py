@@ -4,8 +4,9 @@ and a Redis poll queue (crawler.cluster); the database decides who polls what.
 - ``Dispatcher`` (role scheduler): frees the dispatches of dead workers, marks due sources
   dispatched and pushes one entry each. A source with a dispatch is not dispatched again until
   its poll finishes: no source is polled twice in one interval.
-- ``QueueTaker`` (role worker): pops entries, claims each on the source's row (stale entries
-  are dropped), polls it, then stores the next due time and frees the source in one update.
+- ``QueueTaker`` (role worker): pops entries, claims each on the source's row and reads its
+  validators in the same statement (stale entries are dropped), polls it, then stores the
+  next due time and frees the source in one update.
 """
 
 from __future__ import annotations
@@ -176,14 +177,15 @@ class QueueTaker:
             problem = "does not have" if source is None else "lists with another URL"
             message = "queue entry for source %s, which this worker's config %s; "
             log.error(message + "give every role the same config", name, problem)
-            if await self.db.run(self.state.claim, name, dispatch_id, self.holder):
+            if await self.db.run(self.state.claim, name, dispatch_id, self.holder) is not None:
                 backoff = utcnow() + UNKNOWN_SOURCE_BACKOFF
                 await self.db.run(self.state.finish_dispatch, name, dispatch_id, backoff)
             return
         if self.stop_event.is_set():  # stopping: hand the source back to the scheduler now
             await self.db.run(self.state.undispatch, name, dispatch_id)
             return
-        if not await self.db.run(self.state.claim, name, dispatch_id, self.holder):
+        start = await self.db.run(self.state.claim, name, dispatch_id, self.holder)
+        if start is None:
             log.debug("dropped a stale queue entry for %s", name)
             return
         if name in self.poller.polls:
@@ -196,4 +198,4 @@ class QueueTaker:
             if not await self.db.run(self.state.finish_dispatch, name, dispatch_id, due):
                 log.warning("the dispatch of %s was taken back while it ran", name)
 
-        self.poller.poll(source, end)
+        self.poller.poll(source, end, start)

@@ -21,9 +21,10 @@ from haitiwatch.crawler.jobs import CrawlSettings, SourceJob
 from haitiwatch.crawler.poll import Poll, utcnow
 from haitiwatch.crawler.pools import DatabaseThread
 from haitiwatch.crawler.runner import CrawlEngine
-from haitiwatch.db.records import CrawlTotals, PollStart
-from haitiwatch.db.service_state import ServiceState, SourceState
+from haitiwatch.db.records import CrawlTotals, PollStart, SourceState
+from haitiwatch.db.service_state import ServiceState
 from haitiwatch.db.store import Store
+from haitiwatch.db.unrecorded import state_with
 from haitiwatch.scheduler.apprise_send import deliver
 from haitiwatch.scheduler.config import ServiceConfig
 from haitiwatch.scheduler.crawling import private_sources, source_job
@@ -77,9 +78,11 @@ class Poller:
     def _job(self, source: SourceConfig, start: PollStart | None = None) -> SourceJob:
         return source_job(source, self.private.get(source.url, False), start)
 
-    def poll(self, source: SourceConfig, end: PollEnd) -> None:
-        """Start polling ``source`` as its own task; ``end`` is awaited when it ends."""
-        task = asyncio.ensure_future(self._poll(source, end))
+    def poll(self, source: SourceConfig, end: PollEnd, start: PollStart | None = None) -> None:
+        """Start polling ``source`` as its own task; ``end`` is awaited when it ends.
+        ``start``: what the poll starts from, when the feeder read it already (a cluster
+        worker's claim); else the poll reads it."""
+        task = asyncio.ensure_future(self._poll(source, end, start))
         self.polls[source.name] = task
         self.metrics.in_flight.set(len(self.polls))
 
@@ -102,13 +105,14 @@ class Poller:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._engine.stop(), timeout=5)
 
-    async def _poll(self, source: SourceConfig, end: PollEnd) -> None:
+    async def _poll(self, source: SourceConfig, end: PollEnd, start: PollStart | None) -> None:
         name, started, cancelled = source.name, time.monotonic(), False
         totals, retry_after = CrawlTotals(sources_failed=1), None
         finished: Poll | None = None
         assert self._engine is not None, "start() first"
         try:
-            start = await self.db.run(self.store.validators, name)
+            if start is None:
+                start = await self.db.run(self.store.validators, name)
             wait_until = start.retry_after_until
             if wait_until is not None and wait_until > utcnow():
                 retry_after, totals = wait_until, CrawlTotals()
@@ -144,7 +148,7 @@ class Poller:
         now = utcnow()
         if finished is not None:
             self._remember_unrecorded(source.name, finished, now)
-        st = await asyncio.to_thread(self.state.source_state, source.name)
+        st = await self._state_after(source.name, finished)
         failures = st.consecutive_failures if st else 0
         due = next_due(now, source.interval, failures, retry_after)
         # Before ``end``, which writes the due time: a full disk refuses that too.
@@ -157,6 +161,12 @@ class Poller:
         counts = totals.new, totals.updated, totals.duplicate
         facts = source.name, *counts, failed, due.isoformat(timespec="seconds")
         log.info("polled %s: %d new, %d updated, %d duplicate%s; next at %s", *facts)
+
+    async def _state_after(self, name: str, poll: Poll | None) -> SourceState | None:
+        """The source's row after the poll: as its fetch write returned it, else read."""
+        if poll is None or poll.state is None:  # crashed, or waited for a Retry-After
+            return await self.db.run(self.state.source_state, name)
+        return state_with(poll.state, self.state.unrecorded.get(name))
 
     def _remember_unrecorded(self, name: str, poll: Poll, now: datetime) -> None:
         """Keep in memory a failure the database refused to record; once a poll's outcome

@@ -180,7 +180,7 @@ def test_a_feed_batch_stores_each_article_once(store: Store) -> None:
         record(canonical_url="https://outlet.example/old-amp", guid="1",
                guid_key="outlet.example|1", content_hash="c" * 32),  # stored before (GUID)
     ]  # fmt: skip
-    outcomes, counts, _ = store.save_fetch(fetch(), batch, NOW)
+    outcomes, counts, *_ = store.save_fetch(fetch(), batch, NOW)
     assert outcomes == [
         ArticleOutcome.NEW,
         ArticleOutcome.DUPLICATE,

@@ -60,7 +60,7 @@ def test_items_of_a_feed_batch_sharing_a_text_under_other_titles_are_all_stored(
         record("How vision evolved", "/videos/how-vision-evolved"),
         record("The first counting stones", "/videos/counting-stones"),
     ]
-    outcomes, counts, _ = outlet.save_fetch(fetch(), batch, NOW)
+    outcomes, counts, *_ = outlet.save_fetch(fetch(), batch, NOW)
     assert outcomes == [ArticleOutcome.NEW] * 3 and counts.new == 3
     assert {a.title for a in outlet.iter_articles()} == {r.title for r in batch}
 

@@ -128,7 +128,7 @@ def test_copies_in_one_feed_batch_join_stored_stories_and_each_other(
     if prepared:
         batch = [matcher.prepare(r) for r in batch]
     later = NOW + timedelta(minutes=5)
-    outcomes, counts, _ = store.save_fetch(fetch_result("nation"), batch, later)
+    outcomes, counts, *_ = store.save_fetch(fetch_result("nation"), batch, later)
     assert outcomes == [ArticleOutcome.NEW] * len(batch) and counts.new == len(batch)
     articles = by_url(store)
     for i in range(len(ORIGINALS)):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from scrapy.settings import default_settings
 
 from haitiwatch.crawler.jobs import CrawlSettings
-from haitiwatch.crawler.settings import COOKIES_MIDDLEWARE, scrapy_settings
+from haitiwatch.crawler.settings import COOKIES_MIDDLEWARE, DEPTH_MIDDLEWARE, scrapy_settings
 
 #: Scrapy's default extensions when crawler/settings.py last chose among them (Scrapy 2.19).
 REVIEWED = {
@@ -45,3 +45,10 @@ def test_the_crawl_has_scrapys_downloader_middlewares_but_cookies() -> None:
     assert settings["COOKIES_ENABLED"] is False
     assert set(default) - set(chosen) == {COOKIES_MIDDLEWARE}
     assert all(chosen[name] == default[name] for name in chosen)
+
+
+def test_a_poll_does_no_request_bookkeeping_that_nothing_reads() -> None:
+    # Issue 27: a 304 poll's CPU went partly to Scrapy's per-request stats and depth counts.
+    settings = scrapy_settings(CrawlSettings(user_agent="haitiwatch-test"), [])
+    assert settings["DOWNLOADER_STATS"] is False
+    assert settings["SPIDER_MIDDLEWARES"] == {DEPTH_MIDDLEWARE: None}
