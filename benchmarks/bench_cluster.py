@@ -8,6 +8,11 @@
         What the capacity plan (docs/capacity.md) rests on: Redis bytes per queued poll, the
         scheduler's dispatch rate, PostgreSQL bytes per stored article and the article write
         rate of 3 workers on one database (CPU-bound here: no delay).
+    python benchmarks/bench_cluster.py scale [--sources 100000] [--workers 1,2,4] [--rate 111]
+            [--changed 3] [--polls 16] [--warmup 30] [--duration 180]
+        A steady load of --rate polls/s over --sources sources, most answered 304: polls/s,
+        due-time lag, CPU per poll by role, PostgreSQL and Redis load, memory
+        (benchmarks/cluster_scale.py).
 
 Needs PostgreSQL (--db, default $HAITIWATCH_BENCH_PG_URL or $HAITIWATCH_TEST_PG_URL; its public
 schema is dropped and re-created) and Debian's redis-server (started here on a free port).
@@ -339,23 +344,30 @@ def bench_capacity(args: argparse.Namespace, work: Path) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("what", choices=["scaling", "capacity"])
+    parser.add_argument("what", choices=["scaling", "capacity", "scale"])
     env = os.environ
     parser.add_argument(
         "--db",
         default=env.get("HAITIWATCH_BENCH_PG_URL") or env.get("HAITIWATCH_TEST_PG_URL"),
         help="PostgreSQL URL (its public schema is dropped)",
     )
-    parser.add_argument("--workers", default="1,3")
+    parser.add_argument("--workers", default=None, help="1,3 (scaling), 1,2,4 (scale)")
     parser.add_argument("--feeds", type=int, default=None)
     parser.add_argument("--entries", type=int, default=None)
     parser.add_argument("--delay", type=float, default=0.2)
     parser.add_argument("--concurrency", type=int, default=2)
     parser.add_argument("--seconds", type=float, default=30.0)
-    parser.add_argument("--sources", type=int, default=20000)
+    parser.add_argument("--sources", type=int, default=None, help="20000 (capacity), 100000")
+    parser.add_argument("--rate", type=float, default=111.0, help="sources due a second (scale)")
+    parser.add_argument("--changed", type=float, default=3.0, help="%% with a new item (scale)")
+    parser.add_argument("--polls", type=int, default=16, help="worker_polls (scale)")
+    parser.add_argument("--warmup", type=float, default=30.0)
+    parser.add_argument("--duration", type=float, default=180.0, help="measured seconds (scale)")
     args = parser.parse_args()
     if not args.db or not args.db.startswith("postgresql"):
         parser.error("--db must be a PostgreSQL URL (or set HAITIWATCH_BENCH_PG_URL)")
+    args.workers = args.workers or ("1,2,4" if args.what == "scale" else "1,3")
+    args.sources = args.sources or (100_000 if args.what == "scale" else 20_000)
     if args.what == "scaling":
         args.feeds, args.entries = args.feeds or 3000, args.entries or 2
     else:
@@ -365,6 +377,10 @@ def main() -> int:
     with folder as tmp:
         if args.what == "scaling":
             bench_scaling(args, Path(tmp))
+        elif args.what == "scale":
+            from cluster_scale import bench_scale
+
+            bench_scale(args, Path(tmp))
         else:
             bench_capacity(args, Path(tmp))
     return 0
