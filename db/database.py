@@ -96,8 +96,7 @@ def one_of(
     execution, and one SQL text per length (SQLite keeps up to 128 prepared statements a
     connection, ~80 KB each with 500 values: 15 MB in the long-lived service). Here the SQL
     text is always the same and compiled once, and there is no limit on the number of values
-    to chunk around. The story-band lookup of a feed of 50 entries (1,650 keys) went from
-    10.7 to 7.7 ms (benchmarks/README.md).
+    to chunk around (figures: benchmarks/README.md).
     """
     items = list(values)
     element = column if isinstance(column, ColumnElement) else column.expression
@@ -168,7 +167,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None
     # Checkpoint every ~40 MB of WAL instead of SQLite's 4 MB. Ingest dirties pages all over
     # the random-keyed indexes (story bands, article keys): at 4 MB nearly every feed's commit
     # ran a checkpoint with two fsyncs, and the same pages were copied back again and again
-    # (benchmarks/README.md: band-row writes 0.71 -> 0.33 ms an article). The WAL file is
+    # (figures: benchmarks/README.md). The WAL file is
     # cut back to 64 MB after a checkpoint if a long transaction grew it beyond.
     cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
     cursor.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT_BYTES}")

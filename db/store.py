@@ -126,7 +126,7 @@ class Store:
     def _sync_sources(self, specs: list[SourceSpec], now: datetime) -> None:
         with self._write.begin() as session:
             # Four columns, not ORM objects: every crawl pass starts here, and most passes
-            # change nothing (200 sources: 3.9 -> 1.5 ms once warm).
+            # change nothing.
             existing = {
                 name: (id_, url, kind)
                 for id_, name, url, kind in session.execute(
