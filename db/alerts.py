@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import Engine, Select, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from haitiwatch.db.database import WRITE_OPTION, in_id_batches
+from haitiwatch.db.database import WRITE_OPTION, dialect_insert, in_id_batches
 from haitiwatch.db.event_reader import event_coverage
 from haitiwatch.db.schema import AlertRow, Article, RuleMatchRow, Source
 from haitiwatch.db.story_reader import story_outlets
@@ -244,6 +244,20 @@ class Outbox:
 
 
 _AlertSelect = Select[AlertRow, Article, str, list[str], float | None]
+
+
+def queue_new_rows(session: Session, rows: Sequence[dict[str, Any]]) -> int:
+    """Insert outbox rows, skipping any (rule, story_key, channel) already queued; how many
+    were new. The unique key is what makes a queued message never twice."""
+    if not rows:
+        return 0
+    result = session.execute(
+        dialect_insert(session)(AlertRow)
+        .on_conflict_do_nothing(index_elements=["rule", "story_key", "channel"])
+        .returning(AlertRow.id),
+        rows,
+    )
+    return len(result.all())
 
 
 def _alert_query() -> _AlertSelect:

@@ -18,8 +18,8 @@ from typing import Any, Final
 from sqlalchemy import Engine, Select, String, cast, exists, literal, select
 from sqlalchemy.orm import aliased, sessionmaker
 
-from haitiwatch.db.alerts import FOLLOWUP, PENDING
-from haitiwatch.db.database import WRITE_OPTION, dialect_insert
+from haitiwatch.db.alerts import FOLLOWUP, PENDING, queue_new_rows
+from haitiwatch.db.database import WRITE_OPTION
 from haitiwatch.db.schema import AlertRow, Article, Event, Source
 
 _EVENT_PREFIX: Final = "event:"
@@ -125,14 +125,7 @@ class EventFollowups:
         if not rows:
             return 0
         with self._write.begin() as session:
-            insert = dialect_insert(session)
-            result = session.execute(
-                insert(AlertRow)
-                .on_conflict_do_nothing(index_elements=["rule", "story_key", "channel"])
-                .returning(AlertRow.id),
-                rows,
-            )
-            return len(result.all())
+            return queue_new_rows(session, rows)
 
     def _alerted(self, stmt: Select[Any]) -> list[AlertedEvent]:
         with self._read() as session:

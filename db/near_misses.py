@@ -17,10 +17,10 @@ from typing import Final
 from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
-from haitiwatch.db.alerts import DIGEST, PENDING
-from haitiwatch.db.database import WRITE_OPTION, dialect_insert, in_id_batches
+from haitiwatch.db.alerts import DIGEST, PENDING, queue_new_rows
+from haitiwatch.db.database import WRITE_OPTION, in_id_batches
 from haitiwatch.db.rule_matches import story_key
-from haitiwatch.db.schema import AlertRow, Article, RuleMatchRow, Source
+from haitiwatch.db.schema import Article, RuleMatchRow, Source
 from haitiwatch.db.store import Store
 
 #: Appended to a rule's name for its possible-misses outbox rows (":" is not allowed in rule
@@ -125,11 +125,4 @@ class NearMissArchive:
         if not rows:
             return 0
         with self._write.begin() as session:
-            insert = dialect_insert(session)
-            result = session.execute(
-                insert(AlertRow)
-                .on_conflict_do_nothing(index_elements=["rule", "story_key", "channel"])
-                .returning(AlertRow.id),
-                rows,
-            )
-            return len(result.all())
+            return queue_new_rows(session, rows)
