@@ -6,11 +6,17 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 
 import pytest
+from hypothesis import settings
 
 # `tests.support` imports under a bare `pytest` too: pyproject sets `pythonpath = ["."]`.
 from tests.support.receiver import receiver  # noqa: F401 (fixture)
 from tests.support.redis import redis_url  # noqa: F401 (fixture)
 from tests.support.server import Site, running_site
+
+# No per-example deadline: it is a wall-clock limit, and the suite runs in 3 processes on 2
+# cores, where a 200 ms example can take 300 ms. Slowness is shown by benchmarks/, not tests.
+settings.register_profile("haitiwatch", deadline=None)
+settings.load_profile("haitiwatch")
 
 
 def pytest_configure(config: pytest.Config) -> None:
