@@ -105,16 +105,19 @@ class Harvester:
                 job.name, job.url, poll.started, duration_ms, FetchOutcome.NOT_MODIFIED,
                 http_status=got.status, bytes_received=len(got.body), error=notes or None,
             )  # fmt: skip
-            change = plan.change if plan else None
+            change, pages = (plan.change, plan.fetch) if plan else (None, [])
+            ending = None if pages else job.ending
             # The owed pages' articles are counted on this fetch.
-            saved = await self._save(poll, FetchToSave(result, [], self._clock(), owed=change))
+            saved = await self._save(
+                poll, FetchToSave(result, [], self._clock(), owed=change, ending=ending)
+            )
             if saved is None:
                 return NextSteps()
             assert isinstance(saved, SavedFetch)
-            poll.fetch_id, poll.state = saved.fetch_id, saved.state
+            poll.fetch_id, poll.state, poll.ended = saved.fetch_id, saved.state, saved.ended
             totals.sources_ok += 1
             totals.sources_not_modified += 1
-            return NextSteps(pages=plan.fetch if plan else [])
+            return NextSteps(pages=pages)
         try:
             listing = await self._read(poll, got, 0)
         except FeedError as e:
@@ -242,13 +245,15 @@ class Harvester:
         if poll.listing is not None:  # several documents: the poll's whole time
             duration = self._elapsed_ms(poll)
         result = progress.fetch_result(job.name, job.url, poll.started, duration, len(failures))
+        ending = None if plan.fetch else job.ending  # the last write, unless pages follow
         saved = await self._save(
-            poll, FetchToSave(result, records, self._clock(), seen_again, plan.change)
+            poll, FetchToSave(result, records, self._clock(), seen_again, plan.change, ending)
         )
         if saved is None:  # nothing of this listing was stored, its validators neither
             return []
         assert isinstance(saved, SavedFetch)
         outcomes, poll.fetch_id, poll.state = saved.outcomes, saved.fetch_id, saved.state
+        poll.ended = saved.ended
         totals.sources_ok += 1
         totals.duplicate += seen_again
         for outcome in outcomes:
@@ -280,8 +285,11 @@ class Harvester:
         )
         log.warning("source %s failed: %s", poll.job.name, error)
         try:
-            saved = await self.writer.save(FetchToSave(result, [], now))
-            poll.state = saved.state if isinstance(saved, SavedFetch) else None
+            # A failed poll fetches nothing more: this is its last write.
+            saved = await self.writer.save(FetchToSave(result, [], now, ending=poll.job.ending))
+            written = saved if isinstance(saved, SavedFetch) else None
+            poll.state = written.state if written else None
+            poll.ended = written.ended if written else None
         except WriteRefused as e:  # the disk is still full: the failure lives on the poll
             poll.refused, poll.unrecorded = str(e), True
             log.error("source %s: its failure could not be recorded: %s", poll.job.name, e)
@@ -310,16 +318,9 @@ class Harvester:
     async def page_fetched(self, poll: Poll, page: OwedPage, got: FetchedBody) -> None:
         try:
             record = await self._run_cpu(
-                Stage.RECORDS,
-                page_record,
-                poll.job,
-                page.entry,
-                got.body,
-                got.url,
-                got.encoding,
-                self._prepare,
-                poll.boilerplate,
-            )
+                Stage.RECORDS, page_record, poll.job, page.entry, got.body, got.url,
+                got.encoding, self._prepare, poll.boilerplate,
+            )  # fmt: skip
         except Exception as error:  # this item fails alone
             await self._item_failed(poll, page, error_text(error))
             return

@@ -78,16 +78,20 @@ class SharedHostBudget:
             await asyncio.sleep(wait_ms / 1000)
         request.meta[HELD] = (key, token)
 
-    def process_response(
+    async def process_response(
         self, request: Request, response: Response, spider: Any = None
     ) -> Response:
-        self._give_back(request)
+        await self._give_back(request)
         return response
 
-    def process_exception(self, request: Request, exception: Exception, spider: Any = None) -> None:
-        self._give_back(request)
+    async def process_exception(
+        self, request: Request, exception: Exception, spider: Any = None
+    ) -> None:
+        await self._give_back(request)
 
-    def _give_back(self, request: Request) -> None:
+    async def _give_back(self, request: Request) -> None:
+        """Off the reactor thread, as the take is: a Redis round trip there would hold up
+        every other download of the worker."""
         held = request.meta.pop(HELD, None)
         if held is not None:
-            self._redis.zrem(held[0], held[1])
+            await asyncio.to_thread(self._redis.zrem, held[0], held[1])

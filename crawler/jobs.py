@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from haitiwatch.crawler.netguard import Origin, url_origin
-from haitiwatch.db.records import Validators
+from haitiwatch.db.records import PollEnding, Validators
 
 #: RFC 9309 section 2.4: a cached robots.txt should not be used for more than 24 hours.
 ROBOTS_TXT_MAX_AGE_S = 24 * 3600
@@ -77,6 +77,8 @@ class SourceJob:
     #: HTTP basic credentials from the configured URL's ``user:password@`` (an Authorization
     #: header value), sent only to the source's own host and port. A secret: not in repr.
     authorization: str | None = field(default=None, repr=False)
+    #: The next due time the poll's last write stores (None: a `crawl` pass, which keeps none).
+    ending: PollEnding | None = None
 
     @property
     def origin(self) -> Origin | None:

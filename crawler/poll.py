@@ -49,6 +49,8 @@ class Poll:
     retry_after: datetime | None = None
     #: The source's row as this poll's fetch write left it (None: not written).
     state: SourceState | None = None
+    #: The next due time the poll's last write stored (``SourceJob.ending``; None: none).
+    ended: datetime | None = None
     #: The database's message when it refused a write of this poll (disk full).
     refused: str | None = None
     #: The poll failed and the database refused to record that too: only the poll knows.

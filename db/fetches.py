@@ -3,10 +3,25 @@ every poll writes, and the health read back for `sources`, `status` and the web 
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import cache
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Integer, Table, Update, bindparam, func, insert, select, update
+from sqlalchemy import (
+    Integer,
+    Row,
+    Select,
+    Table,
+    Update,
+    bindparam,
+    case,
+    func,
+    insert,
+    null,
+    select,
+    update,
+)
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
 from haitiwatch.db.errors import StorageError
@@ -15,6 +30,8 @@ from haitiwatch.db.records import (
     ArticleCounts,
     FetchOutcome,
     FetchResult,
+    FetchToSave,
+    PollEnding,
     SourceHealth,
     SourceState,
 )
@@ -23,32 +40,59 @@ from haitiwatch.db.schema import Article, Fetch, Source
 
 SOURCES = cast(Table, Source.__table__)
 FETCHES = cast(Table, Fetch.__table__)
+#: A SourceState, in its fields' order: what the write returns for the service to decide from.
+_STATE_COLUMNS = (
+    SOURCES.c.name,
+    SOURCES.c.next_due_at.label("next_due"),
+    SOURCES.c.consecutive_failures,
+    SOURCES.c.failing_since,
+    SOURCES.c.retry_after_until,
+    SOURCES.c.operator_alerted_at,
+    SOURCES.c.last_error,
+)
 
 
 def record_fetch(
-    session: Session, source_id: int, result: FetchResult, counts: ArticleCounts
-) -> tuple[int, SourceState]:
-    """The source's health and validators, then its fetch row: two prepared Core
-    statements, not ORM loads and flushes, because a pass of unchanged feeds is mostly
-    these. Returns the fetch row's id and the source's row as the update left it (the
-    service decides from it)."""
-    # First, so the row lock is taken before the fetch row's foreign key. On PostgreSQL an
-    # UPDATE of non-key columns takes FOR NO KEY UPDATE: the key-share locks of article
-    # inserts (ours or another worker's) do not conflict with it; FOR UPDATE did, and two
-    # workers saving the same feed at once could deadlock.
-    health = _health_update(result.outcome)
-    row = session.execute(health, _health_params(source_id, result)).first()
-    if row is None:
+    session: Session, source_id: int, fetch: FetchToSave, counts: ArticleCounts
+) -> SavedRow:
+    """The source's health and validators (and, from the poll's last write, its next due
+    time and the freed dispatch), then its fetch row: prepared Core statements, not ORM loads
+    and flushes, because a pass of unchanged feeds is mostly these. Returns the fetch row's
+    id, the source's row as the update left it (the service decides from it) and the due time
+    stored (None: none)."""
+    result, ending = fetch.result, fetch.ending
+    shape = _Shape(result.outcome, ending is not None, bool(ending and ending.dispatch_id))
+    health = _health_params(source_id, result, ending)
+    fetch_row = _fetch_row(source_id, result, counts)
+    row: Row[Any] | None
+    if in_one_statement(session.get_bind().dialect):
+        row = session.execute(_health_and_fetch(shape), health | fetch_row).first()
+        fetch_id = row.fetch_id if row is not None else None
+    else:
+        row = session.execute(_health_update(shape), health).first()
+        fetch_id = session.execute(_INSERT_FETCH, fetch_row).scalar_one() if row else None
+    if row is None or fetch_id is None:
         raise StorageError(f"source {result.source!r} is not in the database")
-    fetch_id: int = session.execute(
-        _INSERT_FETCH, _fetch_row(source_id, result, counts)
-    ).scalar_one()
-    return fetch_id, SourceState(**row._asdict())
+    state = SourceState(*(row._mapping[c.name] for c in _STATE_COLUMNS))
+    # The update frees only this poll's dispatch: another one means it was taken back.
+    ended = ending.due(result) if ending and row.dispatch_id is None else None
+    return SavedRow(fetch_id, state, ended)
 
 
-def _health_params(source_id: int, result: FetchResult) -> dict[str, Any]:
+def in_one_statement(dialect: Dialect) -> bool:
+    """Whether ``record_fetch`` is one statement: a data-modifying WITH on PostgreSQL, so that
+    a poll that stores no article is a single round trip outside any transaction
+    (``Store.save``). SQLite has no such WITH: there it is an UPDATE and an INSERT."""
+    return dialect.name == "postgresql"
+
+
+def _health_params(
+    source_id: int, result: FetchResult, ending: PollEnding | None
+) -> dict[str, Any]:
     return {
         "source": source_id,
+        "next_due": ending.due(result) if ending else None,
+        "dispatch": ending.dispatch_id if ending else None,
         "started": result.started,
         "retry_after": result.retry_after,
         "error": redact(result.error) if result.error else None,
@@ -110,48 +154,91 @@ def source_health(session: Session) -> list[SourceHealth]:
 
 
 _INSERT_FETCH = insert(FETCHES).returning(FETCHES.c.id)
+#: The columns of a fetch row, in the order ``_fetch_row`` gives them.
+_FETCH_COLUMNS = (
+    "source_id",
+    "started_at",
+    "duration_ms",
+    "outcome",
+    "http_status",
+    "error",
+    "bytes_received",
+    "items_found",
+    "articles_new",
+    "articles_duplicate",
+    "articles_updated",
+)
+
+
+class _Shape(NamedTuple):
+    """What the write's statements depend on besides its values (each shape built once)."""
+
+    outcome: FetchOutcome
+    #: The poll's last write: it stores the next due time.
+    ends: bool
+    #: ... and frees the cluster dispatch the poll holds.
+    frees: bool
+
+
+class SavedRow(NamedTuple):
+    fetch_id: int
+    state: SourceState
+    ended: datetime | None
 
 
 @cache
-def _health_update(outcome: FetchOutcome) -> Update:
-    """The UPDATE of a source's row after a fetch with this outcome, built once (bound
-    parameters: source, started, retry_after, error, new_etag, new_last_modified,
-    items_failed)."""
+def _health_update(shape: _Shape) -> Update:
+    """The UPDATE of a source's row after a fetch (bound parameters: ``_health_params``),
+    returning a SourceState and the dispatch left on the row."""
     started = bindparam("started", type_=SOURCES.c.last_fetch_at.type)
+    column = SOURCES.c
     health: dict[str, Any] = {
         "last_fetch_at": started,
-        "retry_after_until": bindparam("retry_after", type_=SOURCES.c.retry_after_until.type),
-        "items_failed": SOURCES.c.items_failed + bindparam("items_failed", type_=Integer()),
+        "retry_after_until": bindparam("retry_after", type_=column.retry_after_until.type),
+        "items_failed": column.items_failed + bindparam("items_failed", type_=Integer()),
     }
-    if outcome is FetchOutcome.ERROR:
+    if shape.outcome is FetchOutcome.ERROR:
         health.update(
             last_error_at=started,
-            last_error=bindparam("error", type_=SOURCES.c.last_error.type),
-            consecutive_failures=SOURCES.c.consecutive_failures + 1,
-            failing_since=func.coalesce(SOURCES.c.failing_since, started),
+            last_error=bindparam("error", type_=column.last_error.type),
+            consecutive_failures=column.consecutive_failures + 1,
+            failing_since=func.coalesce(column.failing_since, started),
         )
     else:
         health.update(last_success_at=started, consecutive_failures=0, failing_since=None)
-    if outcome is FetchOutcome.OK:  # new validators; a 304 or an error keeps the old ones
+    if shape.outcome is FetchOutcome.OK:  # new validators; a 304 or an error keeps the old ones
         health.update(
-            etag=bindparam("new_etag", type_=SOURCES.c.etag.type),
-            last_modified=bindparam("new_last_modified", type_=SOURCES.c.last_modified.type),
+            etag=bindparam("new_etag", type_=column.etag.type),
+            last_modified=bindparam("new_last_modified", type_=column.last_modified.type),
         )
-    column = SOURCES.c
+    if shape.ends:
+        health["next_due_at"] = bindparam("next_due", type_=column.next_due_at.type)
+    if shape.frees:  # only the dispatch this poll holds: a newer one stays
+        ours = column.dispatch_id == bindparam("dispatch", type_=column.dispatch_id.type)
+        for name in ("dispatch_id", "dispatched_at", "claimed_by"):
+            health[name] = case((ours, null()), else_=column[name])
     return (
         update(SOURCES)
         .where(column.id == bindparam("source"))
         .values(health)
-        .returning(  # a SourceState: what the service decides the poll's end from
-            column.name,
-            column.next_due_at.label("next_due"),
-            column.consecutive_failures,
-            column.failing_since,
-            column.retry_after_until,
-            column.operator_alerted_at,
-            column.last_error,
-        )
+        .returning(column.id, *_STATE_COLUMNS, column.dispatch_id)
     )
+
+
+@cache
+def _health_and_fetch(shape: _Shape) -> Select[Any]:
+    """``_health_update`` and the fetch row's INSERT as one statement (PostgreSQL)."""
+    health = _health_update(shape).cte("health")
+    values = [bindparam(name, type_=FETCHES.c[name].type) for name in _FETCH_COLUMNS[1:]]
+    fetch = (
+        insert(FETCHES)
+        .from_select(_FETCH_COLUMNS, select(health.c.id, *values))
+        .returning(FETCHES.c.id.label("fetch_id"), FETCHES.c.source_id)
+        .cte("fetch")
+    )
+    state = [health.c[c.name] for c in _STATE_COLUMNS]
+    joined = health.join(fetch, fetch.c.source_id == health.c.id)
+    return select(*state, health.c.dispatch_id, fetch.c.fetch_id).select_from(joined)
 
 
 def count_item_failure(session: Session, source_id: int) -> None:

@@ -19,16 +19,18 @@ POLL_START_COLUMNS = (
     Source.last_modified,
     Source.retry_after_until,
     owes_pages().label("owes_pages"),
+    Source.consecutive_failures,
 )
 
 
 #: A row of POLL_START_COLUMNS.
-StartRow = Row[int, str | None, str | None, datetime | None, bool]
+StartRow = Row[int, str | None, str | None, datetime | None, bool, int]
 
 
-def poll_start(row: StartRow) -> PollStart:
+def poll_start(row: StartRow, dispatch_id: str | None = None) -> PollStart:
     validators = Validators(row.etag, row.last_modified)
-    return PollStart(validators, row.retry_after_until, bool(row.owes_pages))
+    owes = bool(row.owes_pages)
+    return PollStart(validators, row.retry_after_until, owes, row.consecutive_failures, dispatch_id)
 
 
 def claimed_start(
@@ -46,4 +48,4 @@ def claimed_start(
         .values(claimed_by=worker)
         .returning(*POLL_START_COLUMNS)
     ).first()
-    return poll_start(row) if row is not None else None
+    return poll_start(row, dispatch_id) if row is not None else None

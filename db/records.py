@@ -277,6 +277,9 @@ class FetchToSave:
     seen_again: int = 0
     #: The source's owed article pages as this poll leaves them (None: unchanged).
     owed: OwedChange | None = None
+    #: This write is the poll's last: it also stores the next due time (and frees the
+    #: dispatch), so that the poll's end costs no statement of its own.
+    ending: PollEnding | None = None
 
 
 class PollStart(NamedTuple):
@@ -287,6 +290,25 @@ class PollStart(NamedTuple):
     retry_after_until: datetime | None
     #: The source owes article pages from earlier polls (db/owed.py).
     owes_pages: bool
+    #: Failures in a row so far: the next due time after a failure backs off from it.
+    consecutive_failures: int = 0
+    #: The cluster dispatch this poll holds (None: the local service, which has none).
+    dispatch_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PollEnding:
+    """The source's next due time, decided when its poll starts for either outcome, and the
+    dispatch its end frees. The poll's last write stores it with the outcome."""
+
+    due_if_ok: datetime
+    due_if_failed: datetime
+    dispatch_id: str | None = None
+
+    def due(self, result: FetchResult) -> datetime:
+        """Never before a server's Retry-After."""
+        due = self.due_if_failed if result.outcome is FetchOutcome.ERROR else self.due_if_ok
+        return max(due, result.retry_after) if result.retry_after else due
 
 
 @dataclass(frozen=True, slots=True)
@@ -329,6 +351,9 @@ class SavedFetch(NamedTuple):
     fetch_id: int
     #: The source's row as this fetch left it (returned by the write: nothing reads it again).
     state: SourceState | None = None
+    #: The next due time this write stored with its ``PollEnding`` (None: none stored, or the
+    #: dispatch was taken back while the poll ran).
+    ended: datetime | None = None
 
 
 #: What ``Store.save`` gives back for a write: its fetch's outcome, or the page's (None: no

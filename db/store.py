@@ -32,7 +32,12 @@ from haitiwatch.db.database import (
 )
 from haitiwatch.db.errors import WriteRefused
 from haitiwatch.db.event_index import EventIndex
-from haitiwatch.db.fetches import count_item_failure, record_fetch, source_health
+from haitiwatch.db.fetches import (
+    count_item_failure,
+    in_one_statement,
+    record_fetch,
+    source_health,
+)
 from haitiwatch.db.keys import key_value
 from haitiwatch.db.owed import apply_changes, defer_in, hold_in, pending, settle_in
 from haitiwatch.db.poll_start import POLL_START_COLUMNS, poll_start
@@ -86,6 +91,11 @@ class Store:
         self._one_read = sessionmaker(one_statement(engine), expire_on_commit=False)
         self._write = sessionmaker(
             engine.execution_options(**{WRITE_OPTION: True}), expire_on_commit=False
+        )
+        #: For a write that is one statement (``_one_statement``).
+        self._write_alone = sessionmaker(
+            one_statement(engine).execution_options(**{WRITE_OPTION: True}),
+            expire_on_commit=False,
         )
         self._source_ids: dict[str, int] = {}
         #: Article pages listed and not fetched yet, per source.
@@ -222,9 +232,11 @@ class Store:
         raised and none of them is stored; so is ``WriteRefused`` when storage refuses one
         of them (disk full: SQLite has rolled the whole transaction back)."""
         if len(writes) == 1:  # alone, a write needs no savepoint: its transaction is its own
+            write = writes[0]
+            sessions = self._write_alone if self._one_statement(write) else self._write
             try:
-                with refusals_raised(), self._write.begin() as session:
-                    return [self._save_one(session, writes[0])]
+                with refusals_raised(), sessions.begin() as session:
+                    return [self._save_one(session, write)]
             except WriteRefused:
                 raise
             except Exception as e:  # rolled back whole, as a savepoint would have
@@ -239,6 +251,16 @@ class Store:
                     raise_if_refused(e)
                     saved.append(e)
         return saved
+
+    def _one_statement(self, write: Write) -> bool:
+        """A fetch that stores no article and changes no owed page (most polls) is one
+        statement where the database allows it: it needs no BEGIN and COMMIT around it."""
+        return (
+            isinstance(write, FetchToSave)
+            and not write.records
+            and write.owed is None
+            and in_one_statement(self.engine.dialect)
+        )
 
     def _save_one(self, session: Session, write: Write) -> Saved:
         if isinstance(write, FetchToSave):
@@ -280,9 +302,9 @@ class Store:
             updated=outcomes.count(ArticleOutcome.UPDATED),
         )
         source_id = self.source_id(fetch.result.source)
-        fetch_id, state = record_fetch(session, source_id, fetch.result, counts)
+        fetch_id, state, ended = record_fetch(session, source_id, fetch, counts)
         self._apply_owed(session, [fetch])
-        return SavedFetch(outcomes, counts, fetch_id, state)
+        return SavedFetch(outcomes, counts, fetch_id, state, ended)
 
     def _save_page(self, session: Session, page: PageToSave) -> ArticleOutcome | None:
         outcome = None

@@ -181,20 +181,24 @@ class QueueTaker:
                 backoff = utcnow() + UNKNOWN_SOURCE_BACKOFF
                 await self.db.run(self.state.finish_dispatch, name, dispatch_id, backoff)
             return
-        if self.stop_event.is_set():  # stopping: hand the source back to the scheduler now
+        # Stopping, or this worker's last poll of the source is still finishing (its last
+        # write freed the source; a very short interval may bring it back meanwhile): hand
+        # the source back to the scheduler now.
+        if self.stop_event.is_set() or name in self.poller.polls:
             await self.db.run(self.state.undispatch, name, dispatch_id)
             return
         start = await self.db.run(self.state.claim, name, dispatch_id, self.holder)
         if start is None:
             log.debug("dropped a stale queue entry for %s", name)
             return
-        if name in self.poller.polls:
-            return  # never expected; the claim is reclaimed when this worker stops
 
-        async def end(due: datetime | None, cancelled: bool) -> None:
-            """Store the next due time and free the source in one update."""
+        async def end(due: datetime | None, cancelled: bool, stored: bool) -> None:
+            """Store the next due time and free the source in one update, unless the poll's
+            last write did."""
             if due is None or cancelled:
                 return  # keeps the claim: handed out again once this worker's row is gone
+            if stored:
+                return
             if not await self.db.run(self.state.finish_dispatch, name, dispatch_id, due):
                 log.warning("the dispatch of %s was taken back while it ran", name)
 

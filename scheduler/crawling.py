@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from haitiwatch.crawler.jobs import CrawlSettings, ListingOptions, SourceJob
 from haitiwatch.crawler.netguard import host_is_literal_forbidden, resolve_forbidden
 from haitiwatch.crawler.urls import split_credentials
-from haitiwatch.db.records import PollStart, Validators
+from haitiwatch.db.records import PollEnding, PollStart, Validators
 from haitiwatch.db.redact import redact
 from haitiwatch.db.store import SourceSpec, Store
 from haitiwatch.scheduler.config import Config, CrawlConfig
@@ -86,11 +86,14 @@ def make_jobs(
 
 
 def source_job(
-    source: SourceConfig, allow_private: bool, start: PollStart | None = None
+    source: SourceConfig,
+    allow_private: bool,
+    start: PollStart | None = None,
+    ending: PollEnding | None = None,
 ) -> SourceJob:
     """The one way a configured source becomes a poll (``start``: what the database says of
-    it now): `crawl`, `run`, cluster workers and `sources test` all call this, so that no mode
-    polls a source without its options."""
+    it now; ``ending``: its next due time, for the service): `crawl`, `run`, cluster workers
+    and `sources test` all call this, so that no mode polls a source without its options."""
     url, authorization = split_credentials(source.url)
     return SourceJob(
         name=source.name,
@@ -104,6 +107,7 @@ def source_job(
         allow_private=allow_private,
         options=listing_options(source),
         owes_pages=start.owes_pages if start else False,
+        ending=ending,
     )
 
 

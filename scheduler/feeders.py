@@ -100,11 +100,12 @@ class LocalSchedule:
         if source is None or name in self.poller.polls or self.stop_event.is_set():
             return  # removed by a reload, or (never expected) already polling
 
-        async def end(due: datetime | None, cancelled: bool) -> None:
+        async def end(due: datetime | None, cancelled: bool, stored: bool) -> None:
             if due is None:  # not recorded: keep the source on its schedule
                 self._schedule(name, utcnow() + source.interval)
                 return
-            await self.db.run(self.state.set_next_due, name, due)
+            if not stored:
+                await self.db.run(self.state.set_next_due, name, due)
             self._schedule(name, due)
 
         self.poller.poll(source, end)

@@ -1,8 +1,9 @@
 """The polling half of the service: one long-lived crawler and the polls it runs.
 
-A feeder hands the Poller a source and a ``PollEnd``. The poll runs as its own task; when it
-ends, the Poller works out the source's next due time and awaits ``PollEnd`` with it (the
-feeder stores it where it keeps due times), then records the metrics and operator alerts.
+A feeder hands the Poller a source and a ``PollEnd``. The poll runs as its own task. Its next
+due time is decided as it starts (``poll_ending``) and stored by its last write, with its
+outcome; when it ends, the Poller awaits ``PollEnd`` with that time (the feeder keeps it, and
+stores it itself when the poll stored none), then records the metrics and operator alerts.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from haitiwatch.scheduler.crawling import private_sources, source_job
 from haitiwatch.scheduler.messages import Message
 from haitiwatch.scheduler.notify import Notifier
 from haitiwatch.scheduler.observe import Metrics
-from haitiwatch.scheduler.schedule import next_due
+from haitiwatch.scheduler.schedule import next_due, poll_ending
 from haitiwatch.scheduler.source_config import SourceConfig
 from haitiwatch.scheduler.storage_alarm import AlarmChange, StorageAlarm
 
@@ -41,9 +42,10 @@ log = logging.getLogger("haitiwatch.service")
 POLL_DEADLINE = timedelta(minutes=30)
 
 
-#: What a poll's feeder does when it ends: (next due time, cancelled by shutdown). The due
-#: time is None when the outcome could not be recorded (the database is down, say).
-PollEnd = Callable[[datetime | None, bool], Awaitable[None]]
+#: What a poll's feeder does when it ends: (next due time, cancelled by shutdown, the poll's
+#: last write stored that time already). The due time is None when the outcome could not be
+#: recorded (the database is down, say).
+PollEnd = Callable[[datetime | None, bool, bool], Awaitable[None]]
 
 
 @dataclass(eq=False)
@@ -75,8 +77,11 @@ class Poller:
         self._engine = CrawlEngine(self.settings, self.store, (cpu, self.db.executor))
         await self._engine.start([self._job(s) for s in sources])
 
-    def _job(self, source: SourceConfig, start: PollStart | None = None) -> SourceJob:
-        return source_job(source, self.private.get(source.url, False), start)
+    def _job(
+        self, source: SourceConfig, start: PollStart | None = None, now: datetime | None = None
+    ) -> SourceJob:
+        ending = poll_ending(now, source.interval, start) if now and start else None
+        return source_job(source, self.private.get(source.url, False), start, ending)
 
     def poll(self, source: SourceConfig, end: PollEnd, start: PollStart | None = None) -> None:
         """Start polling ``source`` as its own task; ``end`` is awaited when it ends.
@@ -117,7 +122,7 @@ class Poller:
             if wait_until is not None and wait_until > utcnow():
                 retry_after, totals = wait_until, CrawlTotals()
                 return
-            job = self._job(source, start)
+            job = self._job(source, start, utcnow())
             poll = await self._engine.poll(job, POLL_DEADLINE.total_seconds())
             totals, retry_after, finished = poll.totals, poll.retry_after, poll
         except asyncio.CancelledError:
@@ -133,7 +138,7 @@ class Poller:
                 await self._record(source, *facts, end, cancelled)
             except Exception:  # e.g. the database is down: keep the source on its schedule
                 log.exception("could not record the poll of %s", name)
-                await end(None, cancelled)
+                await end(None, cancelled, False)
 
     async def _record(
         self,
@@ -150,11 +155,12 @@ class Poller:
             self._remember_unrecorded(source.name, finished, now)
         st = await self._state_after(source.name, finished)
         failures = st.consecutive_failures if st else 0
-        due = next_due(now, source.interval, failures, retry_after)
-        # Before ``end``, which writes the due time: a full disk refuses that too.
+        stored = finished.ended if finished is not None else None
+        due = stored or next_due(now, source.interval, failures, retry_after)
+        # Before ``end``, which may write the due time: a full disk refuses that too.
         self.metrics.record_poll(source.name, totals, seconds, failures, now)
         await self._storage_alarm(source.name, finished)
-        await end(due, cancelled)
+        await end(due, cancelled, stored is not None)
         if st is not None and not self.alarm.raised:  # the storage alert speaks for all
             await self._operator_alert(st, now)
         failed = " (failed)" if totals.sources_failed else ""

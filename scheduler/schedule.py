@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from haitiwatch.db.records import PollEnding, PollStart
+
 if TYPE_CHECKING:
     from haitiwatch.scheduler.source_config import SourceConfig
 
@@ -42,6 +44,16 @@ def next_due(
     if retry_after is not None and retry_after > due:
         return retry_after
     return due
+
+
+def poll_ending(now: datetime, interval: timedelta, start: PollStart) -> PollEnding:
+    """The next due time for either outcome of a poll starting ``now``. It counts from the
+    poll's start, so a slow response does not stretch the interval between polls."""
+    return PollEnding(
+        due_if_ok=next_due(now, interval, 0),
+        due_if_failed=next_due(now, interval, start.consecutive_failures + 1),
+        dispatch_id=start.dispatch_id,
+    )
 
 
 def first_due(

@@ -8,12 +8,15 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
+from haitiwatch.db.records import PollStart, Validators
 from haitiwatch.scheduler.schedule import (
+    JITTER,
     MAX_BACKOFF,
     RESTART_SPREAD,
     backoff_delay,
     first_due,
     next_due,
+    poll_ending,
     reschedule,
 )
 from haitiwatch.scheduler.source_config import SourceConfig
@@ -109,3 +112,19 @@ def test_a_shortened_interval_pulls_a_far_job_in_but_never_pushes_a_near_one_out
         set(),
         {"a": NOW + timedelta(minutes=5), "b": runs["b"]},
     )
+
+
+@given(
+    interval_s=st.integers(min_value=60, max_value=86_400),
+    failures=st.integers(min_value=0, max_value=30),
+)
+def test_a_poll_ending_decides_both_outcomes_from_the_poll_start(
+    interval_s: int, failures: int
+) -> None:
+    now, interval = datetime(2026, 12, 7, 8, 0, tzinfo=UTC), timedelta(seconds=interval_s)
+    start = PollStart(Validators(), None, False, failures, "d1")
+    ending = poll_ending(now, interval, start)
+    assert now + interval * (1 - JITTER) <= ending.due_if_ok <= now + interval
+    backoff = backoff_delay(interval, failures + 1)
+    assert now + backoff * (1 - JITTER) <= ending.due_if_failed <= now + backoff
+    assert ending.dispatch_id == "d1"
