@@ -41,6 +41,7 @@ from haitiwatch.scheduler.crawling import sync_sources
 from haitiwatch.scheduler.digest import run_due_digests
 from haitiwatch.scheduler.event_followups import run_due_followups
 from haitiwatch.scheduler.feeders import ONE_RUN, Feeder, pause
+from haitiwatch.scheduler.fetch_history import FIRST_PRUNE_AFTER, PRUNE_EVERY, FetchPruner
 from haitiwatch.scheduler.notify import STOP_GRACE, Notifier, drain_outbox
 from haitiwatch.scheduler.observe import Metrics, start_http
 from haitiwatch.scheduler.poller import Poller
@@ -152,6 +153,7 @@ class Service:
     def __post_init__(self) -> None:
         self.notifier = Notifier.from_config(self.loaded)
         self.possible_misses = PossibleMisses(self.archive)
+        self.fetch_pruner = FetchPruner(self.archive.state, self.db, self.stop)
         self._sending: asyncio.Future[None] | None = None  # the outbox drain last started
         self._digesting: asyncio.Future[None] | None = None  # the digest run last started
         self._http: web.AppRunner | None = None
@@ -210,6 +212,9 @@ class Service:
                 jobs.append((self._send_digests, 60))
             for job, seconds in jobs:
                 self._every(seconds, job, next_run_time=utcnow())
+            if self.lease.name == LEASE_NAME:  # and one pruner of fetch history
+                first = utcnow() + FIRST_PRUNE_AFTER
+                self._every(PRUNE_EVERY.total_seconds(), self._prune_fetches, next_run_time=first)
             self._every(60, release_free_memory)
             await self._start_http()
             facts = self.role_name, len(self.sources), self.archive.location
@@ -308,6 +313,12 @@ class Service:
             return
         if sent:
             log.info("sent %d digests", sent)
+
+    async def _prune_fetches(self) -> None:
+        try:
+            await self.fetch_pruner.prune(self.loaded.config.service.fetch_history)
+        except Exception:  # the database went away, say: the next day's prune catches up
+            log.exception("pruning fetch history failed")
 
     async def _heartbeat(self) -> None:
         if not await self.lease.renew():
