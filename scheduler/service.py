@@ -207,14 +207,8 @@ class Service:
                 await self.poller.start(cpu, self.sources.values())
             self.scheduler.start()
             await self.feeder.start(config, self.sources)
-            jobs = [(self._send_alerts, OUTBOX_EVERY), (self._heartbeat, HEARTBEAT_EVERY)]
-            if self.lease.name == LEASE_NAME:  # one sender of digests per database
-                jobs.append((self._send_digests, 60))
-            for job, seconds in jobs:
-                self._every(seconds, job, next_run_time=utcnow())
-            if self.lease.name == LEASE_NAME:  # and one pruner of fetch history
-                first = utcnow() + FIRST_PRUNE_AFTER
-                self._every(PRUNE_EVERY.total_seconds(), self._prune_fetches, next_run_time=first)
+            for job, seconds, first in self.periodic_jobs(utcnow()):
+                self._every(seconds, job, next_run_time=first)
             self._every(60, release_free_memory)
             await self._start_http()
             facts = self.role_name, len(self.sources), self.archive.location
@@ -222,6 +216,19 @@ class Service:
             self.systemd.ready(f"running (role {self.role_name}): {len(self.sources)} sources")
             await self.stop.wait()
             await self._shutdown()
+
+    def periodic_jobs(self, now: datetime) -> list[tuple[Callable[[], object], float, datetime]]:
+        """The jobs of every role, each with its period (s) and first run. The holder of the
+        scheduler lease also sends the digests and prunes fetch history: one per database."""
+        jobs: list[tuple[Callable[[], object], float, datetime]] = [
+            (self._send_alerts, OUTBOX_EVERY, now),
+            (self._heartbeat, HEARTBEAT_EVERY, now),
+        ]
+        if self.lease.name == LEASE_NAME:
+            jobs.append((self._send_digests, 60, now))
+            prune_every = PRUNE_EVERY.total_seconds()
+            jobs.append((self._prune_fetches, prune_every, now + FIRST_PRUNE_AFTER))
+        return jobs
 
     def _every(self, seconds: float, job: Callable[[], object], **options: Any) -> None:
         self.scheduler.add_job(
