@@ -306,7 +306,7 @@ def due_queries(now: datetime, limit: int) -> tuple[Select[int, str, datetime | 
     """The undispatched sources due at ``now``, in dispatch order: never polled ones (by id),
     then by due time. Two queries, not one with ``next_due_at IS NULL OR ...`` ordered by
     ``next_due_at IS NOT NULL``: each is a range of ix_sources_due, read in index order up to
-    ``limit``, where the OR made both databases scan the table and sort."""
+    ``limit``, where for the OR SQLite read the whole index and sorted."""
     ready = and_(
         Source.dispatch_id.is_(None),
         or_(Source.retry_after_until.is_(None), Source.retry_after_until <= now),
