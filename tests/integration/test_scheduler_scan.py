@@ -8,7 +8,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Connection, Engine, inspect, select, text, update
+from sqlalchemy import Connection, Engine, and_, inspect, or_, select, text, update
 
 from haitiwatch.db.database import MIGRATIONS, create_db_engine, migrate
 from haitiwatch.db.schema import Source
@@ -64,6 +64,18 @@ def test_the_migration_upgrades_from_0016_and_downgrades(db_url: str) -> None:
     store.close()
 
 
+def _one_due_query(limit: int) -> Any:
+    """The due query before migration 0017."""
+    due = and_(
+        Source.dispatch_id.is_(None),
+        or_(Source.next_due_at.is_(None), Source.next_due_at <= NOW),
+        or_(Source.retry_after_until.is_(None), Source.retry_after_until <= NOW),
+    )
+    order = (Source.next_due_at.is_not(None), Source.next_due_at, Source.id)
+    columns = select(Source.id, Source.name, Source.next_due_at)
+    return columns.where(due).order_by(*order).limit(limit)
+
+
 def test_due_sources_come_in_the_order_of_the_single_query_they_replace(db_url: str) -> None:
     """Never polled first (by id), then by due time and id; not yet due, held by Retry-After,
     dispatched or unconfigured sources are left out; a batch spans both queries."""
@@ -79,6 +91,11 @@ def test_due_sources_come_in_the_order_of_the_single_query_they_replace(db_url: 
     _set(engine, "taken", dispatch_id="d" * 32, dispatched_at=NOW)
     _set(engine, "gone", next_due_at=NOW - timedelta(hours=2))  # dropped from the config
     configured = set(names) - {"gone"}
+    with engine.connect() as conn:  # the two queries, one after the other, and the one before
+        now_order = [row.name for q in due_queries(NOW, 100) for row in conn.execute(q)]
+        old_order = [row.name for row in conn.execute(_one_due_query(100))]
+        conn.rollback()
+    assert now_order == old_order == ["new-b", "new-a", "gone", "late-2", "late-1", "tie"]
     state = ServiceState(engine)
     first = state.dispatch_due(configured, NOW, limit=3)
     rest = state.dispatch_due(configured, NOW, limit=3)
