@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -58,6 +59,23 @@ class Base(DeclarativeBase):
 
 class Source(Base):
     __tablename__ = "sources"
+    # The cluster scheduler's two scans of this table each second (db/service_state.py), each
+    # on the rows it looks at: undispatched sources by due time, and dispatched ones.
+    __table_args__ = (
+        Index(
+            "ix_sources_due",
+            "next_due_at",
+            "id",
+            postgresql_where=text("dispatch_id IS NULL"),
+            sqlite_where=text("dispatch_id IS NULL"),
+        ),
+        Index(
+            "ix_sources_dispatched",
+            "dispatched_at",
+            postgresql_where=text("dispatch_id IS NOT NULL"),
+            sqlite_where=text("dispatch_id IS NOT NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(64), unique=True)

@@ -12,11 +12,24 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, Row, and_, bindparam, delete, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Engine,
+    Row,
+    Select,
+    and_,
+    bindparam,
+    delete,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
 from haitiwatch.db.database import WRITE_OPTION, one_statement
+from haitiwatch.db.fetch_history import prune_fetch_batch
 from haitiwatch.db.poll_start import claimed_start
 from haitiwatch.db.records import PollStart, SourceState
 from haitiwatch.db.schema import Article, Fetch, ServiceLease, Source
@@ -152,26 +165,17 @@ class ServiceState:
         Rows are locked with SKIP LOCKED on PostgreSQL, so two schedulers overlapping during a
         takeover cannot both dispatch one source.
         """
-        due = and_(
-            Source.dispatch_id.is_(None),
-            or_(Source.next_due_at.is_(None), Source.next_due_at <= now),
-            or_(Source.retry_after_until.is_(None), Source.retry_after_until <= now),
-        )
-        query = (
-            select(Source.id, Source.name, Source.next_due_at)
-            .where(due)
-            .order_by(Source.next_due_at.is_not(None), Source.next_due_at, Source.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
         with self._write.begin() as session:
             # Sources dropped from the config stay in the table, due: page past them, or
             # enough of them would fill every batch and starve the configured ones.
             chosen: list[Row[int, str, datetime | None]] = []
-            for page in itertools.count():
-                rows = session.execute(query.offset(page * limit)).all()
-                chosen += [row for row in rows if row.name in names][: limit - len(chosen)]
-                if len(rows) < limit or len(chosen) == limit:
+            for query in due_queries(now, limit):
+                for page in itertools.count():
+                    rows = session.execute(query.offset(page * limit)).all()
+                    chosen += [row for row in rows if row.name in names][: limit - len(chosen)]
+                    if len(rows) < limit or len(chosen) == limit:
+                        break
+                if len(chosen) == limit:
                     break
             # The rows are locked (PostgreSQL) or the database is (SQLite BEGIN IMMEDIATE):
             # nobody dispatches them between the select and this update.
@@ -218,17 +222,7 @@ class ServiceState:
 
         They become due again at once: the work of a worker killed mid-crawl is redone.
         """
-        alive = select(func.substr(ServiceLease.name, len(WORKER_PREFIX) + 1)).where(
-            ServiceLease.name.startswith(WORKER_PREFIX),
-            ServiceLease.heartbeat_at >= now - worker_ttl,
-        )
-        stale = and_(
-            Source.dispatch_id.is_not(None),
-            or_(
-                and_(Source.claimed_by.is_not(None), Source.claimed_by.not_in(alive)),
-                and_(Source.claimed_by.is_(None), Source.dispatched_at < unclaimed_before),
-            ),
-        )
+        stale = stale_dispatches(now, worker_ttl, unclaimed_before)
         with self._write.begin() as session:
             names = list(session.scalars(select(Source.name).where(stale)))
             if names:
@@ -245,6 +239,15 @@ class ServiceState:
                 )
             )
             return names
+
+    # -- fetch history ---------------------------------------------------------------------
+
+    def prune_fetches(self, before: datetime, batch: int) -> int:
+        """Delete up to ``batch`` fetch rows started before ``before``, in one short
+        transaction; returns how many. The caller loops (scheduler/fetch_history.py), so that
+        other writes go between batches."""
+        with self._write.begin() as session:
+            return prune_fetch_batch(session, before, batch)
 
     # -- sources ---------------------------------------------------------------------------
 
@@ -297,6 +300,40 @@ class ServiceState:
                 )
             ]
         return Activity(fetches, new or 0, updated or 0, failing)
+
+
+def due_queries(now: datetime, limit: int) -> tuple[Select[int, str, datetime | None], ...]:
+    """The undispatched sources due at ``now``, in dispatch order: never polled ones (by id),
+    then by due time. Two queries, not one with ``next_due_at IS NULL OR ...`` ordered by
+    ``next_due_at IS NOT NULL``: each is a range of ix_sources_due, read in index order up to
+    ``limit``, where for the OR SQLite read the whole index and sorted."""
+    ready = and_(
+        Source.dispatch_id.is_(None),
+        or_(Source.retry_after_until.is_(None), Source.retry_after_until <= now),
+    )
+    columns = select(Source.id, Source.name, Source.next_due_at)
+    never = columns.where(ready, Source.next_due_at.is_(None)).order_by(Source.id)
+    due = columns.where(ready, Source.next_due_at <= now)
+    due = due.order_by(Source.next_due_at, Source.id)
+    return tuple(q.limit(limit).with_for_update(skip_locked=True) for q in (never, due))
+
+
+def stale_dispatches(
+    now: datetime, worker_ttl: timedelta, unclaimed_before: datetime
+) -> ColumnElement[bool]:
+    """Dispatched sources whose worker is gone, or that no worker took before a moment.
+    ``dispatch_id IS NOT NULL`` first: the partial index ix_sources_dispatched holds just those."""
+    alive = select(func.substr(ServiceLease.name, len(WORKER_PREFIX) + 1)).where(
+        ServiceLease.name.startswith(WORKER_PREFIX),
+        ServiceLease.heartbeat_at >= now - worker_ttl,
+    )
+    return and_(
+        Source.dispatch_id.is_not(None),
+        or_(
+            and_(Source.claimed_by.is_not(None), Source.claimed_by.not_in(alive)),
+            and_(Source.claimed_by.is_(None), Source.dispatched_at < unclaimed_before),
+        ),
+    )
 
 
 def _state(s: Source) -> SourceState:

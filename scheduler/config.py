@@ -36,7 +36,12 @@ from haitiwatch.scheduler.config_env import (
     env_overrides,
     variable_for,
 )
-from haitiwatch.scheduler.config_values import Duration, Section, check_timezone
+from haitiwatch.scheduler.config_values import (
+    Duration,
+    FetchHistory,
+    Section,
+    check_timezone,
+)
 from haitiwatch.scheduler.rule_config import RuleConfig
 from haitiwatch.scheduler.secrets import database_password
 from haitiwatch.scheduler.source_config import SourceConfig
@@ -66,6 +71,8 @@ class ServiceConfig(Section):
     log_json: bool = False
     #: How long a graceful stop waits for polls in flight before cancelling them.
     stop_timeout: Duration = timedelta(seconds=20)
+    #: How long fetch rows (one per poll) are kept; None ("off"): for ever.
+    fetch_history: FetchHistory = timedelta(days=30)
     http: HttpConfig = HttpConfig()
 
     @field_validator("timezone")

@@ -43,6 +43,28 @@ def parse_duration(value: object) -> timedelta:
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 
+#: The shortest fetch history kept: a poll in flight still counts its pages on its fetch row.
+MIN_FETCH_HISTORY = timedelta(days=1)
+
+
+def parse_fetch_history(value: object) -> timedelta | None:
+    """ "30d" (at least MIN_FETCH_HISTORY) -> timedelta; "off" -> None: every fetch is kept."""
+    if value == "off":
+        return None
+    try:
+        kept = parse_duration(value)
+    except ValueError:
+        kept = timedelta(0)
+    if kept < MIN_FETCH_HISTORY:
+        raise ValueError(
+            f'expected a duration like "30d", at least 1d and at most {MAX_DURATION.days}d, '
+            'or "off" to keep every fetch'
+        )
+    return kept
+
+
+FetchHistory = Annotated[timedelta | None, BeforeValidator(parse_fetch_history)]
+
 
 class Section(BaseModel):
     """A config table: unknown keys are errors, values frozen."""

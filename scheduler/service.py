@@ -41,6 +41,7 @@ from haitiwatch.scheduler.crawling import sync_sources
 from haitiwatch.scheduler.digest import run_due_digests
 from haitiwatch.scheduler.event_followups import run_due_followups
 from haitiwatch.scheduler.feeders import ONE_RUN, Feeder, pause
+from haitiwatch.scheduler.fetch_history import FIRST_PRUNE_AFTER, PRUNE_EVERY, FetchPruner
 from haitiwatch.scheduler.notify import STOP_GRACE, Notifier, drain_outbox
 from haitiwatch.scheduler.observe import Metrics, start_http
 from haitiwatch.scheduler.poller import Poller
@@ -152,6 +153,7 @@ class Service:
     def __post_init__(self) -> None:
         self.notifier = Notifier.from_config(self.loaded)
         self.possible_misses = PossibleMisses(self.archive)
+        self.fetch_pruner = FetchPruner(self.archive.state, self.db, self.stop)
         self._sending: asyncio.Future[None] | None = None  # the outbox drain last started
         self._digesting: asyncio.Future[None] | None = None  # the digest run last started
         self._http: web.AppRunner | None = None
@@ -205,11 +207,8 @@ class Service:
                 await self.poller.start(cpu, self.sources.values())
             self.scheduler.start()
             await self.feeder.start(config, self.sources)
-            jobs = [(self._send_alerts, OUTBOX_EVERY), (self._heartbeat, HEARTBEAT_EVERY)]
-            if self.lease.name == LEASE_NAME:  # one sender of digests per database
-                jobs.append((self._send_digests, 60))
-            for job, seconds in jobs:
-                self._every(seconds, job, next_run_time=utcnow())
+            for job, seconds, first in self.periodic_jobs(utcnow()):
+                self._every(seconds, job, next_run_time=first)
             self._every(60, release_free_memory)
             await self._start_http()
             facts = self.role_name, len(self.sources), self.archive.location
@@ -217,6 +216,19 @@ class Service:
             self.systemd.ready(f"running (role {self.role_name}): {len(self.sources)} sources")
             await self.stop.wait()
             await self._shutdown()
+
+    def periodic_jobs(self, now: datetime) -> list[tuple[Callable[[], object], float, datetime]]:
+        """The jobs of every role, each with its period (s) and first run. The holder of the
+        scheduler lease also sends the digests and prunes fetch history: one per database."""
+        jobs: list[tuple[Callable[[], object], float, datetime]] = [
+            (self._send_alerts, OUTBOX_EVERY, now),
+            (self._heartbeat, HEARTBEAT_EVERY, now),
+        ]
+        if self.lease.name == LEASE_NAME:
+            jobs.append((self._send_digests, 60, now))
+            prune_every = PRUNE_EVERY.total_seconds()
+            jobs.append((self._prune_fetches, prune_every, now + FIRST_PRUNE_AFTER))
+        return jobs
 
     def _every(self, seconds: float, job: Callable[[], object], **options: Any) -> None:
         self.scheduler.add_job(
@@ -308,6 +320,12 @@ class Service:
             return
         if sent:
             log.info("sent %d digests", sent)
+
+    async def _prune_fetches(self) -> None:
+        try:
+            await self.fetch_pruner.prune(self.loaded.config.service.fetch_history)
+        except Exception:  # the database went away, say: the next day's prune catches up
+            log.exception("pruning fetch history failed")
 
     async def _heartbeat(self) -> None:
         if not await self.lease.renew():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,8 @@ from haitiwatch.scheduler.feeders import LocalSchedule
 from haitiwatch.scheduler.roles import build_service
 from haitiwatch.scheduler.service import Service
 from tests.support import write_config
+
+NOW = datetime(2026, 12, 7, tzinfo=UTC)
 
 
 def built(tmp_path: Path, role: str) -> Service:
@@ -43,8 +46,11 @@ def test_each_role_is_a_lease_a_feeder_and_a_poller_or_none(
         assert (service.poller is not None) == polls
         assert (service.queue is not None) == (role != "all")
         assert service.lease.standby == standby  # only a scheduler waits for the lease
-        # One process per database sends digests: the holder of the scheduler lease.
+        # One process per database sends digests and prunes fetch history: the holder of the
+        # scheduler lease.
         assert (service.lease.name == "scheduler") == digests
+        jobs = {job.__name__ for job, _every, _first in service.periodic_jobs(NOW)}
+        assert ("_send_digests" in jobs, "_prune_fetches" in jobs) == (digests, digests)
         # Every part shares what start-up built once: the archive (its state and outbox), the
         # database thread.
         parts = [service.lease, service.feeder, *([service.poller] if service.poller else [])]

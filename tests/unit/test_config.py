@@ -78,6 +78,16 @@ def test_the_shipped_default_config_is_valid_and_real() -> None:
             "less than or equal to 1",
         ),
         (
+            '[service]\nfetch_history = "12h"\n' + GOOD,
+            "service.fetch_history",
+            'expected a duration like "30d", at least 1d and at most 3650d, or "off"',
+        ),
+        (
+            '[service]\nfetch_history = "forever"\n' + GOOD,
+            "service.fetch_history",
+            "or \"off\" to keep every fetch (got 'forever')",
+        ),
+        (
             GOOD + '[[rules]]\nname = "m"\nquery = "x"\nevent_followup = "soon"\n',
             "rules[0].event_followup",
             'expected a duration like "30s", "15m", "2h" or "1d"',
@@ -152,6 +162,20 @@ def test_durations_parse(n: int, unit: str) -> None:
 def test_bad_durations_are_refused(bad: object) -> None:
     with pytest.raises(ValueError, match="duration"):
         parse_duration(bad)
+
+
+def test_fetch_history_is_a_duration_of_a_day_or_more_or_off() -> None:
+    def kept(value: str) -> timedelta | None:
+        config = parse_config(f"[service]\nfetch_history = {value}\n", "hw.toml")
+        return config.service.fetch_history
+
+    assert parse_config("", "hw.toml").service.fetch_history == timedelta(days=30)
+    assert kept('"1d"') == timedelta(days=1)
+    assert kept('"90d"') == timedelta(days=90)
+    assert kept('"off"') is None
+    for bad in ('"0"', "0", "false", '"23h"'):
+        with pytest.raises(ConfigError, match=r"hw\.toml: service\.fetch_history: expected"):
+            kept(bad)
 
 
 def test_a_duration_too_long_to_schedule_names_its_key(tmp_path: Path) -> None:
