@@ -255,12 +255,10 @@ class Store:
     def _one_statement(self, write: Write) -> bool:
         """A fetch that stores no article and changes no owed page (most polls) is one
         statement where the database allows it: it needs no BEGIN and COMMIT around it."""
-        return (
-            isinstance(write, FetchToSave)
-            and not write.records
-            and write.owed is None
-            and in_one_statement(self.engine.dialect)
-        )
+        if not isinstance(write, FetchToSave) or write.records:
+            return False
+        owed = write.owed
+        return not (owed and (owed.add or owed.remove)) and in_one_statement(self.engine.dialect)
 
     def _save_one(self, session: Session, write: Write) -> Saved:
         if isinstance(write, FetchToSave):
