@@ -1,12 +1,17 @@
 """The shared poll queue of cluster mode: scrapy-redis's priority queue in Redis.
 
 The scheduler pushes one feed request per due source (its URL, the source's name and the
-dispatch id in ``meta``), a whole batch in one transaction; any worker pops it (a ZRANGE +
-ZREMRANGEBYRANK in MULTI, so each entry goes to one worker) and polls the source with its
-own crawler. The database, not Redis, decides who polls: a worker claims the dispatch id on
-the source's row before fetching, so an entry that outlived its dispatch (a stale or repeated
-push) is dropped. The queue holds at most one live entry per source, so its size is bounded
-by the number of sources.
+dispatch id in ``meta``), a whole batch in one transaction; any worker pops it and polls the
+source with its own crawler. The database, not Redis, decides who polls: a worker claims the
+dispatch id on the source's row before fetching, so an entry that outlived its dispatch (a
+stale or repeated push) is dropped. The queue holds at most one live entry per source, so its
+size is bounded by the number of sources.
+
+A pop moves the entry to a second sorted set, "taken", scored by Redis's clock, in one script
+(so each entry goes to one worker); the worker removes it there once it has claimed the
+dispatch or handed it back. An entry left in "taken" belongs to a worker killed between its
+pop and its claim: the scheduler takes such entries back (``taken_before``) and frees their
+dispatches, which the claim's compare-and-set makes safe even if the worker was only slow.
 
 Entries are JSON (never pickle: whoever can write to Redis must not run code in workers).
 """
@@ -15,7 +20,7 @@ from __future__ import annotations
 
 import base64
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -71,6 +76,28 @@ class Dispatch:
     source: str
     dispatch_id: str
     url: str
+    #: The queue entry as Redis holds it (set on a popped dispatch: ``PollQueue.done``).
+    entry: bytes = field(default=b"", repr=False, compare=False)
+
+
+# KEYS: queue, taken. Moves the entry due first from the queue to taken (score: Redis's clock,
+# in seconds); returns it, or nil when the queue is empty.
+_POP = """
+local entry = redis.call('ZRANGE', KEYS[1], 0, 0)[1]
+if not entry then return nil end
+redis.call('ZREM', KEYS[1], entry)
+redis.call('ZADD', KEYS[2], redis.call('TIME')[1], entry)
+return entry
+"""
+
+# KEYS: taken. ARGV: age in seconds, most entries. Removes and returns the entries taken longer
+# ago than that.
+_TAKEN_BEFORE = """
+local before = tonumber(redis.call('TIME')[1]) - tonumber(ARGV[1])
+local old = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', before, 'LIMIT', 0, tonumber(ARGV[2]))
+if #old > 0 then redis.call('ZREM', KEYS[1], unpack(old)) end
+return old
+"""
 
 
 class _QueueOwner:
@@ -83,6 +110,9 @@ class PollQueue:
     def __init__(self, redis_url: str, key: str) -> None:
         self._redis = Redis.from_url(redis_url, socket_timeout=10, socket_connect_timeout=10)
         self._queue = PriorityQueue(self._redis, _QueueOwner(), key, serializer=_JsonCodec)
+        self._taken = f"{self._queue.key}:taken"
+        self._pop = self._redis.register_script(_POP)
+        self._taken_before = self._redis.register_script(_TAKEN_BEFORE)
 
     def push(self, dispatch: Dispatch, due: datetime) -> None:
         self.push_all([(dispatch, due)])
@@ -104,11 +134,18 @@ class PollQueue:
         self._call(pipe.execute)
 
     def pop(self) -> Dispatch | None:
-        request = self._call(self._queue.pop)
-        if request is None:
-            return None
-        meta = request.meta
-        return Dispatch(str(meta["source"]), str(meta["dispatch_id"]), request.url)
+        """The entry due first, now in "taken" until ``done``."""
+        entry = self._call(self._pop, [self._queue.key, self._taken])
+        return _dispatch(entry) if entry is not None else None
+
+    def done(self, dispatch: Dispatch) -> None:
+        """The popped dispatch is claimed, or handed back: nothing to take back."""
+        self._call(self._redis.zrem, self._taken, dispatch.entry)
+
+    def taken_before(self, seconds: float, most: int) -> list[Dispatch]:
+        """Remove and return the entries popped more than ``seconds`` ago and not ``done``."""
+        entries = self._call(self._taken_before, [self._taken], [int(seconds), most])
+        return [_dispatch(entry) for entry in entries]
 
     def __len__(self) -> int:
         return int(self._call(self._queue.__len__))
@@ -120,6 +157,7 @@ class PollQueue:
 
     def clear(self) -> None:
         self._call(self._queue.clear)
+        self._call(self._redis.delete, self._taken)
 
     def ping(self) -> None:
         self._call(self._redis.ping)
@@ -133,3 +171,9 @@ class PollQueue:
             return fn(*args)
         except RedisError as e:
             raise QueueUnavailable(f"the poll queue (Redis) failed: {type(e).__name__}") from e
+
+
+def _dispatch(entry: bytes) -> Dispatch:
+    request = _JsonCodec.loads(entry)
+    meta = request["meta"]
+    return Dispatch(str(meta["source"]), str(meta["dispatch_id"]), str(request["url"]), entry)

@@ -65,6 +65,10 @@ def record_fetch(
     health = _health_params(source_id, result, ending)
     fetch_row = _fetch_row(source_id, result, counts)
     row: Row[Any] | None
+    # The UPDATE first, so the row lock is taken before the fetch row's foreign key. On
+    # PostgreSQL an UPDATE of non-key columns takes FOR NO KEY UPDATE: the key-share locks of
+    # article inserts (ours or another worker's) do not conflict with it; FOR UPDATE did, and
+    # two workers saving the same feed at once could deadlock.
     if in_one_statement(session.get_bind().dialect):
         row = session.execute(_health_and_fetch(shape), health | fetch_row).first()
         fetch_id = row.fetch_id if row is not None else None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import os
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -198,6 +199,21 @@ class ServiceState:
                 .where(Source.name == name, Source.dispatch_id == dispatch_id)
                 .values(dispatch_id=None, dispatched_at=None, claimed_by=None)
             )
+
+    def release_unclaimed(self, dispatch_ids: Sequence[str]) -> list[str]:
+        """Free those of these dispatches that no worker claimed (their queue entries were
+        popped by a worker killed before its claim); returns their sources. A slow worker's
+        claim that comes later finds the dispatch gone and drops the entry."""
+        if not dispatch_ids:
+            return []
+        with self._write.begin() as session:
+            freed = session.scalars(
+                update(Source)
+                .where(Source.dispatch_id.in_(dispatch_ids), Source.claimed_by.is_(None))
+                .values(dispatch_id=None, dispatched_at=None, claimed_by=None)
+                .returning(Source.name)
+            )
+            return list(freed)
 
     def claim(self, name: str, dispatch_id: str, worker: str) -> PollStart | None:
         """A worker takes a dispatch and reads what its poll starts from, in one statement;

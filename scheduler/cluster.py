@@ -5,8 +5,9 @@ and a Redis poll queue (crawler.cluster); the database decides who polls what.
   dispatched and pushes one entry each. A source with a dispatch is not dispatched again until
   its poll finishes: no source is polled twice in one interval.
 - ``QueueTaker`` (role worker): pops entries, claims each on the source's row and reads its
-  validators in the same statement (stale entries are dropped), polls it, then stores the
-  next due time and frees the source in one update.
+  validators in the same statement (stale entries are dropped), polls it; the poll's last
+  write stores the next due time and frees the source. An entry popped by a worker killed
+  before its claim is taken back by the scheduler (crawler/cluster.py).
 """
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ IDLE_POLL = 0.5
 QUEUE_RETRY = 5.0
 #: A source whose entry a worker cannot use (not in its config) waits this long.
 UNKNOWN_SOURCE_BACKOFF = timedelta(minutes=5)
+#: An entry popped this long ago and neither claimed nor handed back: its worker died between
+#: the two, and the scheduler frees its dispatch (a worker claims within milliseconds).
+POPPED_UNCLAIMED_AFTER = timedelta(seconds=60)
 
 
 class QueueDown(HaitiwatchError):
@@ -90,6 +94,14 @@ class Dispatcher:
                 log.exception("dispatch failed; trying again in %.0f s", DISPATCH_EVERY)
             await pause(self.stop_event, DISPATCH_EVERY)
 
+    def _taken_back(self) -> list[Dispatch]:
+        """Entries a worker popped and never claimed nor handed back."""
+        try:
+            return self.queue.taken_before(POPPED_UNCLAIMED_AFTER.total_seconds(), DISPATCH_BATCH)
+        except QueueUnavailable as e:
+            log.error("%s: popped entries are looked at again on the next pass", e)
+            return []
+
     def _push(self, entries: list[tuple[Dispatch, datetime]]) -> int:
         """Queue the entries (each with its due time), all or none; how many made it."""
         try:
@@ -104,10 +116,10 @@ class Dispatcher:
         try:
             unclaimed_before = max(now - self.unclaimed_after, self._since)
             freed = await self.db.run(self.state.reclaim_stale, now, LEASE_TTL, unclaimed_before)
-            if freed:
-                names = ", ".join(sorted(freed)[:10]) + (" ..." if len(freed) > 10 else "")
-                why = "left by a stopped worker or scheduler, or not taken in time"
-                log.warning("re-dispatching %d sources %s: %s", len(freed), why, names)
+            _log_freed(freed, "left by a stopped worker or scheduler, or not taken in time")
+            ids = [d.dispatch_id for d in await asyncio.to_thread(self._taken_back)]
+            freed = await self.db.run(self.state.release_unclaimed, ids)
+            _log_freed(freed, "popped by a worker that stopped before claiming them")
             due = await self.db.run(self.state.dispatch_due, set(sources), now, DISPATCH_BATCH)
         except Exception:
             log.exception("dispatch failed; trying again in %.0f s", DISPATCH_EVERY)
@@ -118,6 +130,12 @@ class Dispatcher:
             await self.db.run(self.state.undispatch, entry.source, entry.dispatch_id)
         if due:
             log.debug("dispatched %d sources", len(due))
+
+
+def _log_freed(freed: list[str], why: str) -> None:
+    if freed:
+        names = ", ".join(sorted(freed)[:10]) + (" ..." if len(freed) > 10 else "")
+        log.warning("re-dispatching %d sources %s: %s", len(freed), why, names)
 
 
 @dataclass(eq=False)
@@ -165,10 +183,19 @@ class QueueTaker:
                 if entry is not None:
                     try:
                         await self._take(entry)
-                    except Exception:  # the database is down, say: reclaimed later
+                    except Exception:  # the database is down, say: taken back later
                         log.exception("could not take the poll of %s", entry.source)
+                    else:
+                        await self._done(entry)
             if entry is None:
                 await pause(self.stop_event, QUEUE_RETRY if failing else IDLE_POLL)
+
+    async def _done(self, entry: Dispatch) -> None:
+        """The entry is claimed, dropped or handed back: the scheduler must not take it back."""
+        try:
+            await asyncio.to_thread(self.queue.done, entry)
+        except QueueUnavailable as e:  # harmless: the scheduler frees only unclaimed dispatches
+            log.warning("%s: the entry of %s stays marked as taken", e, entry.source)
 
     async def _take(self, entry: Dispatch) -> None:
         name, dispatch_id = entry.source, entry.dispatch_id

@@ -241,6 +241,24 @@ def test_the_queue_hands_each_entry_to_one_taker_oldest_due_first(redis_url: str
     queue.close()
 
 
+def test_a_popped_entry_stays_taken_until_done_and_can_be_taken_back(redis_url: str) -> None:
+    queue = PollQueue(redis_url, "test:taken")
+    queue.clear()
+    now = datetime.now(UTC)
+    for n in range(3):
+        queue.push(Dispatch(f"s{n}", f"id{n}", f"https://x.example/{n}"), now)
+    popped = [queue.pop(), queue.pop()]
+    assert all(d is not None for d in popped) and len(queue) == 1
+    claimed, lost = popped
+    assert claimed is not None and lost is not None
+    queue.done(claimed)  # claimed: nothing to take back
+    assert queue.taken_before(3600, 10) == []  # popped just now: its worker may still claim
+    assert queue.taken_before(0, 10) == [lost]  # the scheduler takes back the other one
+    assert queue.taken_before(0, 10) == []  # once
+    queue.clear()
+    queue.close()
+
+
 def test_a_hung_scheduler_is_replaced_after_its_lease_expires_and_steps_down(
     tmp_path: Path, site: Site, pg_url: str, redis_url: str, processes: list[ServiceProcess]
 ) -> None:

@@ -52,6 +52,27 @@ PollQueue.pop, QueueTaker.stop = _pop_then_stop, _note_stop
 """
 
 
+# The worker is killed (SIGKILL: no shutdown runs) right after popping its first entry.
+KILL_AFTER_POP = """
+import os, signal
+from haitiwatch.crawler.cluster import PollQueue
+_pop = PollQueue.pop
+def _pop_then_die(self):
+    entry = _pop(self)
+    if entry is not None:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return entry
+PollQueue.pop = _pop_then_die
+"""
+
+# The scheduler takes back entries popped and not claimed after 2 s rather than 60.
+TAKE_BACK_SOON = """
+from datetime import timedelta
+import haitiwatch.scheduler.cluster as cluster
+cluster.POPPED_UNCLAIMED_AFTER = timedelta(seconds=2)
+"""
+
+
 def test_a_scheduler_killed_between_commit_and_push_strands_nothing(
     tmp_path: Path, site: Site, pg_url: str, redis_url: str, processes: list[ServiceProcess]
 ) -> None:
@@ -83,3 +104,20 @@ def test_a_worker_stopped_between_pop_and_claim_hands_its_entry_back(
     assert site.paths("/f/") == []  # it popped the only entry and polled nothing
     processes.append(ServiceProcess(config, "--role", "worker"))
     wait_for(lambda: len(site.paths("/f/")) == 1, 60, "the handed-back source to be polled")
+
+
+def test_a_worker_killed_between_pop_and_claim_strands_nothing(
+    tmp_path: Path, site: Site, pg_url: str, redis_url: str, processes: list[ServiceProcess]
+) -> None:
+    serve_feed(site, 0, feed_items(0, 1, matching=False))
+    config = cluster_config(tmp_path, site, 1, pg_url, redis_url, extra=NO_SAFETY_NET)
+    scheduler = ServiceProcess(config, "--role", "scheduler", prelude=TAKE_BACK_SOON)
+    processes.append(scheduler)
+    killed = ServiceProcess(config, "--role", "worker", prelude=KILL_AFTER_POP)
+    processes.append(killed)
+    killed.proc.wait(timeout=90)
+    assert killed.proc.returncode == -signal.SIGKILL, killed.log()[-3000:]
+    assert site.paths("/f/") == []  # it popped the only entry and polled nothing
+    processes.append(ServiceProcess(config, "--role", "worker"))
+    wait_for(lambda: len(site.paths("/f/")) == 1, 60, "the source popped by the dead worker")
+    assert "popped by a worker that stopped before claiming them" in scheduler.log()
