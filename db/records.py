@@ -306,9 +306,12 @@ class PollEnding:
     dispatch_id: str | None = None
 
     def due(self, result: FetchResult) -> datetime:
+        return self.due_after(result.outcome is FetchOutcome.ERROR, result.retry_after)
+
+    def due_after(self, failed: bool, retry_after: datetime | None) -> datetime:
         """Never before a server's Retry-After."""
-        due = self.due_if_failed if result.outcome is FetchOutcome.ERROR else self.due_if_ok
-        return max(due, result.retry_after) if result.retry_after else due
+        due = self.due_if_failed if failed else self.due_if_ok
+        return max(due, retry_after) if retry_after else due
 
 
 @dataclass(frozen=True, slots=True)

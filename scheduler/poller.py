@@ -156,7 +156,10 @@ class Poller:
         st = await self._state_after(source.name, finished)
         failures = st.consecutive_failures if st else 0
         stored = finished.ended if finished is not None else None
-        due = stored or next_due(now, source.interval, failures, retry_after)
+        if finished is not None and finished.job.ending is not None:  # decided at its start
+            due = stored or finished.job.ending.due_after(finished.failed, retry_after)
+        else:  # crashed, or waited for a Retry-After
+            due = next_due(now, source.interval, failures, retry_after)
         # Before ``end``, which may write the due time: a full disk refuses that too.
         self.metrics.record_poll(source.name, totals, seconds, failures, now)
         await self._storage_alarm(source.name, finished)
