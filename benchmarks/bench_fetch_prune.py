@@ -15,10 +15,8 @@ longest time the prune holds SQLite's write lock, or its rows' locks on PostgreS
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -28,10 +26,11 @@ from sqlalchemy import Engine, func, insert, select, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from both_databases import add_database_options, run_on_both
+
 from haitiwatch.db.database import create_db_engine, migrate
 from haitiwatch.db.schema import Fetch, Source
 from haitiwatch.db.service_state import ServiceState
-from tests.support.pg import reset_postgres
 
 NOW = datetime(2026, 12, 7, 3, 0, tzinfo=UTC)
 SOURCES, SPAN, KEEP = 1000, timedelta(days=60), timedelta(days=30)
@@ -106,25 +105,11 @@ def bench(url: str, args: argparse.Namespace, reset: Callable[[], None]) -> None
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    env = os.environ
-    parser.add_argument(
-        "--pg-url",
-        default=env.get("HAITIWATCH_BENCH_PG_URL") or env.get("HAITIWATCH_TEST_PG_URL"),
-        help="PostgreSQL URL (its public schema is dropped)",
-    )
+    add_database_options(parser)
     parser.add_argument("--rows", type=int, default=500_000)
     parser.add_argument("--batch", type=int, default=5000)
-    parser.add_argument("--no-sqlite", action="store_true")
     args = parser.parse_args()
-    if args.pg_url:
-        if not args.pg_url.startswith("postgresql"):
-            parser.error("--pg-url must be a PostgreSQL URL")
-        bench(args.pg_url, args, lambda: reset_postgres(args.pg_url))
-    else:
-        print("no --pg-url (nor $HAITIWATCH_BENCH_PG_URL): PostgreSQL skipped")
-    if not args.no_sqlite:
-        with tempfile.TemporaryDirectory(prefix="hw-prune-") as tmp:
-            bench(f"sqlite:///{tmp}/prune.db", args, lambda: None)
+    run_on_both(parser, args, bench, "prune")
     return 0
 
 

@@ -21,10 +21,8 @@ SQLite is not (haitiwatch never runs ANALYZE there).
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -37,6 +35,8 @@ from sqlalchemy import Connection, Engine, Select, and_, insert, or_, select, te
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from both_databases import add_database_options, run_on_both
+
 from haitiwatch.db.database import MIGRATIONS, create_db_engine, migrate
 from haitiwatch.db.schema import ServiceLease, Source
 from haitiwatch.db.service_state import (
@@ -46,7 +46,7 @@ from haitiwatch.db.service_state import (
     stale_dispatches,
 )
 from haitiwatch.scheduler.cluster import DISPATCH_BATCH
-from tests.support.pg import reset_postgres
+from tests.support.plans import explain
 
 BEFORE = "0016_events"
 INTERVAL = timedelta(seconds=900.9)  # 111 sources due a second at 100,000 (docs/capacity.md)
@@ -120,17 +120,9 @@ def scans() -> dict[str, AnySelect]:
 
 def plan(conn: Connection, stmt: AnySelect) -> list[str]:
     """The plan of ``stmt`` with its parameters bound as the code binds them."""
-    compiled = stmt.compile(dialect=conn.dialect)
-    params = compiled.construct_params()
-    for key, value in params.items():
-        process = compiled.binds[key].type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
-        params[key] = process(value) if process else value
     if conn.dialect.name == "postgresql":
-        rows = conn.exec_driver_sql(f"EXPLAIN (ANALYZE, BUFFERS) {compiled}", params).all()
-        return [row[0] for row in rows]
-    positional = tuple(params[key] for key in compiled.positiontup or ())
-    rows = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}", positional).all()
-    return [row[-1] for row in rows]
+        return explain(conn, stmt, "EXPLAIN (ANALYZE, BUFFERS)")
+    return explain(conn, stmt, "EXPLAIN QUERY PLAN")
 
 
 def timed(engine: Engine, stmt: AnySelect, repeat: int) -> tuple[float, int]:
@@ -197,27 +189,13 @@ def bench(url: str, args: argparse.Namespace, reset: Callable[[], None]) -> None
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    env = os.environ
-    parser.add_argument(
-        "--pg-url",
-        default=env.get("HAITIWATCH_BENCH_PG_URL") or env.get("HAITIWATCH_TEST_PG_URL"),
-        help="PostgreSQL URL (its public schema is dropped)",
-    )
+    add_database_options(parser)
     parser.add_argument("--sources", type=int, default=100_000)
     parser.add_argument("--due", type=int, default=300, help="sources overdue at the tick")
     parser.add_argument("--in-flight", type=int, default=500, help="sources dispatched")
     parser.add_argument("--repeat", type=int, default=50, help="runs per query (median)")
-    parser.add_argument("--no-sqlite", action="store_true")
     args = parser.parse_args()
-    if args.pg_url:
-        if not args.pg_url.startswith("postgresql"):
-            parser.error("--pg-url must be a PostgreSQL URL")
-        bench(args.pg_url, args, lambda: reset_postgres(args.pg_url))
-    else:
-        print("no --pg-url (nor $HAITIWATCH_BENCH_PG_URL): PostgreSQL skipped")
-    if not args.no_sqlite:
-        with tempfile.TemporaryDirectory(prefix="hw-scan-") as tmp:
-            bench(f"sqlite:///{tmp}/scan.db", args, lambda: None)
+    run_on_both(parser, args, bench, "scan")
     return 0
 
 

@@ -19,6 +19,7 @@ from haitiwatch.db.service_state import (
     stale_dispatches,
 )
 from haitiwatch.db.store import SourceSpec, Store
+from tests.support.plans import explain
 
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
 INDEXES = {"ix_sources_due", "ix_sources_dispatched"}
@@ -135,14 +136,7 @@ def _statements() -> dict[str, Any]:
 
 
 def _plan(conn: Connection, stmt: Any, prefix: str) -> str:
-    compiled = stmt.compile(dialect=conn.dialect)
-    params = compiled.construct_params()
-    for key, value in params.items():
-        process = compiled.binds[key].type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
-        params[key] = process(value) if process else value
-    if conn.dialect.name == "sqlite":
-        params = tuple(params[key] for key in compiled.positiontup)
-    return "\n".join(str(row[-1]) for row in conn.exec_driver_sql(f"{prefix} {compiled}", params))
+    return "\n".join(explain(conn, stmt, prefix))
 
 
 def test_the_scans_search_an_index_on_sqlite(tmp_path: Any) -> None:
