@@ -34,6 +34,10 @@ KENYAN_DEPLOYMENT = [
     "Kenya's High Court halts the deployment of police officers abroad pending a petition",
     "Kenyan MPs approve sending 1,000 police officers on a foreign mission",
     "Ruto defends sending Kenyan police abroad despite insecurity at home",
+    # The headline alone: "abroad" comes, if at all, in the summary (NEAR stays in its field).
+    "Kenya court halts police deployment",
+    "Kenyan judge rules police deployment unconstitutional",
+    "Ruto vows to defy court ruling on police deployment",
 ]
 # Gang-violence and opinion pieces whose only mention of the force is oblique.
 OBLIQUE = [
@@ -62,6 +66,8 @@ NEAR_MISSES = [
     "Former UN peacekeepers brought cholera to Haiti in 2010, a study finds",
     "A foreign aid worker was kidnapped by gangs in Haiti",
     "Kenyan court bars the deployment of soldiers to quell protests in Nairobi",
+    "Kenyan court bars police deployment to quell protests in Nairobi",
+    "Kenya court orders police deployment ahead of by-elections",
     "Kenyan troops in Somalia come under al-Shabaab attack",
     "Brasil relembra os 13 anos da missão de paz no Haiti",
     "Haiti: gangi zaatakowały komisariat policji w stolicy",
