@@ -52,6 +52,7 @@ OTHER_LANGUAGES = [
     "La ONU aprueba el envío de tropas a Haití",
     "Le Canada refuse de diriger une mission pour Haïti",
     "Friedenstruppe für Haiti gesucht",
+    "Kenijscy policjanci wylądowali na Haiti",  # Polish plural: kenijscy, not kenijsk-
 ]
 # The force named by who authorised it or as "the Haiti force", as news did once it was voted.
 BY_ITS_MANDATE = [
@@ -94,3 +95,7 @@ def test_the_force_in_the_summary_is_enough() -> None:
     title = "Gangs seize another district"
     assert matches(title, "Officials in Haiti say a multinational security force is months away.")
     assert not matches(title, "Officials in Haiti say the national police is months from help.")
+    # Haiti in the headline, the force only in the summary, named obliquely.
+    title = "Haiti gang leader vows war on 'invaders'"
+    assert matches(title, "He said his coalition would fight the foreign police deployed in June.")
+    assert not matches(title, "He said his coalition would fight the national police.")
