@@ -60,6 +60,7 @@ BY_ITS_MANDATE = [
     "Caribbean states ready to join a UN-authorized force in Haiti",
     "Washington drafts a resolution for a non-UN force in Haiti",
     "Fuerza respaldada por la ONU llegará a Haití en enero",
+    "Security Council approves new force to fight Haiti gangs",
 ]
 # Near misses: the same words about something else.
 NEAR_MISSES = [
@@ -75,6 +76,7 @@ NEAR_MISSES = [
     "US Marines flown in to guard the American embassy in Port-au-Prince",
     "Haiti mission trip: a church group returns home",
     "Kenyan troops join a UN-backed mission against al-Shabaab",
+    "Security Council votes to extend the UN political office in Haiti",
 ]
 
 
