@@ -101,3 +101,7 @@ def test_the_force_in_the_summary_is_enough() -> None:
     title = "Haiti gang leader vows war on 'invaders'"
     assert matches(title, "He said his coalition would fight the foreign police deployed in June.")
     assert not matches(title, "He said his coalition would fight the national police.")
+    # The force in the headline, Haiti only in the summary.
+    title = "Who will lead the international force?"
+    assert matches(title, "Haiti asked for help in October; no country has stepped forward.")
+    assert not matches(title, "Sudan's generals have rejected any outside troops.")
