@@ -53,6 +53,8 @@ OTHER_LANGUAGES = [
     "Le Canada refuse de diriger une mission pour Haïti",
     "Friedenstruppe für Haiti gesucht",
     "Kenijscy policjanci wylądowali na Haiti",  # Polish plural: kenijscy, not kenijsk-
+    "Ecuador y El Salvador enviarán tropas a Haití",  # a future tense; "a Haití"
+    "La fuerza multinacional llega a Puerto Príncipe",  # Port-au-Prince in Spanish
 ]
 # The force named by who authorised it or as "the Haiti force", as news did once it was voted.
 BY_ITS_MANDATE = [
@@ -101,7 +103,16 @@ def test_the_force_in_the_summary_is_enough() -> None:
     title = "Haiti gang leader vows war on 'invaders'"
     assert matches(title, "He said his coalition would fight the foreign police deployed in June.")
     assert not matches(title, "He said his coalition would fight the national police.")
-    # The force in the headline, Haiti only in the summary.
+    # Kenya in the headline, Haiti only in the summary.
+    assert matches(
+        "Washington salue l'offre du Kenya", "Les États-Unis financeront la mission en Haïti."
+    )
+    assert not matches(
+        "Washington salue l'offre du Kenya", "Les États-Unis financeront la mission."
+    )
+    # The force in the headline, Haiti only in the summary (Creole too).
+    creole = "Gouvènman an di fòs entènasyonal la ap rive byento"
+    assert matches(creole, "Ayiti ap tann èd pou konbat gang yo.")
     title = "Who will lead the international force?"
     assert matches(title, "Haiti asked for help in October; no country has stepped forward.")
     assert not matches(title, "Sudan's generals have rejected any outside troops.")
