@@ -64,6 +64,14 @@ BY_ITS_MANDATE = [
     "Fuerza respaldada por la ONU llegará a Haití en enero",
     "Security Council approves new force to fight Haiti gangs",
 ]
+# The force by what it does (the Gang Suppression Force era), and by who sends soldiers.
+BY_ITS_TASK = [
+    "L'ONU crée une nouvelle force anti-gangs pour Haïti",
+    "La ONU aprueba nueva fuerza antipandillas para Haití",
+    "ONU aprova nova força contra gangues no Haiti",
+    "Bahamian soldiers head to Haiti",
+    "Contingente guatemalteco llega a Haití",
+]
 # Near misses: the same words about something else.
 NEAR_MISSES = [
     "Haiti's national police force struggles as gangs expand their territory",
@@ -79,11 +87,14 @@ NEAR_MISSES = [
     "Haiti mission trip: a church group returns home",
     "Kenyan troops join a UN-backed mission against al-Shabaab",
     "Security Council votes to extend the UN political office in Haiti",
+    "Bahamian soldiers intercept a sloop carrying Haitian migrants",
+    "Haiti's police create a new anti-gang unit",
 ]
 
 
 @pytest.mark.parametrize(
-    "title", BEFORE_THE_NAME + KENYAN_DEPLOYMENT + OBLIQUE + OTHER_LANGUAGES + BY_ITS_MANDATE
+    "title",
+    BEFORE_THE_NAME + KENYAN_DEPLOYMENT + OBLIQUE + OTHER_LANGUAGES + BY_ITS_MANDATE + BY_ITS_TASK,
 )
 def test_the_mission_rule_matches_each_class_of_phrasing(title: str) -> None:
     assert matches(title)
