@@ -71,6 +71,8 @@ BY_ITS_TASK = [
     "ONU aprova nova força contra gangues no Haiti",
     "Bahamian soldiers head to Haiti",
     "Contingente guatemalteco llega a Haití",
+    "Guatemala pulls out of Haiti mission",
+    "El Salvador's soldiers in Haiti",
 ]
 # Near misses: the same words about something else.
 NEAR_MISSES = [
@@ -89,6 +91,8 @@ NEAR_MISSES = [
     "Security Council votes to extend the UN political office in Haiti",
     "Bahamian soldiers intercept a sloop carrying Haitian migrants",
     "Haiti's police create a new anti-gang unit",
+    "Jamaica and Haiti meet in the Gold Cup as fans recall past missions",
+    "Bahamas troops return 200 Haitian migrants",
 ]
 
 
