@@ -31,7 +31,6 @@ from haitiwatch.db.records import (
     FetchOutcome,
     FetchResult,
     FetchToSave,
-    PollEnding,
     SourceHealth,
     SourceState,
 )
@@ -62,7 +61,8 @@ def record_fetch(
     stored (None: none)."""
     result, ending = fetch.result, fetch.ending
     shape = _Shape(result.outcome, ending is not None, bool(ending and ending.dispatch_id))
-    health = _health_params(source_id, result, ending)
+    due = ending.due(result) if ending else None
+    health = _health_params(source_id, result, due, ending.dispatch_id if ending else None)
     fetch_row = _fetch_row(source_id, result, counts)
     row: Row[Any] | None
     # The UPDATE first, so the row lock is taken before the fetch row's foreign key. On
@@ -79,7 +79,7 @@ def record_fetch(
         raise StorageError(f"source {result.source!r} is not in the database")
     state = SourceState(*(row._mapping[c.name] for c in _STATE_COLUMNS))
     # The update frees only this poll's dispatch: another one means it was taken back.
-    ended = ending.due(result) if ending and row.dispatch_id is None else None
+    ended = due if row.dispatch_id is None else None
     return SavedRow(fetch_id, state, ended)
 
 
@@ -91,12 +91,12 @@ def in_one_statement(dialect: Dialect) -> bool:
 
 
 def _health_params(
-    source_id: int, result: FetchResult, ending: PollEnding | None
+    source_id: int, result: FetchResult, due: datetime | None, dispatch_id: str | None
 ) -> dict[str, Any]:
     return {
         "source": source_id,
-        "next_due": ending.due(result) if ending else None,
-        "dispatch": ending.dispatch_id if ending else None,
+        "next_due": due,
+        "dispatch": dispatch_id,
         "started": result.started,
         "retry_after": result.retry_after,
         "error": redact(result.error) if result.error else None,

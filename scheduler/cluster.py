@@ -117,9 +117,9 @@ class Dispatcher:
             unclaimed_before = max(now - self.unclaimed_after, self._since)
             freed = await self.db.run(self.state.reclaim_stale, now, LEASE_TTL, unclaimed_before)
             _log_freed(freed, "left by a stopped worker or scheduler, or not taken in time")
-            ids = [d.dispatch_id for d in await asyncio.to_thread(self._taken_back)]
-            freed = await self.db.run(self.state.release_unclaimed, ids)
-            _log_freed(freed, "popped by a worker that stopped before claiming them")
+            if ids := [d.dispatch_id for d in await asyncio.to_thread(self._taken_back)]:
+                freed = await self.db.run(self.state.release_unclaimed, ids)
+                _log_freed(freed, "popped by a worker that stopped before claiming them")
             due = await self.db.run(self.state.dispatch_due, set(sources), now, DISPATCH_BATCH)
         except Exception:
             log.exception("dispatch failed; trying again in %.0f s", DISPATCH_EVERY)
