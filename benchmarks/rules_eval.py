@@ -5,7 +5,8 @@ matched as title + summary (a source with ``fetch_articles = false``), whole Whi
 documents as title + text (``fetch_articles = true``). Each part of the split is reported
 on its own: rules are written against ``tune``; ``heldout`` is the check. A third set, the
 news feeds of ``fastfeedparser-feeds`` and ``netnewswire-rsparser-feeds`` (ordinary news
-and blogs, no Haiti mission coverage), counts false matches on unrelated news.
+and blogs) and the fundus test articles (news pages of 181 publishers in many languages),
+none of it about the mission, counts false matches on unrelated news.
 
 A rule with ``assist`` on is also measured with its model (the learned model it ships,
 at its ``assist_threshold``): the model alone and the rule OR the model, as the service alerts.
@@ -39,6 +40,7 @@ from benchmarks.relevance.devset import (  # noqa: E402
     Unit,
     load_documents,
     load_units,
+    load_written_items,
 )
 from haitiwatch.crawler.feeds import parse_feed  # noqa: E402
 from haitiwatch.crawler.rules import RuleSet  # noqa: E402
@@ -69,6 +71,20 @@ def unrelated_items(corpus_dir: Path) -> Iterator[tuple[str, str]]:
                 continue  # HTML pages and OPML files kept for feed discovery
             for entry in feed.entries:
                 yield entry.title or "", entry.summary or ""
+
+
+def fundus_articles(corpus_dir: Path) -> Iterator[tuple[str, str]]:
+    """(title, summary or lead) of the fundus test articles: news pages in many languages."""
+    folder = corpus_dir / "fundus"
+    if not (folder / "manifest.jsonl").exists():
+        return
+    for line in (folder / "manifest.jsonl").read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        expected = json.loads((folder / row["expected_json"]).read_text(encoding="utf-8"))
+        body = expected.get(row["expected_key"], {}).get("body") or {}
+        paragraphs = [p for part in body.get("sections", []) for p in part.get("paragraphs", [])]
+        lead = body.get("summary") or paragraphs[:1]
+        yield row["title"] or "", " ".join(lead)
 
 
 def unseen_scores(rule: str) -> dict[str, float]:
@@ -136,8 +152,11 @@ def main() -> int:
     tables["2022 items"] = {
         part: [u for u in us if u.corpus == "rss2022"] for part, us in tables["units"].items()
     }
+    tables["written items"] = {part: load_written_items(part) for part in ("tune", "heldout")}
     found = {table: {p: matches(us) for p, us in parts.items()} for table, parts in tables.items()}
-    unrelated = list(unrelated_items(args.corpus)) if args.corpus.exists() else []
+    unrelated = []
+    if args.corpus.exists():
+        unrelated = [*unrelated_items(args.corpus), *fundus_articles(args.corpus)]
     unrelated_hits = [set(ruleset.names(t, s)) for t, s in unrelated]
     if not args.corpus.exists():
         print(f"note: {args.corpus} not found: 2022 items, documents and unrelated news skipped")

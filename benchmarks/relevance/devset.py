@@ -5,7 +5,8 @@ or a document title plus one paragraph) labelled ``mission`` or ``not``. The 202
 are GPL-3.0, so the file carries only their link: their title and summary are read from the
 corpus folder, and they are skipped when it is absent. ``documents.jsonl`` labels whole White
 House documents (the ``fetch_articles = true`` case); their text is read from the corpus too,
-because it is 13 MB.
+because it is 13 MB. ``written_items.jsonl`` holds news feed items written for this set
+(see README.md): the shape of news coverage, which the White House units do not have.
 
     from benchmarks.relevance.devset import load_units
     tune = load_units("tune")
@@ -126,3 +127,18 @@ def load_documents(part: str | None = None, *, corpus_dir: Path | None = None) -
                 )
             )
     return documents
+
+
+def load_written_items(part: str | None = None) -> list[Unit]:
+    """The news feed items written for the dev set (headline and summary), of one part."""
+    return [
+        Unit(
+            str(row["id"]),
+            "written",
+            str(row["title"]),
+            str(row["summary"] or ""),
+            str(row["label"]),
+            str(row["part"]),
+        )
+        for row in _select(_rows("written_items.jsonl"), part)
+    ]

@@ -39,6 +39,19 @@ KENYAN_DEPLOYMENT = [
     "Kenyan judge rules police deployment unconstitutional",
     "Ruto vows to defy court ruling on police deployment",
 ]
+# Kenyan outlets write for Kenyans: neither Kenya nor Haiti is named, only the fight at home.
+KENYAN_DEPLOYMENT_AT_HOME = [
+    "Judge extends orders barring the deployment of officers abroad",
+    "MPs question the cost of sending police officers on a foreign mission",
+    "Senate committee summons Interior CS over officers deployed abroad",
+    "Thirdway Alliance returns to court over police deployment",
+]
+# Haitian Creole names the force without naming the country it is written in.
+CREOLE = [
+    "Misyon kenyan an rive Solino",
+    "Sosyete sivil la di non ak fòs etranje",
+    "Kisa MMAS la reyalize depi li rive?",
+]
 # Gang-violence and opinion pieces whose only mention of the force is oblique.
 OBLIQUE = [
     "Gangs tighten their grip on Port-au-Prince as critics recall decades of foreign interventions",
@@ -55,6 +68,10 @@ OTHER_LANGUAGES = [
     "Kenijscy policjanci wylądowali na Haiti",  # Polish plural: kenijscy, not kenijsk-
     "Ecuador y El Salvador enviarán tropas a Haití",  # a future tense; "a Haití"
     "La fuerza multinacional llega a Puerto Príncipe",  # Port-au-Prince in Spanish
+    "Haiti, via libera alla forza di soppressione delle gang",
+    "Haïti : Washington exclut toute intervention",
+    "Haïti : la mission de l'ONU plaide pour une force d'action rapide",
+    "Ariel Henry sollicite une force armée spécialisée",
 ]
 # The force named by who authorised it or as "the Haiti force", as news did once it was voted.
 BY_ITS_MANDATE = [
@@ -93,12 +110,26 @@ NEAR_MISSES = [
     "Haiti's police create a new anti-gang unit",
     "Jamaica and Haiti meet in the Gold Cup as fans recall past missions",
     "Bahamas troops return 200 Haitian migrants",
+    "Court halts the deployment of police officers to Kerio Valley",
+    "Judge blocks the deployment of National Guard troops sent to Portland",
+    "MPs question the deployment of police officers during protests",
+    "Lapolis nasyonal la lanse yon operasyon kont gang yo nan Kafou",
+    "Haïti : intervention policière à Delmas 33",
+    "Chicago police launch a gang suppression task force",
+    "Haiti names a new police chief; the force lost 1,000 officers this year",
 ]
 
 
 @pytest.mark.parametrize(
     "title",
-    BEFORE_THE_NAME + KENYAN_DEPLOYMENT + OBLIQUE + OTHER_LANGUAGES + BY_ITS_MANDATE + BY_ITS_TASK,
+    BEFORE_THE_NAME
+    + KENYAN_DEPLOYMENT
+    + KENYAN_DEPLOYMENT_AT_HOME
+    + CREOLE
+    + OBLIQUE
+    + OTHER_LANGUAGES
+    + BY_ITS_MANDATE
+    + BY_ITS_TASK,
 )
 def test_the_mission_rule_matches_each_class_of_phrasing(title: str) -> None:
     assert matches(title)
@@ -131,3 +162,17 @@ def test_the_force_in_the_summary_is_enough() -> None:
     title = "Who will lead the international force?"
     assert matches(title, "Haiti asked for help in October; no country has stepped forward.")
     assert not matches(title, "Sudan's generals have rejected any outside troops.")
+    # The force in the headline, Kenya only in the summary.
+    title = "Des ONG dénoncent la résolution sur une force multinationale"
+    assert matches(title, "L'arrivée de policiers kényans est prévue en janvier.")
+    assert not matches(title, "Les troupes kényanes en Somalie resteront jusqu'en 2025.")
+    # Haiti in the headline, the Security Council's vote for a force in the summary.
+    title = "Haïti : feu vert de l'ONU"
+    assert matches(title, "Le Conseil de sécurité a approuvé une nouvelle force contre les gangs.")
+    assert not matches(
+        title, "Le Conseil de sécurité a approuvé des sanctions contre les chefs de gang."
+    )
+    # Haiti in the headline, a foreign-led mission in the summary.
+    title = "Gangs overrun a Haitian town and free 500 inmates"
+    assert matches(title, "No troops of the foreign security mission are based in the region.")
+    assert not matches(title, "No officers of the national police are based in the region.")
