@@ -1,8 +1,9 @@
 """Build the shipped examples of the default `mission` rule's learned model, and measure it.
 
-The examples are the public-domain White House units (corpora wh2021 and wh2024) of the
-labelled relevance dev set, ``part == "tune"`` only: ``heldout`` stays out of training and is
-where the model is judged. The 2022 RSS units are GPL and are never shipped.
+The examples are the public-domain White House units (corpora wh2021 and wh2024) and the
+written news items (benchmarks/relevance/written_items.jsonl) of the labelled relevance dev
+set, ``part == "tune"`` only: ``heldout`` stays out of training and is where the model is
+judged. The 2022 RSS units are GPL and are never shipped.
 
     python3 benchmarks/build_examples.py [--units benchmarks/relevance/units.jsonl] [--write]
 
@@ -25,6 +26,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from benchmarks.relevance.devset import load_written_items  # noqa: E402
 from haitiwatch.crawler.rules import RuleSet, compile_rule  # noqa: E402
 from haitiwatch.crawler.rules.classifier import (  # noqa: E402
     Counts,
@@ -53,6 +55,8 @@ def load(units: Path, part: str) -> list[tuple[str, Example]]:
         if row["corpus"] in SHIPPED_CORPORA and row["part"] == part and row["text"]:
             example = Example(row["title"] or "", row["text"], row["label"] == "mission")
             out.append((row["id"], example))
+    for item in load_written_items(part):
+        out.append((item.id, Example(item.title, item.text, item.label == "mission")))
     return out
 
 
