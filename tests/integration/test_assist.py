@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from benchmarks.build_examples import lowest_precise_threshold
+from benchmarks.build_examples import kind_of_text, lowest_precise_threshold
 from haitiwatch.crawler.rules import RuleSet, compile_rule
 from haitiwatch.crawler.rules.classifier import RuleModel, cross_validated_scores, learn
 from haitiwatch.crawler.rules.training import shipped_examples, shipped_model, shipped_model_json
@@ -235,14 +235,17 @@ def test_the_default_threshold_is_the_lowest_that_keeps_tune_precision() -> None
     assert scores is not None
     by_query = [bool(query.names(e.title, e.text)) for e in examples]
     labels = [e.relevant for e in examples]
-    assert lowest_precise_threshold(scores, by_query, labels) == mission.assist_threshold
+    shipped = resources.files("haitiwatch.crawler.rules").joinpath("examples", "mission.jsonl")
+    rows = [json.loads(line) for line in shipped.read_text(encoding="utf-8").splitlines()]
+    kinds = [kind_of_text(row["id"]) for row in rows]
+    assert lowest_precise_threshold(scores, by_query, labels, kinds) == mission.assist_threshold
 
 
 def test_rules_learn_trains_on_the_shipped_examples_and_stores_the_model(tmp_path: Path) -> None:
     config = write_config(tmp_path, [])
     config.write_text(config.read_text() + '\n[[rules]]\nname = "mission"\nquery = "mss"\n')
     run = run_cli("rules", "learn", "mission", config=config).check()
-    assert "rule mission: learned from 622 examples (152 relevant, 470 not)" in run.stdout
+    assert "rule mission: learned from 1046 examples (352 relevant, 694 not)" in run.stdout
     assert "cross-validated at threshold 0.9: precision " in run.stdout
     assert 'assist = "alert"' in run.stdout  # the rule does not use it yet: says how
     store = open_store(config)
@@ -250,7 +253,7 @@ def test_rules_learn_trains_on_the_shipped_examples_and_stores_the_model(tmp_pat
         stored = RuleModels(store.engine).get("mission")
     finally:
         store.close()
-    assert stored is not None and (stored.positives, stored.negatives) == (152, 470)
+    assert stored is not None and (stored.positives, stored.negatives) == (352, 694)
     assert stored.metrics["evaluated_on"] == "cross-validation"
     run = run_cli("rules", "learn", "nope", config=config)
     assert run.returncode == 2 and "no rule named 'nope'" in run.stderr
