@@ -128,6 +128,17 @@ def figures(tp: int, predicted: int, relevant: int) -> str:
     return f"precision {precision} ({tp}/{predicted}), recall {recall} ({tp}/{relevant})"
 
 
+def by_writer(units: list[Unit], got: list[bool], either: list[bool], label: str) -> None:
+    """Recall of rule and rule OR model on each writer's set (the id's prefix), since each
+    writer was asked for a different mix of ordinary and hard coverage."""
+    for writer in sorted({u.id.split("-")[0] for u in units}):
+        rows = [i for i, u in enumerate(units) if u.id.startswith(writer + "-")]
+        subset = [units[i] for i in rows]
+        rule = scores(subset, [got[i] for i in rows], label)
+        both = scores(subset, [either[i] for i in rows], label)
+        print(f"      set {writer}: rule {figures(*rule)}; rule OR model {figures(*both)}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", help="config file (default: the shipped default config)")
@@ -184,6 +195,8 @@ def main() -> int:
                         either = [q or m for q, m in zip(got, by_model, strict=True)]
                         print(f"    model:         {figures(*scores(units, by_model, label))}")
                         print(f"    rule OR model: {figures(*scores(units, either, label))}")
+                        if table == "written items":
+                            by_writer(units, got, either, label)
                 elif units:
                     print(f"  {table} {part}: {sum(got)} matches of {len(units)}")
         hits = [rule.name in names for names in unrelated_hits]
