@@ -19,10 +19,6 @@ class FeedError(HaitiwatchError, ValueError):
     """A response could not be read as a feed (not a feed, malformed beyond repair, too big)."""
 
 
-class FetchError(HaitiwatchError):
-    """A fetch failed (HTTP error, timeout, refused address, size cap)."""
-
-
 class StorageError(HaitiwatchError):
     """The database could not be opened or migrated."""
 

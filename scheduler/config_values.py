@@ -17,9 +17,6 @@ _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 MAX_DURATION = timedelta(days=3650)
 _TOO_LONG_S = MAX_DURATION.total_seconds() + 1
 NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
-#: A rule with a possible-misses digest has outbox rows under "NAME:misses", which must fit
-#: the outbox's 64-character rule column (db/near_misses.py).
-MAX_AUDITEDNAME = 64 - len(":misses")
 
 
 def parse_duration(value: object) -> timedelta:

@@ -131,7 +131,7 @@ class _Reader:
         self.entries: list[FeedEntry] = []
         self.children: list[tuple[str, datetime | None]] = []
         self.warnings: list[str] = []
-        self._unusable = self._old = self._over = 0
+        self._unusable = self._over = 0
 
     def read(self, body: bytes) -> str:
         root = ""
@@ -185,7 +185,6 @@ class _Reader:
         published = parse_w3c_datetime(fields.get("publication_date"))
         updated = parse_w3c_datetime(fields.get("lastmod"))
         if self._too_old(published or updated):
-            self._old += 1
             return
         self.entries.append(
             FeedEntry(
@@ -203,9 +202,7 @@ class _Reader:
         lastmod = parse_w3c_datetime(fields.get("lastmod"))
         if loc is None:
             self._unusable += 1
-        elif self._too_old(lastmod):
-            self._old += 1
-        else:
+        elif not self._too_old(lastmod):
             self.children.append((loc, lastmod))
 
     def _too_old(self, moment: datetime | None) -> bool:
