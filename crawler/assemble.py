@@ -54,31 +54,6 @@ class Known:
     updated_at: datetime
 
 
-def entries_to_fetch(
-    entries: Sequence[FeedEntry], feed_url: str, known: Mapping[tuple[str, str], Known]
-) -> tuple[list[FeedEntry], int]:
-    """Entries that are new, or that the feed says changed since we stored them.
-
-    Returns them and the number of entries skipped as already stored.
-    """
-    keys = [entry_lookup_keys(entry, feed_url) for entry in entries]
-    return select_to_fetch(entries, keys, known)
-
-
-def select_to_fetch(
-    entries: Sequence[FeedEntry],
-    keys: Sequence[Sequence[tuple[str, str]]],
-    known: Mapping[tuple[str, str], Known],
-) -> tuple[list[FeedEntry], int]:
-    """``entries_to_fetch`` with each entry's lookup keys already computed."""
-    todo = [
-        entry
-        for entry, entry_keys in zip(entries, keys, strict=True)
-        if needs_fetch(entry, entry_keys, known)
-    ]
-    return todo, len(entries) - len(todo)
-
-
 def needs_fetch(
     entry: FeedEntry, keys: Sequence[tuple[str, str]], known: Mapping[tuple[str, str], Known]
 ) -> bool:

@@ -219,20 +219,6 @@ class Outbox:
         with self._read() as session:
             return _alerts(session, stmt)
 
-    def digest_groups(self, before: datetime) -> list[tuple[str, str]]:
-        """(rule, channel) pairs with digest rows waiting from before ``before``."""
-        with self._read() as session:
-            rows = session.execute(
-                select(AlertRow.rule, AlertRow.channel)
-                .where(
-                    AlertRow.mode == DIGEST,
-                    AlertRow.status.in_((PENDING, SENDING)),
-                    AlertRow.created_at < before,
-                )
-                .distinct()
-            ).all()
-        return [(rule, channel) for rule, channel in rows]
-
     def count(self, status: str) -> int:
         with self._read() as session:
             return (

@@ -13,9 +13,9 @@ from haitiwatch.crawler.assemble import (
     Known,
     boilerplate_hashes,
     build_record,
-    entries_to_fetch,
     entry_lookup_keys,
     guid_key,
+    needs_fetch,
 )
 from haitiwatch.crawler.jobs import SourceJob
 from haitiwatch.crawler.poll import retry_after_until
@@ -61,10 +61,9 @@ def test_known_entries_are_skipped_unless_the_feed_says_they_changed() -> None:
         entry(updated=NOW + timedelta(hours=2)),
     )
     known = {k: Known(NOW) for k in entry_lookup_keys(old, FEED)}
-    todo, skipped = entries_to_fetch([old, new], FEED, known)
-    assert todo == [new] and skipped == 1
-    todo, skipped = entries_to_fetch([changed], FEED, known)
-    assert todo == [changed] and skipped == 0
+    assert not needs_fetch(old, entry_lookup_keys(old, FEED), known)
+    assert needs_fetch(new, entry_lookup_keys(new, FEED), known)
+    assert needs_fetch(changed, entry_lookup_keys(changed, FEED), known)
 
 
 def test_page_text_wins_and_canonical_urls_are_recorded() -> None:
