@@ -250,13 +250,3 @@ def migrate(engine: Engine) -> None:
         raise StorageError(f"cannot open database {engine.url!r}: {e.orig}") from e
     except SQLAlchemyError as e:
         raise StorageError(f"cannot migrate database {engine.url!r}: {e}") from e
-
-
-def stored_revisions(engine: Engine) -> frozenset[str] | None:
-    """The Alembic revisions the database is at; None if it has no version table (new)."""
-    try:
-        with engine.connect() as connection:
-            rows = connection.execute(text("SELECT version_num FROM alembic_version"))
-            return frozenset(row[0] for row in rows)
-    except SQLAlchemyError:
-        return None  # no such table, or unreachable: ``migrate``'s Alembic path says which

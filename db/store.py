@@ -13,7 +13,6 @@ from datetime import datetime
 from sqlalchemy import (
     Engine,
     Row,
-    func,
     select,
     update,
 )
@@ -331,10 +330,6 @@ class Store:
             apply_changes(session, changes)
 
     # -- reading ---------------------------------------------------------------------------
-
-    def count_articles(self) -> int:
-        with self._session() as session:
-            return session.scalar(select(func.count()).select_from(Article)) or 0
 
     def iter_articles(self, batch_size: int = 500) -> Iterator[StoredArticle]:
         """Every article in id order, in batches (keyset pagination keeps memory constant)."""

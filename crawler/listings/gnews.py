@@ -67,14 +67,6 @@ def decode_article_url(link: str) -> str | None:
     return url if url and (urlsplit(url).hostname or "").lower() != GNEWS_HOST else None
 
 
-def encode_article_url(url: str) -> str:
-    """The old-format Google News link for ``url`` (the inverse of decode_article_url; tests)."""
-    data = url.encode("utf-8")
-    raw = _OLD_FORMAT_PREFIX + _to_varint(len(data)) + data + b"\xd2\x01\x00"
-    article_id = base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
-    return f"https://{GNEWS_HOST}/rss/articles/{article_id}?oc=5"
-
-
 def _varint(data: bytes, pos: int) -> tuple[int | None, int]:
     value = shift = 0
     while pos < len(data) and shift < 35:
@@ -85,15 +77,6 @@ def _varint(data: bytes, pos: int) -> tuple[int | None, int]:
             return value, pos
         shift += 7
     return None, pos
-
-
-def _to_varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        low, value = value & 0x7F, value >> 7
-        out.append(low | (0x80 if value else 0))
-        if not value:
-            return bytes(out)
 
 
 def strip_publisher(title: str, publisher: str | None) -> str:

@@ -17,7 +17,6 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from haitiwatch.crawler.listings.gnews import encode_article_url
 from haitiwatch.db.records import SourceHealth, StoredArticle
 from haitiwatch.db.schema import Fetch, Source
 from tests.support import (
@@ -35,7 +34,7 @@ from tests.support import (
 )
 from tests.support.server import Logged, Site, running_site
 from tests.support.service import ServiceProcess, wait_for
-from tests.unit.test_listings import REAL_NEW_FORMAT
+from tests.unit.test_listings import REAL_NEW_FORMAT, encode_article_url
 
 pytestmark = pytest.mark.slow
 

@@ -22,7 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import func, select
+
 from haitiwatch.db.records import SourceHealth, StoredArticle
+from haitiwatch.db.schema import Article
 from haitiwatch.db.store import Store
 
 REPO = Path(__file__).resolve().parents[2]
@@ -243,6 +246,11 @@ def crawl(config: Path, *args: str, **kwargs: Any) -> Run:
 
 def open_store(config: Path) -> Store:
     return Store.open(f"sqlite:///{config.parent / 'hw.db'}")
+
+
+def count_articles(store: Store) -> int:
+    with store.engine.connect() as connection:
+        return connection.scalar(select(func.count()).select_from(Article)) or 0
 
 
 def articles(config: Path) -> list[StoredArticle]:

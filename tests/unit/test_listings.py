@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import gzip
 import json
 from datetime import UTC, datetime, timedelta
@@ -14,8 +15,9 @@ from haitiwatch.crawler.jobs import ListingOptions
 from haitiwatch.crawler.listings import read_listing
 from haitiwatch.crawler.listings.gdelt import parse_gdelt, parse_seendate, query_url
 from haitiwatch.crawler.listings.gnews import (
+    _OLD_FORMAT_PREFIX,
+    GNEWS_HOST,
     decode_article_url,
-    encode_article_url,
     parse_gnews,
     search_url,
     strip_publisher,
@@ -27,6 +29,23 @@ from haitiwatch.db.errors import FeedError
 NOW = datetime(2026, 2, 20, 12, 0, tzinfo=UTC)
 SITEMAP_NS = 'xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"'
 NEWS_NS = 'xmlns:news="http://www.google.com/schemas/sitemap-news/0.9"'
+
+
+def encode_article_url(url: str) -> str:
+    """The old-format Google News link for ``url`` (the inverse of decode_article_url)."""
+    data = url.encode("utf-8")
+    raw = _OLD_FORMAT_PREFIX + _to_varint(len(data)) + data + b"\xd2\x01\x00"
+    article_id = base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+    return f"https://{GNEWS_HOST}/rss/articles/{article_id}?oc=5"
+
+
+def _to_varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        low, value = value & 0x7F, value >> 7
+        out.append(low | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
 
 
 def news_sitemap(items: list[tuple[str, str, str, str]]) -> bytes:

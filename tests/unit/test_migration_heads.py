@@ -8,8 +8,9 @@ from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import SQLAlchemyError
 
-from haitiwatch.db.database import MIGRATIONS, create_db_engine, migrate, stored_revisions
+from haitiwatch.db.database import MIGRATIONS, create_db_engine, migrate
 
 
 def _head() -> str:
@@ -42,6 +43,16 @@ def test_a_database_behind_the_head_is_upgraded(tmp_path: Path) -> None:
     assert stored_revisions(engine) == {_head()}
     assert "articles_fts_ai" not in _schema_names(engine)  # 0008 really ran
     assert "ix_articles_source_id" not in _schema_names(engine)  # and 0009
+
+
+def stored_revisions(engine: Engine) -> frozenset[str] | None:
+    """The Alembic revisions the database is at; None if it has no version table (new)."""
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(text("SELECT version_num FROM alembic_version"))
+            return frozenset(row[0] for row in rows)
+    except SQLAlchemyError:
+        return None
 
 
 def _schema_names(engine: Engine) -> set[str]:
