@@ -29,11 +29,6 @@ class Listing:
     keys: tuple[tuple[tuple[str, str], ...], ...] = ()
 
 
-def with_keys(listing: Listing, source_url: str) -> Listing:
-    keys = tuple(tuple(entry_lookup_keys(e, source_url)) for e in listing.feed.entries)
-    return replace(listing, keys=keys)
-
-
 def read_listing(
     kind: str,
     options: ListingOptions,
@@ -48,8 +43,9 @@ def read_listing(
     """``_read``, its text repaired (crawler/repair.py), plus each entry's lookup keys (GUIDs
     are scoped by ``source_url``)."""
     read = _read(kind, options, body, url, content_type, encoding, level, now)
-    listing = replace(read, feed=repaired_feed(read.feed), follow=repaired_urls(read.follow))
-    return with_keys(listing, source_url or url)
+    feed = repaired_feed(read.feed)
+    keys = tuple(tuple(entry_lookup_keys(e, source_url or url)) for e in feed.entries)
+    return replace(read, feed=feed, follow=repaired_urls(read.follow), keys=keys)
 
 
 def _read(
