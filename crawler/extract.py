@@ -28,6 +28,7 @@ from trafilatura.settings import Document
 from trafilatura.utils import load_html
 from w3lib.encoding import html_to_unicode, read_bom, resolve_encoding
 
+from haitiwatch.crawler.language import NOT_LANGUAGES
 from haitiwatch.db.records import ExtractedPage
 
 __all__ = ["decode_html", "extract_page", "normalise_text", "parse_timestamp", "split_authors"]
@@ -68,8 +69,6 @@ _TIMESTAMP = re.compile(
 )
 _ZERO_WIDTH = dict.fromkeys(map(ord, "\xad\u200b\u200c\u200d\u2060\ufeff"))
 _UTF8_NAMES = frozenset({"utf-8", "utf8"})
-#: Values seen in lang / Content-Language that are not language tags (People's Daily: "utf-8").
-_NOT_LANGUAGES = frozenset({"utf", "iso", "win", "gb", "big"})
 
 
 def extract_page(body: bytes, url: str, encoding: str | None = None) -> ExtractedPage:
@@ -357,7 +356,7 @@ def _page_language(tree: HtmlElement) -> str | None:
     )
     for value in candidates:
         primary = re.split(r"[-_,;\s]", str(value or "").strip(), maxsplit=1)[0].lower()
-        if 2 <= len(primary) <= 3 and primary.isalpha() and primary not in _NOT_LANGUAGES:
+        if 2 <= len(primary) <= 3 and primary.isalpha() and primary not in NOT_LANGUAGES:
             return primary
     return None
 

@@ -33,8 +33,9 @@ MIN_LETTERS = 12
 _LETTER = re.compile(r"[^\W\d_]")
 _TAG = re.compile(r"^[a-z]{2,3}$")
 _NO_LANGUAGE = "zxx"
-#: Values seen in lang attributes that are not language tags (a charset put there by mistake).
-_NOT_LANGUAGES = frozenset({"utf", "iso", "win", "gb", "big"})
+#: Values seen in lang attributes and Content-Language that are not language tags (a charset
+#: put there by mistake; People's Daily: "utf-8").
+NOT_LANGUAGES = frozenset({"utf", "iso", "win", "gb", "big"})
 _lock = threading.Lock()
 
 
@@ -69,7 +70,7 @@ def normalise_tag(tag: str | None) -> str | None:
     if not tag:
         return None
     primary = re.split(r"[-_]", tag.strip().lower(), maxsplit=1)[0]
-    if not _TAG.match(primary) or primary == "und" or primary in _NOT_LANGUAGES:
+    if not _TAG.match(primary) or primary == "und" or primary in NOT_LANGUAGES:
         return None
     return primary
 
