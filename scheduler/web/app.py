@@ -63,7 +63,7 @@ def mount_web(
     ``bind_host`` is where ``app`` listens (default: the service's [service.http] host); any
     address but loopback requires a token ([web] token_env / token_file).
     """
-    from haitiwatch.scheduler.mark_links import link_signer
+    from haitiwatch.scheduler.mark_links import PATH, link_signer
     from haitiwatch.scheduler.web import api, audit, feeds, marking, opml, pages
 
     host = bind_host if bind_host is not None else loaded.config.service.http.host
@@ -80,8 +80,9 @@ def mount_web(
         app.router.add_get(path, guarded(context, handler))
     for path, handler in marking.GUARDED_POSTS:
         app.router.add_post(path, guarded(context, handler))
-    app.router.add_get(marking.LINK_PATH, headed(context, marking.link_page))
-    app.router.add_post(marking.LINK_PATH, headed(context, marking.link_post))
+    # The signed mark links: the signature is the credential, no access token asked.
+    app.router.add_get(PATH, headed(context, marking.link_page))
+    app.router.add_post(PATH, headed(context, marking.link_post))
     app.router.add_static("/static/", pages.STATIC, name="static", append_version=True)
 
 

@@ -236,5 +236,3 @@ async def link_post(request: web.Request) -> web.Response:
 
 #: Behind the access token (when one is set).
 GUARDED_POSTS: Final = (("/marks", mark_form), ("/api/marks", api_mark))
-#: The signature is the credential: no access token asked.
-LINK_PATH: Final = "/mark"

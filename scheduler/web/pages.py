@@ -161,23 +161,14 @@ async def coverage_page(request: web.Request) -> web.Response:
     count = request.query.get("count", "articles")
     keys = [k for k in COVERAGE_BY if k != "rule" or context.archive.has_rule_matches()]
     counts = coverage_count_names()
+    form: Mapping[str, str] = request.query
     try:
         params = search_params(request.query)
         if by not in keys:
             raise HaitiwatchError(f"by: expected one of {', '.join(keys)}")
         if count not in counts:
             raise HaitiwatchError(f"count: expected one of {', '.join(counts)}")
-    except HaitiwatchError as e:
-        return context.render(
-            "coverage.html",
-            400,
-            error=str(e),
-            form=request.query,
-            keys=keys,
-            key_names=coverage_key_names(),
-            counts=counts,
-        )
-    try:
+        form = params.form
         points = await context.run(
             lambda: coverage_by(
                 context.archive, params.match, params.filters, by, context.tags, MAX_DAYS, count
@@ -188,7 +179,7 @@ async def coverage_page(request: web.Request) -> web.Response:
             "coverage.html",
             400,
             error=str(e),
-            form=params.form,
+            form=form,
             keys=keys,
             key_names=coverage_key_names(),
             counts=counts,
