@@ -133,7 +133,6 @@ async def run_due_digests(
     notifier: Notifier,
     now: datetime | None = None,
     *,
-    lease: timedelta = LEASE,
     stop: asyncio.Event | None = None,
 ) -> int:
     """Send every digest whose scheduled time has passed and that has alerts waiting; return
@@ -156,7 +155,7 @@ async def run_due_digests(
                 return sent
             worker = new_worker_id()
             alerts = await asyncio.to_thread(
-                outbox.claim_digest, rule.name, channel, boundary, worker, at, lease
+                outbox.claim_digest, rule.name, channel, boundary, worker, at, LEASE
             )
             if alerts:
                 message = digest_message(rule.name, alerts, notifier, boundary)

@@ -36,7 +36,6 @@ async def run_due_followups(
     notifier: Notifier,
     now: datetime | None = None,
     *,
-    lease: timedelta = LEASE,
     stop: asyncio.Event | None = None,
 ) -> int:
     """Queue the due follow-ups and send every queued one; return how many were sent. Once
@@ -54,7 +53,7 @@ async def run_due_followups(
         if due:
             await asyncio.to_thread(archive.event_followups.queue, due, at)
     worker = new_worker_id()
-    claimed = await asyncio.to_thread(archive.outbox.claim_followups, worker, at, lease)
+    claimed = await asyncio.to_thread(archive.outbox.claim_followups, worker, at, LEASE)
     sent = 0
     for n, alert in enumerate(claimed):
         if stop is not None and stop.is_set():

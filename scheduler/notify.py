@@ -277,7 +277,6 @@ async def drain_outbox(
     notifier: Notifier,
     now: datetime | None = None,
     *,
-    lease: timedelta = LEASE,
     stop: asyncio.Event | None = None,
     grace: float = STOP_GRACE,
 ) -> int:
@@ -297,7 +296,7 @@ async def drain_outbox(
     while not stop.is_set():
         at = now or datetime.now(UTC)
         worker = new_worker_id()
-        claimed = await _claim(outbox, worker, at, lease)
+        claimed = await _claim(outbox, worker, at)
 
         async def release(alerts: list[Alert], worker: str = worker) -> None:
             await asyncio.to_thread(outbox.release, [a.id for a in alerts], worker)
@@ -312,11 +311,11 @@ async def drain_outbox(
     return sent
 
 
-async def _claim(outbox: Outbox, worker: str, at: datetime, lease: timedelta) -> list[Alert]:
+async def _claim(outbox: Outbox, worker: str, at: datetime) -> list[Alert]:
     """Claim a batch; if cancelled meanwhile, the claim still ends in its thread: give its
     rows back before stopping, or they would wait 'sending' for their lease to end."""
     claiming = asyncio.ensure_future(
-        asyncio.to_thread(outbox.claim_immediate, worker, at, lease, _BATCH)
+        asyncio.to_thread(outbox.claim_immediate, worker, at, LEASE, _BATCH)
     )
     try:
         return await asyncio.shield(claiming)

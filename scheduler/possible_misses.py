@@ -50,7 +50,6 @@ class PossibleMisses:
         notifier: Notifier,
         now: datetime | None = None,
         *,
-        lease: timedelta = LEASE,
         stop: asyncio.Event | None = None,
     ) -> int:
         """Queue and send every due possible-misses digest; return how many were sent. Once
@@ -77,7 +76,7 @@ class PossibleMisses:
                     boundary + _JUST_AFTER,
                     worker,
                     at,
-                    lease,
+                    LEASE,
                 )
                 if alerts:
                     message = misses_message(rule, alerts, notifier, boundary)
