@@ -322,9 +322,7 @@ class ArchivedText:
     language: str | None = None
 
 
-def iter_texts_since(
-    engine: Engine, since: datetime | None, batch_size: int = 500
-) -> Iterator[ArchivedText]:
+def iter_texts_since(engine: Engine, since: datetime | None) -> Iterator[ArchivedText]:
     """Articles first seen since ``since`` (all when None), in id order, in batches."""
     stmt = select(
         Article.id,
@@ -342,5 +340,4 @@ def iter_texts_since(
         stmt,
         Article.id,
         lambda _, rows: [ArchivedText(*row) for row in rows],
-        batch_size,
     )

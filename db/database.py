@@ -68,7 +68,7 @@ def in_id_batches(
     stmt: Select[*Columns],
     id_column: QueryableAttribute[int],
     make: Callable[[Session, Sequence[Row[*Columns]]], list[Keyed]],
-    batch_size: int,
+    batch_size: int = 500,
 ) -> Iterator[Keyed]:
     """``stmt``'s rows in ``id_column`` order, made into items ``batch_size`` at a time.
 

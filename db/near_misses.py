@@ -56,7 +56,6 @@ class NearMissArchive:
         rule: str,
         since: datetime | None,
         until: datetime | None = None,
-        batch_size: int = 500,
     ) -> Iterator[AuditArticle]:
         """Articles first seen in [since, until) (None: unbounded), in id order, leaving out
         those the rule matched and every copy of a story it matched: that story was alerted."""
@@ -91,7 +90,6 @@ class NearMissArchive:
             stmt,
             Article.id,
             lambda _, rows: [AuditArticle(*row) for row in rows],
-            batch_size,
         )
         for article in every:
             if article.id not in matched_articles and article.story_id not in matched_stories:

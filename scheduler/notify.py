@@ -192,11 +192,11 @@ class Notifier:
             return None
         return f"{self.archive_url.rstrip('/')}/stories/{alert.story_id}"
 
-    def snippet(self, alert: Alert, width: int = 240) -> Snippet:
+    def snippet(self, alert: Alert) -> Snippet:
         """A short excerpt of the article with the rule's matched terms marked."""
         ruleset = self._rulesets.get(alert.rule)
         found = ruleset.match(alert.title, alert.text) if ruleset else []
-        return make_snippet(alert.text, found[0].marks if found else (), width=width)
+        return make_snippet(alert.text, found[0].marks if found else ())
 
 
 # -- sending -----------------------------------------------------------------------------------
@@ -327,7 +327,7 @@ async def _claim(outbox: Outbox, worker: str, at: datetime) -> list[Alert]:
         raise
 
 
-async def send_test(notifier: Notifier, channel: str, now: datetime | None = None) -> Delivery:
+async def send_test(notifier: Notifier, channel: str) -> Delivery:
     """Send a test message to a channel (``haitiwatch alerts test CHANNEL``)."""
     if channel not in notifier.channels:
         known = ", ".join(sorted(notifier.channels)) or "none"
@@ -337,7 +337,7 @@ async def send_test(notifier: Notifier, channel: str, now: datetime | None = Non
         raise ConfigError(notifier.errors[channel])
     if channel in notifier.webhooks:
         return await deliver_webhook(
-            notifier, channel, channel_test_payload(channel, now or datetime.now(UTC))
+            notifier, channel, channel_test_payload(channel, datetime.now(UTC))
         )
-    message = test_message(channel, now or datetime.now(UTC))
+    message = test_message(channel, datetime.now(UTC))
     return await deliver(notifier.channels[channel], message, timeout=notifier.timeout)

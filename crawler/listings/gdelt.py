@@ -40,7 +40,6 @@ def query_url(
     language: str | None = None,
     country: str | None = None,
     timespan: str = "1d",
-    max_records: int = 250,
     endpoint: str = GDELT_ENDPOINT,
 ) -> str:
     """The ArtList request; ``language`` and ``country`` become sourcelang:/sourcecountry:."""
@@ -53,7 +52,7 @@ def query_url(
         "query": full,
         "mode": "artlist",
         "format": "json",
-        "maxrecords": str(max_records),
+        "maxrecords": "250",  # the most GDELT returns
         "timespan": timespan,
         "sort": "datedesc",
     }
