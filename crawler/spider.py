@@ -14,7 +14,15 @@ from typing import Any
 import scrapy
 from scrapy import signals
 from scrapy.crawler import Crawler
-from scrapy.exceptions import DontCloseSpider, IgnoreRequest
+from scrapy.exceptions import (
+    CannotResolveHostError,
+    DontCloseSpider,
+    DownloadCancelledError,
+    DownloadConnectionRefusedError,
+    DownloadTimeoutError,
+    IgnoreRequest,
+    ResponseDataLossError,
+)
 from scrapy.http import Request, Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.internet.defer import CancelledError
@@ -48,29 +56,14 @@ KIND_ACCEPT = {
 }
 
 
-def _scrapy_errors(name: str) -> tuple[type[Exception], ...]:
-    found = getattr(scrapy.exceptions, name, None)
-    return (found,) if isinstance(found, type) and issubclass(found, Exception) else ()
-
-
 # Scrapy 2.19 raises its own download errors where older versions raised Twisted's.
-_TIMEOUTS: tuple[type[Exception], ...] = (
-    TimeoutError,
-    TCPTimedOutError,
-    *_scrapy_errors("DownloadTimeoutError"),
-)
-_DNS: tuple[type[Exception], ...] = (DNSLookupError, *_scrapy_errors("CannotResolveHostError"))
-_REFUSED: tuple[type[Exception], ...] = (
-    ConnectionRefusedError,
-    *_scrapy_errors("DownloadConnectionRefusedError"),
-)
-_CANCELLED: tuple[type[Exception], ...] = (
-    CancelledError,
-    *_scrapy_errors("DownloadCancelledError"),
-)
+_TIMEOUTS: tuple[type[Exception], ...] = (TimeoutError, TCPTimedOutError, DownloadTimeoutError)
+_DNS: tuple[type[Exception], ...] = (DNSLookupError, CannotResolveHostError)
+_REFUSED: tuple[type[Exception], ...] = (ConnectionRefusedError, DownloadConnectionRefusedError)
+_CANCELLED: tuple[type[Exception], ...] = (CancelledError, DownloadCancelledError)
 # Also what a body without Content-Length that outgrows DOWNLOAD_MAXSIZE ends as (Scrapy aborts
 # the connection, and the abort is reported before the cancellation).
-_DATA_LOSS = _scrapy_errors("ResponseDataLossError")
+_DATA_LOSS = (ResponseDataLossError,)
 #: What Scrapy's RedirectMiddleware says of a loop or an overlong chain.
 _SCRAPY_TOO_MANY_REDIRECTS = "max redirections reached"
 #: The host could not be reached at all (as opposed to answering badly).
