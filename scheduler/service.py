@@ -201,6 +201,7 @@ class Service:
     async def _serve(self) -> None:
         config = self.loaded.config
         await self._apply_sources(config.sources)
+        await self._start_http()  # first: a port in use stops the start before any poll runs
         with cpu_pool(self.poller.settings.cpu_workers if self.poller else 0) as cpu:
             if self.poller is not None:
                 self.poller.configure(config.service, self.notifier)
@@ -210,7 +211,6 @@ class Service:
             for job, seconds, first in self.periodic_jobs(utcnow()):
                 self._every(seconds, job, next_run_time=first)
             self._every(60, release_free_memory)
-            await self._start_http()
             facts = self.role_name, len(self.sources), self.archive.location
             log.info("haitiwatch running (role %s): %d sources, database %s", *facts)
             self.systemd.ready(f"running (role {self.role_name}): {len(self.sources)} sources")
