@@ -1,12 +1,12 @@
 """Match many compiled rules against one document, cheaply.
 
-A document field is folded and split into word tokens with one ``str.translate`` (case,
-accents, and every non-letter/digit to a space; same length, so offsets stay valid) and one
-``split``. The words of all rules form one set: a C-speed set intersection finds which occur.
-Prefixes (``kenya*``) are found by one Aho-Corasick automaton run over the document's
-distinct words. A rule is evaluated only if one of its *trigger* words occurred (a set of
-words at least one of which any matching document contains), so the cost of a document grows
-with the rule words it contains, not with the number of rules.
+A document field is folded (case, accents) with every non-letter/digit made a space, at the
+same length so that offsets stay valid (``split_fold``), then split into word tokens. The
+words of all rules form one set: a set intersection finds which occur. Prefixes (``kenya*``)
+are found by one Aho-Corasick automaton run over the document's distinct words. A rule is
+evaluated only if one of its *trigger* words occurred (a set of words at least one of which
+any matching document contains), so the cost of a document grows with the rule words it
+contains, not with the number of rules.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import re
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import cache
 from itertools import compress, count
 from typing import Final
 
@@ -34,9 +33,10 @@ from haitiwatch.db.textnorm import fold
 #: Document fields, in the order of ``RuleSet.match`` arguments.
 DOC_FIELDS: Final = ("title", "text")
 _FIELD_NO: Final = {name: i for i, name in enumerate(DOC_FIELDS)}
-_ASTRAL: Final = "\U00010000"
-_NON_ASCII_RE: Final = re.compile(r"[^\x00-\x7f]+")
-_SPACE: Final = ord(" ")
+#: Not ``str.isalnum()``: Python's ``\w`` is exactly the alphanumerics plus "_".
+_NOT_WORD_RE: Final = re.compile(r"[\W_]")
+#: A word of a ``split_fold`` text.
+_WORD_RE: Final = re.compile(r"[^ ]+")
 
 #: A positional match: (field number, first token, last token).
 Span = tuple[int, int, int]
@@ -60,41 +60,10 @@ class RuleMatch:
     terms: tuple[str, ...]
 
 
-@cache
-def _split_table() -> list[str]:
-    """fold(), and every character that is not a letter or digit becomes a space. A list
-    indexed by code point: str.translate looks it up twice as fast as a dict."""
-    table = []
-    for code in range(0x10000):
-        folded = " " if 0xD800 <= code < 0xE000 else fold(chr(code))
-        table.append(folded if folded.isalnum() else " ")
-    return table
-
-
-@cache
-def _ascii_table() -> bytes:
-    return bytes(ord(_split_table()[code]) for code in range(128)) + bytes(range(128, 256))
-
-
 def split_fold(text: str) -> str:
-    """``text`` folded, with spaces for every non-word character; same length as ``text``."""
-    if text.isascii():  # the common case, at C speed: bytes.translate with a 256-byte table
-        return text.encode("ascii").translate(_ascii_table()).decode("ascii")
-    table = _split_table()
-    # Replace each distinct non-ASCII character (few in news text: quotes, dashes, accented
-    # letters) with str.replace; if only ASCII is left, finish at C speed.
-    out = text
-    for char in set("".join(_NON_ASCII_RE.findall(text))):
-        code = ord(char)
-        out = out.replace(
-            char, table[code] if code < len(table) else " " * (not char.isalnum()) or char
-        )
-    if out.isascii():
-        return out.encode("ascii").translate(_ascii_table()).decode("ascii")
-    out = text.translate(table)  # code points past the table are left as they are
-    if max(out) >= _ASTRAL:  # rare: emoji and other symbols outside the BMP
-        out = "".join(c if c.isalnum() or c == " " else " " for c in out)
-    return out
+    """``fold(text)`` with a space for every character that is not a letter or digit: same
+    length as ``text``, so offsets in it are offsets in ``text``."""
+    return _NOT_WORD_RE.sub(" ", fold(text))
 
 
 class RuleSet:
@@ -328,20 +297,8 @@ class _Document:
 
 
 def _token_starts(split: str) -> list[int]:
-    """Start offsets of the words of a ``split_fold`` text (words and plain spaces only).
-
-    Vectorised: one code unit per character in UTF-32, a word starts where a non-space
-    follows a space (8x faster than walking the words in Python on a 5,000-character text).
-    """
-    if not split:
-        return []
-    import numpy as np  # on first use: a process that matches no rule does not need it
-
-    codes = np.frombuffer(split.encode("utf-32-le"), dtype=np.uint32)
-    word = codes != _SPACE
-    after_space = np.concatenate(([True], ~word[:-1]))
-    starts: list[int] = np.flatnonzero(word & after_space).tolist()
-    return starts
+    """Start offsets of the words of a ``split_fold`` text."""
+    return [word.start() for word in _WORD_RE.finditer(split)]
 
 
 def _inside(span: Span, windows: list[Span]) -> bool:
