@@ -15,7 +15,6 @@ import re
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from itertools import compress, count
 from typing import Final
 
 import ahocorasick
@@ -148,9 +147,9 @@ class _Document:
         wanted = present.union(*self.expansions.values()) if self.expansions else present
         self.positions: dict[str, list[tuple[int, int]]] = {}
         for field, tokens in enumerate(self.tokens):
-            # The filter runs at C speed; Python only sees the (few) wanted tokens.
-            for at in compress(count(), map(wanted.__contains__, tokens)):
-                self.positions.setdefault(tokens[at], []).append((field, at))
+            for at, token in enumerate(tokens):
+                if token in wanted:
+                    self.positions.setdefault(token, []).append((field, at))
         self._sets: dict[str, set[tuple[int, int]]] = {}
         self._spans: dict[int, list[Span]] = {}
         self._starts: dict[int, list[int]] = {}

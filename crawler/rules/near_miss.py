@@ -20,10 +20,8 @@ already there do not move, so gaps only shrink and presence only grows.
 from __future__ import annotations
 
 import heapq
-from bisect import bisect_left
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
-from itertools import compress, count
 from typing import Final, Protocol, TypeVar
 
 from haitiwatch.crawler.rules.compiled import CompiledRule
@@ -101,9 +99,7 @@ def top_near_misses(
     With ``group`` (e.g. the item's story), only the best item of each group is kept."""
     matcher, plan = RuleSet([rule]), _Plan.of(rule.node)
     best: dict[Hashable, tuple[tuple[float, float, int], ItemT, NearMiss]] = {}
-    order = count()
-    for item in items:
-        at = next(order)
+    for at, item in enumerate(items):
         if matcher.match(item.title, item.text, highlight=False):
             continue
         found = _near_miss(plan, item.title, item.text, extra)
@@ -183,12 +179,11 @@ class _Doc:
         #: Positions of the rule's words only (a long article has thousands of others).
         self.positions: dict[str, list[tuple[int, int]]] = {}
         for field, tokens in enumerate(self.tokens):
-            for at in compress(count(), map(wanted.__contains__, tokens)):  # filter at C speed
-                self.positions.setdefault(tokens[at], []).append((field, at))
+            for at, token in enumerate(tokens):
+                if token in wanted:
+                    self.positions.setdefault(token, []).append((field, at))
         self._spans: dict[int, list[_Span]] = {}
         self._close: dict[int, float] = {}
-        self._sorted: list[str] | None = None
-        self._prefixed: dict[str, list[tuple[int, int]]] = {}
 
     # -- exact spans (agree with the matcher) -----------------------------------------------
 
@@ -219,17 +214,13 @@ class _Doc:
         return [(f, at) for f, at in found if wanted is None or f == wanted]
 
     def _prefix(self, prefix: str) -> list[tuple[int, int]]:
-        """Positions of the words starting with ``prefix``: a range of the sorted words."""
-        if prefix not in self._prefixed:
-            if self._sorted is None:
-                self._sorted = sorted(self.positions)
-            found = []
-            for word in self._sorted[bisect_left(self._sorted, prefix) :]:
-                if not word.startswith(prefix):
-                    break
-                found += self.positions[word]
-            self._prefixed[prefix] = found
-        return self._prefixed[prefix]
+        """Positions of the words starting with ``prefix``, in word order."""
+        return [
+            at
+            for word in sorted(self.positions)
+            if word.startswith(prefix)
+            for at in self.positions[word]
+        ]
 
     def _phrase(self, phrase: Phrase, field: int | None) -> list[_Span]:
         first, *rest = phrase.words
