@@ -47,18 +47,9 @@ class Similarity:
 # -- text ------------------------------------------------------------------------------------
 
 
-_CJK_RE: Final = re.compile(rf"[{_CJK}]")
-
-
 def tokens(text: str) -> list[str]:
     """Folded words (each CJK character is a word), punctuation removed."""
-    normalised = normalise_for_hash(text)
-    if normalised.isascii() or not _CJK_RE.search(normalised):
-        # normalise_for_hash leaves single spaces (its only whitespace, for str.split and for
-        # the regex's \s alike) between words: splitting on them finds what _TOKEN_RE finds,
-        # several times faster.
-        return normalised.split(" ") if normalised else []
-    return _TOKEN_RE.findall(normalised)
+    return _TOKEN_RE.findall(normalise_for_hash(text))
 
 
 def shingles(text: str, words: int = 5) -> frozenset[int]:

@@ -133,13 +133,6 @@ def examples(*args: object) -> Callable[[Test], Test]:
 # -- textnorm ----------------------------------------------------------------------------------
 
 
-@settings(max_examples=300, deadline=None)  # the first call builds the tables
-@given(texts)
-@examples()
-def test_tokens_are_the_normalised_words(text: str) -> None:
-    assert shingling.tokens(text) == ref_tokens(text)
-
-
 @settings(max_examples=300)
 @given(texts)
 @examples()
