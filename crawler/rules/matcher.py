@@ -15,6 +15,7 @@ import re
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Final
 
 import ahocorasick
@@ -32,8 +33,9 @@ from haitiwatch.db.textnorm import fold
 #: Document fields, in the order of ``RuleSet.match`` arguments.
 DOC_FIELDS: Final = ("title", "text")
 _FIELD_NO: Final = {name: i for i, name in enumerate(DOC_FIELDS)}
-#: Not ``str.isalnum()``: Python's ``\w`` is exactly the alphanumerics plus "_".
-_NOT_WORD_RE: Final = re.compile(r"[\W_]")
+#: A character that is neither a letter, a digit nor a space (``\w`` is ``str.isalnum()``
+#: plus "_").
+_NOT_WORD_RE: Final = re.compile(r"[^\w ]|_")
 #: A word of a ``split_fold`` text.
 _WORD_RE: Final = re.compile(r"[^ ]+")
 
@@ -59,10 +61,19 @@ class RuleMatch:
     terms: tuple[str, ...]
 
 
+@cache
+def _split_table() -> list[str]:
+    """Each character of the Basic Multilingual Plane folded, or a space if it is not a letter
+    or digit then."""
+    return [char if char.isalnum() else " " for char in map(fold, map(chr, range(0x10000)))]
+
+
 def split_fold(text: str) -> str:
     """``fold(text)`` with a space for every character that is not a letter or digit: same
     length as ``text``, so offsets in it are offsets in ``text``."""
-    return _NOT_WORD_RE.sub(" ", fold(text))
+    # translate leaves the characters past the table as they are (emoji...): the regex
+    # blanks those that are not letters or digits.
+    return _NOT_WORD_RE.sub(" ", text.translate(_split_table()))
 
 
 class RuleSet:
