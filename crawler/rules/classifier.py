@@ -14,7 +14,7 @@ import json
 import math
 import re
 import zlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from typing import Any, Final
@@ -172,33 +172,9 @@ class RuleModel:
         return [_sigmoid(self._margin(document(title, text))) for title, text in articles]
 
     def _margin(self, doc: str) -> float:
-        """The linear function of ``features(doc)``, computed word by word: a word's own
-        weight and its character n-grams' summed weight are looked up once per model."""
-        weighed = [self._weigh(word) for word in _WORD_RE.findall(doc)]
-        if not weighed:
-            return self.intercept
-        ids = [word_id for word_id, _, _, _ in weighed]
-        bigrams = [((a * _MIX) ^ b) & _MASK for a, b in itertools.pairwise(ids)]
-        word_sum = math.fsum(w for _, w, _, _ in weighed) + float(self._dense[bigrams].sum())
-        char_sum = math.fsum(g for _, _, g, _ in weighed)
-        chars = sum(n for _, _, _, n in weighed)
-        return (
-            self.intercept
-            + word_sum / math.sqrt(len(ids) + len(bigrams))
-            + char_sum / math.sqrt(chars)
-        )
-
-    @cached_property
-    def _weigh(self) -> Callable[[str], tuple[int, float, float, int]]:
-        dense = self._dense
-
-        @lru_cache(maxsize=100_000)
-        def weigh(word: str) -> tuple[int, float, float, int]:
-            """(feature, its weight, summed weight of its character n-grams, their count)"""
-            word_id, grams = _word(word)
-            return word_id, float(dense[word_id]), float(dense[list(grams)].sum()), len(grams)
-
-        return weigh
+        """The model's linear function of the document's features."""
+        index, values = features(doc)
+        return self.intercept + float(self._dense[index] @ values)
 
     def to_json(self) -> bytes:
         """The model as JSON text (what ``to_bytes`` compresses; a shipped model's file)."""
