@@ -33,11 +33,8 @@ from haitiwatch.db.textnorm import fold
 #: Document fields, in the order of ``RuleSet.match`` arguments.
 DOC_FIELDS: Final = ("title", "text")
 _FIELD_NO: Final = {name: i for i, name in enumerate(DOC_FIELDS)}
-#: A character that is neither a letter, a digit nor a space (``\w`` is ``str.isalnum()``
-#: plus "_").
-_NOT_WORD_RE: Final = re.compile(r"[^\w ]|_")
-#: A word of a ``split_fold`` text.
-_WORD_RE: Final = re.compile(r"[^ ]+")
+#: A character past the Basic Multilingual Plane (emoji, rare scripts).
+_ASTRAL_RE: Final = re.compile("[\U00010000-\U0010ffff]")
 
 #: A positional match: (field number, first token, last token).
 Span = tuple[int, int, int]
@@ -71,9 +68,12 @@ def _split_table() -> list[str]:
 def split_fold(text: str) -> str:
     """``fold(text)`` with a space for every character that is not a letter or digit: same
     length as ``text``, so offsets in it are offsets in ``text``."""
-    # translate leaves the characters past the table as they are (emoji...): the regex
-    # blanks those that are not letters or digits.
-    return _NOT_WORD_RE.sub(" ", text.translate(_split_table()))
+    folded = text.translate(_split_table())
+    if folded.isascii():
+        return folded
+    # translate leaves the characters past its table as they are: blank those that are not
+    # letters or digits.
+    return _ASTRAL_RE.sub(lambda char: char[0] if char[0].isalnum() else " ", folded)
 
 
 class RuleSet:
@@ -308,7 +308,12 @@ class _Document:
 
 def _token_starts(split: str) -> list[int]:
     """Start offsets of the words of a ``split_fold`` text."""
-    return [word.start() for word in _WORD_RE.finditer(split)]
+    starts, at = [], 0
+    for word in split.split(" "):
+        if word:
+            starts.append(at)
+        at += len(word) + 1
+    return starts
 
 
 def _inside(span: Span, windows: list[Span]) -> bool:
