@@ -68,6 +68,22 @@ _BOILERPLATE: Final = re.compile(
     ),
     re.IGNORECASE,
 )
+# Words without which no part of _BOILERPLATE matches.
+_TRIGGERS: Final = (
+    "appeared",
+    " us on",
+    "reading",
+    "read more",
+    "read the full",
+    "click here",
+    "full story",
+    "sign up",
+    "subscribe",
+    "published",
+    "©",
+    "all rights reserved",
+    "[",
+)
 # Function words (en, fr, es, ht) and wire tags: shared by unrelated items.
 _STOPWORDS: Final = frozenset(
     """
@@ -95,7 +111,28 @@ def lead_tokens(title: str, summary: str, text: str) -> list[str]:
 def without_boilerplate(text: str) -> str:
     """The text without the sentences outlets append to every item ("The post X appeared
     first on Y", "Follow us on ...", "Read more"): they are evidence of nothing."""
-    return _BOILERPLATE.sub(" ", text)
+    # The pattern is slow on a long page (a case-blind alternation tried at every character):
+    # it runs only on the lines holding a word it needs, found at C speed (no part of the
+    # pattern spans lines).
+    lowered = text.lower()
+    if len(lowered) != len(text):  # case folding changed offsets: no shortcut
+        return _BOILERPLATE.sub(" ", text)
+    starts: set[int] = set()
+    for trigger in _TRIGGERS:
+        at = lowered.find(trigger)
+        while at != -1:
+            starts.add(lowered.rfind("\n", 0, at) + 1)
+            at = lowered.find(trigger, _line_end(lowered, at))  # its line is marked
+    if not starts:
+        return text
+    pieces: list[str] = []
+    done = 0
+    for start in sorted(starts):
+        end = _line_end(text, start)
+        pieces += [text[done:start], _BOILERPLATE.sub(" ", text[start:end])]
+        done = end
+    pieces.append(text[done:])
+    return "".join(pieces)
 
 
 def _lead(text: str) -> str:
@@ -118,6 +155,11 @@ def phrase_set(words: list[str]) -> Shingles:
             if a not in _STOPWORDS or b not in _STOPWORDS
         ]
     )
+
+
+def _line_end(text: str, at: int) -> int:
+    end = text.find("\n", at)
+    return len(text) if end == -1 else end
 
 
 def headline_only(phrases: Shingles, title: str, params: ShortParams) -> bool:

@@ -119,3 +119,11 @@ def test_a_reworded_headline_and_a_longer_summary_join_but_another_event_does_no
     assert copy_score(wire, other, PARAMS) is None
     a_week_later = copy_text(pickup.title, longer, PARAMS, None, T0 + timedelta(days=8), None, "b")
     assert copy_score(wire, a_week_later, PARAMS) is None
+
+
+@given(st.lists(st.sampled_from(["Read more here", "Follow us on X", "plain words", "É", ""])))
+def test_boilerplate_is_removed_line_by_line_as_by_the_whole_pattern(lines: list[str]) -> None:
+    from haitiwatch.crawler.short_copies import _BOILERPLATE
+
+    text = "\n".join(lines)
+    assert without_boilerplate(text) == _BOILERPLATE.sub(" ", text)
