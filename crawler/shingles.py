@@ -152,7 +152,7 @@ TOKEN_MEMO_SIZE: Final = 50_000
 class _TokenHashes(dict[str, int]):
     """Words repeat: each distinct word is hashed once. A dict rather than ``lru_cache``:
     a hit through ``map(memo.__getitem__, ...)`` is a C-level dict lookup, half the cost of
-    an LRU hit (measured on 390-word texts: 18 vs 35 µs)."""
+    an LRU hit."""
 
     def __missing__(self, token: str) -> int:
         if len(self) >= TOKEN_MEMO_SIZE:

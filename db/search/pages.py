@@ -135,7 +135,7 @@ def _many_matches(engine: Engine, match: MatchExpr | None, sort: str) -> int | N
 
 def _positional(node: TsNode) -> bool:
     """Phrases and NEAR: PostgreSQL cannot estimate how many rows they match, and a probe
-    that walks the primary key for a rare phrase reads most of the table (130 ms at 1M)."""
+    that walks the primary key for a rare phrase reads most of the table."""
     if isinstance(node, TsLeaf):
         return len(node.words.split()) > 1
     if isinstance(node, TsFollow):
