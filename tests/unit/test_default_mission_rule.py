@@ -140,39 +140,61 @@ def test_the_mission_rule_leaves_the_near_misses(title: str) -> None:
     assert not matches(title)
 
 
-def test_the_force_in_the_summary_is_enough() -> None:
-    # Feed items often name the force only in the summary, not in the headline.
-    title = "Gangs seize another district"
-    assert matches(title, "Officials in Haiti say a multinational security force is months away.")
-    assert not matches(title, "Officials in Haiti say the national police is months from help.")
+# Feed items name one side in the headline and the other only in the summary, which NEAR
+# does not reach: (headline, a summary that completes it, a summary that does not).
+ACROSS_HEADLINE_AND_SUMMARY = [
+    # The force only in the summary.
+    (
+        "Gangs seize another district",
+        "Officials in Haiti say a multinational security force is months away.",
+        "Officials in Haiti say the national police is months from help.",
+    ),
     # Haiti in the headline, the force only in the summary, named obliquely.
-    title = "Haiti gang leader vows war on 'invaders'"
-    assert matches(title, "He said his coalition would fight the foreign police deployed in June.")
-    assert not matches(title, "He said his coalition would fight the national police.")
+    (
+        "Haiti gang leader vows war on 'invaders'",
+        "He said his coalition would fight the foreign police deployed in June.",
+        "He said his coalition would fight the national police.",
+    ),
     # Kenya in the headline, Haiti only in the summary.
-    assert matches(
-        "Washington salue l'offre du Kenya", "Les États-Unis financeront la mission en Haïti."
-    )
-    assert not matches(
-        "Washington salue l'offre du Kenya", "Les États-Unis financeront la mission."
-    )
-    # The force in the headline, Haiti only in the summary (Creole too).
-    creole = "Gouvènman an di fòs entènasyonal la ap rive byento"
-    assert matches(creole, "Ayiti ap tann èd pou konbat gang yo.")
-    title = "Who will lead the international force?"
-    assert matches(title, "Haiti asked for help in October; no country has stepped forward.")
-    assert not matches(title, "Sudan's generals have rejected any outside troops.")
+    (
+        "Washington salue l'offre du Kenya",
+        "Les États-Unis financeront la mission en Haïti.",
+        "Les États-Unis financeront la mission.",
+    ),
+    # The force in the headline, Haiti only in the summary.
+    (
+        "Who will lead the international force?",
+        "Haiti asked for help in October; no country has stepped forward.",
+        "Sudan's generals have rejected any outside troops.",
+    ),
     # The force in the headline, Kenya only in the summary.
-    title = "Des ONG dénoncent la résolution sur une force multinationale"
-    assert matches(title, "L'arrivée de policiers kényans est prévue en janvier.")
-    assert not matches(title, "Les troupes kényanes en Somalie resteront jusqu'en 2025.")
+    (
+        "Des ONG dénoncent la résolution sur une force multinationale",
+        "L'arrivée de policiers kényans est prévue en janvier.",
+        "Les troupes kényanes en Somalie resteront jusqu'en 2025.",
+    ),
     # Haiti in the headline, the Security Council's vote for a force in the summary.
-    title = "Haïti : feu vert de l'ONU"
-    assert matches(title, "Le Conseil de sécurité a approuvé une nouvelle force contre les gangs.")
-    assert not matches(
-        title, "Le Conseil de sécurité a approuvé des sanctions contre les chefs de gang."
-    )
+    (
+        "Haïti : feu vert de l'ONU",
+        "Le Conseil de sécurité a approuvé une nouvelle force contre les gangs.",
+        "Le Conseil de sécurité a approuvé des sanctions contre les chefs de gang.",
+    ),
     # Haiti in the headline, a foreign-led mission in the summary.
-    title = "Gangs overrun a Haitian town and free 500 inmates"
-    assert matches(title, "No troops of the foreign security mission are based in the region.")
-    assert not matches(title, "No officers of the national police are based in the region.")
+    (
+        "Gangs overrun a Haitian town and free 500 inmates",
+        "No troops of the foreign security mission are based in the region.",
+        "No officers of the national police are based in the region.",
+    ),
+]
+
+
+@pytest.mark.parametrize(("title", "completes", "does_not"), ACROSS_HEADLINE_AND_SUMMARY)
+def test_the_summary_completes_the_headline(title: str, completes: str, does_not: str) -> None:
+    assert matches(title, completes)
+    assert not matches(title, does_not)
+
+
+def test_a_creole_force_headline_with_haiti_in_the_summary() -> None:
+    assert matches(
+        "Gouvènman an di fòs entènasyonal la ap rive byento", "Ayiti ap tann èd pou konbat gang yo."
+    )
