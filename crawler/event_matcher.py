@@ -4,6 +4,7 @@ done by crawler/events.py."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from haitiwatch.crawler import events
 from haitiwatch.crawler.events import EventParams
@@ -22,13 +23,14 @@ class EventMatcher:
         return events.concepts_to_text(events.concepts(record.title, record.text))
 
     def keys(self, evidence: str) -> list[int]:
-        return events.event_keys(events.concepts_from_text(evidence))
+        return events.event_keys(_read(evidence).concepts)
 
     def score(self, evidence: str, at: datetime, other: str, other_at: datetime) -> float | None:
-        return events.same_event_score(
-            events.concepts_from_text(evidence),
-            at,
-            events.concepts_from_text(other),
-            other_at,
-            self.params,
-        )
+        return events.same_event_score(_read(evidence), at, _read(other), other_at, self.params)
+
+
+# The recent articles of a busy subject are the candidates of every new article about it:
+# read each stored evidence once, not once per comparison.
+@lru_cache(maxsize=4096)
+def _read(evidence: str) -> events.Evidence:
+    return events.Evidence.of(events.concepts_from_text(evidence))

@@ -36,7 +36,6 @@ _TOKEN_RE: Final = re.compile(r"\d+(?:[-.,:/]\d+)*|[^\W\d_]+")
 # After these a capital starts a sentence (or a dateline, a quote) and names nothing.
 _SENTENCE_ENDS: Final = frozenset('.!?:"»«“”|—-–')
 _YEAR_RE: Final = re.compile(r"(19|20)\d\d")
-_MAX_PHRASE: Final = 8
 
 #: Weight of a shared concept, by kind.
 WEIGHTS: Final = {"e": 2.0, "n": 2.0, "#": 1.5, "t": 1.0, "w": 1.0}
@@ -90,6 +89,16 @@ def _phrase_table() -> dict[tuple[str, ...], str]:
     return table
 
 
+@cache
+def _longest_phrase() -> dict[str, int]:
+    """First word of an alias phrase -> the most words a phrase starting with it has (most
+    words start none, and are read alone)."""
+    longest: dict[str, int] = {}
+    for words in _phrase_table():
+        longest[words[0]] = max(longest.get(words[0], 0), len(words))
+    return longest
+
+
 def concepts(title: str, text: str) -> frozenset[str]:
     """The evidence of an article: its headline's and lead's concepts."""
     lead = " ".join(text.split(maxsplit=LEAD_WORDS)[:LEAD_WORDS])
@@ -100,11 +109,11 @@ def _part_concepts(text: str, is_title: bool) -> set[str]:
     toks = list(tokens(text.replace("U.S.", "US").replace("U.N.", "UN")))
     # In a Title Case Headline every word is capitalised: capitals say nothing there.
     title_case = is_title and sum(t.capitalised for t in toks) > 0.6 * max(1, len(toks))
-    table = _phrase_table()
+    table, longest = _phrase_table(), _longest_phrase()
     found: set[str] = set()
     i = 0
     while i < len(toks):
-        for size in range(min(_MAX_PHRASE, len(toks) - i), 0, -1):
+        for size in range(min(longest.get(toks[i].folded, 0), len(toks) - i), 0, -1):
             words = tuple(t.folded for t in toks[i : i + size])
             concept = table.get(words)
             if concept is None:
@@ -153,19 +162,33 @@ def _total(found: Iterable[str]) -> float:
     return sum(weight(c) for c in found)
 
 
-def similarity(a: frozenset[str], b: frozenset[str]) -> tuple[float, float]:
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """An article's concepts and their summed weight, which every comparison divides by:
+    an article is compared with many others, so the sum is taken once."""
+
+    concepts: frozenset[str]
+    total: float
+
+    @classmethod
+    def of(cls, found: Iterable[str]) -> Evidence:
+        found = frozenset(found)
+        return cls(found, _total(found))
+
+
+def similarity(a: Evidence, b: Evidence) -> tuple[float, float]:
     """(cosine of the weighted concept sets, shared weight of the uncommon concepts)."""
-    shared = a & b
+    shared = a.concepts & b.concepts
     if not shared:
         return 0.0, 0.0
-    score = _total(shared) / math.sqrt(_total(a) * _total(b))
+    score = _total(shared) / math.sqrt(a.total * b.total)
     return score, _total(c for c in shared if c not in COMMON)
 
 
 def same_event_score(
-    a: frozenset[str],
+    a: Evidence,
     a_at: datetime,
-    b: frozenset[str],
+    b: Evidence,
     b_at: datetime,
     params: EventParams,
 ) -> float | None:
@@ -182,7 +205,8 @@ def same_event_score(
 
 
 def event_keys(found: Iterable[str]) -> list[int]:
-    """Signed 64-bit index keys of the uncommon concepts (common ones find too many)."""
+    """Signed 64-bit index keys of the uncommon concepts (common ones find too many). Two
+    articles that share no key share no uncommon concept, so never report one event."""
     return sorted(_key(c) for c in found if c not in COMMON)
 
 

@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol, cast
 
-from sqlalchemy import Table, bindparam, delete, select, update
+from sqlalchemy import Table, bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from haitiwatch.db.database import bind_value, insert_returning_ids, insert_rows, one_of
-from haitiwatch.db.recent_index import PruneSchedule, most_shared
+from haitiwatch.db.recent_index import PruneSchedule
 from haitiwatch.db.records import ArticleRecord
 from haitiwatch.db.schema import Article, Event, EventEvidence, EventKey
 
@@ -46,7 +46,7 @@ class EventMatcher(Protocol):
         ...
 
     def keys(self, evidence: str) -> list[int]:
-        """Signed 64-bit index keys of that evidence."""
+        """Signed 64-bit index keys of that evidence; two that share none never score."""
         ...
 
     def score(self, evidence: str, at: datetime, other: str, other_at: datetime) -> float | None:
@@ -99,6 +99,7 @@ class EventIndex:
             return EventsPlaced([None] * len(records), [], [], {})
         matcher = self.matcher
         evidence = [matcher.evidence(r) for r in records]
+        keys = [set(matcher.keys(e)) for e in evidence]
         times = [report_time(r, now) for r in records]
         story_events = _story_events(session, {s.story_id for s in stories if s.story_id})
         # Each record's event: (False, a stored event's id) or (True, the batch index of the
@@ -110,7 +111,7 @@ class EventIndex:
             elif story.peer is not None:
                 owners.append(owners[story.peer])
             else:
-                owners.append(self._best(session, i, evidence, times, owners))
+                owners.append(self._best(session, i, evidence, keys, times, owners))
         event_ids = _create_and_count(session, owners, source_ids, now)
         started = {
             event_ids[i]: i for i, (is_new, index) in enumerate(owners) if is_new and index == i
@@ -122,19 +123,20 @@ class EventIndex:
         session: Session,
         index: int,
         evidence: Sequence[str],
+        keys: Sequence[set[int]],
         times: Sequence[datetime],
         owners: Sequence[tuple[bool, int]],
     ) -> tuple[bool, int]:
         assert self.matcher is not None
         matcher, mine, at = self.matcher, evidence[index], times[index]
         best: tuple[float, tuple[bool, int]] | None = None
-        for other, other_at, event_id in _candidates(
-            session, matcher.keys(mine), at, matcher.window
-        ):
+        for other, other_at, event_id in _candidates(session, keys[index], at, matcher.window):
             score = matcher.score(mine, at, other, other_at)
             if score is not None and (best is None or score > best[0]):
                 best = (score, (False, event_id))
         for peer in range(index):
+            if keys[peer].isdisjoint(keys[index]):
+                continue
             score = matcher.score(mine, at, evidence[peer], times[peer])
             if score is not None and (best is None or score > best[0]):
                 best = (score, owners[peer])
@@ -184,25 +186,29 @@ def _story_events(session: Session, story_ids: set[int]) -> dict[int, int]:
 
 
 def _candidates(
-    session: Session, keys: Sequence[int], at: datetime, window: timedelta
+    session: Session, keys: set[int], at: datetime, window: timedelta
 ) -> list[tuple[str, datetime, int]]:
-    """(concepts, time, event) of the articles within the window sharing most keys."""
+    """(concepts, time, event) of the articles within the window sharing most keys, most
+    first; ties go to the lowest id, so the choice is repeatable."""
     if not keys:
         return []
-    holders = session.execute(
-        select(EventKey.article_id).where(
-            one_of(session, EventKey.event_key, set(keys)),
+    shared = func.count().label("shared")
+    top = (
+        select(EventKey.article_id, shared)
+        .where(
+            one_of(session, EventKey.event_key, keys),
             EventKey.at >= at - window,
             EventKey.at <= at + window,
         )
-    ).scalars()
-    wanted = most_shared(holders, MAX_CANDIDATES)
-    if not wanted:
-        return []
+        .group_by(EventKey.article_id)
+        .order_by(shared.desc(), EventKey.article_id)
+        .limit(MAX_CANDIDATES)
+        .subquery()
+    )
     rows = session.execute(
-        select(EventEvidence.concepts, EventEvidence.at, EventEvidence.event_id).where(
-            one_of(session, EventEvidence.article_id, wanted)
-        )
+        select(EventEvidence.concepts, EventEvidence.at, EventEvidence.event_id)
+        .join(top, top.c.article_id == EventEvidence.article_id)
+        .order_by(top.c.shared.desc(), top.c.article_id)
     )
     return [(concepts, when, event_id) for concepts, when, event_id in rows]
 

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from haitiwatch.crawler.events import (
     EventParams,
+    Evidence,
     concepts,
     concepts_from_text,
     concepts_to_text,
@@ -49,7 +50,9 @@ DOMINICAN = (
 
 
 def score(a: tuple[str, str], b: tuple[str, str], apart: timedelta = timedelta(0)) -> float | None:
-    return same_event_score(concepts(*a), T0, concepts(*b), T0 + apart, PARAMS)
+    return same_event_score(
+        Evidence.of(concepts(*a)), T0, Evidence.of(concepts(*b)), T0 + apart, PARAMS
+    )
 
 
 def test_a_french_and_an_english_report_of_one_event_join() -> None:
@@ -96,7 +99,7 @@ words = st.text(alphabet="abcdefgh ÉéHK-13", max_size=60)
 
 @given(words, words, words, words, st.integers(min_value=0, max_value=200))
 def test_the_decision_is_symmetric(t1: str, x1: str, t2: str, x2: str, hours: int) -> None:
-    a, b = concepts(t1, x1), concepts(t2, x2)
+    a, b = Evidence.of(concepts(t1, x1)), Evidence.of(concepts(t2, x2))
     later = T0 + timedelta(hours=hours)
     assert same_event_score(a, T0, b, later, PARAMS) == same_event_score(b, later, a, T0, PARAMS)
 
