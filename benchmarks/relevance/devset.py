@@ -135,8 +135,9 @@ def load_written_items(part: str | None = None) -> list[Unit]:
         Unit(
             str(row["id"]),
             "written",
-            str(row["title"]),
-            str(row["summary"] or ""),
+            strip_html(row["title"]),
+            # Some summaries carry the feed's HTML, which the service strips before matching.
+            strip_html(row["summary"]),
             str(row["label"]),
             str(row["part"]),
         )

@@ -45,6 +45,11 @@ KENYAN_DEPLOYMENT_AT_HOME = [
     "MPs question the cost of sending police officers on a foreign mission",
     "Senate committee summons Interior CS over officers deployed abroad",
     "Thirdway Alliance returns to court over police deployment",
+    # Parliament's approval and the court's word on the deployment are the Haiti ones: a
+    # deployment at home needs neither.
+    "National Assembly votes to approve the deployment of police officers",
+    "State to appeal the ruling on the deployment of police officers",
+    "Judge finds the police deployment plan unconstitutional",
 ]
 # Haitian Creole names the force without naming the country it is written in.
 CREOLE = [
@@ -72,6 +77,9 @@ OTHER_LANGUAGES = [
     "Haïti : Washington exclut toute intervention",
     "Haïti : la mission de l'ONU plaide pour une force d'action rapide",
     "Ariel Henry sollicite une force armée spécialisée",
+    "Le Brésil refuse de diriger une nouvelle force militaire en Haïti",
+    "Ariel Henry demande le déploiement rapide d'une force",
+    "Ariel Henry remercie le Kenya pour son offre",  # a Haitian leader stands for Haiti
 ]
 # The force named by who authorised it or as "the Haiti force", as news did once it was voted.
 BY_ITS_MANDATE = [
@@ -103,6 +111,7 @@ NEAR_MISSES = [
     "Brasil relembra os 13 anos da missão de paz no Haiti",
     "Haiti: gangi zaatakowały komisariat policji w stolicy",
     "US Marines flown in to guard the American embassy in Port-au-Prince",
+    "The Pentagon deployed additional Marines to Haiti to secure the US embassy",
     "Haiti mission trip: a church group returns home",
     "Kenyan troops join a UN-backed mission against al-Shabaab",
     "Security Council votes to extend the UN political office in Haiti",
@@ -113,6 +122,7 @@ NEAR_MISSES = [
     "Court halts the deployment of police officers to Kerio Valley",
     "Judge blocks the deployment of National Guard troops sent to Portland",
     "MPs question the deployment of police officers during protests",
+    "MPs approve more police deployment to the North Rift ahead of elections",
     "Lapolis nasyonal la lanse yon operasyon kont gang yo nan Kafou",
     "Haïti : intervention policière à Delmas 33",
     "Chicago police launch a gang suppression task force",
@@ -178,6 +188,12 @@ ACROSS_HEADLINE_AND_SUMMARY = [
         "Haïti : feu vert de l'ONU",
         "Le Conseil de sécurité a approuvé une nouvelle force contre les gangs.",
         "Le Conseil de sécurité a approuvé des sanctions contre les chefs de gang.",
+    ),
+    # Haiti in the headline, the multinational mission in the summary.
+    (
+        "República Dominicana celebra la resolución sobre Haití",
+        "El presidente saludó la aprobación de la misión multinacional.",
+        "El presidente saludó la aprobación de nuevas sanciones.",
     ),
     # Haiti in the headline, a foreign-led mission in the summary.
     (
