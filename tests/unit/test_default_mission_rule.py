@@ -51,6 +51,22 @@ KENYAN_DEPLOYMENT_AT_HOME = [
     "State to appeal the ruling on the deployment of police officers",
     "Judge finds the police deployment plan unconstitutional",
 ]
+# The same fight as foreign outlets report it: they name Kenya, not Haiti. Swahili outlets
+# are Kenyan, and name neither.
+KENYAN_DEPLOYMENT_ABROAD_IN_OTHER_LANGUAGES = [
+    "La justicia keniana frena el envío de policías al extranjero",
+    "Kenia: sąd wstrzymał wysłanie policjantów za granicę",
+    "Kenya : les députés approuvent l'envoi de policiers à l'étranger",
+    "Mahakama yasitisha mpango wa kupeleka polisi nje ya nchi",
+]
+# Who brought the case, and the pact the court asked for, stand for the deployment.
+KENYAN_DEPLOYMENT_BY_ITS_PARTIES = [
+    "Aukot asks the judge to stop officers from leaving the country",
+    "Thirdway Alliance challenges the police deal in court",
+    "Government races to sign the reciprocal agreement before officers can leave",
+    "Ruto meets the contingent of police officers before their departure",
+    "Nairobi and the Caribbean: why Kenya offered its police officers",
+]
 # Haitian Creole names the force without naming the country it is written in.
 CREOLE = [
     "Misyon kenyan an rive Solino",
@@ -80,6 +96,13 @@ OTHER_LANGUAGES = [
     "Le Brésil refuse de diriger une nouvelle force militaire en Haïti",
     "Ariel Henry demande le déploiement rapide d'une force",
     "Ariel Henry remercie le Kenya pour son offre",  # a Haitian leader stands for Haiti
+    "Nairobi defends its Haiti plan",  # the capital stands for the government
+    "Guterres pede uma força estrangeira para conter as gangues no Haiti",
+    "Haïti vraagt om een internationale troepenmacht tegen de bendes",
+    "Haïti vraagt buitenland om militaire hulp",
+    "Guterres ataka kikosi cha kimataifa kipelekwe Haiti",
+    "Wakazi wa Haiti wanasubiri polisi wa kigeni",
+    "Chérizier grozi zagranicznym siłom",  # the gang leader stands for Haiti
 ]
 # The force named by who authorised it or as "the Haiti force", as news did once it was voted.
 BY_ITS_MANDATE = [
@@ -127,6 +150,12 @@ NEAR_MISSES = [
     "Haïti : intervention policière à Delmas 33",
     "Chicago police launch a gang suppression task force",
     "Haiti names a new police chief; the force lost 1,000 officers this year",
+    # Police sent abroad by other countries, in their own press: no Kenya, no force.
+    "Polscy policjanci wysłani za granicę, by wspierać Frontex",
+    "España envía policías al extranjero para la Eurocopa",
+    "Reciprocal agreement lets Kenyan drivers use their licences in Uganda",
+    "Ruto flags off a KDF contingent to the Congo",
+    "Kenyan athletes head to the Caribbean for the Diamond League meeting",
 ]
 
 
@@ -135,6 +164,8 @@ NEAR_MISSES = [
     BEFORE_THE_NAME
     + KENYAN_DEPLOYMENT
     + KENYAN_DEPLOYMENT_AT_HOME
+    + KENYAN_DEPLOYMENT_ABROAD_IN_OTHER_LANGUAGES
+    + KENYAN_DEPLOYMENT_BY_ITS_PARTIES
     + CREOLE
     + OBLIQUE
     + OTHER_LANGUAGES
@@ -188,6 +219,12 @@ ACROSS_HEADLINE_AND_SUMMARY = [
         "Haïti : feu vert de l'ONU",
         "Le Conseil de sécurité a approuvé une nouvelle force contre les gangs.",
         "Le Conseil de sécurité a approuvé des sanctions contre les chefs de gang.",
+    ),
+    # Haiti in the headline, the foreign force named in Polish in the summary.
+    (
+        "Guterres w Port-au-Prince",
+        "Sekretarz generalny ponownie zaapelował o wysłanie międzynarodowych sił policyjnych.",
+        "Sekretarz generalny ponownie zaapelował o pomoc humanitarną.",
     ),
     # Haiti in the headline, the multinational mission in the summary.
     (
