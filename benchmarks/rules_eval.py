@@ -52,6 +52,8 @@ from haitiwatch.scheduler.rule_config import RuleConfig  # noqa: E402
 
 #: The rules the dev set labels (the label that counts as relevant for each).
 LABELLED = {"mission": "mission"}
+#: The tables pooled into one figure per part (the documents hold the units: left out).
+POOLED = ("units", "written items")
 UNRELATED_FEEDS = (
     ("fastfeedparser-feeds", "news"),
     ("netnewswire-rsparser-feeds", "files"),
@@ -139,6 +141,25 @@ def by_writer(units: list[Unit], got: list[bool], either: list[bool], label: str
         print(f"      set {writer}: rule {figures(*rule)}; rule OR model {figures(*both)}")
 
 
+def pooled(
+    rule: str,
+    label: str,
+    tables: dict[str, dict[str, list[Unit]]],
+    found: dict[str, dict[str, list[set[str]]]],
+    decide: ModelDecisions | None,
+) -> None:
+    """Each part over all its item-sized text (units and written items; the documents are
+    left out because they hold the units), as the issue's targets are stated per part."""
+    for part in ("tune", "heldout"):
+        units = [u for table in POOLED for u in tables[table][part]]
+        got = [rule in names for table in POOLED for names in found[table][part]]
+        line = f"  all item-sized text, {part}: rule {figures(*scores(units, got, label))}"
+        if decide is not None:
+            either = [q or m for q, m in zip(got, decide.units(units), strict=True)]
+            line += f"; rule OR model {figures(*scores(units, either, label))}"
+        print(line)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", help="config file (default: the shipped default config)")
@@ -199,6 +220,8 @@ def main() -> int:
                             by_writer(units, got, either, label)
                 elif units:
                     print(f"  {table} {part}: {sum(got)} matches of {len(units)}")
+        if label:
+            pooled(rule.name, label, tables, found, decide)
         hits = [rule.name in names for names in unrelated_hits]
         print(f"  unrelated news: {sum(hits)} matches of {len(unrelated)}")
         if decide is not None:
