@@ -130,7 +130,9 @@ class EventIndex:
         assert self.matcher is not None
         matcher, mine, at = self.matcher, evidence[index], times[index]
         best: tuple[float, tuple[bool, int]] | None = None
-        for other, other_at, event_id in _candidates(session, keys[index], at, matcher.window):
+        for other, other_at, event_id in recent_candidates(
+            session, keys[index], at, matcher.window
+        ):
             score = matcher.score(mine, at, other, other_at)
             if score is not None and (best is None or score > best[0]):
                 best = (score, (False, event_id))
@@ -185,7 +187,7 @@ def _story_events(session: Session, story_ids: set[int]) -> dict[int, int]:
     return {story: event for story, event in rows if story is not None and event is not None}
 
 
-def _candidates(
+def recent_candidates(
     session: Session, keys: set[int], at: datetime, window: timedelta
 ) -> list[tuple[str, datetime, int]]:
     """(concepts, time, event) of the articles within the window sharing most keys, most

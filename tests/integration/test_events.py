@@ -10,15 +10,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from openapi_schema_validator import validate as validate_schema
-from sqlalchemy import select
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
 
 from haitiwatch.crawler.event_matcher import EventMatcher
 from haitiwatch.db.alerts import Outbox
 from haitiwatch.db.archive import Archive
-from haitiwatch.db.event_index import EventIndex
+from haitiwatch.db.event_index import MAX_CANDIDATES, EventIndex, recent_candidates
 from haitiwatch.db.event_reader import list_events
 from haitiwatch.db.records import ArticleRecord, FetchOutcome, FetchResult
-from haitiwatch.db.schema import AlertRow, Event
+from haitiwatch.db.schema import AlertRow, Event, EventEvidence, EventKey
 from haitiwatch.db.store import SourceSpec, Store
 from haitiwatch.db.story_reader import list_stories
 from haitiwatch.scheduler.config import load_config, parse_config
@@ -95,6 +96,32 @@ def test_reports_of_one_event_in_two_languages_share_it_and_another_does_not(
     assert (event.article_count, event.source_count) == (3, 3)
     first = next(a for a in store.iter_articles() if a.url.startswith("https://wire."))
     assert event.first_article_id == first.id
+    store.close()
+
+
+def test_candidates_are_the_recent_articles_sharing_most_keys(db_url: str) -> None:
+    """The ranking is SQL's (GROUP BY, ORDER BY, LIMIT): most keys shared first, then the
+    lowest id; articles outside the window are not candidates however much they share."""
+    store = Store.open(db_url, [])
+    keys = list(range(1, 9))
+    window = timedelta(hours=72)
+    shared = {article: 1 + article % 7 for article in range(1, 51)}
+    outside = {51: 8, 52: 8}  # share every key, but a week away
+    with Session(store.engine) as session, session.begin():
+        for article, count in (shared | outside).items():
+            at = NOW - (timedelta(days=7) if article in outside else timedelta(hours=article))
+            session.execute(
+                insert(EventKey),
+                [{"event_key": k, "article_id": article, "at": at} for k in keys[:count]],
+            )
+            session.execute(
+                insert(EventEvidence),
+                [{"article_id": article, "event_id": 1000 + article, "at": at, "concepts": "w:x"}],
+            )
+        found = recent_candidates(session, set(keys), NOW, window)
+    in_window = [a for a in shared if timedelta(hours=a) <= window]
+    expected = sorted(in_window, key=lambda a: (-shared[a], a))[:MAX_CANDIDATES]
+    assert [event_id - 1000 for _concepts, _at, event_id in found] == expected
     store.close()
 
 
