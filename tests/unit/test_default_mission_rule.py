@@ -103,6 +103,8 @@ OTHER_LANGUAGES = [
     "Guterres ataka kikosi cha kimataifa kipelekwe Haiti",
     "Wakazi wa Haiti wanasubiri polisi wa kigeni",
     "Chérizier grozi zagranicznym siłom",  # the gang leader stands for Haiti
+    "Waszyngton naciska na Kenię w sprawie Haiti",  # Polish accusative: Kenię
+    "Kto wyśle wojska na Haiti?",
 ]
 # The force named by who authorised it or as "the Haiti force", as news did once it was voted.
 BY_ITS_MANDATE = [
@@ -133,6 +135,7 @@ NEAR_MISSES = [
     "Kenyan troops in Somalia come under al-Shabaab attack",
     "Brasil relembra os 13 anos da missão de paz no Haiti",
     "Haiti: gangi zaatakowały komisariat policji w stolicy",
+    "Policja na Haiti bezradna wobec gangów",
     "US Marines flown in to guard the American embassy in Port-au-Prince",
     "The Pentagon deployed additional Marines to Haiti to secure the US embassy",
     "Haiti mission trip: a church group returns home",
