@@ -30,7 +30,8 @@ class EventMatcher:
 
 
 # The recent articles of a busy subject are the candidates of every new article about it:
-# read each stored evidence once, not once per comparison.
-@lru_cache(maxsize=4096)
+# read each stored evidence once, not once per comparison. A feed's batch meets a few hundred
+# distinct evidences; each read one holds a few KB, so the cache stays small.
+@lru_cache(maxsize=1024)
 def _read(evidence: str) -> events.Evidence:
     return events.Evidence.of(events.concepts_from_text(evidence))
