@@ -9,7 +9,6 @@ from __future__ import annotations
 from haitiwatch.crawler.event_matcher import EventMatcher
 from haitiwatch.crawler.stories import StoryParams
 from haitiwatch.crawler.story_matcher import StoryMatcher
-from haitiwatch.db.articles import ArticleHook
 from haitiwatch.db.event_index import EventIndex
 from haitiwatch.db.store import Store
 from haitiwatch.db.story_index import StoryIndex
@@ -17,22 +16,14 @@ from haitiwatch.scheduler.config import LoadedConfig
 from haitiwatch.scheduler.notify import rule_match_hook
 
 
-def article_hooks(loaded: LoadedConfig) -> list[ArticleHook]:
-    """Hooks run, in this order, in the transaction that stores each new or updated article."""
-    hooks: list[ArticleHook] = []
-    hooks.append(rule_match_hook(loaded.config))  # after story grouping: alerts key on story
-    return hooks
-
-
-def story_index(loaded: LoadedConfig) -> StoryIndex:
-    """Near-copy story grouping with the configured window and thresholds (docs/stories.md)."""
+def open_store(loaded: LoadedConfig) -> Store:
+    """The Store, with the rule hook and near-copy story grouping with the configured window
+    and thresholds (docs/stories.md)."""
     cfg = loaded.config.stories
     params = StoryParams(min_jaccard=cfg.min_jaccard, min_containment=cfg.min_containment)
-    return StoryIndex(StoryMatcher(params), cfg.window)
-
-
-def open_store(loaded: LoadedConfig) -> Store:
-    """The Store, with the configured rule hooks and story index."""
     return Store.open(
-        loaded.database_url, article_hooks(loaded), story_index(loaded), EventIndex(EventMatcher())
+        loaded.database_url,
+        [rule_match_hook(loaded.config)],  # run after story grouping: alerts key on story
+        StoryIndex(StoryMatcher(params), cfg.window),
+        EventIndex(EventMatcher()),
     )
