@@ -73,13 +73,9 @@ _PARALLEL = 8
 # -- the Store hook ----------------------------------------------------------------------------
 
 
-def compile_rules(rules: Sequence[RuleConfig]) -> RuleSet:
-    return RuleSet(compile_rule(r.name, r.query) for r in rules)
-
-
 def rule_match_hook(config: Config) -> ArticleHook:
     """The Store hook that records rule matches and outbox rows (rules compiled once)."""
-    ruleset = compile_rules(config.rules)
+    ruleset = RuleSet.from_queries((r.name, r.query) for r in config.rules)
     by_name = {r.name: r for r in config.rules}
     assisted = AssistedRules(config.rules)
 
