@@ -21,7 +21,7 @@ from haitiwatch.db.keys import record_keys
 from haitiwatch.db.records import ArticleOutcome, ArticleRecord, StoredChange
 from haitiwatch.db.schema import Article, ArticleKey, Story
 from haitiwatch.db.search.sql import index_new_articles
-from haitiwatch.db.story_index import Placement, StoryIndex, join_story
+from haitiwatch.db.story_index import Placement, StoryIndex
 
 _TEXT_RANK = {"feed": 1, "page": 2}
 # Core tables for the batch path: executemany without building ORM objects.
@@ -232,10 +232,9 @@ class ArticleWriter:
                 return outcome
             try:
                 with session.begin_nested():
-                    article = self._insert(session, record, keys, now)
+                    self._insert_many(session, [(record, keys)], now)
             except IntegrityError:
                 continue  # another writer stored it between our lookup and insert: look again
-            self._run_hooks(session, article, record, ArticleOutcome.NEW, now)
             return ArticleOutcome.NEW
         raise RuntimeError(f"could not store {record.canonical_url}: keys keep conflicting")
 
@@ -277,46 +276,6 @@ class ArticleWriter:
                 update(Story).where(Story.id == article.story_id).values(updated_at=now)
             )
         return ArticleOutcome.UPDATED
-
-    def _insert(
-        self, session: Session, record: ArticleRecord, keys: list[tuple[str, str]], now: datetime
-    ) -> Article:
-        story_id, index_keys, joined = self._story_for(session, record, now)
-        events = self.events.place_many(
-            session,
-            [record],
-            [StoryOf(story_id if joined else None)],
-            [self.source_id(record.source)],
-            now,
-        )
-        article = Article(**self._article_row(record, story_id, events.event_ids[0], now))
-        session.add(article)
-        session.flush()
-        index_new_articles(session.connection(), [article.id])
-        # The primary key of the first key raises IntegrityError on a concurrent duplicate.
-        session.add(ArticleKey(kind=keys[0][0], value=keys[0][1], article_id=article.id))
-        session.flush()
-        add_keys(session, article.id, keys[1:])
-        self.stories.add_many(session, [(article.id, index_keys, record.story_shingles)], now)
-        self.events.add_many(session, events, [article.id], now)
-        story = session.get_one(Story, story_id)
-        if story.origin_article_id is None:
-            story.origin_article_id = article.id
-        return article
-
-    def _story_for(
-        self, session: Session, record: ArticleRecord, now: datetime
-    ) -> tuple[int, tuple[int, ...], bool]:
-        """The story a new article joins (a copy's) or starts, its story-index keys, and
-        whether it joined one."""
-        placement = self.stories.place(session, record, now)
-        if placement.story_id is not None:
-            join_story(session, placement.story_id, now)
-            return placement.story_id, placement.keys, True
-        story = Story(created_at=now, updated_at=now, article_count=1)
-        session.add(story)
-        session.flush()
-        return story.id, placement.keys, False
 
 
 def decide_update(existing: Article, record: ArticleRecord) -> bool:

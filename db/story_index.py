@@ -28,14 +28,13 @@ from sqlalchemy import (
     insert,
     literal,
     select,
-    update,
 )
 from sqlalchemy.orm import Session
 
 from haitiwatch.db.database import bind_value, insert_rows, one_of
 from haitiwatch.db.recent_index import PruneSchedule, most_shared
 from haitiwatch.db.records import ArticleRecord
-from haitiwatch.db.schema import Article, Source, Story, StoryBand, StoryShingles
+from haitiwatch.db.schema import Article, Source, StoryBand, StoryShingles
 
 DEFAULT_WINDOW = timedelta(days=30)
 STORY_BANDS = cast(Table, StoryBand.__table__)
@@ -108,19 +107,16 @@ class StoryIndex:
             return tuple(dict.fromkeys(record.story_keys))
         return tuple(dict.fromkeys(self.matcher.keys(record)))
 
-    def place(self, session: Session, record: ArticleRecord, now: datetime) -> Placement:
-        """The story a new article belongs to. Exact copies first, then verified near-copies."""
-        return self.place_many(session, [record], now)[0]
-
     def place_many(
         self, session: Session, records: Sequence[ArticleRecord], now: datetime
     ) -> list[Placement]:
-        """``place`` for a batch of new articles in three queries; a record may also be a copy
-        of an earlier record of the same batch (``Placement.peer``)."""
+        """The story each new article belongs to, in three queries: exact copies first, then
+        verified near-copies; a record may also be a copy of an earlier record of the same
+        batch (``Placement.peer``)."""
         keys = [self.keys(r) for r in records]
         hashes = {r.content_hash for r in records if r.content_hash}
         exact = exact_copy_stories(session, hashes)
-        # Only records without an exact copy need their candidates (as in ``place``).
+        # Only records without an exact copy need their candidates.
         wanted = {
             k
             for r, ks in zip(records, keys, strict=True)
@@ -327,14 +323,6 @@ def add_keys(session: Session, article_id: int, keys: Sequence[int], now: dateti
     ]
     if rows:
         session.execute(insert(StoryBand), rows)
-
-
-def join_story(session: Session, story_id: int, now: datetime) -> None:
-    session.execute(
-        update(Story)
-        .where(Story.id == story_id)
-        .values(article_count=Story.article_count + 1, updated_at=now)
-    )
 
 
 def prune(session: Session, before: datetime) -> int:
