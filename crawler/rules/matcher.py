@@ -116,7 +116,7 @@ class RuleSet:
         """The rules that match a document, in rule order, with marks (unless not wanted)."""
         if not self.rules:
             return []
-        doc = _Document((title, text), self._words, self._prefixes, self._or_plans, self._needs)
+        doc = self.document(title, text)
         candidates = set(self._always)
         for word in self._trigger_words.intersection(doc.found):
             candidates.update(self._by_trigger[word])
@@ -130,8 +130,12 @@ class RuleSet:
     def names(self, title: str, text: str) -> list[str]:
         return [m.rule for m in self.match(title, text, highlight=False)]
 
+    def document(self, title: str, text: str) -> Document:
+        """A document's positions of this set's words, to evaluate its rules' trees over."""
+        return Document((title, text), self._words, self._prefixes, self._or_plans, self._needs)
 
-class _Document:
+
+class Document:
     """One document's token positions, and rule-tree evaluation over them (memoised)."""
 
     def __init__(

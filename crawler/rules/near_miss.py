@@ -24,8 +24,8 @@ from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final, Protocol, TypeVar
 
-from haitiwatch.crawler.rules.compiled import CompiledRule
-from haitiwatch.crawler.rules.matcher import RuleSet, split_fold
+from haitiwatch.crawler.rules.compiled import CompiledRule, compile_rule
+from haitiwatch.crawler.rules.matcher import Document, RuleSet
 from haitiwatch.db.query.ast import And, Leaf, Near, Node, Not, Or, Phrase, Term, leaves, to_query
 
 #: (title, text) -> a probability-like score in [0, 1] from a learned classifier, or None
@@ -78,14 +78,12 @@ def near_miss(
 ) -> NearMiss | None:
     """How close an article came to ``rule``; None when the rule matches it, or when it has
     none of the rule's words (and the extra scorer, if any, does not call it on topic)."""
-    if RuleSet([rule]).match(title, text, highlight=False):
-        return None
-    return _near_miss(_Plan.of(rule.node), title, text, extra)
+    return _near_miss(RuleSet([rule]), _positive(rule.node), title, text, extra)
 
 
 def closeness(node: Node, title: str, text: str) -> float:
     """How close an article comes to ``node``, in [0, 1]: exactly 1 when it matches."""
-    return _Doc(title, text, _Plan.of(node)).closeness(node)
+    return _Doc(RuleSet([compile_rule("closeness", node)]).document(title, text)).closeness(node)
 
 
 def top_near_misses(
@@ -97,12 +95,10 @@ def top_near_misses(
 ) -> list[tuple[ItemT, NearMiss]]:
     """The ``limit`` best near misses among ``items``, best first (ties: earlier item first).
     With ``group`` (e.g. the item's story), only the best item of each group is kept."""
-    matcher, plan = RuleSet([rule]), _Plan.of(rule.node)
+    rules, positive = RuleSet([rule]), _positive(rule.node)
     best: dict[Hashable, tuple[tuple[float, float, int], ItemT, NearMiss]] = {}
     for at, item in enumerate(items):
-        if matcher.match(item.title, item.text, highlight=False):
-            continue
-        found = _near_miss(plan, item.title, item.text, extra)
+        found = _near_miss(rules, positive, item.title, item.text, extra)
         if found is None:
             continue
         key = group(item) if group is not None else at
@@ -116,38 +112,22 @@ def top_near_misses(
     return [(item, found) for _, item, found in ranked]
 
 
-@dataclass(frozen=True, slots=True)
-class _Plan:
-    """What scoring needs of a rule, worked out once for all articles."""
-
-    node: Node
-    #: The leaves not under a NOT, each once.
-    positive: tuple[Leaf, ...]
-    #: Every word of the rule (prefixes apart): only their positions are recorded.
-    words: frozenset[str]
-    prefixes: tuple[str, ...]
-
-    @classmethod
-    def of(cls, node: Node) -> _Plan:
-        all_leaves = [leaf for leaf, _ in leaves(node)]
-        positive = tuple(dict.fromkeys(leaf for leaf, negated in leaves(node) if not negated))
-        words = frozenset(
-            word
-            for leaf in all_leaves
-            if not (isinstance(leaf, Term) and leaf.prefix)
-            for word in (leaf.words if isinstance(leaf, Phrase) else (leaf.word,))
-        )
-        prefixes = tuple(
-            {leaf.word for leaf in all_leaves if isinstance(leaf, Term) and leaf.prefix}
-        )
-        return cls(node, positive, words, prefixes)
+def _positive(node: Node) -> tuple[Leaf, ...]:
+    """The leaves not under a NOT, each once."""
+    return tuple(dict.fromkeys(leaf for leaf, negated in leaves(node) if not negated))
 
 
-def _near_miss(plan: _Plan, title: str, text: str, extra: ExtraScorer | None) -> NearMiss | None:
-    node = plan.node
-    doc = _Doc(title, text, plan)
-    in_title = [leaf for leaf in plan.positive if doc.present(leaf, 0)]
-    in_text = [leaf for leaf in plan.positive if doc.present(leaf, 1)]
+def _near_miss(
+    rules: RuleSet, positive: tuple[Leaf, ...], title: str, text: str, extra: ExtraScorer | None
+) -> NearMiss | None:
+    """``near_miss`` of the one rule of ``rules``, whose positive leaves are ``positive``."""
+    node = rules.rules[0].node
+    words = rules.document(title, text)
+    if words.truth(node):
+        return None
+    doc = _Doc(words)
+    in_title = [leaf for leaf in positive if doc.present(leaf, 0)]
+    in_text = [leaf for leaf in positive if doc.present(leaf, 1)]
     distinct = {_label(leaf) for leaf in in_title + in_text}
     opinion = extra(title, text) if extra is not None else None
     if not distinct and (opinion is None or opinion < EXTRA_ON_TOPIC):
@@ -167,77 +147,33 @@ def _near_miss(plan: _Plan, title: str, text: str, extra: ExtraScorer | None) ->
 
 
 class _Doc:
-    """One article's words and positions, and closeness of tree nodes over them (memoised)."""
+    """Closeness of tree nodes over one article (memoised). Where a node matches, and which of
+    the rule's words occur where, is the matcher's own reading of the article."""
 
-    def __init__(self, title: str, text: str, plan: _Plan) -> None:
-        # The matcher's own split (folded, every non-word character a space): same words.
-        self.tokens = (split_fold(title).split(), split_fold(text).split())
-        distinct = set(self.tokens[0]).union(self.tokens[1])
-        wanted = set(plan.words.intersection(distinct))
-        if plan.prefixes:
-            wanted.update(w for w in distinct if w.startswith(plan.prefixes))
-        #: Positions of the rule's words only (a long article has thousands of others).
-        self.positions: dict[str, list[tuple[int, int]]] = {}
-        for field, tokens in enumerate(self.tokens):
-            for at, token in enumerate(tokens):
-                if token in wanted:
-                    self.positions.setdefault(token, []).append((field, at))
-        self._spans: dict[int, list[_Span]] = {}
+    def __init__(self, words: Document) -> None:
+        self.words = words
+        self.tokens = words.tokens
+        self.positions = words.positions
         self._close: dict[int, float] = {}
 
-    # -- exact spans (agree with the matcher) -----------------------------------------------
-
     def spans(self, node: Node) -> list[_Span]:
-        key = id(node)
-        if key not in self._spans:
-            self._spans[key] = self._compute(node)
-        return self._spans[key]
+        return self.words.spans(node)
 
-    def _compute(self, node: Node) -> list[_Span]:
-        if isinstance(node, Term):
-            return [(f, at, at) for f, at in self._term_positions(node)]
-        if isinstance(node, Phrase):
-            return self._phrase(node, _FIELDS.index(node.field) if node.field else None)
-        if isinstance(node, Near):
-            return [
-                (a[0], min(a[1], b[1]), max(a[2], b[2]))
-                for a, b in _pairs(self.spans(node.left), self.spans(node.right))
-                if _gap(a, b) <= node.distance
-            ]
-        if isinstance(node, Or):
-            return [span for item in node.items for span in self.spans(item)]
-        return []  # AND and NOT have no positions (the parser keeps them out of NEAR)
-
-    def _term_positions(self, term: Term, field: int | None = -1) -> list[tuple[int, int]]:
-        wanted = (_FIELDS.index(term.field) if term.field else None) if field == -1 else field
-        found = self._prefix(term.word) if term.prefix else self.positions.get(term.word, [])
-        return [(f, at) for f, at in found if wanted is None or f == wanted]
-
-    def _prefix(self, prefix: str) -> list[tuple[int, int]]:
-        """Positions of the words starting with ``prefix``, in word order."""
-        return [
-            at
-            for word in sorted(self.positions)
-            if word.startswith(prefix)
-            for at in self.positions[word]
-        ]
-
-    def _phrase(self, phrase: Phrase, field: int | None) -> list[_Span]:
+    def _phrase(self, phrase: Phrase, field: int) -> list[_Span]:
         first, *rest = phrase.words
         out = []
         for f, at in self.positions.get(first, ()):
             tokens = self.tokens[f]
-            if (field is None or f == field) and tuple(tokens[at : at + len(rest) + 1]) == tuple(
-                phrase.words
-            ):
+            if f == field and tuple(tokens[at : at + len(rest) + 1]) == tuple(phrase.words):
                 out.append((f, at, at + len(rest)))
         return out
 
     def present(self, leaf: Leaf, field: int) -> bool:
         """The leaf occurs in ``field`` (ignoring the field the rule asks for)."""
-        if isinstance(leaf, Term):
-            return bool(self._term_positions(leaf, field))
-        return bool(self._phrase(leaf, field))
+        if isinstance(leaf, Phrase):
+            return bool(self._phrase(leaf, field))
+        words = self.words.expansions.get(leaf.word, ()) if leaf.prefix else (leaf.word,)
+        return any(f == field for word in words for f, _ in self.positions.get(word, ()))
 
     # -- closeness ---------------------------------------------------------------------------
 
@@ -320,7 +256,7 @@ class _Doc:
             if not pairs:
                 a, b = self._found(near.left), self._found(near.right)
                 return [f"{a} and {b} both occur, but not in the same field (NEAR/{near.distance})"]
-            a_span, b_span = min(pairs, key=lambda p: _gap(*p))
+            a_span, b_span = min(pairs, key=lambda p: (_gap(*p), p))  # ties: the first
             return [
                 f"{self._words_at(a_span)} and {self._words_at(b_span)} both in the "
                 f"{_FIELDS[a_span[0]]}, but {_gap(a_span, b_span)} words apart "
