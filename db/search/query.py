@@ -139,14 +139,10 @@ def _positive(node: Node) -> bool:
         return all(_positive(item) for item in node.items)
     if isinstance(node, And):
         wanted = [item for item in node.items if not isinstance(item, Not)]
+        # What follows a NOT must itself be expressible (``a -(b -c)`` is, ``a -(-c)`` is not).
         negated = [item.child for item in node.items if isinstance(item, Not)]
-        return bool(wanted) and all(map(_positive, wanted)) and all(map(_inner_ok, negated))
+        return bool(wanted) and all(map(_positive, wanted + negated))
     return True
-
-
-def _inner_ok(node: Node) -> bool:
-    """What follows a NOT must itself be expressible (``a -(b -c)`` is, ``a -(-c)`` is not)."""
-    return _positive(node)
 
 
 def parse_day(value: str | None, option: str, end: bool = False) -> datetime | None:
