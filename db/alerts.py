@@ -232,6 +232,24 @@ class Outbox:
 _AlertSelect = Select[AlertRow, Article, str, list[str], float | None]
 
 
+def pending_row(
+    rule: str, channel: str, story_key: str, article_id: int, mode: str, now: datetime
+) -> dict[str, Any]:
+    """A new outbox row, due at once, for ``queue_new_rows``."""
+    return {
+        "rule": rule,
+        "channel": channel,
+        "story_key": story_key,
+        "article_id": article_id,
+        "mode": mode,
+        "status": PENDING,
+        "created_at": now,
+        "next_attempt_at": now,
+        "attempts": 0,
+        "targets": {},
+    }
+
+
 def queue_new_rows(session: Session, rows: Sequence[dict[str, Any]]) -> int:
     """Insert outbox rows, skipping any (rule, story_key, channel) already queued; how many
     were new. The unique key is what makes a queued message never twice."""

@@ -18,7 +18,7 @@ from typing import Any, Final
 from sqlalchemy import Engine, Select, String, cast, exists, literal, select
 from sqlalchemy.orm import aliased, sessionmaker
 
-from haitiwatch.db.alerts import FOLLOWUP, PENDING, queue_new_rows
+from haitiwatch.db.alerts import FOLLOWUP, pending_row, queue_new_rows
 from haitiwatch.db.database import WRITE_OPTION
 from haitiwatch.db.schema import AlertRow, Article, Event, Source
 
@@ -108,18 +108,7 @@ class EventFollowups:
         """Add a pending follow-up row per due (rule, event, channel) not queued before;
         returns how many were added."""
         rows = [
-            {
-                "rule": d.rule,
-                "channel": d.channel,
-                "story_key": followup_key(d.event_id),
-                "article_id": d.article_id,
-                "mode": FOLLOWUP,
-                "status": PENDING,
-                "created_at": now,
-                "next_attempt_at": now,
-                "attempts": 0,
-                "targets": {},
-            }
+            pending_row(d.rule, d.channel, followup_key(d.event_id), d.article_id, FOLLOWUP, now)
             for d in due
         ]
         if not rows:

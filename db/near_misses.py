@@ -17,7 +17,7 @@ from typing import Final
 from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
-from haitiwatch.db.alerts import DIGEST, PENDING, queue_new_rows
+from haitiwatch.db.alerts import DIGEST, pending_row, queue_new_rows
 from haitiwatch.db.database import WRITE_OPTION, in_id_batches
 from haitiwatch.db.rule_matches import story_key
 from haitiwatch.db.schema import Article, RuleMatchRow, Source
@@ -104,20 +104,10 @@ class NearMissArchive:
     ) -> int:
         """Add a pending digest row per (article's story, channel) not queued before, in one
         transaction; returns how many rows were added."""
+        key = possible_misses_key(rule)
         rows = [
-            {
-                "rule": possible_misses_key(rule),
-                "channel": channel,
-                "story_key": story_key(article.story_id, article.id),
-                "article_id": article.id,
-                "mode": DIGEST,
-                "status": PENDING,
-                "created_at": created_at,
-                "next_attempt_at": created_at,
-                "attempts": 0,
-                "targets": {},
-            }
-            for article in articles
+            pending_row(key, channel, story_key(a.story_id, a.id), a.id, DIGEST, created_at)
+            for a in articles
             for channel in dict.fromkeys(channels)
         ]
         if not rows:

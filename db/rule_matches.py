@@ -11,10 +11,10 @@ from datetime import datetime
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from haitiwatch.db.alerts import PENDING
+from haitiwatch.db.alerts import pending_row, queue_new_rows
 from haitiwatch.db.database import dialect_insert
 from haitiwatch.db.records import ArticleOutcome, ArticleRecord, StoredArticle, StoredChange
-from haitiwatch.db.schema import AlertRow, RuleMatchRow
+from haitiwatch.db.schema import RuleMatchRow
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,30 +91,15 @@ def record_matches(
         insert(RuleMatchRow).on_conflict_do_nothing(index_elements=["article_id", "rule"]),
         matches,
     )
-    alerts = [
-        {
-            "rule": h.rule,
-            "channel": channel,
-            "story_key": story_key(change.story_id, change.article_id, change.event_id),
-            "article_id": change.article_id,
-            "mode": h.mode,
-            "status": PENDING,
-            "created_at": now,
-            "next_attempt_at": now,
-            "attempts": 0,
-            "targets": {},
-        }
-        for change, hits in matched
-        for h in hits
-        for channel in dict.fromkeys(h.channels)
-    ]
-    if alerts:
-        session.execute(
-            insert(AlertRow).on_conflict_do_nothing(
-                index_elements=["rule", "story_key", "channel"]
-            ),
-            alerts,
-        )
+    alerts = []
+    for change, hits in matched:
+        key = story_key(change.story_id, change.article_id, change.event_id)
+        alerts += [
+            pending_row(h.rule, channel, key, change.article_id, h.mode, now)
+            for h in hits
+            for channel in dict.fromkeys(h.channels)
+        ]
+    queue_new_rows(session, alerts)
 
 
 #: A rule an article matched, and the score that triggered it (None: its query matched).
