@@ -18,7 +18,7 @@ from haitiwatch.crawler.rules.against_marks import MIN_MARKS, MarkFigures, mark_
 from haitiwatch.db.alerts import Alert, ArchivedText
 from haitiwatch.db.marks import RELEVANT
 from haitiwatch.db.query.ast import leaves
-from haitiwatch.scheduler.cli.common import err, load, open_archive, out
+from haitiwatch.scheduler.cli.common import err, iso, load, open_archive, out
 from haitiwatch.scheduler.cli.output import (
     FormatOption,
     ListFormat,
@@ -220,10 +220,6 @@ def _t(moment: datetime | None) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") if moment else "-"
 
 
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat(timespec="seconds") if moment else None
-
-
 def _alert_json(a: Alert) -> dict[str, Any]:
     return {
         "id": a.id,
@@ -232,9 +228,9 @@ def _alert_json(a: Alert) -> dict[str, Any]:
         "rule": a.rule,
         "channel": a.channel,
         "attempts": a.attempts,
-        "created_at": _iso(a.created_at),
-        "sent_at": _iso(a.sent_at),
-        "next_attempt_at": _iso(a.next_attempt_at),
+        "created_at": iso(a.created_at),
+        "sent_at": iso(a.sent_at),
+        "next_attempt_at": iso(a.next_attempt_at),
         "error": a.last_error,
         "article_id": a.article_id,
         "title": a.title,
