@@ -323,8 +323,8 @@ def _json_entry(item: dict[str, Any], feed_language: str | None) -> _RawEntry:
         title=plain_text(_str(item.get("title")), False),
         summary=max(filter(None, texts), key=len, default=None),
         authors=_names(person.get("name") for person in people if isinstance(person, dict)),
-        published=_from_iso(item.get("date_published")),
-        updated=_from_iso(item.get("date_modified")),
+        published=parse_iso_datetime(item.get("date_published")),
+        updated=parse_iso_datetime(item.get("date_modified")),
         language=language_code(item.get("language")) or feed_language,
     )
     return fields, True
@@ -336,11 +336,11 @@ def _json_int(digits: str) -> int | str:
     return int(digits) if len(digits) <= _MAX_INT_DIGITS else digits
 
 
-def _from_iso(value: object) -> datetime | None:
-    """An ISO 8601 date; None if unreadable or beyond datetime's range in UTC (such an item is
-    kept, undated)."""
+def parse_iso_datetime(value: object) -> datetime | None:
+    """An ISO 8601 (or W3C) date or datetime in UTC, a date alone at midnight UTC; None if
+    unreadable or beyond datetime's range in UTC (such an item is kept, undated)."""
     try:
-        moment = datetime.fromisoformat(str(value).strip())
+        moment = datetime.fromisoformat(str(value).strip().replace("z", "Z"))
         return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
     except (ValueError, OverflowError):
         return None

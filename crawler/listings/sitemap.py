@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 from lxml import etree
 
-from haitiwatch.crawler.feeds import language_code, parse_feed
+from haitiwatch.crawler.feeds import language_code, parse_feed, parse_iso_datetime
 from haitiwatch.crawler.jobs import ListingOptions
 from haitiwatch.crawler.listings import Listing
 from haitiwatch.crawler.urls import absolute_url
@@ -100,17 +100,6 @@ def _index_listing(reader: _Reader, options: ListingOptions, level: int) -> List
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def parse_w3c_datetime(value: str | None) -> datetime | None:
-    """W3C datetime (a subset of ISO 8601) as UTC; a date alone is midnight UTC."""
-    if not value or not (value := value.strip()):
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("z", "Z"))
-    except ValueError:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
 def _loc(value: str | None, base: str) -> str | None:
     """<loc> must be absolute; the fast path skips urljoin for the 50,000 that are."""
     if value and _ABSOLUTE.match(value):
@@ -182,8 +171,8 @@ class _Reader:
         if loc is None:
             self._unusable += 1
             return
-        published = parse_w3c_datetime(fields.get("publication_date"))
-        updated = parse_w3c_datetime(fields.get("lastmod"))
+        published = parse_iso_datetime(fields.get("publication_date"))
+        updated = parse_iso_datetime(fields.get("lastmod"))
         if self._too_old(published or updated):
             return
         self.entries.append(
@@ -199,7 +188,7 @@ class _Reader:
     def _add_child(self, element: etree._Element) -> None:
         fields = self._fields(element)
         loc = absolute_url(fields.get("loc"), self.url)
-        lastmod = parse_w3c_datetime(fields.get("lastmod"))
+        lastmod = parse_iso_datetime(fields.get("lastmod"))
         if loc is None:
             self._unusable += 1
         elif not self._too_old(lastmod):

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from haitiwatch.crawler.feeds import parse_iso_datetime
 from haitiwatch.crawler.jobs import ListingOptions
 from haitiwatch.crawler.listings import read_listing
 from haitiwatch.crawler.listings.gdelt import parse_gdelt, parse_seendate, query_url
@@ -23,7 +24,7 @@ from haitiwatch.crawler.listings.gnews import (
     strip_publisher,
 )
 from haitiwatch.crawler.listings.html import parse_section
-from haitiwatch.crawler.listings.sitemap import gunzip_capped, parse_sitemap, parse_w3c_datetime
+from haitiwatch.crawler.listings.sitemap import gunzip_capped, parse_sitemap
 from haitiwatch.db.errors import FeedError
 
 NOW = datetime(2026, 2, 20, 12, 0, tzinfo=UTC)
@@ -180,10 +181,21 @@ def test_rss_listed_as_sitemap_is_read_as_a_feed() -> None:
     )
 )
 def test_w3c_datetimes_round_trip(moment: datetime) -> None:
-    assert parse_w3c_datetime(moment.isoformat()) == moment
-    assert parse_w3c_datetime(moment.strftime("%Y-%m-%d")) == moment.replace(
+    assert parse_iso_datetime(moment.isoformat()) == moment
+    assert parse_iso_datetime(moment.strftime("%Y-%m-%d")) == moment.replace(
         hour=0, minute=0, second=0, microsecond=0
     )
+
+
+def test_a_lastmod_beyond_the_calendar_in_utc_leaves_its_entry_undated() -> None:
+    body = (
+        b'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+        b"<url><loc>https://a.ht/1</loc><lastmod>0001-01-01T00:00:00+01:00</lastmod></url>"
+        b"<url><loc>https://a.ht/2</loc><lastmod>2026-02-20</lastmod></url></urlset>"
+    )
+    first, second = parse_sitemap(body, "https://a.ht/sitemap.xml", now=NOW).feed.entries
+    assert (first.url, first.updated) == ("https://a.ht/1", None)
+    assert second.updated == datetime(2026, 2, 20, tzinfo=UTC)
 
 
 # -- section pages ----------------------------------------------------------------------
