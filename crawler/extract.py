@@ -18,7 +18,7 @@ import json
 import logging
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -28,17 +28,13 @@ from trafilatura.settings import Document
 from trafilatura.utils import load_html
 from w3lib.encoding import html_to_unicode, read_bom, resolve_encoding
 
+from haitiwatch.crawler.feeds import FUTURE_SLACK, plausible
 from haitiwatch.crawler.language import NOT_LANGUAGES
 from haitiwatch.db.records import ExtractedPage
 
 __all__ = ["decode_html", "extract_page", "normalise_text", "parse_timestamp", "split_authors"]
 
 LOGGER = logging.getLogger(__name__)
-
-#: Earliest publication date we believe; older ones are parsing accidents (epoch 0, copyrights).
-EARLIEST_PUBLISHED = datetime(1990, 1, 1, tzinfo=UTC)
-#: Clock skew and time zones allowed for "published in the future".
-FUTURE_SLACK = timedelta(days=2)
 
 _EMPTY = ExtractedPage(title=None, text=None)
 
@@ -302,18 +298,9 @@ def _first_timestamp(values: list[Any]) -> datetime | None:
     """The first value that parses to a plausible publication instant."""
     for value in values:
         parsed = value if isinstance(value, datetime) else parse_timestamp(value)
-        if _plausible(parsed) is not None:
+        if plausible(parsed, datetime.now(UTC)) is not None:
             return parsed
     return None
-
-
-def _plausible(when: datetime | None, now: datetime | None = None) -> datetime | None:
-    if when is None:
-        return None
-    now = now or datetime.now(UTC)
-    if when < EARLIEST_PUBLISHED or when > now + FUTURE_SLACK:
-        return None
-    return when
 
 
 # --- JSON-LD, language, canonical URL -------------------------------------------------------

@@ -28,7 +28,9 @@ from haitiwatch.db.textnorm import valid_text
 MAX_FEED_BYTES = 16 * 1024 * 1024
 #: What of a robots.txt is read for Sitemap: lines (Google reads the first 500 KiB).
 MAX_ROBOTS_BYTES = 512 * 1024
+#: Earliest publication date we believe; older ones are parsing accidents (epoch 0, copyrights).
 OLDEST_PLAUSIBLE = datetime(1990, 1, 1, tzinfo=UTC)
+#: Clock skew and time zones allowed for "published in the future".
 FUTURE_SLACK = timedelta(days=2)
 
 _DOCTYPE = re.compile(rb"<!DOCTYPE[^\[>]*", re.IGNORECASE)
@@ -89,12 +91,13 @@ def _finish_entries(
             title = f"'{entry.title[:80]}'" if entry.title else "(untitled)"
             warnings.append(f"item {title} has no usable link")
         elif link not in entries:
-            published, updated = _plausible(entry.published, now), _plausible(entry.updated, now)
+            published, updated = plausible(entry.published, now), plausible(entry.updated, now)
             entries[link] = replace(entry, url=link, published=published, updated=updated)
     return tuple(entries.values())
 
 
-def _plausible(moment: datetime | None, now: datetime) -> datetime | None:
+def plausible(moment: datetime | None, now: datetime) -> datetime | None:
+    """A publication moment of a feed or a page, or None if it cannot be one."""
     possible = moment is not None and OLDEST_PLAUSIBLE <= moment <= now + FUTURE_SLACK
     return moment if possible else None
 
