@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -17,6 +17,16 @@ _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 MAX_DURATION = timedelta(days=3650)
 _TOO_LONG_S = MAX_DURATION.total_seconds() + 1
 NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+
+
+def check_name(value: str) -> str:
+    if not NAME.match(value):
+        raise ValueError("expected a short lowercase name of letters, digits, '.', '_' or '-'")
+    return value
+
+
+#: A source's or a rule's name.
+Name = Annotated[str, AfterValidator(check_name)]
 
 
 def parse_duration(value: object) -> timedelta:

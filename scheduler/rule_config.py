@@ -13,8 +13,8 @@ from pydantic import Field, field_validator, model_validator
 from haitiwatch.db.errors import HaitiwatchError
 from haitiwatch.scheduler.catalogs import ALERT_LANGUAGES
 from haitiwatch.scheduler.config_values import (
-    NAME,
     Duration,
+    Name,
     Section,
     check_timezone,
     digest_times,
@@ -31,7 +31,7 @@ _LANGUAGE = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})?$")
 
 
 class RuleConfig(Section):
-    name: str
+    name: Name
     query: str
     channels: list[str] = Field(default_factory=list)
     mode: Literal["immediate", "digest"] = "immediate"
@@ -58,13 +58,6 @@ class RuleConfig(Section):
     #: languages and then had no new article for this long ("2h"), one message says what was
     #: added (scheduler/event_followups.py). None: no follow-up.
     event_followup: Duration | None = None
-
-    @field_validator("name")
-    @classmethod
-    def _rule_name_is_slug(cls, v: str) -> str:
-        if not NAME.match(v):
-            raise ValueError("expected a short lowercase name of letters, digits, '.', '_' or '-'")
-        return v
 
     @field_validator("audit_digest")
     @classmethod

@@ -11,7 +11,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from haitiwatch.db.redact import remember_credentials
-from haitiwatch.scheduler.config_values import NAME, Duration, Section
+from haitiwatch.scheduler.config_values import Duration, Name, Section
 
 SourceKind = Literal["feed", "sitemap", "html", "gnews", "gdelt"]
 #: Kinds whose URL may be built from a query instead of given.
@@ -38,7 +38,7 @@ DEFAULT_LASTMOD_WINDOW = timedelta(days=3)
 
 
 class SourceConfig(Section):
-    name: str
+    name: Name
     kind: SourceKind = "feed"
     url: str
     #: The URL from this environment variable instead (for a URL with a key or a password):
@@ -89,13 +89,6 @@ class SourceConfig(Section):
                 "(the search terms) or a full url"
             )
         return {**data, "url": _search_url(data)}
-
-    @field_validator("name")
-    @classmethod
-    def _name_is_slug(cls, v: str) -> str:
-        if not NAME.match(v):
-            raise ValueError("expected a short lowercase name of letters, digits, '.', '_' or '-'")
-        return v
 
     @field_validator("tags")
     @classmethod
