@@ -83,10 +83,6 @@ class Harvester:
         self._clock = clock
         self._prepare: PrepareStory = storage.story_preparer
 
-    async def run_db(self, fn: Callable[P, T], *args: P.args, **kw: P.kwargs) -> T:
-        """Run a blocking database call on the single database thread."""
-        return await asyncio.get_running_loop().run_in_executor(self._db, partial(fn, *args, **kw))
-
     def _elapsed_ms(self, poll: Poll) -> int:
         return int((self._clock() - poll.started).total_seconds() * 1000)
 
@@ -188,7 +184,7 @@ class Harvester:
             found = self.storage.known_articles(keys + owed_keys)
             return owed, {k: Known(v.updated_at) for k, v in found.items()}
 
-        return await self.run_db(both)
+        return await asyncio.get_running_loop().run_in_executor(self._db, both)
 
     async def _owed_plan(self, poll: Poll) -> PagePlan | None:
         """The owed pages a poll whose listing was not modified fetches (None: none owed)."""
