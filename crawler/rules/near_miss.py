@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Final, Protocol, TypeVar
 
 from haitiwatch.crawler.rules.compiled import CompiledRule, compile_rule
-from haitiwatch.crawler.rules.matcher import Document, RuleSet
+from haitiwatch.crawler.rules.matcher import DOC_FIELDS, Document, RuleSet
 from haitiwatch.db.query.ast import And, Leaf, Near, Node, Not, Or, Phrase, Term, leaves, to_query
 
 #: (title, text) -> a probability-like score in [0, 1] from a learned classifier, or None
@@ -34,7 +34,6 @@ ExtraScorer = Callable[[str, str], float | None]
 
 #: A classifier score at least this high makes an article a near miss even without rule words.
 EXTRA_ON_TOPIC: Final = 0.5
-_FIELDS: Final = ("title", "text")
 _SHOWN_CHARS: Final = 60
 _SHOWN_WORDS: Final = 6
 _SHOWN_ITEMS: Final = 3
@@ -259,7 +258,7 @@ class _Doc:
             a_span, b_span = min(pairs, key=lambda p: (_gap(*p), p))  # ties: the first
             return [
                 f"{self._words_at(a_span)} and {self._words_at(b_span)} both in the "
-                f"{_FIELDS[a_span[0]]}, but {_gap(a_span, b_span)} words apart "
+                f"{DOC_FIELDS[a_span[0]]}, but {_gap(a_span, b_span)} words apart "
                 f"(limit {near.distance})"
             ]
         found, other = (near.left, near.right) if left >= right else (near.right, near.left)
