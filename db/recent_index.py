@@ -1,6 +1,7 @@
 """What the story index (db/story_index.py) and the event index (db/event_index.py) share:
-picking the recent articles that share most keys with a new one, and pruning the index rows
-every so many articles. What differs stays with each: their keys, windows and scoring."""
+pruning the index rows every so many articles; and, for the story index, picking the recent
+articles that share most keys with a new one (the event index ranks them in SQL). What
+differs stays with each: their keys, windows and scoring."""
 
 from __future__ import annotations
 
