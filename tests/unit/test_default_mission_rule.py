@@ -105,6 +105,8 @@ OTHER_LANGUAGES = [
     "Chérizier grozi zagranicznym siłom",  # the gang leader stands for Haiti
     "Waszyngton naciska na Kenię w sprawie Haiti",  # Polish accusative: Kenię
     "Kto wyśle wojska na Haiti?",
+    "Kenia gotowa poprowadzić międzynarodową misję",  # who leads a force, in other languages
+    "Kenia liderará una fuerza multinacional",
 ]
 # The force named by who authorised it or as "the Haiti force", as news did once it was voted.
 BY_ITS_MANDATE = [
@@ -136,6 +138,7 @@ NEAR_MISSES = [
     "Brasil relembra os 13 anos da missão de paz no Haiti",
     "Haiti: gangi zaatakowały komisariat policji w stolicy",
     "Policja na Haiti bezradna wobec gangów",
+    "Kenia führt die regionale Truppe im Kongo",
     "US Marines flown in to guard the American embassy in Port-au-Prince",
     "The Pentagon deployed additional Marines to Haiti to secure the US embassy",
     "Haiti mission trip: a church group returns home",
