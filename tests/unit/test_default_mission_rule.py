@@ -107,6 +107,17 @@ OTHER_LANGUAGES = [
     "Kto wyśle wojska na Haiti?",
     "Kenia gotowa poprowadzić międzynarodową misję",  # who leads a force, in other languages
     "Kenia liderará una fuerza multinacional",
+    # Polish and Spanish as their press writes it: cases, verbs of sending, adjective and noun.
+    "Kenijscy policjanci gotowi do wylotu na Karaiby",  # plural policjanci, not policjant-
+    "ONZ wyśle na Haiti policjantów z Afryki",
+    "Rząd Haiti prosi o zbrojne wsparcie",
+    "Haiti potrzebuje zagranicznej policji",
+    "Waszyngton szuka kraju, który poprowadzi siły dla Haiti",
+    "Sąd w Kenii wstrzymał wyjazd policjantów",
+    "Bahamy i Jamajka wyślą funkcjonariuszy, Kenia poprowadzi operację",
+    "México descarta mandar militares a Haití",
+    "La ONU pide fuerzas internacionales para Haití",
+    "Kenia: la justicia frena el despliegue de policías",
 ]
 # The force named by who authorised it or as "the Haiti force", as news did once it was voted.
 BY_ITS_MANDATE = [
@@ -139,6 +150,10 @@ NEAR_MISSES = [
     "Haiti: gangi zaatakowały komisariat policji w stolicy",
     "Policja na Haiti bezradna wobec gangów",
     "Kenia führt die regionale Truppe im Kongo",
+    "Polscy misjonarze na Haiti prowadzą szkołę",  # missionaries are not a mission
+    "Kenijski kontyngent wspiera siły regionalne w Kinszasie i Goma",
+    "Kenijski sąd uniewinnił policjantów oskarżonych o zabójstwo demonstrantów",
+    "Kenia y Jamaica dominan el maratón de Boston",
     "US Marines flown in to guard the American embassy in Port-au-Prince",
     "The Pentagon deployed additional Marines to Haiti to secure the US embassy",
     "Haiti mission trip: a church group returns home",
