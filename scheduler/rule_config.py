@@ -4,9 +4,9 @@ learned second opinion."""
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -28,11 +28,18 @@ MAX_AUDITED_NAME = 64 - len(":misses")
 MAX_EVENT_FOLLOWUP = timedelta(days=7)
 #: An ISO 639 language code, optionally with a region ("fr", "ht", "pt-BR").
 _LANGUAGE = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})?$")
+#: A term's name, and a use of it in a query: $HAITI.
+_TERM_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_TERM_USE = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 
 
 class RuleConfig(Section):
     name: Name
+    #: The query, with its terms written out (what every matcher and page reads).
     query: str
+    #: Named parts of the query (`[rules.terms]`): $NAME in the query, or in a later term,
+    #: stands for the term's text in parentheses, so a long rule names a word list once.
+    terms: dict[str, str] = Field(default_factory=dict)
     channels: list[str] = Field(default_factory=list)
     mode: Literal["immediate", "digest"] = "immediate"
     #: Digest schedule: "daily 07:00" (or "07:00", or several: "daily 07:00, 18:00"), or cron:
@@ -58,6 +65,19 @@ class RuleConfig(Section):
     #: languages and then had no new article for this long ("2h"), one message says what was
     #: added (scheduler/event_followups.py). None: no follow-up.
     event_followup: Duration | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _write_out_terms(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        terms, query = data.get("terms"), data.get("query")
+        if not terms or not isinstance(terms, dict) or not isinstance(query, str):
+            return data  # no terms, or ill-typed: the field checks say what is wrong
+        try:
+            return {**data, "query": expand_terms(query, terms)}
+        except ValueError as e:
+            raise ValueError(f"rule {data.get('name')!r}: {e}") from None
 
     @field_validator("audit_digest")
     @classmethod
@@ -129,6 +149,32 @@ class RuleConfig(Section):
                 f"{MAX_AUDITED_NAME} characters (its outbox rows are keyed NAME:misses)"
             )
         return self
+
+
+def expand_terms(query: str, terms: Mapping[str, object]) -> str:
+    """``query`` with each $NAME replaced by its term's text in parentheses; a term may use
+    the terms defined before it."""
+    known: dict[str, str] = {}
+    for name, text in terms.items():
+        if not _TERM_NAME.fullmatch(name):
+            raise ValueError(f"terms: expected a name of letters, digits and _, got {name!r}")
+        if not isinstance(text, str):
+            raise ValueError(f"terms.{name}: expected a query text, got {text!r}")
+        known[name] = _substitute(text, known, f"terms.{name}")
+    return _substitute(query, known, "query")
+
+
+def _substitute(text: str, known: Mapping[str, str], where: str) -> str:
+    def written_out(use: re.Match[str]) -> str:
+        name = use.group(1)
+        if name not in known:
+            defined = ", ".join(f"${n}" for n in known) or "none"
+            raise ValueError(
+                f"{where}: ${name} is not a term defined before it (defined: {defined})"
+            )
+        return f"({known[name]})"
+
+    return _TERM_USE.sub(written_out, text)
 
 
 def rule_named(rules: Sequence[RuleConfig], name: str) -> RuleConfig:

@@ -102,6 +102,21 @@ def test_the_shipped_default_config_is_valid_and_real() -> None:
             "rules[0]",
             "event_followup needs channels to send to",
         ),
+        (
+            GOOD + '[[rules]]\nname = "m"\nquery = "$A $B"\n[rules.terms]\nA = "kenya"\n',
+            "rules[0]",
+            "rule 'm': query: $B is not a term defined before it (defined: $A)",
+        ),
+        (
+            GOOD + '[[rules]]\nname = "m"\nquery = "$A"\n[rules.terms]\nA = "$B"\nB = "x"\n',
+            "rules[0]",
+            "rule 'm': terms.A: $B is not a term defined before it (defined: none)",
+        ),
+        (
+            GOOD + '[[rules]]\nname = "m"\nquery = "x"\n[rules.terms]\n"A B" = "x"\n',
+            "rules[0]",
+            "terms: expected a name of letters, digits and _, got 'A B'",
+        ),
     ],
 )
 def test_errors_name_file_key_and_expectation(
@@ -204,3 +219,21 @@ def test_a_rule_is_found_by_name_and_an_unknown_name_lists_the_rules_sorted() ->
         rule_named(rules, "nope")
     with pytest.raises(HaitiwatchError, match=r"\(known: none\)"):
         rule_named([], "nope")
+
+
+def test_terms_are_written_out_in_the_query_in_parentheses() -> None:
+    config = parse_config(
+        GOOD
+        + """
+[[rules]]
+name = "m"
+query = '$KENYA NEAR/20 $HAITI_HERE'
+[rules.terms]
+KENYA = "kenya OR kenyan*"
+HAITI = "haiti OR ayiti"
+HAITI_HERE = '$HAITI OR "port-au-prince"'
+""",
+        "terms.toml",
+    )
+    [rule] = config.rules
+    assert rule.query == '(kenya OR kenyan*) NEAR/20 ((haiti OR ayiti) OR "port-au-prince")'
