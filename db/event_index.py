@@ -69,6 +69,8 @@ class EventsPlaced:
 
     event_ids: list[int | None]
     evidence: list[str]
+    #: Each record's index keys (what the lookup used, and what add_many indexes).
+    keys: list[set[int]]
     times: list[datetime]
     #: Events started by this batch -> the index of their first record.
     started: dict[int, int]
@@ -96,7 +98,7 @@ class EventIndex:
         """The event of each new article: its story's, else the best-scoring recent article's
         (stored or earlier in the batch), else a new one. Events are created and counted."""
         if self.matcher is None:
-            return EventsPlaced([None] * len(records), [], [], {})
+            return EventsPlaced([None] * len(records), [], [], [], {})
         matcher = self.matcher
         evidence = [matcher.evidence(r) for r in records]
         keys = [set(matcher.keys(e)) for e in evidence]
@@ -116,7 +118,7 @@ class EventIndex:
         started = {
             event_ids[i]: i for i, (is_new, index) in enumerate(owners) if is_new and index == i
         }
-        return EventsPlaced(list(event_ids), evidence, times, started)
+        return EventsPlaced(list(event_ids), evidence, keys, times, started)
 
     def _best(
         self,
@@ -153,12 +155,12 @@ class EventIndex:
         connection = session.connection()
         keys_rows: list[tuple[int, int, object]] = []
         evidence_rows: list[tuple[int, int, object, str]] = []
-        for article_id, event_id, evidence, at in zip(
-            article_ids, placed.event_ids, placed.evidence, placed.times, strict=True
+        for article_id, event_id, evidence, keys, at in zip(
+            article_ids, placed.event_ids, placed.evidence, placed.keys, placed.times, strict=True
         ):
             assert event_id is not None
             when = bind_value(connection, EVENT_KEYS.c.at, at)
-            keys_rows += [(k, article_id, when) for k in dict.fromkeys(self.matcher.keys(evidence))]
+            keys_rows += [(k, article_id, when) for k in sorted(keys)]
             evidence_rows.append((article_id, event_id, when, evidence))
         insert_rows(connection, EVENT_KEYS, ("event_key", "article_id", "at"), keys_rows)
         insert_rows(

@@ -30,7 +30,7 @@ MAX_EVENT_FOLLOWUP = timedelta(days=7)
 _LANGUAGE = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})?$")
 #: A term's name, and a use of it in a query: $HAITI.
 _TERM_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_TERM_USE = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+_TERM_USE = re.compile(rf"\$({_TERM_NAME.pattern})")
 
 
 class RuleConfig(Section):
