@@ -53,6 +53,10 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+#: Row ids: 64-bit on PostgreSQL; INTEGER on SQLite, where that makes the column the rowid.
+RowId = BigInteger().with_variant(Integer, "sqlite")
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
@@ -111,7 +115,7 @@ class Fetch(Base):
     __tablename__ = "fetches"
     __table_args__ = (Index("ix_fetches_source_started", "source_id", "started_at"),)
 
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    id: Mapped[int] = mapped_column(RowId, primary_key=True)
     source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     duration_ms: Mapped[int] = mapped_column(Integer)
@@ -130,7 +134,7 @@ class Story(Base):
 
     __tablename__ = "stories"
 
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    id: Mapped[int] = mapped_column(RowId, primary_key=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     article_count: Mapped[int] = mapped_column(Integer, default=1)
@@ -141,7 +145,7 @@ class Story(Base):
 class Article(Base):
     __tablename__ = "articles"
 
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    id: Mapped[int] = mapped_column(RowId, primary_key=True)
     # No index of its own: ix_articles_source_date (migration 0007) leads with it.
     source_id: Mapped[int] = mapped_column(ForeignKey("sources.id"))
     story_id: Mapped[int | None] = mapped_column(ForeignKey("stories.id"), index=True)
@@ -209,9 +213,6 @@ class OwedPageRow(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
 
 
-# --- service (issue: background service) -------------------------------------------------
-
-
 class ServiceLease(Base):
     """Who runs the scheduler on this database: one holder at a time, renewed by heartbeat."""
 
@@ -223,9 +224,6 @@ class ServiceLease(Base):
     pid: Mapped[int] = mapped_column(Integer)
     acquired_at: Mapped[datetime] = mapped_column(UTCDateTime)
     heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime)
-
-
-# -- stories (issue 5): the LSH band index -------------------------------------------------
 
 
 class StoryBand(Base):
@@ -254,10 +252,8 @@ class StoryShingles(Base):
     __tablename__ = "story_shingles"
     __table_args__ = (Index("ix_story_shingles_created_at", "created_at"),)
 
-    # INTEGER on SQLite: the table's rowid, so that a row is one B-tree entry.
-    article_id: Mapped[int] = mapped_column(
-        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
-    )
+    # The rowid on SQLite, so that a row is one B-tree entry.
+    article_id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=False)
     shingles: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -268,7 +264,7 @@ class Event(Base):
 
     __tablename__ = "events"
 
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    id: Mapped[int] = mapped_column(RowId, primary_key=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     article_count: Mapped[int] = mapped_column(Integer, default=1)
@@ -296,15 +292,10 @@ class EventEvidence(Base):
     __tablename__ = "event_evidence"
     __table_args__ = (Index("ix_event_evidence_at", "at"),)
 
-    article_id: Mapped[int] = mapped_column(
-        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
-    )
+    article_id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=False)
     event_id: Mapped[int] = mapped_column(BigInteger)
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     concepts: Mapped[str] = mapped_column(Text)
-
-
-# -- alerts (issue 4): rule matches and the alert outbox ------------------------------------
 
 
 class RuleMatchRow(Base):
@@ -313,7 +304,7 @@ class RuleMatchRow(Base):
     __tablename__ = "rule_matches"
     __table_args__ = (Index("ux_rule_matches_article_rule", "article_id", "rule", unique=True),)
 
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    id: Mapped[int] = mapped_column(RowId, primary_key=True)
     article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
     rule: Mapped[str] = mapped_column(String(64), index=True)
     story_id: Mapped[int | None] = mapped_column(BigInteger)
@@ -326,7 +317,7 @@ class RuleMatchRow(Base):
 
 
 class RuleModelRow(Base):
-    """A rule's learned model (crawler/rules/classifier.py), shared by every worker."""
+    """A rule's learned model (scheduler/rules/classifier.py), shared by every worker."""
 
     __tablename__ = "rule_models"
 
@@ -353,7 +344,7 @@ class AlertRow(Base):
         Index("ix_alert_outbox_due", "status", "next_attempt_at"),
     )
 
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    id: Mapped[int] = mapped_column(RowId, primary_key=True)
     rule: Mapped[str] = mapped_column(String(64))
     channel: Mapped[str] = mapped_column(String(64))
     #: "event:<id>", else "story:<id>", or "article:<id>" for an article without a story.
@@ -375,15 +366,11 @@ class AlertRow(Base):
     targets: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
 
 
-# -- search (issue 6): full-text index --------------------------------------------------------
-# No model: the index is not a table the ORM maps. Migration 0005_search creates it:
+# Search has no model: the index is not a table the ORM maps. Migration 0005_search creates it:
 # SQLite, the external-content FTS5 table `articles_fts` (title, text): the Store adds new
 # articles to it (db.search.index_new_articles, migration 0008), triggers apply updates and
 # deletes; PostgreSQL, the generated column `articles.search_vector` (tsvector,
-# title weight A, text weight B) with a GIN index. Both queried only by db/search.py.
-
-
-# -- feedback marks (issue 22): a user's verdict on an article for a rule ---------------------
+# title weight A, text weight B) with a GIN index. Both queried only by db/search/.
 
 
 class MarkRow(Base):
@@ -392,7 +379,7 @@ class MarkRow(Base):
     __tablename__ = "marks"
     __table_args__ = (Index("ux_marks_article_rule", "article_id", "rule", unique=True),)
 
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    id: Mapped[int] = mapped_column(RowId, primary_key=True)
     article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
     rule: Mapped[str] = mapped_column(String(64), index=True)
     verdict: Mapped[str] = mapped_column(String(16))  # relevant | irrelevant
