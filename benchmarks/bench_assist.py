@@ -22,8 +22,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from benchmarks.bench_rules import CORPUS, articles, source_text  # noqa: E402
-from haitiwatch.crawler.rules.classifier import RuleModel, learn  # noqa: E402
-from haitiwatch.crawler.rules.training import shipped_examples  # noqa: E402
+from haitiwatch.scheduler.rules.classifier import RuleModel, learn  # noqa: E402
+from haitiwatch.scheduler.rules.training import shipped_examples  # noqa: E402
 
 PASSES = 3
 

@@ -26,9 +26,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from haitiwatch.crawler.rules import RuleSet, compile_rule  # noqa: E402
 from haitiwatch.db.query.parser import words_of  # noqa: E402
 from haitiwatch.scheduler.config import load_config  # noqa: E402
+from haitiwatch.scheduler.rules import RuleSet, compile_rule  # noqa: E402
 
 CORPUS = (
     REPO.parent / "shared" / "corpus" / "whitehouse-haiti-kenya-2021-2023" / "briefings.jsonl.gz"

@@ -12,7 +12,7 @@ heldout: learned on all of tune) and of query OR model, at the rule's assist_thr
 --threshold); and, on tune only, query OR model at each threshold with the lowest one that
 keeps its cross-validated precision at least 0.95 on each kind of text, the White House units
 and the written news items (how the default threshold is chosen).
---write (re)writes crawler/rules/examples/mission.jsonl and the model learned from them,
+--write (re)writes scheduler/rules/examples/mission.jsonl and the model learned from them,
 mission.model.json (used until ``rules learn`` stores one); the same units give the same
 files, byte for byte.
 """
@@ -28,16 +28,16 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from benchmarks.relevance.devset import load_written_items  # noqa: E402
-from haitiwatch.crawler.rules import RuleSet, compile_rule  # noqa: E402
-from haitiwatch.crawler.rules.classifier import (  # noqa: E402
+from haitiwatch.scheduler.config import load_config  # noqa: E402
+from haitiwatch.scheduler.rules import RuleSet, compile_rule  # noqa: E402
+from haitiwatch.scheduler.rules.classifier import (  # noqa: E402
     Counts,
     Example,
     count,
     cross_validated_scores,
     learn,
 )
-from haitiwatch.crawler.rules.training import example_to_json, shipped_model_json  # noqa: E402
-from haitiwatch.scheduler.config import load_config  # noqa: E402
+from haitiwatch.scheduler.rules.training import example_to_json, shipped_model_json  # noqa: E402
 
 RULE = "mission"
 SHIPPED_CORPORA = ("wh2021", "wh2024")

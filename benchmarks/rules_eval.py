@@ -1,6 +1,6 @@
 """Precision and recall of the rules on the labelled relevance dev set (benchmarks/relevance/).
 
-Uses haitiwatch's real matcher (crawler.rules), as the service does: item-sized units are
+Uses haitiwatch's real matcher (scheduler.rules), as the service does: item-sized units are
 matched as title + summary (a source with ``fetch_articles = false``), whole White House
 documents as title + text (``fetch_articles = true``). Each part of the split is reported
 on its own: rules are written against ``tune``; ``heldout`` is the check. A third set, the
@@ -43,12 +43,12 @@ from benchmarks.relevance.devset import (  # noqa: E402
     load_written_items,
 )
 from haitiwatch.crawler.feeds import parse_feed  # noqa: E402
-from haitiwatch.crawler.rules import RuleSet  # noqa: E402
-from haitiwatch.crawler.rules.classifier import RuleModel, cross_validated_scores  # noqa: E402
-from haitiwatch.crawler.rules.training import example_from_json, shipped_model  # noqa: E402
 from haitiwatch.db.errors import FeedError  # noqa: E402
 from haitiwatch.scheduler.config import load_config  # noqa: E402
 from haitiwatch.scheduler.rule_config import RuleConfig  # noqa: E402
+from haitiwatch.scheduler.rules import RuleSet  # noqa: E402
+from haitiwatch.scheduler.rules.classifier import RuleModel, cross_validated_scores  # noqa: E402
+from haitiwatch.scheduler.rules.training import example_from_json, shipped_model  # noqa: E402
 
 #: The rules the dev set labels (the label that counts as relevant for each).
 LABELLED = {"mission": "mission"}

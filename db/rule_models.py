@@ -1,6 +1,6 @@
 """Learned rule models in the database (``rule_models``), so that every cluster worker and
 every backup has them. The model itself is bytes here: db/ never reads it (see
-crawler/rules/classifier.py)."""
+scheduler/rules/classifier.py)."""
 
 from __future__ import annotations
 

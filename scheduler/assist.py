@@ -17,7 +17,11 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from haitiwatch.crawler.rules.classifier import (
+from haitiwatch.db.errors import HaitiwatchError
+from haitiwatch.db.rule_matches import RuleHit
+from haitiwatch.db.rule_models import RuleModels, StoredModel, load_models, model_versions
+from haitiwatch.scheduler.rule_config import RuleConfig
+from haitiwatch.scheduler.rules.classifier import (
     Counts,
     Example,
     ModelFormatError,
@@ -25,11 +29,7 @@ from haitiwatch.crawler.rules.classifier import (
     cross_validated,
     learn,
 )
-from haitiwatch.crawler.rules.training import shipped_examples, shipped_model
-from haitiwatch.db.errors import HaitiwatchError
-from haitiwatch.db.rule_matches import RuleHit
-from haitiwatch.db.rule_models import RuleModels, StoredModel, load_models, model_versions
-from haitiwatch.scheduler.rule_config import RuleConfig
+from haitiwatch.scheduler.rules.training import shipped_examples, shipped_model
 
 log = logging.getLogger(__name__)
 

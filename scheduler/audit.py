@@ -2,7 +2,7 @@
 
 One place for the command line (``rules audit``), the web page and API, and the
 possible-misses digest: the archive reader (db) gives the articles whose story the rule did
-not match, the pure scorer (crawler.rules.near_miss) ranks them.
+not match, the pure scorer (scheduler.rules.near_miss) ranks them.
 """
 
 from __future__ import annotations
@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from haitiwatch.crawler.rules import compile_rule
-from haitiwatch.crawler.rules.near_miss import NearMiss, top_near_misses
 from haitiwatch.db.archive import Archive
 from haitiwatch.db.near_misses import AuditArticle
 from haitiwatch.db.rule_matches import story_key
 from haitiwatch.scheduler.assist import rule_scorer
 from haitiwatch.scheduler.rule_config import RuleConfig
+from haitiwatch.scheduler.rules import compile_rule
+from haitiwatch.scheduler.rules.near_miss import NearMiss, top_near_misses
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,7 +26,6 @@ from functools import cached_property
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from haitiwatch.crawler.rules import RuleSet, Snippet, compile_rule, make_snippet
 from haitiwatch.db.alerts import FAILED, PENDING, SENT, Alert, Outbox, new_worker_id
 from haitiwatch.db.articles import ArticleHook
 from haitiwatch.db.errors import ConfigError, HaitiwatchError
@@ -42,6 +41,7 @@ from haitiwatch.scheduler.mark_links import LinkSigner, link_signer
 from haitiwatch.scheduler.messages import Message, alert_message, test_message
 from haitiwatch.scheduler.rule_config import RuleConfig
 from haitiwatch.scheduler.rule_scope import in_scope
+from haitiwatch.scheduler.rules import RuleSet, Snippet, compile_rule, make_snippet
 from haitiwatch.scheduler.secrets import channel_url, webhook_secret
 from haitiwatch.scheduler.send_batch import send_batch
 from haitiwatch.scheduler.webhook import (

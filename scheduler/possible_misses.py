@@ -16,8 +16,6 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
-from haitiwatch.crawler.rules import compile_rule
-from haitiwatch.crawler.rules.near_miss import near_miss
 from haitiwatch.db.alerts import SENT, Alert, new_worker_id
 from haitiwatch.db.archive import Archive
 from haitiwatch.db.near_misses import possible_misses_key
@@ -28,6 +26,8 @@ from haitiwatch.scheduler.messages import Message, item_html, item_markdown, ite
 from haitiwatch.scheduler.notify import LEASE, Notifier
 from haitiwatch.scheduler.notify import send_claimed as send
 from haitiwatch.scheduler.rule_config import RuleConfig
+from haitiwatch.scheduler.rules import compile_rule
+from haitiwatch.scheduler.rules.near_miss import near_miss
 
 #: Near misses per digest: enough to skim over coffee.
 DIGEST_SIZE: Final = 10

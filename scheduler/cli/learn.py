@@ -7,12 +7,12 @@ from typing import Annotated
 
 import typer
 
-from haitiwatch.crawler.rules.classifier import Example
 from haitiwatch.db.marks import RELEVANT
 from haitiwatch.scheduler.assist import learn_rule
 from haitiwatch.scheduler.cli.common import load, open_archive, out
 from haitiwatch.scheduler.cli.output import progress
 from haitiwatch.scheduler.rule_config import rule_named
+from haitiwatch.scheduler.rules.classifier import Example
 
 
 def rules_learn(

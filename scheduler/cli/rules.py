@@ -13,8 +13,6 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from haitiwatch.crawler.rules import Mark, RuleSet, compile_rule, make_snippet
-from haitiwatch.crawler.rules.against_marks import MIN_MARKS, MarkFigures, mark_figures
 from haitiwatch.db.alerts import Alert, ArchivedText
 from haitiwatch.db.marks import RELEVANT
 from haitiwatch.db.query.ast import leaves
@@ -32,6 +30,8 @@ from haitiwatch.scheduler.mark_links import links_note
 from haitiwatch.scheduler.notify import Notifier, send_test
 from haitiwatch.scheduler.rule_config import rule_named
 from haitiwatch.scheduler.rule_scope import in_scope
+from haitiwatch.scheduler.rules import Mark, RuleSet, compile_rule, make_snippet
+from haitiwatch.scheduler.rules.against_marks import MIN_MARKS, MarkFigures, mark_figures
 
 
 class AlertStatus(StrEnum):

@@ -14,13 +14,13 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from haitiwatch.crawler.rules.highlight import Highlighter
 from haitiwatch.db.errors import HaitiwatchError
 from haitiwatch.db.search import SearchFilters, SearchHit, Sort
 from haitiwatch.db.search.query import SearchQuery, parse_day
 from haitiwatch.scheduler.cli.common import load, open_archive
 from haitiwatch.scheduler.cli.output import print_table
 from haitiwatch.scheduler.cli.since import parse_since, since_help
+from haitiwatch.scheduler.rules.highlight import Highlighter
 
 FORMATS = ("table", "json", "jsonl", "csv")
 

@@ -12,13 +12,13 @@ from typing import Any, Final, TypeVar
 from aiohttp import web
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from haitiwatch.crawler.rules.highlight import Highlighter
 from haitiwatch.db.archive import Archive
 from haitiwatch.db.errors import HaitiwatchError
 from haitiwatch.db.search import SearchFilters, Sort
 from haitiwatch.db.search.query import MatchExpr, SearchQuery, parse_day
 from haitiwatch.scheduler.config import LoadedConfig
 from haitiwatch.scheduler.numbers import MAX_ID, whole_number
+from haitiwatch.scheduler.rules.highlight import Highlighter
 from haitiwatch.scheduler.tag_coverage import tags_by_source
 from haitiwatch.scheduler.web.feed_links import ALL_ARTICLES, feed_href
 from haitiwatch.scheduler.web.i18n import LANGUAGES, current_language, translate, translations

@@ -10,10 +10,10 @@ from typing import Any, Final
 from aiohttp import web
 from markupsafe import Markup, escape
 
-from haitiwatch.crawler.rules.highlight import Highlighter, Snippet
 from haitiwatch.db.errors import HaitiwatchError
 from haitiwatch.db.search import SearchHit
 from haitiwatch.scheduler.numbers import whole_number
+from haitiwatch.scheduler.rules.highlight import Highlighter, Snippet
 from haitiwatch.scheduler.tag_coverage import COVERAGE_BY, coverage_by
 from haitiwatch.scheduler.web.chart import MAX_DAYS, coverage_svg
 from haitiwatch.scheduler.web.context import CONTEXT, WebContext, search_params

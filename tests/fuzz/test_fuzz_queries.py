@@ -12,14 +12,14 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from haitiwatch.crawler.rules.compiled import compile_rule
-from haitiwatch.crawler.rules.highlight import Highlighter
-from haitiwatch.crawler.rules.matcher import RuleSet
 from haitiwatch.db.archive import Archive
 from haitiwatch.db.query.ast import to_query
 from haitiwatch.db.query.parser import QuerySyntaxError, parse_query
 from haitiwatch.db.search import SearchFilters
 from haitiwatch.db.search.query import SearchQuery
+from haitiwatch.scheduler.rules.compiled import compile_rule
+from haitiwatch.scheduler.rules.highlight import Highlighter
+from haitiwatch.scheduler.rules.matcher import RuleSet
 from tests.fuzz import fuzzed
 
 _SYNTAX = [

@@ -13,9 +13,6 @@ import pytest
 from sqlalchemy import select
 
 from benchmarks.build_examples import kind_of_text, lowest_precise_threshold
-from haitiwatch.crawler.rules import RuleSet, compile_rule
-from haitiwatch.crawler.rules.classifier import RuleModel, cross_validated_scores, learn
-from haitiwatch.crawler.rules.training import shipped_examples, shipped_model, shipped_model_json
 from haitiwatch.db.records import ArticleRecord
 from haitiwatch.db.rule_models import RuleModels, StoredModel
 from haitiwatch.db.schema import RuleMatchRow
@@ -23,6 +20,9 @@ from haitiwatch.db.store import SourceSpec, Store
 from haitiwatch.scheduler.assist import rule_scorer
 from haitiwatch.scheduler.config import load_config, parse_config
 from haitiwatch.scheduler.notify import rule_match_hook
+from haitiwatch.scheduler.rules import RuleSet, compile_rule
+from haitiwatch.scheduler.rules.classifier import RuleModel, cross_validated_scores, learn
+from haitiwatch.scheduler.rules.training import shipped_examples, shipped_model, shipped_model_json
 from tests.support import FeedItem, articles, crawl, open_store, rss, run_cli, write_config
 from tests.support.receiver import Receiver
 from tests.support.server import Site
@@ -222,7 +222,9 @@ def test_a_fresh_archive_alerts_by_the_shipped_model_until_one_is_learned(
 
 def test_the_shipped_model_is_the_one_learned_from_the_shipped_examples() -> None:
     """benchmarks/build_examples.py --write writes both files: they cannot drift apart."""
-    shipped = resources.files("haitiwatch.crawler.rules").joinpath("examples", "mission.model.json")
+    shipped = resources.files("haitiwatch.scheduler.rules").joinpath(
+        "examples", "mission.model.json"
+    )
     assert shipped.read_bytes() == shipped_model_json(shipped_examples("mission"))
 
 
@@ -235,7 +237,7 @@ def test_the_default_threshold_is_the_lowest_that_keeps_tune_precision() -> None
     assert scores is not None
     by_query = [bool(query.names(e.title, e.text)) for e in examples]
     labels = [e.relevant for e in examples]
-    shipped = resources.files("haitiwatch.crawler.rules").joinpath("examples", "mission.jsonl")
+    shipped = resources.files("haitiwatch.scheduler.rules").joinpath("examples", "mission.jsonl")
     rows = [json.loads(line) for line in shipped.read_text(encoding="utf-8").splitlines()]
     kinds = [kind_of_text(row["id"]) for row in rows]
     assert lowest_precise_threshold(scores, by_query, labels, kinds) == mission.assist_threshold

@@ -16,7 +16,6 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, text
 
-from haitiwatch.crawler.rules import RuleSet
 from haitiwatch.db.database import MIGRATIONS, migrate
 from haitiwatch.db.query.parser import QuerySyntaxError
 from haitiwatch.db.records import ArticleRecord
@@ -28,6 +27,7 @@ from haitiwatch.db.search.sql import SEARCH_KEY_SQL
 from haitiwatch.db.store import Store
 from haitiwatch.db.story_reader import list_stories, story_copies
 from haitiwatch.scheduler.export import article_row
+from haitiwatch.scheduler.rules import RuleSet
 from tests.support import run_cli
 from tests.support.archive import HOSTILE_TITLE, briefings, fill_archive
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from haitiwatch.crawler.rules.against_marks import MIN_MARKS, mark_figures
+from haitiwatch.scheduler.rules.against_marks import MIN_MARKS, mark_figures
 
 VERDICTS = st.dictionaries(st.integers(0, 60), st.sampled_from(["relevant", "irrelevant"]))
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from haitiwatch.crawler.rules.classifier import (
+from haitiwatch.scheduler.rules.classifier import (
     Example,
     ModelFormatError,
     RuleModel,

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import pytest
 
-from haitiwatch.crawler.rules import RuleSet
 from haitiwatch.scheduler.config import load_config
+from haitiwatch.scheduler.rules import RuleSet
 
 MISSION = next(rule for rule in load_config(None).config.rules if rule.name == "mission")
 RULES = RuleSet.from_queries([(MISSION.name, MISSION.query)])

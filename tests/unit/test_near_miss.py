@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from haitiwatch.crawler.rules import RuleSet, compile_rule
-from haitiwatch.crawler.rules.near_miss import closeness, near_miss, top_near_misses
 from haitiwatch.db.query.ast import And, Near, Node, Not, Or, Phrase, Term, leaves
+from haitiwatch.scheduler.rules import RuleSet, compile_rule
+from haitiwatch.scheduler.rules.near_miss import closeness, near_miss, top_near_misses
 
 FILLER = [
     "the",

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from haitiwatch.crawler.rules import RuleSet, make_snippet
-from haitiwatch.crawler.rules.matcher import split_fold
 from haitiwatch.db.textnorm import fold
+from haitiwatch.scheduler.rules import RuleSet, make_snippet
+from haitiwatch.scheduler.rules.matcher import split_fold
 
 TITLE = "Kenya-led force lands in Port-au-Prince"
 TEXT = (

@@ -12,7 +12,6 @@ from hypothesis import strategies as st
 from markupsafe import Markup
 from openapi_spec_validator import validate
 
-from haitiwatch.crawler.rules.highlight import Highlighter, Snippet
 from haitiwatch.db.query.parser import QuerySyntaxError
 from haitiwatch.db.search import CoveragePoint, SearchError, SearchHit
 from haitiwatch.db.search.query import (
@@ -25,6 +24,7 @@ from haitiwatch.db.search.query import (
     to_fts5,
     to_tsquery,
 )
+from haitiwatch.scheduler.rules.highlight import Highlighter, Snippet
 from haitiwatch.scheduler.web.atom import FeedSite, archive_feed
 from haitiwatch.scheduler.web.chart import MAX_SERIES, coverage_svg, series_of
 from haitiwatch.scheduler.web.openapi import SPEC

@@ -1,5 +1,5 @@
 """The labelled examples a rule's model learns from: those shipped with haitiwatch
-(``crawler/rules/examples/RULE.jsonl``, built by benchmarks/build_examples.py), and any given
+(``scheduler/rules/examples/RULE.jsonl``, built by benchmarks/build_examples.py), and any given
 with them (the user's own marks); and the model learned from the shipped examples
 (``RULE.model.json``), so that an assisted rule works before anyone runs ``rules learn``."""
 
@@ -9,9 +9,9 @@ import json
 from importlib import resources
 from typing import Any
 
-from haitiwatch.crawler.rules.classifier import Example, RuleModel, learn
+from haitiwatch.scheduler.rules.classifier import Example, RuleModel, learn
 
-_SHIPPED = resources.files("haitiwatch.crawler.rules").joinpath("examples")
+_SHIPPED = resources.files("haitiwatch.scheduler.rules").joinpath("examples")
 
 
 def shipped_examples(rule: str) -> list[Example]:

@@ -20,15 +20,15 @@ from typing import Final
 
 import ahocorasick
 
-from haitiwatch.crawler.rules.compiled import (
+from haitiwatch.db.query.ast import And, Near, Node, Not, Or, Phrase, Term, leaves
+from haitiwatch.db.textnorm import fold
+from haitiwatch.scheduler.rules.compiled import (
     CompiledRule,
     OrPlan,
     compile_rule,
     plan_needs,
     plan_ors,
 )
-from haitiwatch.db.query.ast import And, Near, Node, Not, Or, Phrase, Term, leaves
-from haitiwatch.db.textnorm import fold
 
 #: Document fields, in the order of ``RuleSet.match`` arguments.
 DOC_FIELDS: Final = ("title", "text")

@@ -24,9 +24,9 @@ from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final, Protocol, TypeVar
 
-from haitiwatch.crawler.rules.compiled import CompiledRule, compile_rule
-from haitiwatch.crawler.rules.matcher import DOC_FIELDS, Document, RuleSet
 from haitiwatch.db.query.ast import And, Leaf, Near, Node, Not, Or, Phrase, Term, leaves, to_query
+from haitiwatch.scheduler.rules.compiled import CompiledRule, compile_rule
+from haitiwatch.scheduler.rules.matcher import DOC_FIELDS, Document, RuleSet
 
 #: (title, text) -> a probability-like score in [0, 1] from a learned classifier, or None
 #: when it has no opinion (no model trained for the rule).

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from haitiwatch.crawler.rules.compiled import compile_rule
-from haitiwatch.crawler.rules.matcher import Mark, RuleSet
 from haitiwatch.db.query.ast import Node, leaves, or_
+from haitiwatch.scheduler.rules.compiled import compile_rule
+from haitiwatch.scheduler.rules.matcher import Mark, RuleSet
 
 _LEAD = 60  # characters of context before the first highlighted term
 

@@ -6,9 +6,9 @@ cuts a short excerpt around the matched terms for messages. The query language i
 Pure: no database, no I/O.
 """
 
-from haitiwatch.crawler.rules.compiled import CompiledRule, compile_rule
-from haitiwatch.crawler.rules.highlight import Snippet, make_snippet
-from haitiwatch.crawler.rules.matcher import Mark, RuleMatch, RuleSet
+from haitiwatch.scheduler.rules.compiled import CompiledRule, compile_rule
+from haitiwatch.scheduler.rules.highlight import Snippet, make_snippet
+from haitiwatch.scheduler.rules.matcher import Mark, RuleMatch, RuleSet
 
 __all__ = [
     "CompiledRule",

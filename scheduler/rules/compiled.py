@@ -1,6 +1,6 @@
 """A rule compiled for the matcher: its syntax tree, its trigger words (one of which a
 matching document contains), and the plans that let a document rule out ORs and NEARs with
-set operations (``RuleSet`` in crawler/rules/matcher.py builds its indexes from them)."""
+set operations (``RuleSet`` in scheduler/rules/matcher.py builds its indexes from them)."""
 
 from __future__ import annotations
 
