@@ -1,4 +1,4 @@
-"""The feeders of cluster mode (docs/architecture.md, "Cluster mode"): roles share one database
+"""The feeders of cluster mode (docs/service.md, "Cluster mode"): roles share one database
 and a Redis poll queue (crawler.cluster); the database decides who polls what.
 
 - ``Dispatcher`` (role scheduler): frees the dispatches of dead workers, marks due sources
