@@ -58,7 +58,7 @@ def page_record(
     """Extract a page and build its record in one CPU-pool call (language detection and
     story keys included, so the database thread only writes)."""
     from haitiwatch.crawler.extract import (
-        extract_page,  # about 0.3 s of imports; feeds never need it
+        extract_page,  # trafilatura and its imports: feeds never need them
     )
 
     page = repaired_page(extract_page(body, url, encoding))
@@ -89,8 +89,8 @@ def feed_records(
 
 #: How much lower a CPU worker process's priority is than the crawl's main process. The main
 #: process runs the one database writer (the crawl's only serial stage), the downloads and the
-#: service's web page; parsing is throughput work that should fill what is left. Measured on
-#: a cold 10,000-entry crawl on 2 cores: 14.2 -> 13.5 s, the writer no longer finishing alone.
+#: service's web page; parsing is throughput work that should fill what is left, so that the
+#: writer does not finish alone (figures: benchmarks/README.md).
 WORKER_NICENESS = 10
 
 

@@ -20,8 +20,8 @@ from haitiwatch.db.records import FetchToSave, Saved, Write
 log = logging.getLogger(__name__)
 
 #: A transaction takes at most this many writes, and stops taking more once it holds this
-#: many articles: the write lock is held for the whole transaction (about 1 s per 1,000
-#: articles), and other writers (cluster workers, the CLI) wait for it.
+#: many articles: the write lock is held for the whole transaction, and other writers
+#: (cluster workers, the CLI) wait for it.
 MAX_WRITES_PER_COMMIT = 100
 MAX_ARTICLES_PER_COMMIT = 1000
 

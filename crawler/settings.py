@@ -11,8 +11,8 @@ from haitiwatch.crawler.jobs import CrawlSettings, SourceJob
 
 ASYNCIO_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 #: Off (COOKIES_ENABLED is False), yet imported if only disabled in DOWNLOADER_MIDDLEWARES
-#: (Scrapy loads every listed component): it imports tldextract, requests and filelock,
-#: 0.02 s of every start. Left out of the base list instead.
+#: (Scrapy loads every listed component): it imports tldextract, requests and filelock on
+#: every start. Left out of the base list instead.
 COOKIES_MIDDLEWARE = "scrapy.downloadermiddlewares.cookies.CookiesMiddleware"
 DEPTH_MIDDLEWARE = "scrapy.spidermiddlewares.depth.DepthMiddleware"
 #: Seconds a host's robots.txt is used before it is fetched again.
@@ -82,7 +82,7 @@ def _base_settings(settings: CrawlSettings, jobs: list[SourceJob]) -> dict[str, 
         "SPIDER_MIDDLEWARES": {DEPTH_MIDDLEWARE: None},
         "MEMUSAGE_ENABLED": False,
         # Scrapy's default extensions, minus those this crawl has no use for: remote control
-        # (it imports aiohttp, 0.1 s of every start; Scrapy imports a component even to
+        # (it imports aiohttp on every start; Scrapy imports a component even to
         # disable it, hence the base list itself), telnet, JOBDIR state, feed exports,
         # periodic log stats, close conditions, AutoThrottle, memory debugging and limits.
         # A default extension added by a later Scrapy stays off until reviewed here:

@@ -180,7 +180,7 @@ def registered_domain(url: str) -> str:
 
 @cache
 def _extractor() -> tldextract.TLDExtract:
-    # Imported here: it brings in requests (0.1 s), and a process that stores no article
+    # Imported here: it brings in requests, and a process that stores no article
     # (a pass of 304s) never needs it.
     import tldextract
 

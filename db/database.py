@@ -93,8 +93,8 @@ def one_of(
     look each value up in ``column``'s index, as for an IN list.
 
     An IN list has one placeholder per value, which SQLAlchemy renders and binds at every
-    execution, and one SQL text per length (SQLite keeps up to 128 prepared statements a
-    connection, ~80 KB each with 500 values: 15 MB in the long-lived service). Here the SQL
+    execution, and one SQL text per length, each a prepared statement SQLite keeps (up to 128
+    a connection, large with many values) in the long-lived service. Here the SQL
     text is always the same and compiled once, and there is no limit on the number of values
     to chunk around (figures: benchmarks/README.md).
     """
@@ -142,7 +142,7 @@ def insert_returning_ids(
 
 def dialect_insert(session: Session) -> Any:
     """The session's dialect's ``insert`` (with ON CONFLICT ...). Imported on use: a SQLite
-    process need not import the PostgreSQL dialect (0.05 s of every start)."""
+    process need not import the PostgreSQL dialect."""
     if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 

@@ -19,7 +19,7 @@ SEND_TIMEOUT = 30.0
 def apprise_accepts(url: str) -> bool:
     """Whether Apprise makes at least one notification target of ``url``. Apprise's own error
     log, which would quote the whole URL and its secret, is silenced meanwhile."""
-    import apprise  # slow import (~0.8 s of plugins): only when needed
+    import apprise  # a slow import (every plugin): only when needed
 
     apprise_log = logging.getLogger("apprise")
     was_disabled, apprise_log.disabled = apprise_log.disabled, True
@@ -55,7 +55,7 @@ async def deliver(
     """Send ``message`` to every target of an Apprise URL, except targets already ``sent``
     in ``done``. Each target gets the body format it prefers (HTML for email, Markdown for
     Slack, text otherwise)."""
-    import apprise  # slow import (~0.8 s of plugins): only when sending
+    import apprise  # a slow import (every plugin): only when sending
 
     targets = apprise.Apprise()
     if url is None or not targets.add(url) or len(targets) == 0:

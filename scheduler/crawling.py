@@ -44,8 +44,8 @@ def lives_on_private_address(url: str) -> bool:
 def private_sources(urls: Sequence[str]) -> dict[str, bool]:
     """``lives_on_private_address`` of each URL: each host resolved once, hosts in parallel.
 
-    One after another, 40 hosts at 20-100 ms a lookup held the start of every pass for
-    seconds, and sources on one host (Google News searches) were looked up again each.
+    One after another, the lookups held the start of every pass for seconds, and sources on
+    one host (Google News searches) were looked up again each.
     """
     host_of = {url: urlsplit(url).hostname or "" for url in urls}
     hosts = sorted(set(host_of.values()))
