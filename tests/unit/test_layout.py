@@ -4,6 +4,7 @@ scheduler -> crawler -> db, the query language is stdlib only, rules are only ma
 from __future__ import annotations
 
 import ast
+import graphlib
 import sys
 from pathlib import Path
 
@@ -41,6 +42,28 @@ def test_imports_point_from_scheduler_to_crawler_to_db() -> None:
         if _top(name) in forbidden
     ]
     assert wrong == []
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(REPO).with_suffix("").parts
+    return ".".join(("haitiwatch", *parts[: -1 if parts[-1] == "__init__" else None]))
+
+
+def test_no_import_cycles() -> None:
+    """Module-level imports between our modules form no cycle (lazy imports inside functions
+    are allowed to, but none is needed for that)."""
+    paths = {_module_name(path): path for package in PACKAGES for path in _modules(package)}
+    graph = {
+        name: {
+            target
+            for node in ast.parse(path.read_text("utf-8")).body
+            if isinstance(node, ast.ImportFrom) and node.module and not node.level
+            for target in (node.module, *(f"{node.module}.{alias.name}" for alias in node.names))
+            if target in paths and target != name
+        }
+        for name, path in paths.items()
+    }
+    graphlib.TopologicalSorter(graph).prepare()  # raises CycleError, naming the cycle
 
 
 def test_no_module_imports_a_private_name_of_another() -> None:
