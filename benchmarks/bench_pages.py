@@ -30,6 +30,7 @@ import os
 import platform
 import re
 import shutil
+import sqlite3
 import statistics
 import sys
 import tempfile
@@ -37,6 +38,7 @@ import time
 import unicodedata
 from collections import Counter
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -64,6 +66,8 @@ from nginx import StaticServer, serve_directory
 from workload import CorpusPage, fundus_pages, write_page_site
 
 from haitiwatch.crawler.extract import extract_page
+from haitiwatch.crawler.urls import canonical_url
+from haitiwatch.db.keys import key_value
 
 TARGET_SHARE = 0.60
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
@@ -187,19 +191,28 @@ class CrawlResult:
     exported: dict[str, str | None]  # served URL -> stored text
 
 
-def export_texts(config: Path) -> dict[str, str | None]:
+def export_texts(config: Path, served: list[str]) -> dict[str, str | None]:
+    """Served URL -> the text exported for it. A page is found by any URL its article is
+    stored under: one that declares its own canonical address is exported under that link."""
     out = config.with_name("export.jsonl")
     run_process(haitiwatch_cmd(config, "export", "--format", "jsonl", "--output", str(out)))
     rows = [json.loads(line) for line in out.read_text("utf-8").splitlines() if line]
-    return {row["url"]: row["text"] for row in rows}
+    text_of = {row["id"]: row["text"] for row in rows}
+    with closing(sqlite3.connect(config.with_name("hw.db"))) as db:
+        article_of = dict(db.execute("SELECT value, article_id FROM article_keys WHERE kind='url'"))
+    found = {url: article_of.get(key_value(canonical_url(url))) for url in served}
+    return {url: text_of[id_] for url, id_ in found.items() if id_ in text_of}
 
 
-def bench_crawl(server: StaticServer, feeds: list[str], folder: Path, workers: int) -> CrawlResult:
+def bench_crawl(
+    server: StaticServer, feeds: list[str], served: list[str], folder: Path, workers: int
+) -> CrawlResult:
     config = write_config(folder, server.base_url, feeds, fetch_articles=True)
     mark = server.log_mark()
     run = crawl(config, workers)
     statuses = server.statuses_since(mark, "/pages/")
-    return CrawlResult(workers, run, db_state(folder / "hw.db"), statuses, export_texts(config))
+    exported = export_texts(config, served)
+    return CrawlResult(workers, run, db_state(folder / "hw.db"), statuses, exported)
 
 
 # -- profiling -------------------------------------------------------------------------------
@@ -325,7 +338,7 @@ def main() -> int:
             )
         loops = reference_loops(served)
         crawls = [
-            bench_crawl(server, feeds, work / f"hw-w{w}", int(w))
+            bench_crawl(server, feeds, [url for url, _ in served], work / f"hw-w{w}", int(w))
             for w in args.hw_workers.split(",")
         ]
         print_speed(loops, crawls, count)
