@@ -105,7 +105,8 @@ UPPERCASE_ONLY: Final = frozenset(
 #: Concepts too common in the monitored news to tell one event from another on their own:
 #: they count, lightly, but are not index keys.
 COMMON: Final = frozenset(
-    {"e:haiti", "e:kenya", "e:un", "e:us", "t:gangs", "t:police", "t:killed", "t:mission"}
+    {"e:haiti", "e:port-au-prince", "e:kenya", "e:un", "e:us"}
+    | {"t:gangs", "t:police", "t:killed", "t:mission"}
 )
 
 #: Words that are not evidence (English, French, Spanish, Haitian Creole, Polish function
@@ -123,4 +124,12 @@ _STOPWORD_TEXT: Final = """
     lundi mardi mercredi jeudi vendredi samedi dimanche lunes martes miercoles jueves viernes
     sabado domingo lendi madi mekredi jedi vandredi samdi dimanch today yesterday hier ayer
 """
-STOPWORDS: Final = frozenset(_STOPWORD_TEXT.split())
+#: Month names (folded): a date tells no event apart, nor does the day number beside one.
+_MONTH_TEXT: Final = """
+    january february march april may june july august september october november december
+    janvier fevrier mars avril mai juin juillet aout septembre octobre novembre decembre
+    enero febrero marzo abril mayo junio julio agosto septiembre octubre noviembre diciembre
+    janvye fevriye mas avril me jen jiye out septanm oktob novanm desanm
+"""
+MONTHS: Final = frozenset(_MONTH_TEXT.split())
+STOPWORDS: Final = frozenset(_STOPWORD_TEXT.split()) | MONTHS

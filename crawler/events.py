@@ -23,13 +23,13 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Final
 
-from haitiwatch.crawler.event_aliases import ALIASES, COMMON, STOPWORDS, UPPERCASE_ONLY
+from haitiwatch.crawler.event_aliases import ALIASES, COMMON, MONTHS, STOPWORDS, UPPERCASE_ONLY
 from haitiwatch.db.textnorm import fold
 
 #: Words of the text read as its lead (after the headline).
 LEAD_WORDS: Final = 80
 #: Change anything in the concept or key computation: bump this (stored keys age out).
-SCHEME: Final = b"events-1"
+SCHEME: Final = b"events-2"
 
 # A number (with its separators: 13-0, 96,000, 1.5) or a word (letters, no digits).
 _TOKEN_RE: Final = re.compile(r"\d+(?:[-.,:/]\d+)*|[^\W\d_]+")
@@ -124,10 +124,18 @@ def _part_concepts(text: str, is_title: bool) -> set[str]:
             i += size
             break
         else:
-            if (concept := _token_concept(toks[i], title_case)) is not None:
+            if not _is_day_of_month(toks, i) and (concept := _token_concept(toks[i], title_case)):
                 found.add(concept)
             i += 1
     return found
+
+
+def _is_day_of_month(toks: list[Token], i: int) -> bool:
+    """A number of one or two digits beside a month name ("January 31", "1er février")."""
+    word = toks[i].folded
+    if not (word.isdigit() and len(word) <= 2):
+        return False
+    return any(0 <= j < len(toks) and toks[j].folded in MONTHS for j in (i - 1, i + 1))
 
 
 def _token_concept(token: Token, title_case: bool) -> str | None:
@@ -204,10 +212,20 @@ def same_event_score(
     return score
 
 
+#: Index keys an article gets at most: the candidate lookup reads every recent article
+#: holding one of them, so on a busy subject its cost grows with the keys. Entities and
+#: names go first, then numbers, headline words, lead words (docs/events.md).
+MAX_KEYS: Final = 24
+_KEY_ORDER: Final = {"e": 0, "n": 0, "#": 1, "t": 2, "w": 3}
+
+
 def event_keys(found: Iterable[str]) -> list[int]:
-    """Signed 64-bit index keys of the uncommon concepts (common ones find too many). Two
-    articles that share no key share no uncommon concept, so never report one event."""
-    return sorted(_key(c) for c in found if c not in COMMON)
+    """Signed 64-bit index keys of an article's uncommon concepts (common ones find too
+    many), at most ``MAX_KEYS``, the most telling first. Articles that share no key are never
+    compared: without a shared uncommon concept they could not score, and the cap leaves out
+    lead words first."""
+    uncommon = [(_KEY_ORDER[c[0]], _key(c)) for c in found if c not in COMMON]
+    return sorted(key for _, key in sorted(uncommon)[:MAX_KEYS])
 
 
 def _key(concept: str) -> int:

@@ -7,12 +7,15 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
+from haitiwatch.crawler.event_aliases import COMMON
 from haitiwatch.crawler.events import (
+    MAX_KEYS,
     EventParams,
     Evidence,
     concepts,
     concepts_from_text,
     concepts_to_text,
+    event_keys,
     same_event_score,
 )
 
@@ -108,3 +111,33 @@ def test_the_decision_is_symmetric(t1: str, x1: str, t2: str, x2: str, hours: in
 def test_stored_concepts_read_back_the_same(title: str, text: str) -> None:
     found = concepts(title, text)
     assert concepts_from_text(concepts_to_text(found)) == found
+
+
+concept_sets = st.frozensets(
+    st.builds(lambda kind, word: f"{kind}{word}", st.sampled_from(["e:", "n:", "#", "t:", "w:"]),
+              st.text(alphabet="abcdefghij", min_size=1, max_size=6)),
+    max_size=80,
+)  # fmt: skip
+
+
+@given(concept_sets)
+def test_an_article_has_at_most_max_keys_names_before_words(found: frozenset[str]) -> None:
+    keys = event_keys(found)
+    every = event_keys_uncapped(found)
+    assert len(keys) == min(MAX_KEYS, len(every)) and set(keys) <= set(every)
+    names = {c for c in found if c[0] in "en" and c not in COMMON}
+    if len(names) <= MAX_KEYS:  # every name keeps its key before any word does
+        assert set(event_keys_uncapped(names)) <= set(keys)
+
+
+def test_two_reports_of_one_event_share_a_key_however_long_their_leads() -> None:
+    lead = " ".join(f"word{chr(97 + i % 26)}{chr(97 + i // 26)}" for i in range(80))
+    first = concepts(VOTE_EN[0], VOTE_EN[1] + " " + lead)
+    second = concepts(VOTE_REWORDED[0], lead[::-1] + " " + VOTE_REWORDED[1])
+    assert len(event_keys_uncapped(first)) > MAX_KEYS
+    assert set(event_keys(first)) & set(event_keys(second))
+
+
+def event_keys_uncapped(found: frozenset[str] | set[str]) -> list[int]:
+    """The key of every uncommon concept, one at a time (no cap applies to one)."""
+    return sorted(key for concept in found for key in event_keys([concept]))
