@@ -3,7 +3,8 @@
 The whole-process benchmark (bench_ingest.py) says how fast a crawl is; this one says why.
 It builds the same workload (benchmarks/workload.py), then for each feed, in one thread and
 in order: parses it (read_listing, as a CPU worker does), builds the records (build_record:
-text cleaning, hashes, language), computes story keys and shingles (StoryMatcher.prepare),
+text cleaning, hashes, language), computes story keys, shingles and event evidence (the
+Store's record preparer, as the CPU pool does),
 and stores it (Store.save_fetch into a fresh SQLite database, as the database thread does).
 It prints CPU milliseconds per entry for each stage (time.process_time, so other load on the
 machine matters less than for wall clocks).
@@ -54,8 +55,8 @@ def main() -> int:
     store = open_store(loaded)
     sync_sources(store, loaded.config.sources)
     jobs, _deferred = make_jobs(store, select_sources(loaded.config, []), datetime.now(UTC))
-    matcher = store.stories.matcher
-    assert matcher is not None, "the default config groups stories"
+    prepare = store.record_preparer
+    assert prepare is not None, "the default config groups stories and events"
     spent = {"parse": 0.0, "build_record": 0.0, "prepare": 0.0, "save_fetch": 0.0}
     entries = 0
     for job in jobs:
@@ -66,7 +67,7 @@ def main() -> int:
         listed = list(listing.feed.entries)
         records = feed_records(job, listed, listed).records
         t2 = time.process_time()
-        records = [matcher.prepare(r) for r in records]
+        records = [prepare(r) for r in records]
         t3 = time.process_time()
         result = FetchResult(
             source=job.name,

@@ -19,8 +19,9 @@ from haitiwatch.db.records import ArticleRecord, FeedEntry
 
 log = logging.getLogger(__name__)
 
-#: Adds a record's story-index keys (the Store's matcher); None: the Store computes them.
-PrepareStory = Callable[[ArticleRecord], ArticleRecord] | None
+#: Adds a record's story keys and event evidence (the Store's matchers); None: the Store
+#: computes them.
+PrepareRecord = Callable[[ArticleRecord], ArticleRecord] | None
 
 
 class ItemFailure(NamedTuple):
@@ -52,7 +53,7 @@ def page_record(
     body: bytes,
     url: str,
     encoding: str | None,
-    prepare: PrepareStory = None,
+    prepare: PrepareRecord = None,
     boilerplate: frozenset[str] = frozenset(),
 ) -> ArticleRecord | None:
     """Extract a page and build its record in one CPU-pool call (language detection and
@@ -70,7 +71,7 @@ def feed_records(
     job: SourceJob,
     entries: list[FeedEntry],
     listed: Sequence[FeedEntry],
-    prepare: PrepareStory = None,
+    prepare: PrepareRecord = None,
 ) -> FeedRecords:
     """A feed's new entries as records, and the feed's boilerplate, found among all the
     entries it ``listed`` (new ones included). An entry whose record cannot be made fails

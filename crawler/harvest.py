@@ -23,7 +23,7 @@ from haitiwatch.crawler.assemble import Known, build_record, needs_fetch
 from haitiwatch.crawler.cpu_gate import CpuGate, Stage
 from haitiwatch.crawler.cpu_work import (
     ItemFailure,
-    PrepareStory,
+    PrepareRecord,
     error_text,
     feed_records,
     page_record,
@@ -81,7 +81,7 @@ class Harvester:
         self.writer = GroupWriter(storage, db)
         self._retry_after_cap = retry_after_cap
         self._clock = clock
-        self._prepare: PrepareStory = storage.story_preparer
+        self._prepare: PrepareRecord = storage.record_preparer
 
     def _elapsed_ms(self, poll: Poll) -> int:
         return int((self._clock() - poll.started).total_seconds() * 1000)

@@ -15,8 +15,9 @@ from haitiwatch.db.records import ArticleRecord, KnownArticle, OwedPage, Saved, 
 
 class CrawlStorage(Protocol):
     @property
-    def story_preparer(self) -> Callable[[ArticleRecord], ArticleRecord] | None:
-        """Adds a record's story keys in the CPU pool (picklable); None: no story grouping."""
+    def record_preparer(self) -> Callable[[ArticleRecord], ArticleRecord] | None:
+        """Adds a record's story keys and event evidence in the CPU pool (picklable); None:
+        no grouping."""
         ...
 
     def known_articles(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol, cast
 
@@ -16,11 +17,12 @@ from sqlalchemy.orm import Session
 from haitiwatch.db.alias_owners import is_alias, separate_false_aliases
 from haitiwatch.db.article_keys import add_keys, article_by_keys, stored_keys
 from haitiwatch.db.database import insert_returning_ids
-from haitiwatch.db.event_index import EventIndex, StoryOf
+from haitiwatch.db.event_index import EventIndex, EventMatcher, StoryOf
 from haitiwatch.db.keys import record_keys
 from haitiwatch.db.records import ArticleOutcome, ArticleRecord, StoredChange
 from haitiwatch.db.schema import Article, ArticleKey, Story
 from haitiwatch.db.search.sql import index_new_articles
+from haitiwatch.db.story_index import Matcher as StoryMatcher
 from haitiwatch.db.story_index import Placement, StoryIndex
 
 _TEXT_RANK = {"feed": 1, "page": 2}
@@ -38,6 +40,23 @@ class ArticleHook(Protocol):
     def __call__(
         self, session: Session, changes: Sequence[StoredChange], now: datetime
     ) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RecordPreparer:
+    """Computes in the crawl's CPU pool what the Store would otherwise compute in its one
+    database thread: a record's story keys and event evidence. Sent to worker processes,
+    so it holds only the (picklable) matchers."""
+
+    stories: StoryMatcher | None
+    events: EventMatcher | None
+
+    def __call__(self, record: ArticleRecord) -> ArticleRecord:
+        if self.stories is not None:
+            record = self.stories.prepare(record)
+        if self.events is not None:
+            record = replace(record, event_evidence=self.events.evidence(record))
+        return record
 
 
 class ArticleWriter:

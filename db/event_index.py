@@ -100,7 +100,10 @@ class EventIndex:
         if self.matcher is None:
             return EventsPlaced([None] * len(records), [], [], [], {})
         matcher = self.matcher
-        evidence = [matcher.evidence(r) for r in records]
+        evidence = [
+            r.event_evidence if r.event_evidence is not None else matcher.evidence(r)
+            for r in records
+        ]
         keys = [set(matcher.keys(e)) for e in evidence]
         times = [report_time(r, now) for r in records]
         story_events = _story_events(session, {s.story_id for s in stories if s.story_id})

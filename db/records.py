@@ -128,6 +128,9 @@ class ArticleRecord:
     #: The text's shingle hashes for verifying story candidates (sorted uint32, little-endian),
     #: computed with the keys; None: computed when needed.
     story_shingles: bytes | None = field(default=None, repr=False)
+    #: Event evidence in its stored form, computed with the story keys; None: the Store's
+    #: event index computes it itself.
+    event_evidence: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

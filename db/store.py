@@ -6,7 +6,7 @@ health), so a crash never leaves half a feed behind and a re-run simply repeats 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from haitiwatch.db.article_keys import key_in
-from haitiwatch.db.articles import ArticleHook, ArticleWriter
+from haitiwatch.db.articles import ArticleHook, ArticleWriter, RecordPreparer
 from haitiwatch.db.database import (
     WRITE_OPTION,
     create_db_engine,
@@ -201,9 +201,11 @@ class Store:
             return pending(session, self.source_id(source))
 
     @property
-    def story_preparer(self) -> Callable[[ArticleRecord], ArticleRecord] | None:
-        """What computes a record's story keys in the crawl's CPU pool (None: no stories)."""
-        return self.stories.matcher.prepare if self.stories.matcher is not None else None
+    def record_preparer(self) -> RecordPreparer | None:
+        """What computes a record's story keys and event evidence in the crawl's CPU pool
+        (None: neither stories nor events are grouped)."""
+        stories, events = self.stories.matcher, self.articles.events.matcher
+        return None if stories is None and events is None else RecordPreparer(stories, events)
 
     def known_articles(
         self, keys: Sequence[tuple[str, str]]

@@ -51,7 +51,7 @@ class DryRunStorage:
 
     fetches: list[FetchResult] = field(default_factory=list)
     records: list[ArticleRecord] = field(default_factory=list)
-    story_preparer: None = None
+    record_preparer: None = None
 
     def known_articles(
         self, keys: Sequence[tuple[str, str]]

@@ -5,6 +5,7 @@ alerts once per event, across a restart."""
 from __future__ import annotations
 
 import json
+import pickle
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -134,6 +135,26 @@ def test_a_batch_of_one_feed_places_its_reports_in_events(db_url: str) -> None:
     found = {a.url: a.event for a in store.iter_articles()}
     assert found["https://wire.example/vote"] == found["https://wire.example/fr"]
     assert found["https://wire.example/cholera"] != found["https://wire.example/vote"]
+    store.close()
+
+
+def test_evidence_read_in_the_crawl_pool_is_what_the_store_would_read(db_url: str) -> None:
+    """The crawl's CPU pool prepares records (their event evidence) with a copy of the
+    Store's matchers sent to worker processes; the Store then places them as its own."""
+    store = event_store(db_url)
+    assert store.record_preparer is not None
+    in_worker = pickle.loads(pickle.dumps(store.record_preparer))
+    records = [report("wire", "vote", VOTE_EN, "en"), report("lenouvelliste", "fr", VOTE_FR, "fr")]
+    records.append(report("health", "cholera", CHOLERA, "en"))
+    prepared = [in_worker(r) for r in records]
+    assert [p.event_evidence for p in prepared] == [EventMatcher().evidence(r) for r in records]
+    for record in prepared:
+        store.save_article(record, NOW)
+    found = events_of(store)
+    assert found["wire.example"] == found["lenouvelliste.example"] != found["health.example"]
+    with Session(store.engine) as session:
+        stored = set(session.scalars(select(EventEvidence.concepts)))
+    assert stored == {p.event_evidence for p in prepared}
     store.close()
 
 
