@@ -131,7 +131,7 @@ def _part_concepts(text: str, is_title: bool) -> set[str]:
 
 
 def _is_day_of_month(toks: list[Token], i: int) -> bool:
-    """A number of one or two digits beside a month name ("January 31", "1er février")."""
+    """A number of one or two digits beside a month name ("January 31", "31 janvier")."""
     word = toks[i].folded
     if not (word.isdigit() and len(word) <= 2):
         return False
