@@ -49,6 +49,10 @@ _JSON_FEED_VERSION = re.compile(r"https?://jsonfeed\.org/version/")
 _TAG = re.compile(r"<[^>]*>")
 _FULL_HTML = re.compile(r"\s*<(?:html|!doctype)", re.IGNORECASE)
 _BLOCK_TAGS = ("p", "div", "br", "li", "tr", "td", "th", "h1", "h2", "h3", "h4", "blockquote")
+# Shortcodes a CMS (WordPress) left in the feed's text: an opening one with attributes
+# ([caption id="x"], [time-brightcove not-tgx="true"]) or a closing one ([/caption]). They
+# are markup, not words; bracketed words without attributes ([sic], [Reuters], [1]) stay.
+_SHORTCODE = re.compile(r"\[/[a-z][\w-]*\]|\[[a-z][\w-]*\s[^\[\]=]*=[^\[\]]*\]")
 _LANGUAGE = re.compile(r"[a-z]{2,3}")
 # HTML becomes plain text here (and is sanitised where shown): skip feedparser's HTML passes
 _FP_OPTIONS = {"sanitize_html": False, "resolve_relative_uris": False}
@@ -150,6 +154,8 @@ def plain_text(value: str | None, is_html: bool = True) -> str | None:
     """HTML (or text) -> whitespace-collapsed plain text; None when nothing is left."""
     if value and is_html and ("<" in value or "&" in value):
         value = _html_to_text(value)
+    if value and "[" in value:
+        value = _SHORTCODE.sub(" ", value)
     # str.split() splits on exactly the characters the regex \s matches (str.isspace), at a
     # third of re.sub's cost on a feed summary
     return (" ".join(value.split()) or None) if value else None

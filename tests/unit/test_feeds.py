@@ -619,6 +619,40 @@ def test_plain_text_is_trimmed_and_collapsed(text: str) -> None:
     assert result is None or (result == result.strip() and not re.search(r"\s\s", result))
 
 
+@pytest.mark.parametrize(
+    "summary, text",
+    [
+        (  # TIME's feed, as captured: a video shortcode inside the paragraph
+            "<p>said Lars Klingbeil on Monday. [time-brightcove not-tgx=\u201dtrue\u201d] "
+            "\u201cI believe what happened</p>",
+            "said Lars Klingbeil on Monday. \u201cI believe what happened",
+        ),
+        (
+            '[caption id="attachment_7" align="alignleft"]<img src="x.jpg"> Police in '
+            "Port-au-Prince[/caption] Officers arrived.",
+            "Police in Port-au-Prince Officers arrived.",
+        ),
+        ("He said [sic] it was [Reuters] and [1].", "He said [sic] it was [Reuters] and [1]."),
+        ("A [note on x = y] stays? No: [a b=c] goes.", "A stays? No: goes."),
+    ],
+)
+def test_cms_shortcodes_are_markup_not_text(summary: str, text: str) -> None:
+    assert plain_text(summary) == text
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet="[]=/ab -", max_size=2000))
+def test_shortcode_removal_touches_only_bracketed_text(text: str) -> None:
+    assert _outside_brackets(plain_text(text, is_html=False) or "") == _outside_brackets(text)
+
+
+def _outside_brackets(text: str) -> str:
+    """The text with every bracketed part (innermost first) made a space, collapsed."""
+    while (fewer := re.sub(r"\[[^\[\]]*\]", " ", text)) != text:
+        text = fewer
+    return " ".join(text.split())
+
+
 @given(st.text(max_size=20))
 def test_language_code_is_a_short_lowercase_tag(tag: str) -> None:
     code = language_code(tag)
