@@ -2,6 +2,7 @@
 
     python3 benchmarks/bench_events.py quality   # labelled events, tune and held-back parts
     python3 benchmarks/bench_events.py scale     # cost per article, 10k and 1M indexed
+    python3 benchmarks/bench_events.py sizes     # event sizes on unlabelled world news
 
 Real data (read from ../shared/corpus; the run stops with a message when it is absent): the
 277 RSS items of 2022 and the White House documents listed in benchmarks/events/labels.jsonl
@@ -31,10 +32,12 @@ from sqlalchemy import text
 
 from haitiwatch.crawler.event_matcher import EventMatcher
 from haitiwatch.crawler.events import concepts, event_keys
+from haitiwatch.crawler.feeds import parse_feed
 from haitiwatch.crawler.stories import StoryParams
 from haitiwatch.crawler.story_matcher import StoryMatcher
+from haitiwatch.db.errors import FeedError
 from haitiwatch.db.event_index import EventIndex
-from haitiwatch.db.records import ArticleRecord
+from haitiwatch.db.records import ArticleRecord, StoredArticle
 from haitiwatch.db.store import SourceSpec, Store
 from haitiwatch.db.story_index import StoryIndex
 
@@ -45,6 +48,8 @@ WHITEHOUSE = [
     CORPUS / "whitehouse-haiti-kenya-2024-2026" / "briefings.jsonl.gz",
 ]
 LABELS = Path(__file__).resolve().parent / "events" / "labels.jsonl"
+#: Unlabelled news feeds of every subject: events there should stay small and coherent.
+WORLD_FEEDS = [CORPUS / "fastfeedparser-feeds" / "news", CORPUS / "netnewswire-rsparser-feeds"]
 
 Item = tuple[str, str, str, str, datetime]  # link, outlet, title, text, published
 
@@ -177,15 +182,63 @@ def fill_index(store: Store, rows: int, per_article: int, now: datetime) -> None
         conn.execute(text("ANALYZE"))
 
 
+def sizes() -> None:
+    """Every dated entry of the world-news feeds placed in time order; the largest events
+    that span outlets, with some of their headlines (a large one mixing news is chaining)."""
+    records = []
+    for path in sorted(p for folder in WORLD_FEEDS for p in folder.rglob("*") if p.is_file()):
+        if path.suffix in (".md", ".json", ".jsonl") or path.name == "LICENSE":
+            continue
+        body = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+        try:
+            entries = parse_feed(body, "https://example.org/", None).entries
+        except FeedError:
+            continue
+        records += [
+            ArticleRecord(
+                source=path.stem[:40],
+                url=e.url,
+                canonical_url=e.url,
+                title=e.title,
+                text=e.summary or e.title,
+                text_origin="feed",
+                outlet=path.stem[:40],
+                published=e.published,
+            )
+            for e in entries
+            if e.url and e.title and e.published
+        ]
+    records.sort(key=lambda r: r.published or datetime.min.replace(tzinfo=UTC))
+    now = max(r.published for r in records if r.published) + timedelta(hours=1)
+    with tempfile.TemporaryDirectory() as folder:
+        store = open_store(f"sqlite:///{folder}/e.db", {r.source for r in records}, now)
+        for r in records:
+            store.save_article(r, now)
+        events: dict[int | None, list[StoredArticle]] = {}
+        for article in store.iter_articles():
+            events.setdefault(article.event, []).append(article)
+        store.close()
+    spanning = sorted(
+        (v for v in events.values() if len({a.source for a in v}) > 1), key=len, reverse=True
+    )
+    print(f"{len(records)} entries, {len(events)} events, {len(spanning)} across outlets")
+    print("largest across outlets:", [len(v) for v in spanning[:8]])
+    for event in spanning[:5]:
+        titles = sorted({a.title[:48] for a in event})[:4]
+        print(f"  {len(event):3d}  " + " | ".join(titles))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
-    parser.add_argument("what", choices=("quality", "scale"))
+    parser.add_argument("what", choices=("quality", "scale", "sizes"))
     parser.add_argument("--sizes", default="10000,1000000", help="for scale")
     args = parser.parse_args()
     if not RSS.exists():
         sys.exit(f"needs the shared corpus at {CORPUS}")
     if args.what == "quality":
         quality()
+    elif args.what == "sizes":
+        sizes()
     else:
         scale([int(s) for s in args.sizes.split(",")])
 
