@@ -26,7 +26,13 @@ import trafilatura
 from lxml.html import HtmlElement
 from trafilatura.settings import Document
 from trafilatura.utils import load_html
-from w3lib.encoding import html_to_unicode, read_bom, resolve_encoding
+from w3lib.encoding import (
+    html_body_declared_encoding,
+    http_content_type_encoding,
+    read_bom,
+    resolve_encoding,
+    to_unicode,
+)
 
 from haitiwatch.crawler.feeds import FUTURE_SLACK, plausible
 from haitiwatch.crawler.language import NOT_LANGUAGES
@@ -90,9 +96,10 @@ def extract_page(body: bytes, url: str, encoding: str | None = None) -> Extracte
 def decode_html(body: bytes, declared: str | None = None) -> str:
     """Decode an HTML body without losing text to a wrong or missing charset declaration.
 
-    w3lib's html_to_unicode applies the browser order: BOM, HTTP header charset, <meta charset>
-    / <meta http-equiv>, then a default. Two real-world cases break that order, so we handle
-    them first:
+    The browser order, through w3lib's parts: BOM, HTTP header charset, <meta charset> /
+    <meta http-equiv>, then cp1252 (the web's default for Western pages; w3lib's own guess
+    from the bytes would decode one page differently from one version to the next). Two
+    real-world cases break that order, so we handle them first:
     - bytes that are valid UTF-8 (and not plain ASCII) are UTF-8, whatever a stale header or
       <meta> says (pages re-encoded by a CMS or proxy keep their old gb2312/iso-8859-1 tag);
       other encodings essentially never produce valid multi-byte UTF-8 by accident.
@@ -102,17 +109,18 @@ def decode_html(body: bytes, declared: str | None = None) -> str:
     """
     if not body:
         return ""
-    has_bom = read_bom(body)[0] is not None
+    bom_encoding, bom = read_bom(body)
+    if bom_encoding is not None and bom is not None:
+        return to_unicode(body[len(bom) :], bom_encoding)
     is_utf8 = _is_valid_utf8(body)
-    if is_utf8 and not has_bom and not body.isascii():
+    if is_utf8 and not body.isascii():
         return body.decode("utf-8")
     header_charset = None if not is_utf8 and _names_utf8(declared) else declared
     content_type = f"text/html; charset={header_charset}" if header_charset else None
-    used, text = html_to_unicode(content_type, body, default_encoding="cp1252")
-    if not is_utf8 and not has_bom and _names_utf8(used):
-        # The <meta> tag claimed UTF-8 on non-UTF-8 bytes: use the fallback instead.
-        text = body.decode("cp1252", errors="replace")
-    return text
+    encoding = http_content_type_encoding(content_type) or html_body_declared_encoding(body)
+    if encoding is None or (not is_utf8 and _names_utf8(encoding)):
+        encoding = "cp1252"  # nothing declared, or a <meta> claiming UTF-8 on other bytes
+    return to_unicode(body, encoding)
 
 
 def _is_valid_utf8(body: bytes) -> bool:
