@@ -19,6 +19,11 @@ from haitiwatch.db.records import FetchToSave, Saved, Write
 
 log = logging.getLogger(__name__)
 
+#: Listings whose records are built and not yet stored, at most. The database thread is the
+#: crawl's one serial stage: unbounded, a cold crawl of many feeds built records faster than
+#: they were stored, and half the crawl's records waited in memory. Enough for the next
+#: transaction's listings to be built while one is written.
+MAX_PLACES = 16
 #: A transaction takes at most this many writes, and stops taking more once it holds this
 #: many articles: the write lock is held for the whole transaction, and other writers
 #: (cluster workers, the CLI) wait for it.
@@ -38,6 +43,8 @@ class GroupWriter:
         self._db = db
         self._queue: list[tuple[Write, asyncio.Future[Saved]]] = []
         self._writing: asyncio.Task[None] | None = None
+        #: Held from building a listing's records until they are saved (see MAX_PLACES).
+        self.places = asyncio.Semaphore(MAX_PLACES)
         #: Transactions run so far (benchmarks and tests read it).
         self.commits = 0
 

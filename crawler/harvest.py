@@ -226,25 +226,26 @@ class Harvester:
         limit = job.options.max_pages if job.fetch_articles else 0
         plan = self._planned(poll, plan_pages(listed, owed, known, limit, now))
         progress.warnings.extend(plan_notes(plan))
-        records: list[ArticleRecord] = []
-        failures: list[ItemFailure] = []
-        # Only summaries can be boilerplate: a sitemap's 50,000 bare URLs stay here.
-        summarised = [e for e in entries if e.summary] if listed or feed_only else []
-        if feed_only or summarised:
-            records, poll.boilerplate, failures = await self._run_cpu(
-                Stage.RECORDS, feed_records, job, feed_only, summarised, self._prepare
+        async with self.writer.places:  # records wait for the database in bounded number
+            records: list[ArticleRecord] = []
+            failures: list[ItemFailure] = []
+            # Only summaries can be boilerplate: a sitemap's 50,000 bare URLs stay here.
+            summarised = [e for e in entries if e.summary] if listed or feed_only else []
+            if feed_only or summarised:
+                records, poll.boilerplate, failures = await self._run_cpu(
+                    Stage.RECORDS, feed_records, job, feed_only, summarised, self._prepare
+                )
+            for failure in failures:
+                self._log_item_failure(poll, failure.link, failure.error)
+            progress.note_failures(failures)
+            duration = progress.duration_ms
+            if poll.listing is not None:  # several documents: the poll's whole time
+                duration = self._elapsed_ms(poll)
+            result = progress.fetch_result(job.name, job.url, poll.started, duration, len(failures))
+            ending = None if plan.fetch else job.ending  # the last write, unless pages follow
+            saved = await self._save(
+                poll, FetchToSave(result, records, self._clock(), seen_again, plan.change, ending)
             )
-        for failure in failures:
-            self._log_item_failure(poll, failure.link, failure.error)
-        progress.note_failures(failures)
-        duration = progress.duration_ms
-        if poll.listing is not None:  # several documents: the poll's whole time
-            duration = self._elapsed_ms(poll)
-        result = progress.fetch_result(job.name, job.url, poll.started, duration, len(failures))
-        ending = None if plan.fetch else job.ending  # the last write, unless pages follow
-        saved = await self._save(
-            poll, FetchToSave(result, records, self._clock(), seen_again, plan.change, ending)
-        )
         if saved is None:  # nothing of this listing was stored, its validators neither
             return []
         assert isinstance(saved, SavedFetch)
